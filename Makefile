@@ -1,0 +1,14 @@
+# The few commands a contributor needs. Each is also a plain command in README.md.
+.PHONY: setup test lint docs bench
+
+setup:
+	python3 -m venv .venv && .venv/bin/pip install -e '.[dev]'
+
+test:
+	.venv/bin/python -m pytest
+
+lint:
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy outeai_cli
+
+bench:
+	.venv/bin/python benchmarks/run_all.py

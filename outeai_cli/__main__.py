@@ -1,0 +1,3 @@
+from outeai_cli.cli.app import main
+
+main()

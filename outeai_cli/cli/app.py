@@ -1,0 +1,99 @@
+"""The `outeai` root command: registers the command groups and maps errors to exit codes."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from typing import Annotated
+
+import typer
+
+from outeai_cli.cli.errors import EXIT_CODES_HELP
+
+app = typer.Typer(
+    name="outeai",
+    help="Text to speech from the command line, with the OuteTTS API or a local server.",
+    epilog=EXIT_CODES_HELP,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=True,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from outeai_cli import __version__
+
+        typer.echo(f"outeai {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Text to speech from the command line, with the OuteTTS API or a local server."""
+
+
+def _register() -> None:
+    from outeai_cli.cli import say, serve
+
+    app.command("say", epilog=say.EPILOG)(say.say)
+    app.command("serve", epilog=serve.EPILOG)(serve.serve)
+
+
+_register()
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so cleanup handlers run as for Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def main() -> None:
+    import click
+
+    from outeai_cli.cli.errors import interrupted, report
+    from outeai_cli.errors import ExitCode, OuteAIError
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        code = app(standalone_mode=False)
+    except OuteAIError as exc:
+        sys.exit(report(exc))
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, click.Abort):
+        sys.exit(interrupted())
+    except Terminated:
+        interrupted("terminated")
+        sys.exit(int(ExitCode.TERMINATED))
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+    except OSError as exc:
+        print(
+            f"outeai: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+            file=sys.stderr,
+        )
+        sys.exit(int(ExitCode.FAILURE))
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _quiet_broken_pipe() -> None:
+    import os
+
+    # The reader went away (e.g. `| head`): stop quietly; point stdout at /dev/null so the
+    # interpreter's final flush does not complain.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(141)

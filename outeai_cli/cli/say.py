@@ -1,0 +1,204 @@
+"""`outeai say`: text in, audio out."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from outeai_cli.cli.errors import EXIT_CODES_HELP
+from outeai_cli.cli.options import (
+    BaseUrlOpt,
+    InsecureOpt,
+    JsonOpt,
+    ProfileOpt,
+    QuietOpt,
+    TokenOpt,
+    examples,
+)
+
+EPILOG = (
+    examples(
+        'outeai say "Hello" -s EN-FEMALE-1-NEURAL -o out.flac',
+        "echo hi | outeai say -o hi.flac",
+        "outeai say -f chapter.txt -o chapter.mp3",
+        'outeai say "Hi" -o - | ffplay -autoexit -nodisp -',
+        'outeai say "Hi" -o hi.wav --json',
+    )
+    + "\n\n"
+    + EXIT_CODES_HELP
+)
+
+
+def say(
+    text: Annotated[
+        str | None, typer.Argument(help="Text to speak. Omit it to read --file or piped stdin.")
+    ] = None,
+    file: Annotated[
+        str | None,
+        typer.Option(
+            "-f", "--file", help="Read the text from a file ('-' for stdin).", show_default=False
+        ),
+    ] = None,
+    speaker: Annotated[
+        str | None,
+        typer.Option(
+            "-s",
+            "--speaker",
+            help="Voice: NAME, default:NAME or custom:NAME (config: speaker; default EN-FEMALE-1-NEUTRAL).",
+            show_default=False,
+        ),
+    ] = None,
+    temperature: Annotated[
+        float | None,
+        typer.Option(
+            "-t",
+            "--temperature",
+            help="Sampling temperature, 0.1-1.0 (default 0.4).",
+            show_default=False,
+        ),
+    ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "-o",
+            "--output",
+            help="Output file (.flac .wav .ogg .mp3) or '-' for stdout. Default: stdout when piped, "
+            "else a new file named from the text.",
+            show_default=False,
+        ),
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="Output format, overriding the extension: flac, wav, ogg, mp3.",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite the output file if it exists.")
+    ] = False,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+    base_url: BaseUrlOpt = None,
+    token: TokenOpt = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            help="Seconds to wait for the first event (default 90).",
+            rich_help_panel="Connection",
+            show_default=False,
+        ),
+    ] = None,
+    retries: Annotated[
+        int,
+        typer.Option(
+            "--retries",
+            min=0,
+            max=10,
+            help="Retries on connect errors, 429 and 502-504.",
+            rich_help_panel="Connection",
+        ),
+    ] = 3,
+    profile: ProfileOpt = None,
+    allow_insecure_http: InsecureOpt = False,
+) -> None:
+    """Speak TEXT and save the audio (or write it to stdout)."""
+    from outeai_cli.audio import format_for_path
+    from outeai_cli.cli.progress import human_size, make_reporter
+    from outeai_cli.cli.terminal import Terminal
+    from outeai_cli.client import Timeouts, TTSClient, validate_temperature
+    from outeai_cli.config import Settings
+    from outeai_cli.errors import APIError, InputError
+    from outeai_cli.speakers import parse_speaker
+    from outeai_cli.synthesis import (
+        SynthesisRequest,
+        check_target,
+        synthesize_to_path,
+        synthesize_to_stream,
+    )
+    from outeai_cli.textinput import name_from_text, read_text
+
+    terminal = Terminal()
+    settings = Settings(
+        {
+            "token": token,
+            "base_url": base_url,
+            "speaker": speaker,
+            "temperature": temperature,
+            "format": fmt,
+            "timeout": timeout,
+        },
+        profile=profile,
+    )
+    words = read_text(text, file, terminal.stdin.buffer, terminal.stdin_is_tty)
+    who = parse_speaker(settings.get("speaker"), frozenset(settings.custom_voices()))
+    temp = validate_temperature(settings.get("temperature"))
+    chosen_format = settings.get("format")
+
+    to_stdout = output == "-" or (output is None and not terminal.stdout_is_tty)
+    target: Path | None = None
+    if to_stdout:
+        if terminal.stdout_is_tty:
+            raise InputError(
+                "refusing to write audio to a terminal",
+                hint="redirect stdout (> file.flac, | player) or give -o FILE",
+            )
+        if as_json:
+            raise InputError(
+                "--json needs stdout, but the audio is going there", hint="give -o FILE"
+            )
+        out_format = format_for_path("x.flac", chosen_format)
+    elif output is not None:
+        target = Path(output)
+        out_format = (
+            format_for_path(target, fmt)
+            if fmt or target.suffix
+            else format_for_path(target, chosen_format)
+        )
+        check_target(target, force=force)
+    else:
+        out_format = format_for_path("x.flac", chosen_format)
+        target = name_from_text(words, out_format, Path.cwd())
+
+    client = TTSClient(
+        settings.get("token"),
+        base_url=settings.get("base_url"),
+        timeout=Timeouts(first_event=settings.get("timeout")),
+        retries=retries,
+        allow_insecure_http=allow_insecure_http,
+    )
+    client.require_token()
+    request = SynthesisRequest(words, who, temp)
+    reporter = make_reporter(terminal, quiet=quiet)
+    try:
+        with client, reporter:
+            if target is None:
+                result = synthesize_to_stream(
+                    client, request, sys.stdout.buffer, out_format, on_event=reporter.on_event
+                )
+            else:
+                result = synthesize_to_path(
+                    client, request, target, out_format, force=force, on_event=reporter.on_event
+                )
+    except APIError as exc:
+        if exc.status == 404:
+            from outeai_cli.voices import suggest
+
+            exc.hint = suggest(who.name, settings.custom_voices())
+        raise
+
+    if as_json:
+        typer.echo(json.dumps(result.as_json()))
+    if not quiet:
+        seconds = f"{result.duration:.1f} s of audio, " if result.duration is not None else ""
+        summary = f"({seconds}{human_size(result.bytes)}, {result.format.upper()})"
+        if result.path == "-":
+            print(f"Wrote the audio to stdout {summary}", file=sys.stderr)
+        else:
+            print(f"Saved {result.path} {summary}", file=sys.stderr)

@@ -1,0 +1,162 @@
+"""`outeai serve`: the local OuteTTS-compatible server."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+from outeai_cli.cli.options import examples
+
+EPILOG = (
+    examples(
+        "outeai serve",
+        "outeai serve --port 0 --engine tone",
+        "outeai serve --token secret --custom-voice my-voice --max-chars 200",
+        "outeai serve --cold-start 15 --latency 0.5",
+        "outeai serve --fault http-503:2 --fault drop-mid-stream:10%",
+    )
+    + "\n\nFaults: "
+    + "see 'outeai serve --list-faults'."
+)
+
+Multi = Annotated[list[str] | None, typer.Option(show_default=False)]
+
+
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", min=0, max=65535, help="Port; 0 picks a free one.")
+    ] = 8765,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine", help="auto (espeak-ng when installed, else tone), espeak or tone."
+        ),
+    ] = "auto",
+    token: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--token",
+            help="Accepted token (repeatable) (env OUTEAI_SERVE_TOKENS, comma-separated). None: any non-empty token.",
+            show_default=False,
+        ),
+    ] = None,
+    custom_voice: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--custom-voice", help="A custom voice name to accept (repeatable).", show_default=False
+        ),
+    ] = None,
+    max_chars: Annotated[
+        int, typer.Option("--max-chars", min=1, help="Characters allowed per request (413 above).")
+    ] = 5000,
+    max_body: Annotated[
+        int, typer.Option("--max-body", min=1024, help="Largest request body in bytes (413 above).")
+    ] = 1 << 20,
+    latency: Annotated[
+        float,
+        typer.Option(
+            "--latency", min=0, help="Seconds added to each request, spread over its chunks."
+        ),
+    ] = 0.0,
+    cold_start: Annotated[
+        float,
+        typer.Option(
+            "--cold-start", min=0, help="Seconds before the first event, like a cold GPU."
+        ),
+    ] = 0.0,
+    max_concurrency: Annotated[
+        int,
+        typer.Option(
+            "--max-concurrency", min=0, help="Requests at once per token (429 above); 0 = no limit."
+        ),
+    ] = 0,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fault",
+            help="Inject a fault: NAME (every request), NAME:N (first N), NAME:P% (randomly). Repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    fault_seed: Annotated[
+        int | None,
+        typer.Option("--fault-seed", help="Seed for NAME:P% faults.", show_default=False),
+    ] = None,
+    pad_audio_mib: Annotated[
+        float,
+        typer.Option(
+            "--pad-audio-mib",
+            min=0,
+            help="Pad every response's audio with noise to about this many MiB (benchmarks).",
+        ),
+    ] = 0.0,
+    list_faults: Annotated[
+        bool, typer.Option("--list-faults", help="List the injectable faults and exit.")
+    ] = False,
+) -> None:
+    """Run a local server that speaks the OuteTTS API, for offline use and tests."""
+    from outeai_cli.errors import InputError
+    from outeai_cli.server.app import ServerSettings
+    from outeai_cli.server.engines import pick_engine
+    from outeai_cli.server.faults import ALL_FAULTS, FaultPlan
+    from outeai_cli.server.runner import bind, serve_forever
+
+    if list_faults:
+        for name, description in ALL_FAULTS.items():
+            typer.echo(f"{name:24} {description}")
+        return
+    if engine not in ("auto", "espeak", "tone"):
+        raise InputError(f"unknown engine {engine!r}", hint="use auto, espeak or tone")
+    try:
+        chosen = pick_engine(engine)
+        plan = FaultPlan.from_specs(fault or [], seed=fault_seed)
+    except (RuntimeError, ValueError) as exc:
+        raise InputError(str(exc)) from None
+    tokens = set(token or [])
+    tokens |= {t.strip() for t in os.environ.get("OUTEAI_SERVE_TOKENS", "").split(",") if t.strip()}
+    settings = ServerSettings(
+        engine=chosen,
+        tokens=frozenset(tokens),
+        custom_voices=frozenset(custom_voice or []),
+        max_chars=max_chars,
+        max_body_bytes=max_body,
+        latency=latency,
+        cold_start=cold_start,
+        max_concurrency=max_concurrency,
+        pad_audio_bytes=int(pad_audio_mib * 1024 * 1024),
+        faults=plan,
+    )
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        raise InputError(
+            f"cannot listen on {host}:{port}: {exc.strerror}", hint="pick another --port"
+        ) from None
+    bound_port = sock.getsockname()[1]
+    display_host = f"[{host}]" if ":" in host else host
+    url = f"http://{display_host}:{bound_port}/api/v1"
+    engine_note = "" if chosen.name == "espeak" or engine == "tone" else " (espeak-ng not found)"
+    lines = [
+        f"outeai serve: listening on {url}",
+        f"  engine: {chosen.name}{engine_note}",
+        "  tokens: "
+        + (
+            f"{len(tokens)} configured"
+            if tokens
+            else "none configured; any non-empty token is accepted"
+        ),
+    ]
+    if plan.describe():
+        lines.append("  faults: " + ", ".join(plan.describe()))
+    lines.append(
+        f'  try: OUTEAI_BASE_URL={url} OUTEAI_TOKEN=local outeai say "Hello" -o hello.flac'
+    )
+    lines.append("  stop with Ctrl-C")
+    print("\n".join(lines), file=sys.stderr, flush=True)
+    serve_forever(settings, sock)

@@ -1,0 +1,57 @@
+"""Terminal facts in one object: which streams are TTYs, colour, and where output may go."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+
+@dataclass
+class Terminal:
+    stdin: IO[Any] = field(default_factory=lambda: sys.stdin)
+    stdout: IO[Any] = field(default_factory=lambda: sys.stdout)
+    stderr: IO[Any] = field(default_factory=lambda: sys.stderr)
+    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    @staticmethod
+    def _isatty(stream: IO[Any]) -> bool:
+        try:
+            return stream.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+    @property
+    def stdin_is_tty(self) -> bool:
+        return self._isatty(self.stdin)
+
+    @property
+    def stdout_is_tty(self) -> bool:
+        return self._isatty(self.stdout)
+
+    @property
+    def stderr_is_tty(self) -> bool:
+        return self._isatty(self.stderr)
+
+    @property
+    def color(self) -> bool:
+        if "NO_COLOR" in self.environ or self.environ.get("TERM") == "dumb":
+            return False
+        return self.stderr_is_tty
+
+    @property
+    def live(self) -> bool:
+        """Live redrawing progress only on a real, capable terminal."""
+        return self.stderr_is_tty and self.environ.get("TERM") != "dumb"
+
+    def stderr_console(self) -> Any:
+        from rich.console import Console
+
+        return Console(
+            file=self.stderr,
+            force_terminal=self.live or None,
+            no_color=not self.color,
+            highlight=False,
+            soft_wrap=True,
+        )

@@ -1,0 +1,177 @@
+"""Read an NDJSON event stream whose final event carries the audio as one huge base64 string.
+
+Status lines are small and parsed whole. The line that holds the audio key is never held
+whole: once `"audio_bytes": "` is seen, the string's contents are decoded straight into the
+sink, and only the object's small remainder is kept to validate it when the line ends.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import IO, Any
+
+from outeai_cli.base64stream import Base64JSONStringDecoder
+from outeai_cli.errors import ProtocolError
+
+# Status lines are tiny; anything this long that is not the audio line is not our protocol.
+MAX_LINE_BYTES = 1 << 20
+_KEY_LOOKBACK = 64
+
+LineHandler = Callable[[dict[str, Any]], None]
+FinalHandler = Callable[[dict[str, Any], Base64JSONStringDecoder], None]
+
+
+class NDJSONAudioReader:
+    """Feed response bytes in any split; calls `on_line` per JSON object, `on_final` once.
+
+    `on_final` receives the audio line's object with the audio string emptied, and the
+    decoder (which knows the decoded size and first bytes).
+    """
+
+    def __init__(
+        self,
+        sink: IO[bytes],
+        on_line: LineHandler,
+        on_final: FinalHandler,
+        audio_key: str = "audio_bytes",
+    ) -> None:
+        self._sink = sink
+        self._on_line = on_line
+        self._on_final = on_final
+        self._key = re.compile(rb'(?<!\\)"' + re.escape(audio_key.encode()) + rb'"\s*:\s*"')
+        self._pending = bytearray()
+        self._state = "line"  # line -> audio -> suffix -> line
+        self._prefix = b""
+        self._decoder: Base64JSONStringDecoder | None = None
+        self.line_number = 0
+        self.final_seen = False
+        self.bytes_received = 0
+
+    @property
+    def in_audio(self) -> bool:
+        return self._state in ("audio", "suffix")
+
+    def feed(self, chunk: bytes) -> None:
+        """Consume the next bytes of the response, split anywhere."""
+        self.bytes_received += len(chunk)
+        pos = 0
+        while pos < len(chunk):
+            if self._state == "line":
+                pos = self._feed_line(chunk, pos)
+            elif self._state == "audio":
+                pos = self._feed_audio(chunk, pos)
+            else:
+                pos = self._feed_suffix(chunk, pos)
+
+    def close(self) -> None:
+        """The stream ended: flush what is pending and insist the final event was seen."""
+        if self._state == "audio":
+            raise ProtocolError("the stream ended inside the audio data (truncated final event)")
+        if self._state == "suffix":
+            self._end_final()
+        elif self._pending.strip():
+            self._end_line(bytes(self._pending))
+        self._pending.clear()
+        if not self.final_seen:
+            raise ProtocolError("the stream ended without the final audio event")
+
+    def _feed_line(self, chunk: bytes, pos: int) -> int:
+        newline = chunk.find(b"\n", pos)
+        stop = len(chunk) if newline < 0 else newline
+        start = len(self._pending)
+        self._pending += chunk[pos:stop]
+        match = self._key.search(self._pending, max(0, start - _KEY_LOOKBACK))
+        if match:
+            self._begin_audio(match.end())
+            return stop
+        if newline < 0:
+            if len(self._pending) > MAX_LINE_BYTES:
+                raise ProtocolError(
+                    f"line {self.line_number + 1} of the response is over "
+                    f"{MAX_LINE_BYTES} bytes and is not an audio event"
+                )
+            return stop
+        line = bytes(self._pending)
+        self._pending.clear()
+        self._end_line(line)
+        return newline + 1
+
+    def _begin_audio(self, key_end: int) -> None:
+        if self.final_seen:
+            raise ProtocolError("the stream carries a second audio event")
+        self._prefix = bytes(self._pending[:key_end])
+        rest = bytes(self._pending[key_end:])
+        self._pending.clear()
+        self._state = "audio"
+        self._decoder = Base64JSONStringDecoder(self._sink)
+        pos = 0
+        while pos < len(rest):  # the rest of this segment has no newline
+            pos = (
+                self._feed_audio(rest, pos)
+                if self._state == "audio"
+                else self._feed_suffix(rest, pos)
+            )
+
+    def _feed_audio(self, chunk: bytes, pos: int) -> int:
+        assert self._decoder is not None
+        quote = chunk.find(b'"', pos)
+        newline = chunk.find(b"\n", pos, len(chunk) if quote < 0 else quote)
+        if newline >= 0:
+            raise ProtocolError("the audio line ended before its base64 string closed (truncated)")
+        if quote < 0:
+            self._decoder.feed(chunk[pos:] if pos else chunk)
+            return len(chunk)
+        self._decoder.feed(chunk[pos:quote])
+        self._decoder.finish()
+        self._state = "suffix"
+        return quote + 1
+
+    def _feed_suffix(self, chunk: bytes, pos: int) -> int:
+        newline = chunk.find(b"\n", pos)
+        stop = len(chunk) if newline < 0 else newline
+        self._pending += chunk[pos:stop]
+        if len(self._pending) > MAX_LINE_BYTES:
+            raise ProtocolError("the final event's fields after the audio are too long")
+        if newline < 0:
+            return stop
+        self._end_final()
+        return newline + 1
+
+    def _end_final(self) -> None:
+        assert self._decoder is not None
+        self.line_number += 1
+        text = self._prefix + b'"' + bytes(self._pending)
+        self._pending.clear()
+        self._state = "line"
+        try:
+            obj = json.loads(text)
+        except (ValueError, UnicodeDecodeError):
+            raise ProtocolError(
+                f"line {self.line_number} of the response is not valid JSON around the audio data"
+            ) from None
+        if not isinstance(obj, dict):
+            raise ProtocolError(f"line {self.line_number} of the response is not a JSON object")
+        self.final_seen = True
+        self._on_final(obj, self._decoder)
+
+    def _end_line(self, line: bytes) -> None:
+        self.line_number += 1
+        stripped = line.strip()
+        if not stripped:
+            return
+        try:
+            obj = json.loads(stripped)
+        except (ValueError, UnicodeDecodeError):
+            raise ProtocolError(
+                f"line {self.line_number} of the response is not JSON: {_preview(stripped)}"
+            ) from None
+        if not isinstance(obj, dict):
+            raise ProtocolError(f"line {self.line_number} of the response is not a JSON object")
+        self._on_line(obj)
+
+
+def _preview(line: bytes, limit: int = 60) -> str:
+    text = line[:limit].decode("utf-8", "replace")
+    return repr(text + ("…" if len(line) > limit else ""))

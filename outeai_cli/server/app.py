@@ -1,0 +1,375 @@
+"""The local OuteTTS-compatible server: the primary `/tts` dialect, voices, faults, knobs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import threading
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from outeai_cli.catalogue import BUILTIN_VOICES, Voice, find_voice
+from outeai_cli.server.engines import SAMPLE_RATE, Engine, encode_flac, noise_padding
+from outeai_cli.server.faults import FaultPlan
+from outeai_cli.server.text import split_sentences
+
+try:
+    import pybase64 as _b64
+
+    def _b64encode(data: bytes) -> bytes:
+        return _b64.b64encode(data)
+except ImportError:  # pragma: no cover
+    import base64 as _b64std
+
+    def _b64encode(data: bytes) -> bytes:
+        return _b64std.b64encode(data)
+
+
+# 3 bytes of audio make 4 of base64: pieces of a multiple of 3 encode independently.
+_AUDIO_PIECE = 3 * 64 * 1024
+
+
+@dataclass
+class ServerSettings:
+    engine: Engine
+    tokens: frozenset[str] = frozenset()
+    custom_voices: frozenset[str] = frozenset()
+    max_chars: int = 5000
+    max_body_bytes: int = 1 << 20
+    latency: float = 0.0  # seconds added to each request, spread over its chunks
+    cold_start: float = 0.0  # seconds before the first event
+    max_concurrency: int = 0  # per token; 0 = unlimited
+    pad_audio_bytes: int = 0  # pad the audio with noise to about this size (benchmarks)
+    faults: FaultPlan = field(default_factory=FaultPlan)
+
+
+@dataclass
+class RequestRecord:
+    path: str
+    text: str | None
+    speaker: dict[str, Any] | None
+    status: int
+    faults: list[str]
+
+
+class ServerState:
+    def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
+        self.log: deque[RequestRecord] = deque(maxlen=100_000)
+        self.active: dict[str, int] = {}
+        self.lock = threading.Lock()
+        self.audio_cache: OrderedDict[tuple[Any, ...], tuple[bytes, float]] = OrderedDict()
+
+    def record(self, record: RequestRecord) -> None:
+        with self.lock:
+            self.log.append(record)
+
+
+def error(status: int, message: str, code: str | None = None, **headers: str) -> JSONResponse:
+    body: dict[str, Any] = {"message": message}
+    if code:
+        body["code"] = code
+    return JSONResponse(body, status_code=status, headers=headers or None)
+
+
+def create_app(settings: ServerSettings) -> Starlette:
+    state = ServerState(settings)
+
+    async def tts(request: Request) -> Response:
+        raw = await _read_limited(request, settings.max_body_bytes)
+        if raw is None:
+            state.record(RequestRecord("tts", None, None, 413, []))
+            return error(
+                413, f"request body over {settings.max_body_bytes} bytes", "body_too_large"
+            )
+        outcome = _validate(raw, settings)
+        if isinstance(outcome, JSONResponse):
+            state.record(RequestRecord("tts", None, None, outcome.status_code, []))
+            return outcome
+        token, text, speaker, voice, temperature = outcome
+        faults = settings.faults.draw()
+        record = RequestRecord("tts", text, speaker, 200, sorted(faults))
+        refusal = _http_fault(faults)
+        holds_slot = False
+        if refusal is None and settings.max_concurrency:
+            with state.lock:
+                if state.active.get(token, 0) >= settings.max_concurrency:
+                    refusal = error(
+                        429,
+                        f"more than {settings.max_concurrency} requests at once for this token",
+                        "rate_limited",
+                        **{"Retry-After": "1"},
+                    )
+                else:
+                    state.active[token] = state.active.get(token, 0) + 1
+                    holds_slot = True
+        record.status = 200 if refusal is None else refusal.status_code
+        state.record(record)
+        if refusal is not None:
+            return refusal
+        body = _stream(
+            state, token if holds_slot else "", text, voice, speaker, temperature, faults
+        )
+        if "split-bytes" in faults:
+            body = _resplit(body)
+        media = "text/html" if "html-200" in faults else "application/x-ndjson"
+        return StreamingResponse(body, media_type=media)
+
+    async def voices(request: Request) -> Response:
+        if settings.tokens:
+            auth = request.headers.get("authorization", "")
+            if auth.removeprefix("Bearer ").strip() not in settings.tokens:
+                return error(401, "invalid or missing token", "unauthorized")
+        listed = [
+            {
+                "voice_id": v.name,
+                "name": v.name,
+                "kind": "default",
+                "language": v.language,
+                "gender": v.gender,
+                "description": v.description,
+                "aliases": list(v.aliases),
+            }
+            for v in BUILTIN_VOICES
+        ]
+        listed += [
+            {"voice_id": name, "name": name, "kind": "custom", "description": "custom voice"}
+            for name in sorted(settings.custom_voices)
+        ]
+        return JSONResponse({"data": {"voices": listed}})
+
+    async def requests_log(request: Request) -> Response:
+        if request.method == "DELETE":
+            with state.lock:
+                state.log.clear()
+            return JSONResponse({"count": 0, "requests": []})
+        with state.lock:
+            items = [r.__dict__ for r in state.log]
+        return JSONResponse({"count": len(items), "requests": items})
+
+    async def set_faults(request: Request) -> Response:
+        try:
+            specs = json.loads(await request.body())["faults"]
+            settings.faults.replace([str(s) for s in specs])
+        except (ValueError, KeyError, TypeError) as exc:
+            return error(400, f'expected {{"faults": ["name[:N|:P%]", ...]}}: {exc}')
+        return JSONResponse({"faults": settings.faults.describe()})
+
+    return Starlette(
+        routes=[
+            Route("/api/v1/tts", tts, methods=["POST"]),
+            Route("/api/v1/voices", voices, methods=["GET"]),
+            Route("/_outeai/requests", requests_log, methods=["GET", "DELETE"]),
+            Route("/_outeai/faults", set_faults, methods=["PUT"]),
+        ]
+    )
+
+
+async def _read_limited(request: Request, limit: int) -> bytes | None:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def _validate(
+    raw: bytes, settings: ServerSettings
+) -> JSONResponse | tuple[str, str, dict[str, Any], Voice | None, float]:
+    try:
+        payload = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return error(400, "the request body is not valid JSON", "invalid_json")
+    if not isinstance(payload, dict):
+        return error(400, "the request body must be a JSON object", "invalid_json")
+    token = payload.get("token")
+    if not isinstance(token, str) or not token.strip():
+        return error(401, "missing token", "unauthorized")
+    if settings.tokens and token not in settings.tokens:
+        return error(401, "invalid token", "unauthorized")
+    text = payload.get("text")
+    if text is None:
+        return error(400, "'text' is required", "invalid_text")
+    if not isinstance(text, str):
+        return error(400, "'text' must be a string", "invalid_text")
+    if not text.strip():
+        return error(400, "'text' must not be empty", "invalid_text")
+    speaker = payload.get("speaker")
+    if speaker is None:
+        return error(400, "'speaker' is required", "invalid_speaker")
+    if (
+        not isinstance(speaker, dict)
+        or len(speaker) != 1
+        or next(iter(speaker)) not in ("default", "custom")
+        or not isinstance(next(iter(speaker.values())), str)
+        or not next(iter(speaker.values())).strip()
+    ):
+        return error(
+            400,
+            "'speaker' must be an object with exactly one key, 'default' or 'custom', naming a voice",
+            "invalid_speaker",
+        )
+    temperature = payload.get("temperature", 0.4)
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float):
+        return error(400, "'temperature' must be a number", "invalid_temperature")
+    if not 0.1 <= temperature <= 1.0:
+        return error(400, "'temperature' must be between 0.1 and 1.0", "invalid_temperature")
+    ((kind, name),) = speaker.items()
+    voice: Voice | None = None
+    if kind == "default":
+        voice = find_voice(name)
+        if voice is None:
+            return error(404, f"unknown default speaker {name!r}", "speaker_not_found")
+    elif name not in settings.custom_voices:
+        return error(404, f"unknown custom speaker {name!r}", "speaker_not_found")
+    if len(text) > settings.max_chars:
+        return error(
+            413,
+            f"text is {len(text)} characters; this plan allows {settings.max_chars} per request",
+            "text_too_long",
+        )
+    return token, text, speaker, voice, float(temperature)
+
+
+def _http_fault(faults: set[str]) -> Response | None:
+    if "http-429" in faults:
+        return error(429, "rate limited: slow down", "rate_limited", **{"Retry-After": "1"})
+    if "html-502" in faults:
+        html = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+        return Response(html, status_code=502, media_type="text/html")
+    for status in (500, 502, 503, 504):
+        if f"http-{status}" in faults:
+            return error(status, f"injected fault: HTTP {status}", "server_error")
+    return None
+
+
+def _line(obj: dict[str, Any], faults: set[str]) -> bytes:
+    if "unknown-fields" in faults:
+        obj = {**obj, "x_trace": "abc", "x_nested": {"k": [1, 2]}}
+    text = json.dumps(obj).encode() + (b"\r\n" if "crlf" in faults else b"\n")
+    if "blank-lines" in faults:
+        text = (b"\r\n" if "crlf" in faults else b"\n") + text
+    return text
+
+
+async def _stream(
+    state: ServerState,
+    token: str,
+    text: str,
+    voice: Voice | None,
+    speaker: dict[str, Any],
+    temperature: float,
+    faults: set[str],
+) -> AsyncIterator[bytes]:
+    settings = state.settings
+    try:
+        if "html-200" in faults:
+            yield b"<!doctype html><html><body>Service unavailable</body></html>\n"
+            return
+        if "non-json" in faults:
+            yield b"this is not json\n"
+            return
+        if settings.cold_start:
+            await asyncio.sleep(settings.cold_start)
+        yield _line({"generation_status": "Warming up TTS model"}, faults)
+        if "unknown-fields" in faults:
+            yield _line({"event": "heartbeat", "ts": 1}, faults)
+        if "stall" in faults:
+            await asyncio.sleep(3600)
+        chunks = split_sentences(text)
+        pieces: list[np.ndarray] = []
+        seconds = 0.0
+        for index, chunk in enumerate(chunks, start=1):
+            if settings.latency:
+                await asyncio.sleep(settings.latency / len(chunks))
+            if "slow-status" in faults:
+                await asyncio.sleep(2.0)
+            samples = await run_in_threadpool(settings.engine.synthesize, chunk, voice, temperature)
+            pieces.append(samples)
+            seconds += len(samples) / SAMPLE_RATE
+            yield _line(
+                {
+                    "generation_status": "Generating audio",
+                    "text_chunks": len(chunks),
+                    "current_text_chunk": index,
+                    "generated_seconds": round(seconds, 3),
+                },
+                faults,
+            )
+            if "drop-mid-stream" in faults:
+                raise ConnectionAbortedError("injected fault: drop-mid-stream")
+        if "no-final-event" in faults:
+            return
+        key = (text, str(speaker), temperature, settings.engine.name, settings.pad_audio_bytes)
+        cached = state.audio_cache.get(key)
+        if cached is None:
+            cached = await run_in_threadpool(_encode, pieces, settings.pad_audio_bytes)
+            state.audio_cache[key] = cached
+            while len(state.audio_cache) > 4:
+                state.audio_cache.popitem(last=False)
+        audio, duration = cached
+        async for part in _final_event(audio, duration, faults):
+            yield part
+    finally:
+        if token and settings.max_concurrency:
+            with state.lock:
+                state.active[token] = max(0, state.active.get(token, 0) - 1)
+
+
+def _encode(pieces: list[np.ndarray], pad_bytes: int) -> tuple[bytes, float]:
+    samples = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
+    if pad_bytes:
+        # Noise FLAC-encodes to roughly 2 bytes a frame; pad to about the asked size.
+        samples = np.concatenate([samples, noise_padding(max(0, pad_bytes // 2 - len(samples)))])
+    return encode_flac(samples), len(samples) / SAMPLE_RATE
+
+
+async def _final_event(audio: bytes, duration: float, faults: set[str]) -> AsyncIterator[bytes]:
+    yield b'{"data": {"audio_bytes": "'
+    total = len(audio)
+    cut = total // 2 if faults & {"truncated-final-event", "drop-in-audio"} else total
+    for offset in range(0, cut, _AUDIO_PIECE):
+        encoded = _b64encode(audio[offset : min(offset + _AUDIO_PIECE, cut)])
+        if "escaped-slashes" in faults:
+            encoded = encoded.replace(b"/", b"\\/")
+        if "bad-base64" in faults and offset == 0:
+            encoded = b"!!notbase64!!" + encoded[13:]
+        yield encoded
+        await asyncio.sleep(0)
+    if "drop-in-audio" in faults:
+        raise ConnectionAbortedError("injected fault: drop-in-audio")
+    if "truncated-final-event" in faults:
+        return
+    tail = {"duration": round(duration, 6), "request_finished": True}
+    if "unknown-fields" in faults:
+        tail["x_model"] = "local"
+    yield (
+        b'", ' + json.dumps(tail).encode()[1:-1] + b"}}" + (b"\r\n" if "crlf" in faults else b"\n")
+    )
+
+
+async def _resplit(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Re-chunk a stream into small, oddly sized writes (the split-bytes quirk)."""
+    rng = random.Random(1234)
+    async for part in body:
+        offset = 0
+        while offset < len(part):
+            size = rng.choice((1, 2, 3, 5, 7, 11, 4093))
+            yield part[offset : offset + size]
+            offset += size
+            if rng.random() < 0.05:
+                await asyncio.sleep(0)

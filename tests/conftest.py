@@ -1,0 +1,139 @@
+"""Shared fixtures: a real local server on a loopback port, and the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from outeai_cli.server.app import ServerSettings
+from outeai_cli.server.engines import ToneEngine
+from outeai_cli.server.faults import FaultPlan
+from outeai_cli.server.runner import LocalServer
+
+TOKEN = "test-token-0123456789abcdef"
+
+
+class ServerHandle:
+    """A running LocalServer plus helpers to drive its control endpoints."""
+
+    def __init__(self, server: LocalServer) -> None:
+        self.server = server
+        self.base_url = server.base_url
+        self.root_url = server.root_url
+
+    def requests(self) -> list[dict[str, Any]]:
+        with urllib.request.urlopen(f"{self.root_url}/_outeai/requests") as response:
+            return json.load(response)["requests"]
+
+    def tts_requests(self) -> list[dict[str, Any]]:
+        return [r for r in self.requests() if r["path"] == "tts"]
+
+    def set_faults(self, *specs: str) -> None:
+        request = urllib.request.Request(
+            f"{self.root_url}/_outeai/faults",
+            data=json.dumps({"faults": list(specs)}).encode(),
+            method="PUT",
+        )
+        urllib.request.urlopen(request).close()
+
+    def reset(self) -> None:
+        self.set_faults()
+        request = urllib.request.Request(f"{self.root_url}/_outeai/requests", method="DELETE")
+        urllib.request.urlopen(request).close()
+
+
+@pytest.fixture(scope="session")
+def shared_server() -> Iterator[ServerHandle]:
+    settings = ServerSettings(engine=ToneEngine(), custom_voices=frozenset({"my-clone"}))
+    with LocalServer(settings) as server:
+        yield ServerHandle(server)
+
+
+@pytest.fixture
+def server(shared_server: ServerHandle) -> Iterator[ServerHandle]:
+    """The session's server, with its faults and request log cleared for this test."""
+    shared_server.reset()
+    yield shared_server
+    shared_server.reset()
+
+
+@pytest.fixture
+def make_server() -> Iterator[Callable[..., ServerHandle]]:
+    """Start a dedicated server with custom settings (tokens, limits, latency...)."""
+    started: list[LocalServer] = []
+
+    def start(faults: list[str] | None = None, **overrides: Any) -> ServerHandle:
+        overrides.setdefault("engine", ToneEngine())
+        settings = ServerSettings(faults=FaultPlan.from_specs(faults or []), **overrides)
+        server = LocalServer(settings).start()
+        started.append(server)
+        return ServerHandle(server)
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: bytes
+    stderr: str
+
+    @property
+    def out(self) -> str:
+        return self.stdout.decode("utf-8", "replace")
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, server: ServerHandle) -> dict[str, str]:
+    """An environment pointing the CLI at the local server, with private config/cache dirs."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("OUTEAI_") and k not in ("NO_COLOR", "FORCE_COLOR")
+    }
+    env.update(
+        OUTEAI_BASE_URL=server.base_url,
+        OUTEAI_TOKEN=TOKEN,
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        HOME=str(tmp_path / "home"),
+        COLUMNS="100",
+    )
+    (tmp_path / "home").mkdir(exist_ok=True)
+    return env
+
+
+@pytest.fixture
+def run_cli(tmp_path: Path, cli_env: dict[str, str]) -> Callable[..., Result]:
+    """Run `outeai ARGS` as a real subprocess in tmp_path."""
+
+    def run(
+        *args: str,
+        input: bytes | str | None = None,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        timeout: float = 60,
+    ) -> Result:
+        data = input.encode() if isinstance(input, str) else input
+        proc = subprocess.run(
+            [sys.executable, "-m", "outeai_cli", *args],
+            input=data if data is not None else b"",
+            capture_output=True,
+            env={**cli_env, **(env or {})},
+            cwd=cwd or tmp_path,
+            timeout=timeout,
+        )
+        return Result(proc.returncode, proc.stdout, proc.stderr.decode("utf-8", "replace"))
+
+    return run
