@@ -27,6 +27,8 @@ from outeai_cli.speakers import DEFAULT_SPEAKER, Speaker, parse_speaker
 if TYPE_CHECKING:
     import httpx
 
+    from outeai_cli.watchdog import StreamWatchdog
+
 DEFAULT_BASE_URL = "https://outeai.com/api/v1"
 DEFAULT_TEMPERATURE = 0.4
 TOKEN_ENV_VARS = ("OUTEAI_TOKEN", "OUTEAI_API_TOKEN")
@@ -238,28 +240,42 @@ class TTSClient:
     def _attempt(self, spec: RequestSpec, sink: IO[bytes]) -> Iterator[Event]:
         import httpx
 
+        from outeai_cli.watchdog import StreamWatchdog
+
         pending: list[Event] = []
         parser = self.dialect.parser(sink, pending.append)
         url = f"{self.base_url}/{spec.path}"
-        got_first_byte = False
+        watchdog = StreamWatchdog(self.timeouts.first_event, self.timeouts.idle)
         try:
-            with self.http.stream(
-                spec.method, url, json=spec.json, headers=spec.headers, params=spec.params
-            ) as response:
+            with (
+                watchdog,
+                self.http.stream(
+                    spec.method, url, json=spec.json, headers=spec.headers, params=spec.params
+                ) as response,
+            ):
                 if not 200 <= response.status_code < 300:
                     raise self._api_error(response)
+                watchdog.attach(response)
                 for chunk in response.iter_bytes():
-                    got_first_byte = True
+                    watchdog.touch()
                     parser.feed(chunk)
                     if pending:
                         yield from pending
                         pending.clear()
+                if watchdog.expired:
+                    raise httpx.ReadTimeout(f"{watchdog.expired} timeout")
                 parser.close()
                 yield from pending
         except httpx.TimeoutException as exc:
-            raise _timeout_error(exc, self.timeouts, got_first_byte) from None
+            raise _timeout_error(exc, self.timeouts, watchdog) from None
         except httpx.TransportError as exc:
+            if watchdog.expired:
+                raise _timeout_error(exc, self.timeouts, watchdog) from None
             raise _transport_error(exc, parser.audio_started, self.token) from None
+        except ProtocolError:
+            if watchdog.expired:  # the shut-down socket cut the stream short
+                raise _timeout_error(None, self.timeouts, watchdog) from None
+            raise
 
     def _api_error(self, response: httpx.Response) -> APIError:
         body = b""
@@ -352,7 +368,9 @@ class _TimeoutError(TransportError):
     timeout = True
 
 
-def _timeout_error(exc: Exception, timeouts: Timeouts, got_first_byte: bool) -> TransportError:
+def _timeout_error(
+    exc: Exception | None, timeouts: Timeouts, watchdog: StreamWatchdog
+) -> TransportError:
     import httpx
 
     if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
@@ -364,9 +382,9 @@ def _timeout_error(exc: Exception, timeouts: Timeouts, got_first_byte: bool) -> 
         return _TimeoutError(
             f"write timeout: could not send the request within {timeouts.connect:g} s"
         )
-    if got_first_byte:
+    if watchdog.expired == "idle" or (watchdog.expired is None and watchdog.got_bytes):
         return _TimeoutError(
-            f"idle timeout: the server sent nothing for {max(timeouts.first_event, timeouts.idle):g} s",
+            f"idle timeout: the server sent nothing for {timeouts.idle:g} s mid-response",
             hint="retry, or raise --idle-timeout",
         )
     return _TimeoutError(

@@ -70,7 +70,7 @@ class PlainReporter:
                 self._last = line
                 self.message(line)
         elif isinstance(event, RetryEvent):
-            self.message(f"retry {event.attempt} in {event.delay:.1f} s: {event.reason}")
+            self.message(f"retrying (attempt {event.attempt}) in {event.delay:.1f} s: {event.reason}")
 
 
 class LiveReporter:
@@ -121,7 +121,7 @@ class LiveReporter:
                 update["audio"] = event.generated_seconds
             self._progress.update(self._task, **update)
         elif isinstance(event, RetryEvent):
-            self.message(f"retry {event.attempt} in {event.delay:.1f} s: {event.reason}")
+            self.message(f"retrying (attempt {event.attempt}) in {event.delay:.1f} s: {event.reason}")
             self._progress.update(self._task, description=f"Retrying (attempt {event.attempt})")
         elif isinstance(event, AudioEvent):
             task = self._progress.tasks[0]

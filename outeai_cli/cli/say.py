@@ -95,6 +95,24 @@ def say(
             show_default=False,
         ),
     ] = None,
+    connect_timeout: Annotated[
+        float,
+        typer.Option(
+            "--connect-timeout",
+            min=0.1,
+            help="Seconds to wait for the connection.",
+            rich_help_panel="Connection",
+        ),
+    ] = 10.0,
+    idle_timeout: Annotated[
+        float,
+        typer.Option(
+            "--idle-timeout",
+            min=0.1,
+            help="Seconds of silence allowed mid-response.",
+            rich_help_panel="Connection",
+        ),
+    ] = 60.0,
     retries: Annotated[
         int,
         typer.Option(
@@ -169,7 +187,9 @@ def say(
     client = TTSClient(
         settings.get("token"),
         base_url=settings.get("base_url"),
-        timeout=Timeouts(first_event=settings.get("timeout")),
+        timeout=Timeouts(
+            connect=connect_timeout, first_event=settings.get("timeout"), idle=idle_timeout
+        ),
         retries=retries,
         allow_insecure_http=allow_insecure_http,
     )

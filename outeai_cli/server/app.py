@@ -39,6 +39,10 @@ except ImportError:  # pragma: no cover
 _AUDIO_PIECE = 3 * 64 * 1024
 
 
+class InjectedDrop(Exception):
+    """Raised inside a response body to cut the connection on purpose (not logged)."""
+
+
 @dataclass
 class ServerSettings:
     engine: Engine
@@ -311,7 +315,7 @@ async def _stream(
                 faults,
             )
             if "drop-mid-stream" in faults:
-                raise ConnectionAbortedError("injected fault: drop-mid-stream")
+                raise InjectedDrop("drop-mid-stream")
         if "no-final-event" in faults:
             return
         key = (text, str(speaker), temperature, settings.engine.name, settings.pad_audio_bytes)
@@ -351,7 +355,7 @@ async def _final_event(audio: bytes, duration: float, faults: set[str]) -> Async
         yield encoded
         await asyncio.sleep(0)
     if "drop-in-audio" in faults:
-        raise ConnectionAbortedError("injected fault: drop-in-audio")
+        raise InjectedDrop("drop-in-audio")
     if "truncated-final-event" in faults:
         return
     tail = {"duration": round(duration, 6), "request_finished": True}

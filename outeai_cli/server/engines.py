@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import subprocess
+import tempfile
 from typing import Protocol
 
 import numpy as np
@@ -59,15 +61,19 @@ class EspeakEngine:
         import soundfile as sf
 
         espeak_voice = voice.espeak_voice if voice else "en-us"
-        # Higher temperature: livelier pitch range, as a stand-in for sampling variety.
-        pitch_range = str(round(20 + 80 * temperature))
-        result = subprocess.run(
-            [self.binary, "--stdout", "-v", espeak_voice, "-P", pitch_range, "--", text],
-            capture_output=True,
-            check=True,
-            timeout=120,
-        )
-        samples, rate = sf.read(io.BytesIO(result.stdout), dtype="int16")
+        # Temperature nudges the pitch, as a stand-in for sampling variety.
+        pitch = str(round(35 + 30 * temperature))
+        # -w writes a seekable WAV with real sizes; --stdout leaves them unset, which
+        # libsndfile refuses.
+        with tempfile.TemporaryDirectory(prefix="outeai-espeak-") as tmp:
+            wav = os.path.join(tmp, "speech.wav")
+            subprocess.run(
+                [self.binary, "-w", wav, "-v", espeak_voice, "-p", pitch, "--", text],
+                capture_output=True,
+                check=True,
+                timeout=120,
+            )
+            samples, rate = sf.read(wav, dtype="int16")
         if samples.ndim > 1:
             samples = samples[:, 0]
         return resample(samples, rate, SAMPLE_RATE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -22,8 +23,18 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+class _HideInjectedDrops(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        from outeai_cli.server.app import InjectedDrop
+
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, InjectedDrop)
+
+
 def _uvicorn_server(settings: ServerSettings, log_level: str) -> object:
     import uvicorn
+
+    logging.getLogger("uvicorn.error").addFilter(_HideInjectedDrops())
 
     from outeai_cli.server.app import create_app
 
