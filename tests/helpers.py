@@ -1,0 +1,66 @@
+"""Small helpers shared by test modules (not fixtures)."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from outeai_cli.client import TTSClient
+
+
+def reference_audio(base_url: str, text: str, token: str, **kwargs: object) -> bytes:
+    """What the server sends for `text`, fetched with the library (the tone engine is deterministic)."""
+    with TTSClient(token, base_url=base_url, retries=0) as client:
+        return client.generate(text, **kwargs).audio_bytes  # type: ignore[arg-type]
+
+
+def files_in(directory: Path) -> set[str]:
+    return {p.name for p in directory.iterdir()}
+
+
+def run_in_pty(
+    args: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    *,
+    stdout_tty: bool = True,
+    timeout: float = 60,
+) -> tuple[int, str, bytes]:
+    """Run `python -m outeai_cli ARGS` with stderr (and optionally stdout) on a pseudo-terminal.
+
+    Returns (exit code, everything the terminal showed, bytes written to a piped stdout).
+    """
+    master, slave = pty.openpty()
+    stdout_target = slave if stdout_tty else subprocess.PIPE
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "outeai_cli", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=stdout_target,
+        stderr=slave,
+        env={**env, "TERM": env.get("TERM", "xterm-256color"), "COLUMNS": "120", "LINES": "40"},
+        cwd=cwd,
+    )
+    os.close(slave)
+    screen = bytearray()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.1)
+        if ready:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            screen += data
+        elif proc.poll() is not None:
+            break
+    piped = proc.stdout.read() if proc.stdout else b""
+    code = proc.wait(timeout=10)
+    os.close(master)
+    return code, screen.decode("utf-8", "replace"), piped
