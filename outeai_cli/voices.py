@@ -1,11 +1,22 @@
-"""Voice lookups for users: suggestions when the API does not know a name."""
+"""Voice listings for users: the catalogue, registered custom voices, the server's list.
+
+Also the suggestions `say` prints when the API does not know a name.
+"""
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from outeai_cli.catalogue import all_names
+from outeai_cli.catalogue import BUILTIN_VOICES, all_names, find_voice
+
+if TYPE_CHECKING:
+    from outeai_cli.config import Settings
+
+# The server's list is a quick metadata call: don't wait as long as for a cold synthesis.
+SERVER_LIST_TIMEOUT = 15.0
 
 
 def suggest(name: str, custom_names: Iterable[str] = ()) -> str:
@@ -17,3 +28,212 @@ def suggest(name: str, custom_names: Iterable[str] = ()) -> str:
         names = ", ".join(by_upper[c] for c in close)
         return f"did you mean {names}? Run 'outeai voices' to see every voice"
     return "run 'outeai voices' to see every voice"
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceEntry:
+    """One row of `outeai voices`."""
+
+    name: str
+    kind: str  # "default" (built-in) or "custom"; a server may name other kinds
+    language: str | None = None
+    gender: str | None = None
+    description: str = ""
+    alias_of: str | None = None
+    source: str = "catalogue"  # "catalogue", "config" (registered here) or "server"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "language": self.language,
+            "gender": self.gender,
+            "description": self.description,
+            "alias_of": self.alias_of,
+            "source": self.source,
+        }
+
+
+def catalogue_entries() -> list[VoiceEntry]:
+    """The built-in voices, each followed by a row per alias."""
+    entries: list[VoiceEntry] = []
+    for voice in BUILTIN_VOICES:
+        entries.append(
+            VoiceEntry(voice.name, "default", voice.language, voice.gender, voice.description)
+        )
+        entries.extend(
+            VoiceEntry(
+                alias,
+                "default",
+                voice.language,
+                voice.gender,
+                f"alias of {voice.name}",
+                alias_of=voice.name,
+            )
+            for alias in voice.aliases
+        )
+    return entries
+
+
+def custom_entries(custom: Mapping[str, str]) -> list[VoiceEntry]:
+    """The voices the user registered with `outeai voices add`."""
+    return [
+        VoiceEntry(name, "custom", description=description, source="config")
+        for name, description in sorted(custom.items())
+    ]
+
+
+def _text(item: Mapping[str, Any], *keys: str) -> str | None:
+    for key in keys:
+        value = item.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def server_entries(raw: Sequence[Mapping[str, Any]]) -> list[VoiceEntry]:
+    """The server's list as rows; what it leaves out is filled from the catalogue.
+
+    Servers differ in field names (`name`/`voice_id`/`id`, `kind`/`type`/`speaker_type`); a
+    voice whose kind the server does not give is listed as "default".
+    """
+    entries: list[VoiceEntry] = []
+    for item in raw:
+        name = _text(item, "name", "voice_id", "id")
+        if name is None:
+            continue
+        known = find_voice(name)
+        kind = (_text(item, "kind", "type", "speaker_type") or "default").lower()
+        language = _text(item, "language", "lang") or (known.language if known else None)
+        gender = _text(item, "gender") or (known.gender if known else None)
+        description = _text(item, "description") or (known.description if known else "")
+        entries.append(VoiceEntry(name, kind, language, gender, description, source="server"))
+        aliases = item.get("aliases")
+        for alias in aliases if isinstance(aliases, list) else []:
+            if isinstance(alias, str) and alias.strip():
+                entries.append(
+                    VoiceEntry(
+                        alias.strip(),
+                        kind,
+                        language,
+                        gender,
+                        f"alias of {name}",
+                        alias_of=name,
+                        source="server",
+                    )
+                )
+    return entries
+
+
+def merge(local: Sequence[VoiceEntry], server: Sequence[VoiceEntry]) -> list[VoiceEntry]:
+    """Local rows first, then the server's voices that no local row names (case-insensitive)."""
+    seen = {entry.name.upper() for entry in local}
+    merged = list(local)
+    for entry in server:
+        if entry.name.upper() not in seen:
+            seen.add(entry.name.upper())
+            merged.append(entry)
+    return merged
+
+
+def filter_entries(
+    entries: Iterable[VoiceEntry], *, kind: str | None = None, language: str | None = None
+) -> list[VoiceEntry]:
+    """Keep one kind and/or one language (`en` also matches `en-gb`)."""
+    wanted = language.strip().lower() if language else None
+    kept: list[VoiceEntry] = []
+    for entry in entries:
+        if kind and entry.kind != kind:
+            continue
+        if wanted:
+            have = (entry.language or "").lower()
+            if have != wanted and not have.startswith(f"{wanted}-"):
+                continue
+        kept.append(entry)
+    return kept
+
+
+@dataclass(frozen=True, slots=True)
+class ServerList:
+    """The server's voices, or why there are none: a note (expected) or a warning (failure)."""
+
+    entries: list[VoiceEntry] | None = None
+    note: str | None = None
+    warning: str | None = None
+
+
+def fetch_server_list(
+    settings: Settings, *, required: bool, allow_insecure_http: bool = False
+) -> ServerList:
+    """Ask `GET {base}/voices` for the server's list.
+
+    When `required`, every failure is raised (no token, 404, connection, 401...). Otherwise
+    a 404 (a server without the endpoint) gives nothing quietly, a missing token gives a note
+    and any other failure a one-line warning: the local lists are still worth showing.
+    """
+    from outeai_cli.errors import APIError, OuteAIError
+    from outeai_cli.security import redact
+
+    token = settings.get("token")
+    base_url = settings.get("base_url")
+    if not token and not required:
+        return ServerList(
+            note="no token configured, so the server's own list is not shown "
+            "(set one with 'outeai config set token')"
+        )
+    try:
+        return ServerList(_server_voices(token, base_url, settings, allow_insecure_http))
+    except OuteAIError as exc:
+        if required:
+            raise
+        if isinstance(exc, APIError) and exc.status == 404:
+            return ServerList()
+        return ServerList(
+            warning=redact(
+                f"could not get the server's voice list from {base_url}: {exc} "
+                "(showing the local lists; --local skips the server)",
+                token,
+            )
+        )
+
+
+def _server_voices(
+    token: str | None, base_url: str, settings: Settings, allow_insecure_http: bool
+) -> list[VoiceEntry]:
+    from outeai_cli.client import TTSClient
+
+    timeout = min(float(settings.get("timeout")), SERVER_LIST_TIMEOUT)
+    with TTSClient(
+        token,
+        base_url=base_url,
+        timeout=timeout,
+        retries=0,
+        allow_insecure_http=allow_insecure_http,
+    ) as client:
+        client.require_token()
+        return server_entries(client.voices())
+
+
+def list_voices(
+    settings: Settings,
+    *,
+    mode: str = "auto",
+    kind: str | None = None,
+    language: str | None = None,
+    allow_insecure_http: bool = False,
+) -> tuple[list[VoiceEntry], ServerList]:
+    """The rows of `outeai voices`.
+
+    mode "local": catalogue + registered custom voices, no network (httpx is not imported);
+    "remote": only the server's list, any failure raised; "auto": both, merged.
+    """
+    local = [*catalogue_entries(), *custom_entries(settings.custom_voices())]
+    if mode == "local":
+        return filter_entries(local, kind=kind, language=language), ServerList()
+    server = fetch_server_list(
+        settings, required=mode == "remote", allow_insecure_http=allow_insecure_http
+    )
+    rows = server.entries or []
+    if mode == "auto":
+        rows = merge(local, rows)
+    return filter_entries(rows, kind=kind, language=language), server

@@ -42,10 +42,12 @@ def root(
 
 
 def _register() -> None:
-    from outeai_cli.cli import say, serve
+    from outeai_cli.cli import config_cmd, say, serve, voices_cmd
 
     app.command("say", epilog=say.EPILOG)(say.say)
     app.command("serve", epilog=serve.EPILOG)(serve.serve)
+    app.add_typer(config_cmd.app, name="config", epilog=config_cmd.EPILOG)
+    app.add_typer(voices_cmd.app, name="voices", epilog=voices_cmd.EPILOG)
 
 
 _register()

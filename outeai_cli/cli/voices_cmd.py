@@ -1,0 +1,130 @@
+"""`outeai voices`: list the voices (catalogue, your custom voices, the server's), add, remove."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from outeai_cli.cli.options import BaseUrlOpt, InsecureOpt, ProfileOpt, TokenOpt, examples
+
+EPILOG = examples(
+    "outeai voices",
+    "outeai voices --local --language en",
+    "outeai voices --kind custom --json",
+    "outeai voices --remote",
+    'outeai voices add my-voice --description "my cloned voice"',
+    "outeai voices remove my-voice",
+)
+
+app = typer.Typer(
+    name="voices",
+    help="List the voices: built-in, your custom ones, and the server's list.",
+)
+
+
+class Kind(StrEnum):
+    default = "default"
+    custom = "custom"
+
+
+@app.callback(invoke_without_command=True)
+def voices(
+    ctx: typer.Context,
+    kind: Annotated[
+        Kind | None,
+        typer.Option(
+            "--kind", help="Only built-in (default) or custom voices.", show_default=False
+        ),
+    ] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            "--language",
+            help="Only this language, e.g. en (also matches en-gb).",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON list of voice objects for scripts.")
+    ] = False,
+    local: Annotated[
+        bool,
+        typer.Option(
+            "--local", help="Do not ask the server: the catalogue and custom voices only."
+        ),
+    ] = False,
+    remote: Annotated[
+        bool,
+        typer.Option("--remote", help="Only the server's list; fail if the server cannot give it."),
+    ] = False,
+    base_url: BaseUrlOpt = None,
+    token: TokenOpt = None,
+    profile: ProfileOpt = None,
+    allow_insecure_http: InsecureOpt = False,
+) -> None:
+    """List the voices: built-in, your custom ones, and the server's list."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from outeai_cli.cli.tables import print_rows
+    from outeai_cli.cli.terminal import Terminal
+    from outeai_cli.config import Settings
+    from outeai_cli.errors import InputError
+    from outeai_cli.voices import list_voices
+
+    if local and remote:
+        raise InputError("--local and --remote exclude each other", hint="give one of them")
+    settings = Settings({"token": token, "base_url": base_url}, profile=profile)
+    mode = "local" if local else "remote" if remote else "auto"
+    entries, server = list_voices(
+        settings,
+        mode=mode,
+        kind=kind.value if kind else None,
+        language=language,
+        allow_insecure_http=allow_insecure_http,
+    )
+    if server.note:
+        print(f"outeai: note: {server.note}", file=sys.stderr)
+    if server.warning:
+        print(f"outeai: warning: {server.warning}", file=sys.stderr)
+    if as_json:
+        typer.echo(json.dumps([e.as_json() for e in entries], indent=2))
+        return
+    if not entries:
+        print("outeai: no voices match", file=sys.stderr)
+        return
+    rows = [[e.name, e.kind, e.language, e.gender, e.description] for e in entries]
+    print_rows(Terminal(), ["NAME", "KIND", "LANGUAGE", "GENDER", "DESCRIPTION"], rows)
+
+
+@app.command("add", epilog=EPILOG)
+def add(
+    name: Annotated[str, typer.Argument(help="Your custom voice's identifier on the service.")],
+    description: Annotated[
+        str, typer.Option("-d", "--description", help="A note shown by 'outeai voices'.")
+    ] = "",
+) -> None:
+    """Register a custom voice, so 'outeai say -s NAME' sends it as {"custom": NAME}."""
+    from outeai_cli.config import add_custom_voice
+
+    name, is_new, path = add_custom_voice(name, description)
+    verb = "registered" if is_new else "updated"
+    print(
+        f"outeai: {verb} the custom voice {name} in {path}; "
+        f'use it with: outeai say -s {name} "Hello"',
+        file=sys.stderr,
+    )
+
+
+@app.command("remove", epilog=EPILOG)
+def remove(
+    name: Annotated[str, typer.Argument(help="A name registered with 'outeai voices add'.")],
+) -> None:
+    """Forget a registered custom voice (nothing is deleted on the service)."""
+    from outeai_cli.config import remove_custom_voice
+
+    path = remove_custom_voice(name)
+    print(f"outeai: removed the custom voice {name} from {path}", file=sys.stderr)
