@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from outeai_cli.cli.completion import complete_path, complete_speaker
 from outeai_cli.cli.errors import EXIT_CODES_HELP
 from outeai_cli.cli.options import (
     BaseUrlOpt,
@@ -40,7 +41,11 @@ def say(
     file: Annotated[
         str | None,
         typer.Option(
-            "-f", "--file", help="Read the text from a file ('-' for stdin).", show_default=False
+            "-f",
+            "--file",
+            help="Read the text from a file ('-' for stdin).",
+            show_default=False,
+            autocompletion=complete_path,
         ),
     ] = None,
     speaker: Annotated[
@@ -50,6 +55,7 @@ def say(
             "--speaker",
             help="Voice: NAME, default:NAME or custom:NAME (config: speaker; default EN-FEMALE-1-NEUTRAL).",
             show_default=False,
+            autocompletion=complete_speaker,
         ),
     ] = None,
     temperature: Annotated[
@@ -69,6 +75,7 @@ def say(
             help="Output file (.flac .wav .ogg .mp3) or '-' for stdout. Default: stdout when piped, "
             "else a new file named from the text.",
             show_default=False,
+            autocompletion=complete_path,
         ),
     ] = None,
     fmt: Annotated[
