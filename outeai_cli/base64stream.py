@@ -94,11 +94,16 @@ class Base64JSONStringDecoder:
                         self._escape_carry = b"\\" + part
                         break
                     raise ProtocolError("invalid \\u escape in the audio data")
-                try:
-                    char = chr(int(part[1:5], 16))
-                except ValueError:
-                    raise ProtocolError("invalid \\u escape in the audio data") from None
-                out.append(char.encode("utf-8") if char.isascii() and not char.isspace() else b"")
+                digits = part[1:5]
+                # int() would also take signs, spaces and underscores; JSON wants 4 hex digits.
+                if digits.strip(b"0123456789abcdefABCDEF"):
+                    raise ProtocolError("invalid \\u escape in the audio data")
+                # The same characters as the short escapes: line breaks and tabs are dropped,
+                # anything else must be a base64 character (checked when decoded).
+                code_point = int(digits, 16)
+                if code_point > 0x7F:
+                    raise ProtocolError("invalid base64 in the audio data: a non-ASCII character")
+                out.append(b"" if chr(code_point) in "\n\r\t" else bytes([code_point]))
                 out.append(part[5:])
             else:
                 raise ProtocolError(

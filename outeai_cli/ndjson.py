@@ -18,6 +18,8 @@ from outeai_cli.errors import ProtocolError
 # Status lines are tiny; anything this long that is not the audio line is not our protocol.
 MAX_LINE_BYTES = 1 << 20
 _KEY_LOOKBACK = 64
+# JSON whitespace and the colon: any amount may sit between the audio key and its string.
+_BLANKS = frozenset(b" \t\r:")
 
 LineHandler = Callable[[dict[str, Any]], None]
 FinalHandler = Callable[[dict[str, Any], Base64JSONStringDecoder], None]
@@ -42,6 +44,7 @@ class NDJSONAudioReader:
         self._on_final = on_final
         self._key = re.compile(rb'(?<!\\)"' + re.escape(audio_key.encode()) + rb'"\s*:\s*"')
         self._pending = bytearray()
+        self._key_from = 0  # where in _pending the next search for the audio key starts
         self._state = "line"  # line -> audio -> suffix -> line
         self._prefix = b""
         self._decoder: Base64JSONStringDecoder | None = None
@@ -82,10 +85,11 @@ class NDJSONAudioReader:
         stop = len(chunk) if newline < 0 else newline
         start = len(self._pending)
         self._pending += chunk[pos:stop]
-        match = self._key.search(self._pending, max(0, start - _KEY_LOOKBACK))
+        match = self._key.search(self._pending, self._key_from)
         if match:
             self._begin_audio(match.end())
             return stop
+        self._advance_key_search(start)
         if newline < 0:
             if len(self._pending) > MAX_LINE_BYTES:
                 raise ProtocolError(
@@ -95,8 +99,21 @@ class NDJSONAudioReader:
             return stop
         line = bytes(self._pending)
         self._pending.clear()
+        self._key_from = 0
         self._end_line(line)
         return newline + 1
+
+    def _advance_key_search(self, start: int) -> None:
+        """Move the key search past bytes that can no longer begin a match.
+
+        A match still to come ends in later bytes, so it starts at most a key's length before
+        the last byte that is not blank; blanks (any number) may follow the key.
+        """
+        last = len(self._pending)
+        while last > start and self._pending[last - 1] in _BLANKS:
+            last -= 1
+        if last > start:  # else the new bytes were all blank: the old start still holds
+            self._key_from = max(0, last - _KEY_LOOKBACK)
 
     def _begin_audio(self, key_end: int) -> None:
         if self.final_seen:
@@ -104,6 +121,7 @@ class NDJSONAudioReader:
         self._prefix = bytes(self._pending[:key_end])
         rest = bytes(self._pending[key_end:])
         self._pending.clear()
+        self._key_from = 0
         self._state = "audio"
         self._decoder = Base64JSONStringDecoder(self._sink)
         pos = 0
@@ -147,7 +165,7 @@ class NDJSONAudioReader:
         self._state = "line"
         try:
             obj = json.loads(text)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             raise ProtocolError(
                 f"line {self.line_number} of the response is not valid JSON around the audio data"
             ) from None
@@ -163,7 +181,7 @@ class NDJSONAudioReader:
             return
         try:
             obj = json.loads(stripped)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             raise ProtocolError(
                 f"line {self.line_number} of the response is not JSON: {_preview(stripped)}"
             ) from None
