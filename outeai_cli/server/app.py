@@ -255,9 +255,12 @@ def _http_fault(faults: set[str]) -> Response | None:
     if "html-502" in faults:
         html = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
         return Response(html, status_code=502, media_type="text/html")
-    for status in (500, 502, 503, 504):
+    if "http-401" in faults:
+        return error(401, "injected fault: invalid token", "unauthorized")
+    for status in (400, 500, 502, 503, 504):
         if f"http-{status}" in faults:
-            return error(status, f"injected fault: HTTP {status}", "server_error")
+            code = "bad_request" if status == 400 else "server_error"
+            return error(status, f"injected fault: HTTP {status}", code)
     return None
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 # Failures: each makes a request fail in a way a client must report (or retry).
 FAILURES = {
+    "http-400": "answer 400 Bad Request with a JSON message (never worth retrying)",
+    "http-401": "answer 401 as for a rejected token",
     "http-429": "answer 429 Too Many Requests with Retry-After: 1",
     "http-500": "answer 500 with a JSON message",
     "http-502": "answer 502 with a JSON message",
