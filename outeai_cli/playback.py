@@ -1,0 +1,140 @@
+"""Play an audio file through the first system player found on PATH.
+
+No Python audio-device dependency: the player is an ordinary program (ffplay, mpv, paplay,
+aplay, afplay or sox's play), run to completion on a file.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from outeai_cli.errors import ExitCode, InputError, OuteAIError
+
+ANY_FORMAT: frozenset[str] = frozenset({"flac", "wav", "ogg", "mp3"})
+
+
+@dataclass(frozen=True, slots=True)
+class Player:
+    """A player program, the arguments that make it play one file and exit, and its formats."""
+
+    name: str
+    args: tuple[str, ...]
+    formats: frozenset[str]
+    package: str  # what to install to get it
+
+    def command(self, executable: str, path: Path) -> list[str]:
+        return [executable, *self.args, str(path)]
+
+
+# In order of preference: ffplay and mpv play every format we write; the others are narrower.
+PLAYERS: tuple[Player, ...] = (
+    Player(
+        "ffplay",
+        ("-nodisp", "-autoexit", "-hide_banner", "-loglevel", "error"),
+        ANY_FORMAT,
+        "ffmpeg",
+    ),
+    Player("mpv", ("--no-video", "--no-terminal"), ANY_FORMAT, "mpv"),
+    Player("paplay", (), frozenset({"wav", "flac", "ogg"}), "pulseaudio-utils"),
+    Player("aplay", ("-q",), frozenset({"wav"}), "alsa-utils"),
+    Player("afplay", (), frozenset({"wav", "flac", "mp3"}), "macOS (built in)"),
+    Player("play", ("-q",), ANY_FORMAT, "sox"),
+)
+
+INSTALL_HINT = (
+    "install ffmpeg (for ffplay) or mpv, e.g. 'sudo apt install ffmpeg' or "
+    "'brew install ffmpeg' (macOS also has afplay built in)"
+)
+
+
+class PlayerNotFoundError(InputError):
+    """No player for this format on PATH: --play cannot be honoured here."""
+
+
+class PlaybackError(OuteAIError):
+    """The player ran but failed (no audio device, unreadable file...)."""
+
+
+class PlaybackInterrupted(OuteAIError):
+    """Ctrl-C while playing; the file itself is complete."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    player: Player
+    executable: str
+
+
+def find_player(fmt: str, search_path: str | None = None) -> Choice:
+    """The first player on PATH (or search_path) that plays `fmt`, else PlayerNotFoundError."""
+    fmt = fmt.lower()
+    installed = [
+        (player, exe)
+        for player in PLAYERS
+        if (exe := shutil.which(player.name, path=search_path)) is not None
+    ]
+    for player, exe in installed:
+        if fmt in player.formats:
+            return Choice(player, exe)
+    names = ", ".join(p.name for p in PLAYERS)
+    if not installed:
+        raise PlayerNotFoundError(
+            f"no audio player found (looked for {names} on PATH)",
+            hint=INSTALL_HINT,
+        )
+    found = "; ".join(
+        f"{p.name} plays only {', '.join(sorted(f.upper() for f in p.formats))}"
+        for p, _ in installed
+    )
+    raise PlayerNotFoundError(
+        f"no installed audio player can play {fmt.upper()} ({found})",
+        hint="install ffmpeg (for ffplay) or mpv, or save in a format your player reads "
+        "(e.g. -o NAME.wav)",
+    )
+
+
+def play(path: str | Path, fmt: str | None = None, *, search_path: str | None = None) -> Choice:
+    """Play the file to the end, blocking. Returns the player used.
+
+    fmt defaults to the file's extension. Raises PlayerNotFoundError, PlaybackError, or
+    PlaybackInterrupted on Ctrl-C (the player is stopped first).
+    """
+    path = Path(path).resolve()  # absolute: a name starting with '-' is never read as an option
+    choice = find_player(fmt or path.suffix.lstrip(".") or "wav", search_path)
+    process = subprocess.Popen(
+        choice.player.command(choice.executable, path),
+        stdin=subprocess.DEVNULL,  # keep the player away from the terminal's keys
+        stdout=subprocess.DEVNULL,  # our stdout may carry --json for a script
+        stderr=subprocess.PIPE,
+    )
+    try:
+        _, errors = process.communicate()
+    except KeyboardInterrupt:
+        _stop(process)
+        raise PlaybackInterrupted("playback interrupted") from None
+    except BaseException:
+        _stop(process)
+        raise
+    if process.returncode != 0:
+        lines = errors.decode("utf-8", "replace").strip().splitlines()
+        detail = f": {lines[-1].strip()}" if lines else ""
+        raise PlaybackError(
+            f"{choice.player.name} failed to play {path.name} (exit {process.returncode}){detail}",
+            hint="check the audio device, or play the file with another program",
+        )
+    return choice
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
