@@ -89,6 +89,15 @@ def say(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite the output file if it exists.")
     ] = False,
+    play: Annotated[
+        bool,
+        typer.Option(
+            "--play",
+            help="Play the saved audio through the first player found (ffplay, mpv, paplay, "
+            "aplay, afplay, play). Without -o it saves a file named from the text, even when "
+            "stdout is piped; refused with -o -.",
+        ),
+    ] = False,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     base_url: BaseUrlOpt = None,
@@ -166,9 +175,14 @@ def say(
     temp = validate_temperature(settings.get("temperature"))
     chosen_format = settings.get("format")
 
-    to_stdout = output == "-" or (output is None and not terminal.stdout_is_tty)
+    to_stdout = output == "-" or (output is None and not terminal.stdout_is_tty and not play)
     target: Path | None = None
     if to_stdout:
+        if play:
+            raise InputError(
+                "--play needs a file, but the audio is going to stdout",
+                hint="give -o FILE, or pipe it to a player: -o - | ffplay -autoexit -nodisp -",
+            )
         if terminal.stdout_is_tty:
             raise InputError(
                 "refusing to write audio to a terminal",
@@ -229,3 +243,12 @@ def say(
             print(f"Wrote the audio to stdout {summary}", file=sys.stderr)
         else:
             print(f"Saved {result.path} {summary}", file=sys.stderr)
+    if play:
+        from outeai_cli.errors import OuteAIError
+        from outeai_cli.playback import play as play_file
+
+        try:
+            play_file(result.path, result.format)
+        except OuteAIError as exc:
+            exc.hint = "; ".join(filter(None, (exc.hint, f"the audio is saved in {result.path}")))
+            raise
