@@ -255,6 +255,11 @@ class TTSClient:
             ):
                 if not 200 <= response.status_code < 300:
                     raise self._api_error(response)
+                if "html" in response.headers.get("content-type", "").lower():
+                    raise ProtocolError(
+                        "the server (or a proxy) answered with an HTML page, not an event stream",
+                        hint="check the base URL",
+                    )
                 watchdog.attach(response)
                 for chunk in response.iter_bytes():
                     watchdog.touch()

@@ -70,7 +70,7 @@ class APIError(OuteAIError):
     def exit_code(self) -> ExitCode:  # type: ignore[override]
         if self.status == 401:
             return ExitCode.AUTH
-        if 400 <= self.status < 500 and self.status != 429:
+        if 400 <= self.status < 500:
             return ExitCode.REFUSED
         return ExitCode.NETWORK
 

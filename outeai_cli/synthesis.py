@@ -97,9 +97,26 @@ def synthesize_to_stream(
             _convert_in_place(spool, fmt, spool_dir)
         size = spool.seek(0, os.SEEK_END)
         spool.seek(0)
-        shutil.copyfileobj(spool, out, _COPY_BLOCK)
-        out.flush()
+        _copy_out(spool, out)
     return _result("-", fmt, size, final, request, started)
+
+
+def _copy_out(source: IO[bytes], out: IO[bytes]) -> None:
+    """Copy to `out`, raising BrokenPipeError when its reader has gone.
+
+    Writes go straight to the file descriptor: a buffered file object can report a partial
+    write to a closed pipe as success.
+    """
+    try:
+        fd = out.fileno()
+    except (AttributeError, OSError, ValueError):  # not backed by a descriptor (e.g. BytesIO)
+        shutil.copyfileobj(source, out, _COPY_BLOCK)
+        return
+    out.flush()
+    while block := source.read(_COPY_BLOCK):
+        view = memoryview(block)
+        while view:
+            view = view[os.write(fd, view) :]
 
 
 def _receive(

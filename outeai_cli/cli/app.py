@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import signal
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
 from outeai_cli.cli.errors import EXIT_CODES_HELP
+from outeai_cli.errors import InterruptedByUser
 
 app = typer.Typer(
     name="outeai",
@@ -18,6 +21,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=True,
+    # Plain Click help: rendering it with Rich imports ~45 ms of modules, which alone would
+    # put `outeai --help` far over its start-up budget (issue 5: <= 1.25x `import typer`).
+    rich_markup_mode=None,
 )
 
 
@@ -41,11 +47,33 @@ def root(
     """Text to speech from the command line, with the OuteTTS API or a local server."""
 
 
+class StdoutClosed(BaseException):
+    """The reader of our stdout went away (e.g. `| head`)."""
+
+
+def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn Ctrl-C and a closed stdout into exceptions Typer passes through to `main()`.
+
+    Typer would otherwise swallow KeyboardInterrupt (exit 130 with no message) and EPIPE.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise InterruptedByUser("interrupted") from None
+        except BrokenPipeError:
+            raise StdoutClosed() from None
+
+    return wrapper
+
+
 def _register() -> None:
     from outeai_cli.cli import config_cmd, say, serve, voices_cmd
 
-    app.command("say", epilog=say.EPILOG)(say.say)
-    app.command("serve", epilog=serve.EPILOG)(serve.serve)
+    app.command("say", epilog=say.EPILOG)(guarded(say.say))
+    app.command("serve", epilog=serve.EPILOG)(guarded(serve.serve))
     app.add_typer(config_cmd.app, name="config", epilog=config_cmd.EPILOG)
     app.add_typer(voices_cmd.app, name="voices", epilog=voices_cmd.EPILOG)
 
@@ -62,25 +90,29 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 def main() -> None:
-    import click
-
     from outeai_cli.cli.errors import interrupted, report
     from outeai_cli.errors import ExitCode, OuteAIError
 
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         code = app(standalone_mode=False)
+    except InterruptedByUser:
+        sys.exit(interrupted())
     except OuteAIError as exc:
         sys.exit(report(exc))
-    except click.ClickException as exc:
-        exc.show()
+    except typer.TyperException as exc:  # Typer's (vendored) Click usage errors
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            print(f"outeai: error: {exc.format_message()}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except (KeyboardInterrupt, click.Abort):
+    except (KeyboardInterrupt, typer.Abort):
         sys.exit(interrupted())
     except Terminated:
         interrupted("terminated")
         sys.exit(int(ExitCode.TERMINATED))
-    except BrokenPipeError:
+    except (BrokenPipeError, StdoutClosed):
         _quiet_broken_pipe()
     except OSError as exc:
         print(

@@ -349,14 +349,15 @@ async def _final_event(audio: bytes, duration: float, faults: set[str]) -> Async
     yield b'{"data": {"audio_bytes": "'
     total = len(audio)
     cut = total // 2 if faults & {"truncated-final-event", "drop-in-audio"} else total
-    for offset in range(0, cut, _AUDIO_PIECE):
-        encoded = _b64encode(audio[offset : min(offset + _AUDIO_PIECE, cut)])
+    piece = 6 * 1024 if "slow-audio" in faults else _AUDIO_PIECE
+    for offset in range(0, cut, piece):
+        encoded = _b64encode(audio[offset : min(offset + piece, cut)])
         if "escaped-slashes" in faults:
             encoded = encoded.replace(b"/", b"\\/")
         if "bad-base64" in faults and offset == 0:
             encoded = b"!!notbase64!!" + encoded[13:]
         yield encoded
-        await asyncio.sleep(0)
+        await asyncio.sleep(0.02 if "slow-audio" in faults else 0)
     if "drop-in-audio" in faults:
         raise InjectedDrop("drop-in-audio")
     if "truncated-final-event" in faults:

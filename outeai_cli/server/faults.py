@@ -36,6 +36,7 @@ QUIRKS = {
     "split-bytes": "send the stream in tiny, oddly sized writes",
     "escaped-slashes": "escape '/' as '\\/' inside the base64",
     "slow-status": "pause 2 s between status events",
+    "slow-audio": "trickle the audio in 8 KiB pieces, 20 ms apart (for interrupt tests)",
 }
 ALL_FAULTS = {**FAILURES, **QUIRKS}
 

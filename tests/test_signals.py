@@ -1,0 +1,121 @@
+"""Interruptions: Ctrl-C, SIGTERM, kill -9 and a closed stdout never leave a partial file."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import files_in
+
+
+def start_say(
+    args: list[str], env: dict[str, str], cwd: Path, **popen: object
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "outeai_cli", "say", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=popen.pop("stdout", subprocess.DEVNULL),
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=cwd,
+        # Not a shell's background job: keep SIGINT deliverable as it is for a foreground command.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        **popen,  # type: ignore[arg-type]
+    )
+
+
+def wait_for_line(proc: subprocess.Popen[bytes], words: str, timeout: float = 20) -> None:
+    assert proc.stderr is not None
+    deadline = time.monotonic() + timeout
+    seen = b""
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        seen += line
+        if words.encode() in line:
+            return
+        if not line and proc.poll() is not None:
+            break
+    raise AssertionError(f"never saw {words!r}; stderr so far: {seen!r}")
+
+
+def temp_file_size(pid: int) -> int:
+    """Bytes written so far to the process's unnamed temp output file (O_TMPFILE), if any."""
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if "(deleted)" in target or target.endswith(".part"):
+            try:
+                return os.stat(f"/proc/{pid}/fd/{fd}").st_size
+            except OSError:
+                continue
+    return 0
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "words"),
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+)
+def test_signal_mid_request_cleans_up_and_exits_with_its_code(
+    cli_env, make_server, tmp_path: Path, sig: int, code: int, words: str
+) -> None:
+    slow = make_server(latency=20)
+    (tmp_path / "out.flac").write_bytes(b"previous")
+    before = files_in(tmp_path)
+    proc = start_say(
+        ["One. Two.", "-o", "out.flac", "--force"],
+        {**cli_env, "OUTEAI_BASE_URL": slow.base_url},
+        tmp_path,
+    )
+    wait_for_line(proc, "Warming up")
+    started = time.monotonic()
+    proc.send_signal(sig)
+    assert proc.wait(timeout=10) == code
+    assert time.monotonic() - started < 3, "the interrupt was not prompt"
+    rest = proc.stderr.read().decode() if proc.stderr else ""
+    assert f"outeai: {words}" in rest and "Traceback" not in rest
+    assert (tmp_path / "out.flac").read_bytes() == b"previous"
+    assert files_in(tmp_path) == before
+
+
+def test_kill_9_mid_download_leaves_the_target_untouched(cli_env, server, tmp_path: Path) -> None:
+    server.set_faults("slow-audio")
+    (tmp_path / "out.flac").write_bytes(b"previous")
+    before = files_in(tmp_path)
+    text = "A longer text so that the audio takes a while to trickle through. " * 3
+    proc = start_say([text, "-o", "out.flac", "--force"], cli_env, tmp_path)
+    deadline = time.monotonic() + 20
+    while temp_file_size(proc.pid) == 0:  # wait until audio bytes are being written
+        assert proc.poll() is None and time.monotonic() < deadline, "no download seen"
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait(timeout=10)
+    assert (tmp_path / "out.flac").read_bytes() == b"previous"
+    assert files_in(tmp_path) == before
+
+
+def test_closed_stdout_pipe_ends_quietly(cli_env, server, tmp_path: Path) -> None:
+    # WAV is large enough (about 88 KB a second) to overflow the pipe once the reader leaves.
+    proc = start_say(
+        ["Long enough to fill a pipe. " * 3, "-o", "-", "--format", "wav"],
+        cli_env,
+        tmp_path,
+        stdout=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    head = proc.stdout.read(100)
+    proc.stdout.close()  # like `| head -c 100`
+    code = proc.wait(timeout=30)
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    assert head[:4] == b"RIFF"
+    assert code == 141
+    assert (
+        "Traceback" not in stderr and "Broken pipe" not in stderr and "error" not in stderr.lower()
+    )
