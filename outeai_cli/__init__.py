@@ -1,15 +1,8 @@
 """outeai: a typed client, a command line and a local server for the OuteTTS API."""
 
-from outeai_cli.client import TTSClient, TTSOutput
-from outeai_cli.errors import (
-    APIError,
-    AuthenticationError,
-    InputError,
-    OuteAIError,
-    ProtocolError,
-    TransportError,
-)
-from outeai_cli.events import AudioEvent, Event, StatusEvent
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
@@ -27,3 +20,46 @@ __all__ = [
     "TransportError",
     "__version__",
 ]
+
+# The public names load on first use: every `outeai` command imports this package, and the
+# light ones (`--help`, `config`, `voices`) must not pay for the client's imports.
+_LAZY = {
+    "TTSClient": "outeai_cli.client",
+    "TTSOutput": "outeai_cli.client",
+    "APIError": "outeai_cli.errors",
+    "AuthenticationError": "outeai_cli.errors",
+    "InputError": "outeai_cli.errors",
+    "OuteAIError": "outeai_cli.errors",
+    "ProtocolError": "outeai_cli.errors",
+    "TransportError": "outeai_cli.errors",
+    "AudioEvent": "outeai_cli.events",
+    "Event": "outeai_cli.events",
+    "StatusEvent": "outeai_cli.events",
+}
+
+if TYPE_CHECKING:
+    from outeai_cli.client import TTSClient, TTSOutput
+    from outeai_cli.errors import (
+        APIError,
+        AuthenticationError,
+        InputError,
+        OuteAIError,
+        ProtocolError,
+        TransportError,
+    )
+    from outeai_cli.events import AudioEvent, Event, StatusEvent
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'outeai_cli' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

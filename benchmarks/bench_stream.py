@@ -1,0 +1,421 @@
+"""Benchmark: receive 1 to 100 MiB of audio with `outeai say`, against curl and the official SDK.
+
+Run it with `make bench` or `.venv/bin/python benchmarks/bench_stream.py` (about two minutes).
+Each audio size gets a fresh `outeai serve --engine tone --pad-audio-mib N --port 0`, warmed up
+once (the server caches the encoded audio, so timed requests measure streaming, not encoding).
+
+How it measures (children only, never this process):
+- wall time: `time.perf_counter()` around each child, median of several runs;
+- peak RSS: GNU time's `%M` (the child's own max resident set, from wait4). GNU time is a small
+  process, so its figure is not inflated by the benchmark's memory the way a plain
+  fork/exec from Python can be (Linux carries the parent's high-water RSS into the exec'd child).
+  Without /usr/bin/time it falls back to os.wait4 on the child, flagged as an upper bound;
+- byte identity: the audio curl received is decoded independently (json + base64 in a child
+  process) and its SHA-256 compared with every other tool's output file.
+
+Exits 1 if any target of issue 5 is missed; it prints PASS or FAIL for each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TOKEN = "bench-token"
+TEXT = "Hello there, this is a benchmark."
+SENTENCE = "The quick brown fox jumps over the lazy dog."
+SIZES_MIB = (1, 4, 20, 100)
+SDK_SIZES_MIB = (1, 4)  # the SDK is quadratic in the audio size: small sizes only
+GNU_TIME = "/usr/bin/time"
+MIB = 1024 * 1024
+
+# Targets from issue 5.
+WALL_RATIO_100 = 1.2
+RSS_LIMIT_MIB = 64.0
+RSS_FLAT_MIB = 10.0
+HELP_RATIO = 1.25
+OVERHEAD_LIMIT_S = 0.200
+
+
+@dataclass
+class Run:
+    wall: float
+    rss_mib: float
+
+
+@dataclass
+class Row:
+    size_mib: int
+    tool: str
+    runs: list[Run] = field(default_factory=list)
+    identical: bool | None = None
+
+    @property
+    def wall(self) -> float:
+        return statistics.median(r.wall for r in self.runs)
+
+    @property
+    def rss(self) -> float:
+        return max(r.rss_mib for r in self.runs)
+
+
+@dataclass
+class Target:
+    name: str
+    measured: str
+    ok: bool
+
+
+class Bench:
+    def __init__(self, workdir: Path, repeats: int) -> None:
+        self.workdir = workdir
+        self.repeats = repeats
+        self.gnu_time = _has_gnu_time()
+        self.env = _child_env(workdir)
+        self.outeai = _outeai_command()
+
+    # -- running children ------------------------------------------------------------------
+    def measure(
+        self, argv: Sequence[str], *, stdout: Path | None = None, env: dict[str, str] | None = None
+    ) -> Run:
+        """Run one child to completion; its wall time and peak RSS. Fails loudly on error."""
+        rss_file = self.workdir / "rss.txt"
+        out = open(stdout, "wb") if stdout else subprocess.DEVNULL  # noqa: SIM115
+        err = open(self.workdir / "stderr.txt", "wb")  # noqa: SIM115
+        try:
+            if self.gnu_time:
+                argv = [GNU_TIME, "-f", "%M", "-o", str(rss_file), *argv]
+            started = time.perf_counter()
+            proc = subprocess.Popen(
+                argv, stdout=out, stderr=err, env={**self.env, **(env or {})}, cwd=self.workdir
+            )
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.perf_counter() - started
+            proc.returncode = os.waitstatus_to_exitcode(status)
+        finally:
+            if stdout:
+                out.close()  # type: ignore[union-attr]
+            err.close()
+        if proc.returncode != 0:
+            detail = (self.workdir / "stderr.txt").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{shlex.join(argv)} exited {proc.returncode}:\n{detail}")
+        rss_kib = int(rss_file.read_text().split()[-1]) if self.gnu_time else usage.ru_maxrss
+        return Run(wall, rss_kib / 1024)
+
+    def curl(self, url: str, text: str, out: Path) -> tuple[Run, float]:
+        """curl saving the raw response: its Run and curl's own time_total."""
+        body = self.workdir / "body.json"
+        body.write_text(
+            json.dumps(
+                {"token": TOKEN, "text": text, "speaker": {"default": "EN-FEMALE-1-NEUTRAL"}}
+            )
+        )
+        timing = self.workdir / "curl-time.txt"
+        argv = [
+            "curl", "-sS", "--fail", "--noproxy", "*", "-o", str(out),
+            "-H", "Content-Type: application/json", "--data-binary", f"@{body}",
+            "-w", "%{time_total}", url + "/tts",
+        ]  # fmt: skip
+        run = self.measure(argv, stdout=timing)
+        return run, float(timing.read_text().strip())
+
+    def say(self, url: str, text: str, out: Path, *, to_stdout: bool = False) -> Run:
+        env = {"OUTEAI_BASE_URL": url, "OUTEAI_TOKEN": TOKEN}
+        if to_stdout:
+            return self.measure([*self.outeai, "say", text, "-o", "-"], stdout=out, env=env)
+        return self.measure([*self.outeai, "say", text, "-o", str(out), "--force"], env=env)
+
+    def sdk(self, url: str, text: str, out: Path) -> Run:
+        script = (
+            "import sys\n"
+            "from loguru import logger\n"
+            "import outeai.api.v1 as v1\n"
+            "logger.remove()\n"
+            "v1.API_URL = sys.argv[1]\n"
+            "v1.TTSClient(sys.argv[2]).generate(text=sys.argv[3], verbose=False).save(sys.argv[4])\n"
+        )
+        return self.measure([sys.executable, "-c", script, url + "/tts", TOKEN, text, str(out)])
+
+    # -- the server ------------------------------------------------------------------------
+    @contextmanager
+    def server(self, pad_mib: float) -> Iterator[str]:
+        log = self.workdir / f"serve-{pad_mib}.log"
+        argv = [*self.outeai, "serve", "--engine", "tone", "--port", "0"]
+        if pad_mib:
+            argv += ["--pad-audio-mib", str(pad_mib)]
+        with open(log, "wb") as err:
+            proc = subprocess.Popen(argv, stderr=err, stdout=subprocess.DEVNULL, env=self.env)
+        try:
+            yield _wait_for_banner(proc, log)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+# -- the three parts of the benchmark -------------------------------------------------------
+def bench_sizes(bench: Bench, sizes: Sequence[int], sdk_sizes: Sequence[int]) -> list[Row]:
+    rows: list[Row] = []
+    for size in sizes:
+        with bench.server(size) as url:
+            raw = bench.workdir / "curl.ndjson"
+            bench.curl(url, TEXT, raw)  # warm-up: the server encodes and caches the audio
+            reference = reference_digest(raw)
+            out = bench.workdir / "out.flac"
+            bench.say(url, TEXT, out)  # warm-up: the CLI's modules into the page cache
+            curl = Row(size, "curl (floor)", identical=True)
+            say = Row(size, "outeai say -o FILE")
+            say_pipe = Row(size, "outeai say -o - >FILE")
+            for _ in range(bench.repeats):
+                curl.runs.append(bench.curl(url, TEXT, raw)[0])
+                say.runs.append(bench.say(url, TEXT, out))
+                say.identical = _same(say.identical, file_digest(out) == reference)
+                out.unlink()
+                say_pipe.runs.append(bench.say(url, TEXT, out, to_stdout=True))
+                say_pipe.identical = _same(say_pipe.identical, file_digest(out) == reference)
+                out.unlink()
+            rows += [curl, say, say_pipe]
+            if size in sdk_sizes:
+                sdk = Row(size, "official SDK 0.2.1")
+                sdk.runs.append(bench.sdk(url, TEXT, out))
+                sdk.identical = file_digest(out) == reference
+                out.unlink()
+                rows.append(sdk)
+            raw.unlink()
+        print(f"  {size} MiB done", file=sys.stderr, flush=True)
+    return rows
+
+
+def bench_help(bench: Bench, runs: int) -> tuple[float, float]:
+    """Median wall of `outeai --help` and of `python -c "import typer"`, interleaved."""
+    helps, typers = [], []
+    for _ in range(runs):
+        helps.append(bench.measure([*bench.outeai, "--help"]).wall)
+        typers.append(bench.measure([sys.executable, "-c", "import typer"]).wall)
+    return statistics.median(helps), statistics.median(typers)
+
+
+def bench_overhead(bench: Bench, runs: int) -> tuple[float, float]:
+    """Median `outeai say` wall for one sentence, and the server's own time (curl time_total)."""
+    walls, server_times = [], []
+    with bench.server(0) as url:
+        out = bench.workdir / "sentence.flac"
+        raw = bench.workdir / "sentence.ndjson"
+        bench.curl(url, SENTENCE, raw)
+        bench.say(url, SENTENCE, out)
+        for _ in range(runs):
+            server_times.append(bench.curl(url, SENTENCE, raw)[1])
+            walls.append(bench.say(url, SENTENCE, out).wall)
+    return statistics.median(walls), statistics.median(server_times)
+
+
+# -- reporting -------------------------------------------------------------------------------
+def print_table(rows: list[Row]) -> None:
+    floors = {r.size_mib: r for r in rows if r.tool == "curl (floor)"}
+    print(
+        f"{'audio':>7}  {'tool':<22} {'runs':>4} {'wall s':>8} {'peak RSS MiB':>13}"
+        f" {'wall/curl':>10} {'RSS/curl':>9}  identical"
+    )
+    for row in rows:
+        floor = floors[row.size_mib]
+        same = "reference" if row is floor else ("yes" if row.identical else "NO")
+        print(
+            f"{row.size_mib:>3} MiB  {row.tool:<22} {len(row.runs):>4} {row.wall:>8.3f}"
+            f" {row.rss:>13.1f} {row.wall / floor.wall:>9.2f}x {row.rss / floor.rss:>8.2f}x"
+            f"  {same}"
+        )
+
+
+def check_targets(
+    rows: list[Row], help_times: tuple[float, float], overhead: tuple[float, float]
+) -> list[Target]:
+    say = {r.size_mib: r for r in rows if r.tool.startswith("outeai say -o FILE")}
+    curl = {r.size_mib: r for r in rows if r.tool == "curl (floor)"}
+    biggest, smallest = max(say), min(say)
+    all_say = [r for r in rows if r.tool.startswith("outeai")]
+    targets = []
+    ratio = say[biggest].wall / curl[biggest].wall
+    targets.append(
+        Target(
+            f"{biggest} MiB: say wall <= {WALL_RATIO_100}x curl",
+            f"{say[biggest].wall:.3f} s / {curl[biggest].wall:.3f} s = {ratio:.2f}x",
+            ratio <= WALL_RATIO_100,
+        )
+    )
+    peak = max(r.rss for r in all_say)
+    targets.append(
+        Target(
+            f"say peak RSS <= {RSS_LIMIT_MIB:.0f} MiB (every size, -o FILE and -o -)",
+            f"max {peak:.1f} MiB",
+            peak <= RSS_LIMIT_MIB,
+        )
+    )
+    growth = say[biggest].rss - say[smallest].rss
+    targets.append(
+        Target(
+            f"say RSS flat {smallest}->{biggest} MiB (within {RSS_FLAT_MIB:.0f} MiB)",
+            f"{say[smallest].rss:.1f} -> {say[biggest].rss:.1f} MiB ({growth:+.1f})",
+            abs(growth) <= RSS_FLAT_MIB,
+        )
+    )
+    identical = all(r.identical for r in rows)
+    targets.append(
+        Target("outputs byte-identical to curl's decoded audio", str(identical), identical)
+    )
+    help_wall, typer_wall = help_times
+    targets.append(
+        Target(
+            f"outeai --help <= {HELP_RATIO}x python -c 'import typer'",
+            f"{help_wall * 1000:.0f} ms / {typer_wall * 1000:.0f} ms = {help_wall / typer_wall:.2f}x",
+            help_wall <= HELP_RATIO * typer_wall,
+        )
+    )
+    say_wall, server_time = overhead
+    extra = say_wall - server_time
+    targets.append(
+        Target(
+            f"one-sentence say client overhead <= {OVERHEAD_LIMIT_S * 1000:.0f} ms",
+            f"{say_wall * 1000:.0f} ms wall - {server_time * 1000:.0f} ms server = {extra * 1000:.0f} ms",
+            extra <= OVERHEAD_LIMIT_S,
+        )
+    )
+    return targets
+
+
+# -- helpers -----------------------------------------------------------------------------------
+_DECODE_REFERENCE = """
+import base64, hashlib, json, sys
+for line in open(sys.argv[1], "rb"):
+    event = json.loads(line) if line.strip() else {}
+    if "data" in event:
+        print(hashlib.sha256(base64.b64decode(event["data"]["audio_bytes"])).hexdigest())
+"""
+
+
+def reference_digest(raw: Path) -> str:
+    """SHA-256 of the audio in a saved response, decoded the obvious way in a child process."""
+    out = subprocess.run(
+        [sys.executable, "-c", _DECODE_REFERENCE, str(raw)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    if len(out) != 1:
+        raise RuntimeError(f"the saved response {raw} does not hold exactly one audio event")
+    return out[0]
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(MIB):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _same(previous: bool | None, now: bool) -> bool:
+    return now if previous is None else previous and now
+
+
+def _wait_for_banner(proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        match = re.search(r"listening on (http://\S+)", log.read_text(errors="replace"))
+        if match:
+            return match.group(1)
+        if proc.poll() is not None:
+            raise RuntimeError(f"outeai serve exited early:\n{log.read_text(errors='replace')}")
+        time.sleep(0.05)
+    raise RuntimeError("outeai serve printed no 'listening on' banner within 30 s")
+
+
+def _has_gnu_time() -> bool:
+    if not os.access(GNU_TIME, os.X_OK):
+        return False
+    probe = subprocess.run([GNU_TIME, "-f", "%M", "true"], capture_output=True, text=True)
+    return probe.returncode == 0 and probe.stderr.strip().isdigit()
+
+
+def _outeai_command() -> list[str]:
+    """The installed console script beside this interpreter (what users run)."""
+    script = Path(sys.executable).parent / "outeai"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "outeai_cli"]
+
+
+def _child_env(workdir: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("OUTEAI_")
+        and k.lower() not in ("http_proxy", "https_proxy", "all_proxy")
+    }
+    # A private config dir, so a user's config file cannot change what is measured.
+    env.update(
+        XDG_CONFIG_HOME=str(workdir / "config"),
+        NO_PROXY="127.0.0.1,localhost",
+        no_proxy="127.0.0.1,localhost",
+    )
+    return env
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES_MIB), metavar="MIB")
+    parser.add_argument("--sdk-sizes", type=int, nargs="*", default=list(SDK_SIZES_MIB))
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per tool and size")
+    parser.add_argument("--startup-runs", type=int, default=15)
+    args = parser.parse_args(argv)
+    if shutil.which("curl") is None:
+        print("bench_stream: curl is needed (apt-get install curl)", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="outeai-bench-") as tmp:
+        bench = Bench(Path(tmp), args.repeats)
+        if not bench.gnu_time:
+            print(
+                "bench_stream: /usr/bin/time (GNU time) not found: peak RSS comes from os.wait4 "
+                "and is an upper bound (it can include this process's own RSS)",
+                file=sys.stderr,
+            )
+        print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs", file=sys.stderr)
+        rows = bench_sizes(bench, args.sizes, args.sdk_sizes)
+        help_times = bench_help(bench, args.startup_runs)
+        overhead = bench_overhead(bench, args.startup_runs)
+    print()
+    print_table(rows)
+    print()
+    help_wall, typer_wall = help_times
+    print(
+        f"start-up: outeai --help {help_wall * 1000:.0f} ms, python -c 'import typer' "
+        f"{typer_wall * 1000:.0f} ms (median of {args.startup_runs})"
+    )
+    say_wall, server_time = overhead
+    print(
+        f"one sentence: outeai say {say_wall * 1000:.0f} ms wall, server {server_time * 1000:.0f} ms"
+        f" (curl time_total), median of {args.startup_runs}"
+    )
+    print()
+    targets = check_targets(rows, help_times, overhead)
+    for target in targets:
+        print(f"{'PASS' if target.ok else 'FAIL'}  {target.name}: {target.measured}")
+    return 0 if all(t.ok for t in targets) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
