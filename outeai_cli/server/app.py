@@ -348,7 +348,11 @@ def _encode(pieces: list[np.ndarray], pad_bytes: int) -> tuple[bytes, float]:
 async def _final_event(audio: bytes, duration: float, faults: set[str]) -> AsyncIterator[bytes]:
     yield b'{"data": {"audio_bytes": "'
     total = len(audio)
-    cut = total // 2 if faults & {"truncated-final-event", "drop-in-audio"} else total
+    cut = total
+    if faults & {"truncated-final-event", "drop-in-audio"}:
+        # Halfway, on a 3-byte boundary: what was sent is a byte prefix of the full stream
+        # (no base64 padding at the cut), as when a proxy or a broken link cuts it short.
+        cut = total // 2 // 3 * 3
     piece = 6 * 1024 if "slow-audio" in faults else _AUDIO_PIECE
     for offset in range(0, cut, piece):
         encoded = _b64encode(audio[offset : min(offset + piece, cut)])
