@@ -108,6 +108,11 @@ class LiveReporter:
     def __exit__(self, *exc: object) -> None:
         self._progress.stop()
 
+    @property
+    def renderable(self) -> Any:
+        """What the bar shows right now (used to render the README's picture)."""
+        return self._progress.get_renderable()
+
     def message(self, text: str) -> None:
         self._progress.console.print(f"outeai: {text}", markup=False)
 
