@@ -12,3 +12,6 @@ lint:
 
 bench:
 	.venv/bin/python benchmarks/run_all.py
+
+docs:
+	.venv/bin/python -m outeai_cli.cli.docs .

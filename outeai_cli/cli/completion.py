@@ -4,8 +4,6 @@ They run on every TAB press, so they stay local and quick: the built-in catalogu
 custom voices in the config file, never the network.
 """
 
-from __future__ import annotations
-
 import contextlib
 import io
 
