@@ -11,12 +11,21 @@ from typing import Annotated, Any
 import typer
 
 from outeai_cli.cli.errors import EXIT_CODES_HELP
+from outeai_cli.cli.options import examples
 from outeai_cli.errors import InterruptedByUser
 
 app = typer.Typer(
     name="outeai",
     help="Text to speech from the command line, with the OuteTTS API or a local server.",
-    epilog=EXIT_CODES_HELP,
+    epilog=examples(
+        'outeai say "Hello there" -o hello.flac',
+        'outeai say "Hello there" --play',
+        "outeai voices",
+        "outeai config set token",
+        "outeai serve --engine tone",
+    )
+    + "\n\n"
+    + EXIT_CODES_HELP,
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     pretty_exceptions_enable=False,
