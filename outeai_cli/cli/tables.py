@@ -31,7 +31,8 @@ def _rich_table(terminal: Terminal, headers: Sequence[str], cells: list[list[str
     from rich.text import Text
 
     plain = "NO_COLOR" in terminal.environ or terminal.environ.get("TERM") == "dumb"
-    console = Console(file=terminal.stdout, no_color=plain, highlight=False)
+    # color_system=None, not just no_color: Rich keeps bold/dim escapes under no_color.
+    console = Console(file=terminal.stdout, color_system=None if plain else "auto", highlight=False)
     table = Table(*headers, header_style="bold", show_lines=False)
     for row in cells:
         table.add_row(*(Text(c) for c in row))  # Text: a server's "[...]" is not markup

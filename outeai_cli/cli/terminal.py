@@ -51,7 +51,9 @@ class Terminal:
         return Console(
             file=self.stderr,
             force_terminal=self.live or None,
-            no_color=not self.color,
+            no_color=not self.color,  # also makes Rich's bar drop its grey "remaining" part
+            # and no colour system at all: under no_color alone Rich still emits bold/dim.
+            color_system="auto" if self.color else None,
             highlight=False,
             soft_wrap=True,
         )
