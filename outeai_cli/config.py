@@ -7,12 +7,9 @@ atomically with mode 0600.
 
 from __future__ import annotations
 
-import difflib
 import os
 import stat
 import sys
-import tempfile
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,6 +117,8 @@ def load_file(path: Path | None = None) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read the config file {path}: {exc.strerror}") from None
     warn_if_exposed(path)
+    import tomllib  # here, not at the top: `outeai --help` stays light (issue 5)
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -162,6 +161,8 @@ def warn_if_exposed(path: Path) -> None:
 
 def save_file(data: Mapping[str, Any], path: Path | None = None) -> Path:
     """Write atomically with mode 0600 in a 0700 directory."""
+    import tempfile
+
     import tomli_w
 
     path = path or config_path()
@@ -260,6 +261,8 @@ def setting_name(key: str) -> str:
     name = key.strip().lower().replace("-", "_")
     if name in SETTINGS:
         return name
+    import difflib
+
     close = difflib.get_close_matches(name, list(SETTINGS), n=1)
     guess = f"did you mean {close[0]}? " if close else ""
     raise ConfigError(
@@ -373,6 +376,8 @@ def remove_custom_voice(name: str, *, path: Path | None = None) -> Path:
     voices = data.get("voices", {})
     if name not in voices:
         known = ", ".join(sorted(voices)) or "none registered"
+        import difflib
+
         close = difflib.get_close_matches(name, list(voices), n=1)
         raise InputError(
             f"no custom voice named {name!r} (registered: {known})",

@@ -1,8 +1,8 @@
 """`outeai config`: read and change the settings file; show where each setting comes from."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Typer would re-evaluate every string
+# annotation at start-up, a measurable share of `outeai --help` (issue 5).
 
-import json
 import sys
 from typing import Annotated, Any
 
@@ -202,6 +202,8 @@ def show(
             "profile": settings.profile,
             "settings": shown,
         }
+        import json
+
         typer.echo(json.dumps(report, indent=2))
         return
     terminal = Terminal()

@@ -1,8 +1,8 @@
 """`outeai say`: text in, audio out."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Typer would re-evaluate every string
+# annotation at start-up, a measurable share of `outeai --help` (issue 5).
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -235,6 +235,8 @@ def say(
         raise
 
     if as_json:
+        import json
+
         typer.echo(json.dumps(result.as_json()))
     if not quiet:
         seconds = f"{result.duration:.1f} s of audio, " if result.duration is not None else ""

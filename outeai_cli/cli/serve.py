@@ -1,6 +1,7 @@
 """`outeai serve`: the local OuteTTS-compatible server."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Typer would re-evaluate every string
+# annotation at start-up, a measurable share of `outeai --help` (issue 5).
 
 import os
 import sys

@@ -1,8 +1,8 @@
 """`outeai voices`: list the voices (catalogue, your custom voices, the server's), add, remove."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Typer would re-evaluate every string
+# annotation at start-up, a measurable share of `outeai --help` (issue 5).
 
-import json
 import sys
 from enum import StrEnum
 from typing import Annotated
@@ -91,6 +91,8 @@ def voices(
     if server.warning:
         print(f"outeai: warning: {server.warning}", file=sys.stderr)
     if as_json:
+        import json
+
         typer.echo(json.dumps([e.as_json() for e in entries], indent=2))
         return
     if not entries:
