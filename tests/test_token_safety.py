@@ -45,7 +45,7 @@ def closed_port_url() -> str:
 COMMANDS: list[tuple[str, ...]] = [
     ("say", "hello", "-o", "ok.flac"),
     ("say", "hello", "-o", "rejected.flac", "--base-url", "{rejecting}"),
-    ("say", "hello", "-o", "refused.flac", "--base-url", "{closed}"),
+    ("say", "hello", "-o", "refused.flac", "--base-url", "{closed}", "--retries", "0"),
     ("say", "hello", "-o", "insecure.flac", "--base-url", REMOTE_URL),
     ("say", "hello", "-s", "NO-SUCH-VOICE", "-o", "unknown.flac"),
     ("voices",),
