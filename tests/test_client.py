@@ -24,6 +24,7 @@ from outeai_cli import (
     TTSClient,
     TTSOutput,
 )
+from outeai_cli.client import Timeouts
 from outeai_cli.errors import ExitCode, InsecureTransportError
 from outeai_cli.events import Event, RetryEvent
 from outeai_cli.retry import RetryPolicy
@@ -478,3 +479,26 @@ def test_https_and_loopback_http_are_allowed(base_url: str) -> None:
 
 def test_insecure_http_can_be_allowed_explicitly() -> None:
     TTSClient(TOKEN, base_url="http://tts.example.com/api/v1", allow_insecure_http=True).close()
+
+
+# -- timeouts --------------------------------------------------------------------------------
+
+
+def test_a_cold_start_longer_than_the_first_event_timeout_fails_saying_so(make_server) -> None:
+    srv = make_server(cold_start=2.0)
+    timeouts = Timeouts(connect=5, first_event=0.5, idle=10)
+    started = time.monotonic()
+    with (
+        TTSClient(TOKEN, base_url=srv.base_url, timeout=timeouts, retries=0) as c,
+        pytest.raises(TransportError, match="first-event timeout") as caught,
+    ):
+        c.generate("Hi.")
+    assert time.monotonic() - started < 1.8
+    assert caught.value.exit_code == ExitCode.NETWORK
+
+
+def test_the_idle_timeout_does_not_cut_a_cold_start_short(make_server) -> None:
+    srv = make_server(cold_start=1.0)
+    timeouts = Timeouts(connect=5, first_event=5, idle=0.3)
+    with TTSClient(TOKEN, base_url=srv.base_url, timeout=timeouts, retries=0) as c:
+        assert c.generate("Hi.").audio_bytes[:4] == b"fLaC"
