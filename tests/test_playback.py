@@ -1,0 +1,237 @@
+"""`say --play` and outeai_cli.playback, with fake player programs placed on PATH.
+
+The fakes are real executables run as real subprocesses: they record their arguments and the
+first bytes of the file they were given, so the tests see exactly what a player would.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from outeai_cli.errors import ExitCode
+from outeai_cli.playback import PLAYERS, PlayerNotFoundError, find_player, play
+
+FAKE_PLAYER = """#!/bin/sh
+# A stand-in audio player: record the arguments and the played file's first bytes.
+PATH=/usr/bin:/bin
+printf '%s\\n' "$@" > "{record}.args"
+for last in "$@"; do :; done
+head -c 4 "$last" > "{record}.head"
+{extra}
+"""
+
+
+def fake_player(bin_dir: Path, name: str, *, extra: str = "exit 0") -> Path:
+    """An executable `name` in bin_dir; returns the path prefix of its record files."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    record = bin_dir / f"{name}-played"
+    script = bin_dir / name
+    script.write_text(FAKE_PLAYER.format(record=record, extra=extra))
+    script.chmod(0o755)
+    return record
+
+
+def recorded_args(record: Path) -> list[str]:
+    return Path(f"{record}.args").read_text().splitlines()
+
+
+def recorded_head(record: Path) -> bytes:
+    return Path(f"{record}.head").read_bytes()
+
+
+def test_say_play_saves_the_file_then_plays_it_with_the_first_player(
+    run_cli, tmp_path: Path
+) -> None:
+    bin_dir = tmp_path / "bin"
+    record = fake_player(bin_dir, "ffplay")
+    result = run_cli("say", "hello", "-o", "x.flac", "--play", env={"PATH": str(bin_dir)})
+    assert result.returncode == 0, result.stderr
+    saved = tmp_path / "x.flac"
+    assert saved.read_bytes()[:4] == b"fLaC"
+    assert recorded_args(record) == [
+        "-nodisp",
+        "-autoexit",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        str(saved),
+    ]
+    assert recorded_head(record) == b"fLaC"  # the file was complete when the player read it
+
+
+def test_say_play_prefers_players_in_the_documented_order(run_cli, tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    aplay = fake_player(bin_dir, "aplay")
+    mpv = fake_player(bin_dir, "mpv")
+    result = run_cli("say", "hello", "-o", "x.wav", "--play", env={"PATH": str(bin_dir)})
+    assert result.returncode == 0, result.stderr
+    assert recorded_args(mpv) == ["--no-video", "--no-terminal", str(tmp_path / "x.wav")]
+    assert recorded_head(mpv) == b"RIFF"
+    assert not Path(f"{aplay}.args").exists()
+
+
+def test_say_play_without_any_player_names_what_to_install_and_keeps_the_file(
+    run_cli, tmp_path: Path
+) -> None:
+    empty = tmp_path / "no-players"
+    empty.mkdir()
+    result = run_cli("say", "hello", "-o", "x.flac", "--play", env={"PATH": str(empty)})
+    assert result.returncode == ExitCode.USAGE == 2
+    error = result.stderr.strip().splitlines()[-1]
+    assert error.startswith("outeai: error: no audio player found")
+    assert "ffmpeg" in error and "mpv" in error
+    assert "the audio is saved in x.flac" in error
+    assert "Traceback" not in result.stderr
+    assert (tmp_path / "x.flac").read_bytes()[:4] == b"fLaC"
+
+
+def test_say_play_reports_a_failing_player_with_exit_1_and_keeps_the_file(
+    run_cli, tmp_path: Path
+) -> None:
+    bin_dir = tmp_path / "bin"
+    fake_player(bin_dir, "paplay", extra="echo 'Connection refused: no audio device' >&2; exit 3")
+    result = run_cli("say", "hello", "-o", "x.ogg", "--play", env={"PATH": str(bin_dir)})
+    assert result.returncode == ExitCode.FAILURE == 1
+    error = result.stderr.strip().splitlines()[-1]
+    assert "paplay failed to play x.ogg (exit 3): Connection refused: no audio device" in error
+    assert "the audio is saved in x.ogg" in error
+    assert (tmp_path / "x.ogg").read_bytes()[:4] == b"OggS"
+
+
+def test_say_play_refuses_stdout_output_before_sending_anything(
+    run_cli, server, tmp_path: Path
+) -> None:
+    bin_dir = tmp_path / "bin"
+    record = fake_player(bin_dir, "ffplay")
+    result = run_cli("say", "hello", "-o", "-", "--play", env={"PATH": str(bin_dir)})
+    assert result.returncode == 2
+    assert "--play needs a file" in result.stderr and "-o FILE" in result.stderr
+    assert result.stdout == b""
+    assert server.tts_requests() == []
+    assert not Path(f"{record}.args").exists()
+
+
+def test_say_play_without_output_saves_a_named_file_even_when_stdout_is_piped(
+    run_cli, tmp_path: Path
+) -> None:
+    bin_dir = tmp_path / "bin"
+    record = fake_player(bin_dir, "ffplay")
+    before = set(tmp_path.iterdir())
+    result = run_cli("say", "good morning", "--play", env={"PATH": str(bin_dir)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b""  # no audio on the pipe
+    (saved,) = [p for p in set(tmp_path.iterdir()) - before if p.suffix == ".flac"]
+    assert "good" in saved.name
+    assert recorded_args(record)[-1] == str(saved)
+
+
+def test_say_play_keeps_stdout_to_the_json_when_the_player_is_chatty(
+    run_cli, tmp_path: Path
+) -> None:
+    bin_dir = tmp_path / "bin"
+    fake_player(bin_dir, "ffplay", extra="echo 'player chatter on stdout'")
+    result = run_cli("say", "hello", "-o", "x.flac", "--play", "--json", env={"PATH": str(bin_dir)})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.out)["path"].endswith("x.flac")
+
+
+def test_ctrl_c_during_playback_stops_the_player_and_exits_130(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    bin_dir = tmp_path / "bin"
+    stopped = tmp_path / "player-stopped"
+    record = fake_player(
+        bin_dir,
+        "ffplay",
+        extra=f"trap 'echo stopped > {stopped}; exit 143' TERM INT\nsleep 30 & wait",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "outeai_cli", "say", "hello", "-o", "x.flac", "--play"],
+        env={**cli_env, "PATH": str(bin_dir)},
+        cwd=tmp_path,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not Path(f"{record}.head").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert Path(f"{record}.head").exists(), "the player never started"
+    proc.send_signal(signal.SIGINT)  # to outeai only, as if the terminal's group got ^C late
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == ExitCode.INTERRUPTED == 130
+    assert "playback interrupted; the audio is saved in x.flac" in stderr
+    assert stopped.read_text().strip() == "stopped"
+    assert (tmp_path / "x.flac").read_bytes()[:4] == b"fLaC"
+
+
+# ---------------------------------------------------------------- the library, directly
+
+
+@pytest.mark.parametrize(
+    ("installed", "fmt", "chosen"),
+    [
+        (["aplay", "ffplay"], "wav", "ffplay"),
+        (["play", "mpv"], "mp3", "mpv"),
+        (["aplay", "paplay"], "flac", "paplay"),
+        (["aplay"], "wav", "aplay"),
+        (["afplay", "play"], "ogg", "play"),  # afplay cannot read Ogg Vorbis
+    ],
+)
+def test_find_player_picks_the_first_installed_player_that_reads_the_format(
+    tmp_path: Path, installed: list[str], fmt: str, chosen: str
+) -> None:
+    for name in installed:
+        fake_player(tmp_path, name)
+    choice = find_player(fmt, search_path=str(tmp_path))
+    assert choice.player.name == chosen
+    assert choice.executable == str(tmp_path / chosen)
+
+
+def test_find_player_explains_when_installed_players_cannot_read_the_format(
+    tmp_path: Path,
+) -> None:
+    fake_player(tmp_path, "aplay")
+    with pytest.raises(PlayerNotFoundError) as caught:
+        find_player("mp3", search_path=str(tmp_path))
+    assert "no installed audio player can play MP3 (aplay plays only WAV)" in str(caught.value)
+    assert "ffmpeg" in caught.value.hint
+
+
+def test_find_player_ignores_files_that_are_not_executable(tmp_path: Path) -> None:
+    (tmp_path / "ffplay").write_text("not a program")
+    with pytest.raises(PlayerNotFoundError, match="no audio player found"):
+        find_player("flac", search_path=str(tmp_path))
+
+
+def test_play_passes_an_absolute_path_so_a_leading_dash_is_never_an_option(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    record = fake_player(tmp_path / "bin", "mpv")
+    audio = tmp_path / "-rf.wav"
+    audio.write_bytes(b"RIFF....WAVE")
+    monkeypatch.chdir(tmp_path)
+    play("-rf.wav", search_path=str(tmp_path / "bin"))
+    assert recorded_args(record)[-1] == str(audio)
+    assert recorded_head(record) == b"RIFF"
+
+
+def test_say_help_names_the_players_in_the_order_they_are_tried() -> None:
+    from outeai_cli.cli import docs
+
+    say = next(n for n in docs.root_node().children() if n.path == "outeai say")
+    (help_text,) = [text for _, term, text in say.params() if term.startswith("--play")]
+    # Where each player's name stands as a word ("play" inside "ffplay" does not count).
+    found = {p.name: re.search(rf"(?<![\w-]){p.name}\b", help_text) for p in PLAYERS}
+    assert all(found.values()), f"--play help does not name every player: {help_text}"
+    positions = [match.start() for match in found.values() if match]
+    assert positions == sorted(positions), "--play help lists the players in another order"
