@@ -243,9 +243,22 @@ def print_table(rows: list[Row]) -> None:
         )
 
 
-def check_targets(
-    rows: list[Row], help_times: tuple[float, float], overhead: tuple[float, float]
-) -> list[Target]:
+def print_startup(
+    help_times: tuple[float, float], overhead: tuple[float, float], runs: int
+) -> None:
+    help_wall, typer_wall = help_times
+    print(
+        f"start-up: outeai --help {help_wall * 1000:.0f} ms, python -c 'import typer' "
+        f"{typer_wall * 1000:.0f} ms (median of {runs}, interleaved)"
+    )
+    say_wall, server_time = overhead
+    print(
+        f"one sentence: outeai say -o FILE {say_wall * 1000:.0f} ms wall, server"
+        f" {server_time * 1000:.0f} ms (curl time_total for the same request), median of {runs}"
+    )
+
+
+def size_targets(rows: list[Row]) -> list[Target]:
     say = {r.size_mib: r for r in rows if r.tool.startswith("outeai say -o FILE")}
     curl = {r.size_mib: r for r in rows if r.tool == "curl (floor)"}
     biggest, smallest = max(say), min(say)
@@ -279,6 +292,11 @@ def check_targets(
     targets.append(
         Target("outputs byte-identical to curl's decoded audio", str(identical), identical)
     )
+    return targets
+
+
+def startup_targets(help_times: tuple[float, float], overhead: tuple[float, float]) -> list[Target]:
+    targets = []
     help_wall, typer_wall = help_times
     targets.append(
         Target(
@@ -366,6 +384,9 @@ def _child_env(workdir: Path) -> dict[str, str]:
         if not k.startswith("OUTEAI_")
         and k.lower() not in ("http_proxy", "https_proxy", "all_proxy")
     }
+    # Children may cache bytecode, as a pip-installed package has it: an environment that sets
+    # PYTHONDONTWRITEBYTECODE would otherwise recompile the editable package on every start.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     # A private config dir, so a user's config file cannot change what is measured.
     env.update(
         XDG_CONFIG_HOME=str(workdir / "config"),
@@ -381,6 +402,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sdk-sizes", type=int, nargs="*", default=list(SDK_SIZES_MIB))
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per tool and size")
     parser.add_argument("--startup-runs", type=int, default=15)
+    parser.add_argument(
+        "--only",
+        choices=("sizes", "startup"),
+        help="run one part (targets of the other part are skipped, and the exit status ignores them)",
+    )
     args = parser.parse_args(argv)
     if shutil.which("curl") is None:
         print("bench_stream: curl is needed (apt-get install curl)", file=sys.stderr)
@@ -394,24 +420,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                 file=sys.stderr,
             )
         print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs", file=sys.stderr)
-        rows = bench_sizes(bench, args.sizes, args.sdk_sizes)
-        help_times = bench_help(bench, args.startup_runs)
-        overhead = bench_overhead(bench, args.startup_runs)
+        targets: list[Target] = []
+        if args.only != "startup":
+            rows = bench_sizes(bench, args.sizes, args.sdk_sizes)
+            print()
+            print_table(rows)
+            targets += size_targets(rows)
+        if args.only != "sizes":
+            help_times = bench_help(bench, args.startup_runs)
+            overhead = bench_overhead(bench, args.startup_runs)
+            print()
+            print_startup(help_times, overhead, args.startup_runs)
+            targets += startup_targets(help_times, overhead)
     print()
-    print_table(rows)
-    print()
-    help_wall, typer_wall = help_times
-    print(
-        f"start-up: outeai --help {help_wall * 1000:.0f} ms, python -c 'import typer' "
-        f"{typer_wall * 1000:.0f} ms (median of {args.startup_runs})"
-    )
-    say_wall, server_time = overhead
-    print(
-        f"one sentence: outeai say {say_wall * 1000:.0f} ms wall, server {server_time * 1000:.0f} ms"
-        f" (curl time_total), median of {args.startup_runs}"
-    )
-    print()
-    targets = check_targets(rows, help_times, overhead)
     for target in targets:
         print(f"{'PASS' if target.ok else 'FAIL'}  {target.name}: {target.measured}")
     return 0 if all(t.ok for t in targets) else 1

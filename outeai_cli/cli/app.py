@@ -104,6 +104,10 @@ def main() -> None:
     from outeai_cli.errors import ExitCode, OuteAIError
 
     signal.signal(signal.SIGTERM, _on_sigterm)
+    # httpx imports its own command-line tool (click, rich, pygments: ~30 ms) whenever those
+    # are installed; we never call it. None in sys.modules makes that import fail at once and
+    # httpx falls back to a stub (issue 5: one-sentence `say` overhead).
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     try:
         code = app(standalone_mode=False)
     except InterruptedByUser:
