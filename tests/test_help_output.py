@@ -1,0 +1,95 @@
+"""--version, -h on every command with an Examples epilog, and plain output for NO_COLOR and
+TERM=dumb (checked on a pseudo-terminal, where Rich would otherwise style the output)."""
+
+from __future__ import annotations
+
+import re
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from outeai_cli import __version__
+from outeai_cli.cli import docs
+from outeai_cli.cli.app import app
+from tests.helpers import run_in_pty
+
+ANY_ESCAPE = re.compile(r"\x1b[\[\]()#;?0-9A-Za-z]")
+SGR = re.compile(r"\x1b\[[0-9;]*m")  # colour / bold / dim
+
+
+def command_paths() -> list[list[str]]:
+    root = docs.root_node()
+    paths: list[list[str]] = [[]]
+    for child in root.children():
+        paths.append(child.path.split()[1:])
+        paths += [grandchild.path.split()[1:] for grandchild in child.children()]
+    return paths
+
+
+def test_version_prints_the_installed_version(run_cli) -> None:
+    result = run_cli("--version")
+    assert result.returncode == 0
+    assert result.out == f"outeai {__version__}\n"
+    assert __version__ == version("outeai-cli")
+
+
+@pytest.mark.parametrize("path", command_paths(), ids=lambda p: " ".join(["outeai", *p]))
+def test_short_help_works_on_every_command_and_ends_with_examples(path: list[str]) -> None:
+    runner = CliRunner()
+    short = runner.invoke(app, [*path, "-h"], prog_name="outeai")
+    long = runner.invoke(app, [*path, "--help"], prog_name="outeai")
+    assert short.exit_code == 0, short.output
+    assert short.output == long.output
+    assert short.output.startswith(f"Usage: {' '.join(['outeai', *path])} ")
+    examples = short.output.split("Examples:", 1)
+    assert len(examples) == 2, "no Examples epilog"
+    assert re.search(r"^\s+outeai \S", examples[1], flags=re.M), "the Examples list is empty"
+
+
+PLAIN_ENVS = [{"NO_COLOR": "1", "TERM": "xterm-256color"}, {"TERM": "dumb"}]
+
+
+@pytest.mark.parametrize("plain", PLAIN_ENVS, ids=["NO_COLOR", "TERM=dumb"])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["say", "--help"],
+        ["say", "--no-such-option"],  # a usage error
+        ["say", "-s", ""],  # an input error
+        ["voices", "--local"],  # a table
+    ],
+    ids=["help", "say-help", "usage-error", "input-error", "voices-table"],
+)
+def test_output_on_a_terminal_has_no_escape_sequences_when_plain_is_asked(
+    cli_env: dict[str, str], tmp_path: Path, plain: dict[str, str], args: list[str]
+) -> None:
+    code, screen, _ = run_in_pty(args, {**cli_env, **plain}, tmp_path)
+    assert screen.strip(), "nothing was shown"
+    assert not ANY_ESCAPE.search(screen), repr(screen[:300])
+    if args[-1] in ("--no-such-option", ""):
+        assert code == 2
+        assert "Traceback" not in screen
+
+
+@pytest.mark.parametrize("plain", PLAIN_ENVS, ids=["NO_COLOR", "TERM=dumb"])
+def test_say_progress_on_a_terminal_has_no_colour_when_plain_is_asked(
+    cli_env: dict[str, str], tmp_path: Path, plain: dict[str, str]
+) -> None:
+    code, screen, _ = run_in_pty(
+        ["say", "hello there", "-o", "x.flac"], {**cli_env, **plain}, tmp_path
+    )
+    assert code == 0, screen
+    assert "Saved x.flac" in screen
+    assert not SGR.search(screen), repr(screen[:300])
+
+
+def test_the_terminal_check_sees_colour_when_nothing_asks_for_plain(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The control: the same pty setup does show Rich's styling by default."""
+    env = {k: v for k, v in cli_env.items() if k != "NO_COLOR"}
+    _, screen, _ = run_in_pty(["voices", "--local"], {**env, "TERM": "xterm-256color"}, tmp_path)
+    assert SGR.search(screen)
