@@ -1,0 +1,89 @@
+"""Commands that do not talk to the network stay light: no httpx, no soundfile (issue 5).
+
+Each command runs as a real `python -X importtime -m outeai_cli ...` subprocess; the import
+log on stderr names every module the process loaded. How fast they start is measured by
+benchmarks/bench_stream.py, not here.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# httpx and soundfile are what issue 5 names; numpy (pulled in by soundfile) and the server's
+# stack (starlette, uvicorn) have no business in these commands either.
+HEAVY = ("httpx", "soundfile", "numpy", "starlette", "uvicorn")
+
+LIGHT_COMMANDS = [
+    ("--help",),
+    ("--version",),
+    ("say", "--help"),
+    ("serve", "--help"),
+    ("config", "--help"),
+    ("config", "path"),
+    ("voices", "--help"),
+    ("voices", "--local"),
+]
+
+
+def run_with_import_log(
+    *args: str, tmp_path: Path, env: dict[str, str] | None = None
+) -> tuple[int, set[str]]:
+    """Run `outeai ARGS` with -X importtime: its exit code and the modules it imported."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "outeai_cli", *args],
+        capture_output=True,
+        text=True,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "XDG_CONFIG_HOME": str(tmp_path / "config"),
+            "XDG_CACHE_HOME": str(tmp_path / "cache"),
+            **(env or {}),
+        },
+        cwd=tmp_path,
+        timeout=60,
+    )
+    modules = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    return proc.returncode, modules
+
+
+def imported_modules(*args: str, tmp_path: Path) -> set[str]:
+    code, modules = run_with_import_log(*args, tmp_path=tmp_path)
+    assert code == 0, f"outeai {' '.join(args)} exited {code}"
+    return modules
+
+
+@pytest.mark.parametrize("args", LIGHT_COMMANDS, ids=" ".join)
+def test_light_command_imports_neither_httpx_nor_soundfile(
+    args: tuple[str, ...], tmp_path: Path
+) -> None:
+    modules = imported_modules(*args, tmp_path=tmp_path)
+    assert "outeai_cli.cli.app" in modules  # the import log is really there
+    top_level = {name.split(".")[0] for name in modules}
+    assert not top_level & set(HEAVY), f"outeai {' '.join(args)} imported {top_level & set(HEAVY)}"
+
+
+def test_help_is_plain_click_help_without_rich(tmp_path: Path) -> None:
+    """Rendering help with Rich would cost more than importing Typer itself."""
+    modules = imported_modules("--help", tmp_path=tmp_path)
+    assert not {name for name in modules if name == "rich" or name.startswith("rich.")}
+
+
+def test_the_import_check_sees_a_command_that_needs_httpx(tmp_path: Path) -> None:
+    """Control: `say` does import httpx, so an absent name above means it was not loaded."""
+    # Nothing listens on port 9: the command fails after importing its client, which is enough.
+    code, modules = run_with_import_log(
+        "say", "hello", "-o", "x.flac", "--retries", "0",
+        tmp_path=tmp_path,
+        env={"OUTEAI_TOKEN": "t", "OUTEAI_BASE_URL": "http://127.0.0.1:9/api/v1"},
+    )  # fmt: skip
+    assert code == 5  # a network failure
+    assert "httpx" in modules
