@@ -1,4 +1,9 @@
-"""The local OuteTTS-compatible server: the primary `/tts` dialect, voices, faults, knobs."""
+"""The local OuteTTS-compatible server: every API dialect, voices, faults, knobs.
+
+The primary `/tts` dialect lives here with what every dialect shares (admission: faults,
+per-token concurrency and the request log; request checks; the NDJSON stream). The later
+dialects add their routes from `routes_audio` (2025) and `routes_stream` (2026).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ import json
 import random
 import threading
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +42,8 @@ except ImportError:  # pragma: no cover
 
 # 3 bytes of audio make 4 of base64: pieces of a multiple of 3 encode independently.
 _AUDIO_PIECE = 3 * 64 * 1024
+# The API dialects a server speaks (all of them unless told otherwise).
+ALL_DIALECTS = frozenset({"tts", "audio", "tts-stream"})
 
 
 class InjectedDrop(Exception):
@@ -55,6 +62,7 @@ class ServerSettings:
     max_concurrency: int = 0  # per token; 0 = unlimited
     pad_audio_bytes: int = 0  # pad the audio with noise to about this size (benchmarks)
     faults: FaultPlan = field(default_factory=FaultPlan)
+    dialects: frozenset[str] = ALL_DIALECTS
 
 
 @dataclass
@@ -64,6 +72,7 @@ class RequestRecord:
     speaker: dict[str, Any] | None
     status: int
     faults: list[str]
+    finished_at: float | None = None  # wall-clock time the body's last byte was produced
 
 
 class ServerState:
@@ -78,6 +87,12 @@ class ServerState:
         with self.lock:
             self.log.append(record)
 
+    def release(self, token: str) -> None:
+        """Give back the concurrency slot `admit` took for this token ("" holds none)."""
+        if token and self.settings.max_concurrency:
+            with self.lock:
+                self.active[token] = max(0, self.active.get(token, 0) - 1)
+
 
 def error(status: int, message: str, code: str | None = None, **headers: str) -> JSONResponse:
     body: dict[str, Any] = {"message": message}
@@ -86,46 +101,67 @@ def error(status: int, message: str, code: str | None = None, **headers: str) ->
     return JSONResponse(body, status_code=status, headers=headers or None)
 
 
+@dataclass
+class Admission:
+    """A valid request let in: its faults, its log record, the token holding a slot ("" none)."""
+
+    faults: set[str]
+    record: RequestRecord
+    refusal: Response | None
+    slot: str
+
+
+def admit(
+    state: ServerState, path: str, token: str, text: str, speaker: dict[str, Any]
+) -> Admission:
+    """Draw the faults, apply the per-token concurrency limit, and log the request.
+
+    Shared by every dialect, so limits and fault injection behave the same on each path.
+    """
+    settings = state.settings
+    faults = settings.faults.draw()
+    record = RequestRecord(path, text, speaker, 200, sorted(faults))
+    refusal = _http_fault(faults)
+    slot = ""
+    if refusal is None and settings.max_concurrency:
+        with state.lock:
+            if state.active.get(token, 0) >= settings.max_concurrency:
+                refusal = error(
+                    429,
+                    f"more than {settings.max_concurrency} requests at once for this token",
+                    "rate_limited",
+                    **{"Retry-After": "1"},
+                )
+            else:
+                state.active[token] = state.active.get(token, 0) + 1
+                slot = token
+    record.status = 200 if refusal is None else refusal.status_code
+    state.record(record)
+    return Admission(faults, record, refusal, slot)
+
+
 def create_app(settings: ServerSettings) -> Starlette:
     state = ServerState(settings)
 
     async def tts(request: Request) -> Response:
-        raw = await _read_limited(request, settings.max_body_bytes)
+        raw = await read_limited(request, settings.max_body_bytes)
         if raw is None:
             state.record(RequestRecord("tts", None, None, 413, []))
-            return error(
-                413, f"request body over {settings.max_body_bytes} bytes", "body_too_large"
-            )
+            return body_too_large(settings)
         outcome = _validate(raw, settings)
         if isinstance(outcome, JSONResponse):
             state.record(RequestRecord("tts", None, None, outcome.status_code, []))
             return outcome
         token, text, speaker, voice, temperature = outcome
-        faults = settings.faults.draw()
-        record = RequestRecord("tts", text, speaker, 200, sorted(faults))
-        refusal = _http_fault(faults)
-        holds_slot = False
-        if refusal is None and settings.max_concurrency:
-            with state.lock:
-                if state.active.get(token, 0) >= settings.max_concurrency:
-                    refusal = error(
-                        429,
-                        f"more than {settings.max_concurrency} requests at once for this token",
-                        "rate_limited",
-                        **{"Retry-After": "1"},
-                    )
-                else:
-                    state.active[token] = state.active.get(token, 0) + 1
-                    holds_slot = True
-        record.status = 200 if refusal is None else refusal.status_code
-        state.record(record)
-        if refusal is not None:
-            return refusal
-        body = _stream(
-            state, token if holds_slot else "", text, voice, speaker, temperature, faults
+        admission = admit(state, "tts", token, text, speaker)
+        if admission.refusal is not None:
+            return admission.refusal
+        faults = admission.faults
+        body = ndjson_stream(
+            state, admission.slot, text, voice, speaker, temperature, faults, TTS_FLAVOUR
         )
         if "split-bytes" in faults:
-            body = _resplit(body)
+            body = resplit(body)
         media = "text/html" if "html-200" in faults else "application/x-ndjson"
         return StreamingResponse(body, media_type=media)
 
@@ -169,17 +205,25 @@ def create_app(settings: ServerSettings) -> Starlette:
             return error(400, f'expected {{"faults": ["name[:N|:P%]", ...]}}: {exc}')
         return JSONResponse({"faults": settings.faults.describe()})
 
-    return Starlette(
-        routes=[
-            Route("/api/v1/tts", tts, methods=["POST"]),
-            Route("/api/v1/voices", voices, methods=["GET"]),
-            Route("/_outeai/requests", requests_log, methods=["GET", "DELETE"]),
-            Route("/_outeai/faults", set_faults, methods=["PUT"]),
-        ]
-    )
+    routes = [
+        Route("/api/v1/voices", voices, methods=["GET"]),
+        Route("/_outeai/requests", requests_log, methods=["GET", "DELETE"]),
+        Route("/_outeai/faults", set_faults, methods=["PUT"]),
+    ]
+    if "tts" in settings.dialects:
+        routes.append(Route("/api/v1/tts", tts, methods=["POST"]))
+    if "audio" in settings.dialects:
+        from outeai_cli.server.routes_audio import audio_routes
+
+        routes += audio_routes(state)
+    if "tts-stream" in settings.dialects:
+        from outeai_cli.server.routes_stream import stream_routes
+
+        routes += stream_routes(state)
+    return Starlette(routes=routes)
 
 
-async def _read_limited(request: Request, limit: int) -> bytes | None:
+async def read_limited(request: Request, limit: int) -> bytes | None:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         return None
@@ -191,27 +235,83 @@ async def _read_limited(request: Request, limit: int) -> bytes | None:
     return bytes(body)
 
 
-def _validate(
-    raw: bytes, settings: ServerSettings
-) -> JSONResponse | tuple[str, str, dict[str, Any], Voice | None, float]:
+def body_too_large(settings: ServerSettings) -> JSONResponse:
+    return error(413, f"request body over {settings.max_body_bytes} bytes", "body_too_large")
+
+
+# -- request checks, shared by the dialects (each names the fields its own way) -------------
+
+
+def parse_object(raw: bytes) -> dict[str, Any] | JSONResponse:
     try:
         payload = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         return error(400, "the request body is not valid JSON", "invalid_json")
     if not isinstance(payload, dict):
         return error(400, "the request body must be a JSON object", "invalid_json")
-    token = payload.get("token")
+    return payload
+
+
+def check_token(token: object, settings: ServerSettings) -> str | JSONResponse:
     if not isinstance(token, str) or not token.strip():
         return error(401, "missing token", "unauthorized")
     if settings.tokens and token not in settings.tokens:
         return error(401, "invalid token", "unauthorized")
-    text = payload.get("text")
+    return token
+
+
+def check_text(text: object, name: str = "text") -> str | JSONResponse:
     if text is None:
-        return error(400, "'text' is required", "invalid_text")
+        return error(400, f"'{name}' is required", "invalid_text")
     if not isinstance(text, str):
-        return error(400, "'text' must be a string", "invalid_text")
+        return error(400, f"'{name}' must be a string", "invalid_text")
     if not text.strip():
-        return error(400, "'text' must not be empty", "invalid_text")
+        return error(400, f"'{name}' must not be empty", "invalid_text")
+    return text
+
+
+def check_temperature(value: object) -> float | JSONResponse:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return error(400, "'temperature' must be a number", "invalid_temperature")
+    if not 0.1 <= value <= 1.0:
+        return error(400, "'temperature' must be between 0.1 and 1.0", "invalid_temperature")
+    return float(value)
+
+
+def find_speaker(kind: str, name: str, settings: ServerSettings) -> Voice | JSONResponse | None:
+    """The built-in voice (None for a custom one), or a 404 naming the unknown speaker."""
+    if kind == "default":
+        voice = find_voice(name)
+        if voice is None:
+            return error(404, f"unknown default speaker {name!r}", "speaker_not_found")
+        return voice
+    if name not in settings.custom_voices:
+        return error(404, f"unknown custom speaker {name!r}", "speaker_not_found")
+    return None
+
+
+def check_length(text: str, settings: ServerSettings) -> JSONResponse | None:
+    if len(text) > settings.max_chars:
+        return error(
+            413,
+            f"text is {len(text)} characters; this plan allows {settings.max_chars} per request",
+            "text_too_long",
+        )
+    return None
+
+
+def _validate(
+    raw: bytes, settings: ServerSettings
+) -> JSONResponse | tuple[str, str, dict[str, Any], Voice | None, float]:
+    payload = parse_object(raw)
+    if isinstance(payload, JSONResponse):
+        return payload
+    token = check_token(payload.get("token"), settings)
+    if isinstance(token, JSONResponse):
+        return token
+    text = check_text(payload.get("text"))
+    if isinstance(text, JSONResponse):
+        return text
     speaker = payload.get("speaker")
     if speaker is None:
         return error(400, "'speaker' is required", "invalid_speaker")
@@ -227,26 +327,17 @@ def _validate(
             "'speaker' must be an object with exactly one key, 'default' or 'custom', naming a voice",
             "invalid_speaker",
         )
-    temperature = payload.get("temperature", 0.4)
-    if isinstance(temperature, bool) or not isinstance(temperature, int | float):
-        return error(400, "'temperature' must be a number", "invalid_temperature")
-    if not 0.1 <= temperature <= 1.0:
-        return error(400, "'temperature' must be between 0.1 and 1.0", "invalid_temperature")
+    temperature = check_temperature(payload.get("temperature", 0.4))
+    if isinstance(temperature, JSONResponse):
+        return temperature
     ((kind, name),) = speaker.items()
-    voice: Voice | None = None
-    if kind == "default":
-        voice = find_voice(name)
-        if voice is None:
-            return error(404, f"unknown default speaker {name!r}", "speaker_not_found")
-    elif name not in settings.custom_voices:
-        return error(404, f"unknown custom speaker {name!r}", "speaker_not_found")
-    if len(text) > settings.max_chars:
-        return error(
-            413,
-            f"text is {len(text)} characters; this plan allows {settings.max_chars} per request",
-            "text_too_long",
-        )
-    return token, text, speaker, voice, float(temperature)
+    voice = find_speaker(kind, name, settings)
+    if isinstance(voice, JSONResponse):
+        return voice
+    too_long = check_length(text, settings)
+    if too_long is not None:
+        return too_long
+    return token, text, speaker, voice, temperature
 
 
 def _http_fault(faults: set[str]) -> Response | None:
@@ -264,6 +355,43 @@ def _http_fault(faults: set[str]) -> Response | None:
     return None
 
 
+# -- the NDJSON event stream (`/tts` and the 2025 `/audio`) ------------------------------------
+
+
+@dataclass(frozen=True)
+class NDJSONFlavour:
+    """How one NDJSON dialect spells its events and encodes its audio."""
+
+    name: str
+    warmup: dict[str, Any]
+    status: Callable[[int, int, float], dict[str, Any]]  # (chunk, chunks, seconds so far)
+    final_head: bytes  # the final event up to the opening quote of the base64
+    final_tail: Callable[[float, bool], bytes]  # (duration, unknown fields) -> after the quote
+    encode: Callable[[np.ndarray], bytes]
+
+
+def _tts_tail(duration: float, unknown_fields: bool) -> bytes:
+    tail: dict[str, Any] = {"duration": round(duration, 6), "request_finished": True}
+    if unknown_fields:
+        tail["x_model"] = "local"
+    return b'", ' + json.dumps(tail).encode()[1:-1] + b"}}"
+
+
+TTS_FLAVOUR = NDJSONFlavour(
+    name="tts",
+    warmup={"generation_status": "Warming up TTS model"},
+    status=lambda index, chunks, seconds: {
+        "generation_status": "Generating audio",
+        "text_chunks": chunks,
+        "current_text_chunk": index,
+        "generated_seconds": round(seconds, 3),
+    },
+    final_head=b'{"data": {"audio_bytes": "',
+    final_tail=_tts_tail,
+    encode=encode_flac,
+)
+
+
 def _line(obj: dict[str, Any], faults: set[str]) -> bytes:
     if "unknown-fields" in faults:
         obj = {**obj, "x_trace": "abc", "x_nested": {"k": [1, 2]}}
@@ -273,7 +401,7 @@ def _line(obj: dict[str, Any], faults: set[str]) -> bytes:
     return text
 
 
-async def _stream(
+async def ndjson_stream(
     state: ServerState,
     token: str,
     text: str,
@@ -281,6 +409,7 @@ async def _stream(
     speaker: dict[str, Any],
     temperature: float,
     faults: set[str],
+    flavour: NDJSONFlavour,
 ) -> AsyncIterator[bytes]:
     settings = state.settings
     try:
@@ -292,7 +421,7 @@ async def _stream(
             return
         if settings.cold_start:
             await asyncio.sleep(settings.cold_start)
-        yield _line({"generation_status": "Warming up TTS model"}, faults)
+        yield _line(flavour.warmup, faults)
         if "unknown-fields" in faults:
             yield _line({"event": "heartbeat", "ts": 1}, faults)
         if "stall" in faults:
@@ -308,45 +437,48 @@ async def _stream(
             samples = await run_in_threadpool(settings.engine.synthesize, chunk, voice, temperature)
             pieces.append(samples)
             seconds += len(samples) / SAMPLE_RATE
-            yield _line(
-                {
-                    "generation_status": "Generating audio",
-                    "text_chunks": len(chunks),
-                    "current_text_chunk": index,
-                    "generated_seconds": round(seconds, 3),
-                },
-                faults,
-            )
+            yield _line(flavour.status(index, len(chunks), seconds), faults)
             if "drop-mid-stream" in faults:
                 raise InjectedDrop("drop-mid-stream")
         if "no-final-event" in faults:
             return
-        key = (text, str(speaker), temperature, settings.engine.name, settings.pad_audio_bytes)
+        key = (
+            flavour.name,
+            text,
+            str(speaker),
+            temperature,
+            settings.engine.name,
+            settings.pad_audio_bytes,
+        )
         cached = state.audio_cache.get(key)
         if cached is None:
-            cached = await run_in_threadpool(_encode, pieces, settings.pad_audio_bytes)
+            cached = await run_in_threadpool(
+                _encode, pieces, settings.pad_audio_bytes, flavour.encode
+            )
             state.audio_cache[key] = cached
             while len(state.audio_cache) > 4:
                 state.audio_cache.popitem(last=False)
         audio, duration = cached
-        async for part in _final_event(audio, duration, faults):
+        async for part in _final_event(audio, duration, faults, flavour):
             yield part
     finally:
-        if token and settings.max_concurrency:
-            with state.lock:
-                state.active[token] = max(0, state.active.get(token, 0) - 1)
+        state.release(token)
 
 
-def _encode(pieces: list[np.ndarray], pad_bytes: int) -> tuple[bytes, float]:
+def _encode(
+    pieces: list[np.ndarray], pad_bytes: int, encode: Callable[[np.ndarray], bytes]
+) -> tuple[bytes, float]:
     samples = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int16)
     if pad_bytes:
         # Noise FLAC-encodes to roughly 2 bytes a frame; pad to about the asked size.
         samples = np.concatenate([samples, noise_padding(max(0, pad_bytes // 2 - len(samples)))])
-    return encode_flac(samples), len(samples) / SAMPLE_RATE
+    return encode(samples), len(samples) / SAMPLE_RATE
 
 
-async def _final_event(audio: bytes, duration: float, faults: set[str]) -> AsyncIterator[bytes]:
-    yield b'{"data": {"audio_bytes": "'
+async def _final_event(
+    audio: bytes, duration: float, faults: set[str], flavour: NDJSONFlavour
+) -> AsyncIterator[bytes]:
+    yield flavour.final_head
     total = len(audio)
     cut = total
     if faults & {"truncated-final-event", "drop-in-audio"}:
@@ -366,15 +498,11 @@ async def _final_event(audio: bytes, duration: float, faults: set[str]) -> Async
         raise InjectedDrop("drop-in-audio")
     if "truncated-final-event" in faults:
         return
-    tail = {"duration": round(duration, 6), "request_finished": True}
-    if "unknown-fields" in faults:
-        tail["x_model"] = "local"
-    yield (
-        b'", ' + json.dumps(tail).encode()[1:-1] + b"}}" + (b"\r\n" if "crlf" in faults else b"\n")
-    )
+    end = b"\r\n" if "crlf" in faults else b"\n"
+    yield flavour.final_tail(duration, "unknown-fields" in faults) + end
 
 
-async def _resplit(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def resplit(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     """Re-chunk a stream into small, oddly sized writes (the split-bytes quirk)."""
     rng = random.Random(1234)
     async for part in body:

@@ -1,0 +1,140 @@
+"""The 2025 dialect: `POST /api/v1/audio?token=...`, NDJSON counting audio tokens, MP3 audio.
+
+Request body: `{"model", "prompt", "speaker_type": "default"|"custom", "speaker_id",
+"temperature"}`. Events carry `audio_token_count`; the final one is
+`{"audio_data": {"audio_bytes": "<base64 MP3>", "duration": ...}, "audio_token_count": N}`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import numpy as np
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from outeai_cli.catalogue import Voice
+from outeai_cli.server.app import (
+    NDJSONFlavour,
+    RequestRecord,
+    ServerState,
+    admit,
+    body_too_large,
+    check_length,
+    check_temperature,
+    check_text,
+    check_token,
+    error,
+    find_speaker,
+    ndjson_stream,
+    parse_object,
+    read_limited,
+    resplit,
+)
+from outeai_cli.server.engines import SAMPLE_RATE
+
+KNOWN_MODELS = ("OuteTTS-1-Pro",)
+# OuteTTS 1.0's codec makes 75 audio tokens per second of speech.
+TOKENS_PER_SECOND = 75
+
+
+def encode_mp3(samples: np.ndarray) -> bytes:
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, SAMPLE_RATE, format="MP3", subtype="MPEG_LAYER_III")
+    return buffer.getvalue()
+
+
+def _tokens(seconds: float) -> int:
+    return round(seconds * TOKENS_PER_SECOND)
+
+
+def _tail(duration: float, unknown_fields: bool) -> bytes:
+    data: dict[str, Any] = {"duration": round(duration, 6)}
+    if unknown_fields:
+        data["x_model"] = "local"
+    count = json.dumps({"audio_token_count": _tokens(duration)}).encode()[1:-1]
+    return b'", ' + json.dumps(data).encode()[1:-1] + b"}, " + count + b"}"
+
+
+AUDIO_FLAVOUR = NDJSONFlavour(
+    name="audio",
+    warmup={"generation_status": "Warming up TTS model", "audio_token_count": 0},
+    status=lambda index, chunks, seconds: {
+        "generation_status": "Generating audio",
+        "audio_token_count": _tokens(seconds),
+    },
+    final_head=b'{"audio_data": {"audio_bytes": "',
+    final_tail=_tail,
+    encode=encode_mp3,
+)
+
+
+def audio_routes(state: ServerState) -> list[Route]:
+    settings = state.settings
+
+    async def audio(request: Request) -> Response:
+        raw = await read_limited(request, settings.max_body_bytes)
+        if raw is None:
+            state.record(RequestRecord("audio", None, None, 413, []))
+            return body_too_large(settings)
+        outcome = _validate(request.query_params.get("token"), raw, state)
+        if isinstance(outcome, JSONResponse):
+            state.record(RequestRecord("audio", None, None, outcome.status_code, []))
+            return outcome
+        token, text, speaker, voice, temperature = outcome
+        admission = admit(state, "audio", token, text, speaker)
+        if admission.refusal is not None:
+            return admission.refusal
+        faults = admission.faults
+        body = ndjson_stream(
+            state, admission.slot, text, voice, speaker, temperature, faults, AUDIO_FLAVOUR
+        )
+        if "split-bytes" in faults:
+            body = resplit(body)
+        media = "text/html" if "html-200" in faults else "application/x-ndjson"
+        return StreamingResponse(body, media_type=media)
+
+    return [Route("/api/v1/audio", audio, methods=["POST"])]
+
+
+def _validate(
+    query_token: str | None, raw: bytes, state: ServerState
+) -> JSONResponse | tuple[str, str, dict[str, str], Voice | None, float]:
+    settings = state.settings
+    token = check_token(query_token, settings)
+    if isinstance(token, JSONResponse):
+        return token
+    payload = parse_object(raw)
+    if isinstance(payload, JSONResponse):
+        return payload
+    model = payload.get("model")
+    if model not in KNOWN_MODELS:
+        return error(
+            400,
+            f"unknown model {model!r}; this server has {', '.join(KNOWN_MODELS)}",
+            "invalid_model",
+        )
+    text = check_text(payload.get("prompt"), "prompt")
+    if isinstance(text, JSONResponse):
+        return text
+    kind = payload.get("speaker_type", "default")
+    if kind not in ("default", "custom"):
+        return error(400, "'speaker_type' must be 'default' or 'custom'", "invalid_speaker")
+    name = payload.get("speaker_id")
+    if not isinstance(name, str) or not name.strip():
+        return error(400, "'speaker_id' must name a voice", "invalid_speaker")
+    temperature = check_temperature(payload.get("temperature", 0.4))
+    if isinstance(temperature, JSONResponse):
+        return temperature
+    voice = find_speaker(kind, name, settings)
+    if isinstance(voice, JSONResponse):
+        return voice
+    too_long = check_length(text, settings)
+    if too_long is not None:
+        return too_long
+    return token, text, {kind: name}, voice, temperature

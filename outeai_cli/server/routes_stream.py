@@ -1,0 +1,231 @@
+"""The 2026 dialect: Bearer auth, WAV bodies, and the only `GET /api/v1/health`.
+
+`POST /api/v1/tts_stream` and `/api/v1/tts_non_stream` take `{"text", "voice_id",
+"model_name", "response_format": "wav"}` and answer 24 kHz mono 16-bit WAV: streamed as it
+is generated (the header's sizes unknown, 0xFFFFFFFF, as live streams send them) or whole.
+
+The injected faults keep their meaning where a WAV body allows it: `non-json` sends a body
+that is not WAV, `bad-base64` a corrupt WAV header, `no-final-event` a header and no audio,
+`truncated-final-event` ends mid-sample, the drops cut the connection inside the audio.
+NDJSON-only quirks (crlf, blank-lines, unknown-fields, escaped-slashes) do not apply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+import time
+from collections.abc import AsyncIterator
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from outeai_cli.catalogue import Voice, find_voice
+from outeai_cli.server.app import (
+    Admission,
+    InjectedDrop,
+    RequestRecord,
+    ServerState,
+    admit,
+    body_too_large,
+    check_length,
+    check_text,
+    check_token,
+    error,
+    parse_object,
+    read_limited,
+    resplit,
+)
+from outeai_cli.server.engines import SAMPLE_RATE, resample
+from outeai_cli.server.text import split_sentences
+
+STREAM_RATE = 24000
+KNOWN_MODELS = ("outetts_1_pro",)
+UNKNOWN_SIZE = 0xFFFFFFFF
+_PIECE = 64 * 1024
+# The 2026 API has no temperature; the engine gets the others' default.
+_TEMPERATURE = 0.4
+
+
+def wav_header(rate: int, data_size: int | None, bits: int = 16) -> bytes:
+    """A 44-byte PCM mono WAV header; `data_size` None writes the streaming placeholder."""
+    riff = UNKNOWN_SIZE if data_size is None else 36 + data_size
+    size = UNKNOWN_SIZE if data_size is None else data_size
+    block = bits // 8
+    return struct.pack(
+        "<4sI4s4sIHHIIHH4sI",
+        b"RIFF",
+        riff,
+        b"WAVE",
+        b"fmt ",
+        16,
+        1,  # PCM
+        1,  # mono
+        rate,
+        rate * block,
+        block,
+        bits,
+        b"data",
+        size,
+    )
+
+
+def stream_routes(state: ServerState) -> list[Route]:
+    settings = state.settings
+
+    async def health(request: Request) -> Response:
+        return JSONResponse(
+            {"status": "ok", "service": "outeai serve", "dialects": sorted(settings.dialects)}
+        )
+
+    async def tts_stream(request: Request) -> Response:
+        outcome = await _admitted(request, state, "tts_stream")
+        if isinstance(outcome, Response):
+            return outcome
+        admission, text, voice = outcome
+        body = _wav_stream(state, admission, text, voice)
+        if "split-bytes" in admission.faults:
+            body = resplit(body)
+        media = "text/html" if "html-200" in admission.faults else "audio/wav"
+        return StreamingResponse(body, media_type=media)
+
+    async def tts_non_stream(request: Request) -> Response:
+        outcome = await _admitted(request, state, "tts_non_stream")
+        if isinstance(outcome, Response):
+            return outcome
+        admission, text, voice = outcome
+        try:
+            if settings.cold_start or settings.latency:
+                await asyncio.sleep(settings.cold_start + settings.latency)
+            pcm = b"".join(
+                [
+                    await run_in_threadpool(_speech, state, chunk, voice)
+                    for chunk in split_sentences(text)
+                ]
+            )
+            admission.record.finished_at = time.time()
+        finally:
+            state.release(admission.slot)
+        return Response(wav_header(STREAM_RATE, len(pcm)) + pcm, media_type="audio/wav")
+
+    return [
+        Route("/api/v1/health", health, methods=["GET"]),
+        Route("/api/v1/tts_stream", tts_stream, methods=["POST"]),
+        Route("/api/v1/tts_non_stream", tts_non_stream, methods=["POST"]),
+    ]
+
+
+async def _admitted(
+    request: Request, state: ServerState, path: str
+) -> Response | tuple[Admission, str, Voice | None]:
+    settings = state.settings
+    auth = request.headers.get("authorization", "")
+    bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+    raw = await read_limited(request, settings.max_body_bytes)
+    if raw is None:
+        state.record(RequestRecord(path, None, None, 413, []))
+        return body_too_large(settings)
+    outcome = _validate(bearer, raw, state)
+    if isinstance(outcome, JSONResponse):
+        state.record(RequestRecord(path, None, None, outcome.status_code, []))
+        return outcome
+    token, text, voice_id, voice = outcome
+    kind = "default" if voice is not None else "custom"
+    admission = admit(state, path, token, text, {kind: voice_id})
+    if admission.refusal is not None:
+        return admission.refusal
+    return admission, text, voice
+
+
+def _validate(
+    bearer: str | None, raw: bytes, state: ServerState
+) -> JSONResponse | tuple[str, str, str, Voice | None]:
+    settings = state.settings
+    if bearer is None:
+        return error(401, "missing 'Authorization: Bearer <token>' header", "unauthorized")
+    token = check_token(bearer, settings)
+    if isinstance(token, JSONResponse):
+        return token
+    payload = parse_object(raw)
+    if isinstance(payload, JSONResponse):
+        return payload
+    text = check_text(payload.get("text"))
+    if isinstance(text, JSONResponse):
+        return text
+    voice_id = payload.get("voice_id")
+    if not isinstance(voice_id, str) or not voice_id.strip():
+        return error(400, "'voice_id' must name a voice", "invalid_voice")
+    model = payload.get("model_name", KNOWN_MODELS[0])
+    if model not in KNOWN_MODELS:
+        return error(
+            400,
+            f"unknown model_name {model!r}; this server has {', '.join(KNOWN_MODELS)}",
+            "invalid_model",
+        )
+    if payload.get("response_format", "wav") != "wav":
+        return error(400, "'response_format' must be 'wav'", "invalid_format")
+    voice = find_voice(voice_id)
+    if voice is None and voice_id not in settings.custom_voices:
+        return error(404, f"unknown voice_id {voice_id!r}", "voice_not_found")
+    too_long = check_length(text, settings)
+    if too_long is not None:
+        return too_long
+    return token, text, voice_id, voice
+
+
+def _speech(state: ServerState, text: str, voice: Voice | None) -> bytes:
+    """16-bit little-endian PCM at 24 kHz for one chunk of text."""
+    samples = state.settings.engine.synthesize(text, voice, _TEMPERATURE)
+    return resample(samples, SAMPLE_RATE, STREAM_RATE).astype("<i2").tobytes()
+
+
+async def _wav_stream(
+    state: ServerState, admission: Admission, text: str, voice: Voice | None
+) -> AsyncIterator[bytes]:
+    settings = state.settings
+    faults = admission.faults
+    try:
+        if "html-200" in faults:
+            yield b"<!doctype html><html><body>Service unavailable</body></html>\n"
+            return
+        if "non-json" in faults:
+            yield b"this is not audio\n"
+            return
+        if settings.cold_start:
+            await asyncio.sleep(settings.cold_start)
+        header = wav_header(STREAM_RATE, None)
+        if "bad-base64" in faults:
+            header = wav_header(STREAM_RATE, None, bits=0)
+        yield header
+        if "stall" in faults:
+            await asyncio.sleep(3600)
+        if "no-final-event" in faults:
+            return
+        chunks = split_sentences(text)
+        for index, chunk in enumerate(chunks, start=1):
+            if settings.latency:
+                await asyncio.sleep(settings.latency / len(chunks))
+            if "slow-status" in faults:
+                await asyncio.sleep(2.0)
+            pcm = await run_in_threadpool(_speech, state, chunk, voice)
+            if "drop-in-audio" in faults:
+                yield pcm[: len(pcm) // 4 * 2]
+                raise InjectedDrop("drop-in-audio")
+            if index == len(chunks) and "truncated-final-event" in faults:
+                pcm = pcm[:-1]
+            async for piece in _pieces(pcm, slow="slow-audio" in faults):
+                yield piece
+            if "drop-mid-stream" in faults:
+                raise InjectedDrop("drop-mid-stream")
+        admission.record.finished_at = time.time()
+    finally:
+        state.release(admission.slot)
+
+
+async def _pieces(data: bytes, *, slow: bool) -> AsyncIterator[bytes]:
+    size = 6 * 1024 if slow else _PIECE
+    for offset in range(0, len(data), size):
+        yield data[offset : offset + size]
+        await asyncio.sleep(0.02 if slow else 0)
