@@ -21,7 +21,7 @@ from outeai_cli.errors import (
 )
 from outeai_cli.events import AudioEvent, Event, RetryEvent
 from outeai_cli.retry import RetryPolicy, parse_retry_after
-from outeai_cli.security import check_transport, mask_token, redact
+from outeai_cli.security import check_transport, is_loopback_host, mask_token, redact
 from outeai_cli.speakers import DEFAULT_SPEAKER, Speaker, parse_speaker
 
 if TYPE_CHECKING:
@@ -133,6 +133,9 @@ class TTSClient:
             import httpx
 
             t = self.timeouts
+            # A loopback server (e.g. `outeai serve`) is reached directly over plain http: no
+            # proxy applies, and with no TLS there is no CA bundle to load (~20 ms of start-up).
+            direct = _is_loopback_http(self.base_url)
             self._http = httpx.Client(
                 timeout=httpx.Timeout(
                     connect=t.connect,
@@ -140,7 +143,8 @@ class TTSClient:
                     write=t.connect,
                     pool=t.connect,
                 ),
-                trust_env=True,
+                trust_env=not direct,
+                verify=not direct,
                 follow_redirects=False,
                 headers={"User-Agent": f"outeai-cli/{_version()}"},
             )
@@ -414,6 +418,13 @@ def _transport_error(
             f"the connection broke mid-response ({detail})", after_audio_started=after_audio_started
         )
     return TransportError(f"network error: {detail}", after_audio_started=after_audio_started)
+
+
+def _is_loopback_http(base_url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url)
+    return parts.scheme == "http" and is_loopback_host(parts.hostname or "")
 
 
 def _version() -> str:
