@@ -214,7 +214,8 @@ class TTSClient:
                     reason = f"{exc.message}; retrying once (this generation may be billed twice)"
                 else:
                     reason = exc.message
-                yield RetryEvent(attempt=attempt + 1, delay=delay, reason=reason)
+                status = exc.status if isinstance(exc, APIError) else None
+                yield RetryEvent(attempt=attempt + 1, delay=delay, reason=reason, status=status)
                 time.sleep(delay)
                 target.seek(0)
                 target.truncate()

@@ -37,6 +37,7 @@ class RetryEvent:
     attempt: int
     delay: float
     reason: str
+    status: int | None = None  # the HTTP status that caused it, if any (429: slow down)
 
 
 Event = StatusEvent | AudioEvent | RetryEvent
