@@ -6,9 +6,10 @@ import sys
 
 from outeai_cli.errors import ExitCode, OuteAIError
 
-EXIT_CODES_HELP = """Exit status: 0 ok; 2 bad usage or input; 3 missing or rejected token;
-4 request refused by the API (other 4xx); 5 network or server failure (5xx, timeouts);
-6 malformed response stream; 130 interrupted (Ctrl-C); 143 terminated (SIGTERM)."""
+EXIT_CODES_HELP = """Exit status: 0 ok; 1 other failure (a file could not be written, the audio
+player failed); 2 bad usage or input; 3 missing or rejected token; 4 request refused by the API
+(other 4xx); 5 network or server failure (5xx, timeouts); 6 malformed response stream;
+130 interrupted (Ctrl-C); 141 stdout closed by its reader; 143 terminated (SIGTERM)."""
 
 
 def format_error(exc: OuteAIError) -> str:
