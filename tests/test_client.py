@@ -271,6 +271,18 @@ def test_a_token_the_server_rejects_is_an_authentication_error(make_server) -> N
     assert len(srv.tts_requests()) == 1  # a rejected token is not retried
 
 
+@pytest.mark.xfail(
+    strict=True, reason="client.voices() raises a plain APIError for 401 (reported to the lead)"
+)
+def test_voices_with_a_rejected_token_is_an_authentication_error(make_server) -> None:
+    srv = make_server(tokens=frozenset({"the-only-good-token"}))
+    with (
+        TTSClient("wrong-token-0123456789", base_url=srv.base_url) as c,
+        pytest.raises(AuthenticationError),
+    ):
+        c.voices()
+
+
 def test_stall_fails_with_an_idle_timeout_and_is_not_retried(server: ServerHandle) -> None:
     server.set_faults("stall")
     started = time.monotonic()

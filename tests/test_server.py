@@ -296,6 +296,59 @@ def test_voices_needs_a_bearer_token_when_the_server_has_tokens(make_server) -> 
     assert "mine" in {v["voice_id"] for v in ok.json()["data"]["voices"]}
 
 
+# -- knobs -----------------------------------------------------------------------------------
+
+
+def first_line_and_total(srv: ServerHandle, text: str) -> tuple[float, float]:
+    started = time.monotonic()
+    first = None
+    with httpx.stream("POST", f"{srv.base_url}/tts", json=request_body(text=text), timeout=30) as r:
+        for line in r.iter_lines():
+            if first is None and line.strip():
+                first = time.monotonic() - started
+    assert first is not None
+    return first, time.monotonic() - started
+
+
+def test_cold_start_delays_the_first_event(make_server) -> None:
+    first, _ = first_line_and_total(make_server(cold_start=0.6), "Hi.")
+    assert first >= 0.6
+
+
+def test_latency_is_spread_over_the_chunks(make_server) -> None:
+    first, total = first_line_and_total(make_server(latency=0.6), THREE_SENTENCES)
+    assert first < 0.3  # the warm-up status is not held back
+    assert total >= 0.6
+
+
+def test_max_concurrency_answers_429_while_the_slot_is_taken_and_frees_it_on_disconnect(
+    make_server,
+) -> None:
+    srv = make_server(max_concurrency=1, latency=2.0)
+    with httpx.stream("POST", f"{srv.base_url}/tts", json=request_body(), timeout=30) as held:
+        lines = held.iter_lines()  # keep it referenced: a discarded iterator closes the stream
+        assert json.loads(next(lines))["generation_status"]
+        refused = post(srv, request_body())
+        assert refused.status_code == 429
+        assert refused.headers["retry-after"] == "1"
+    # The first client hung up while the server was waiting: the slot is freed at once,
+    # not when the abandoned generation would have finished (2 s later).
+    deadline = time.monotonic() + 1.0
+    while True:
+        with httpx.stream("POST", f"{srv.base_url}/tts", json=request_body(), timeout=30) as r:
+            if r.status_code == 200:  # admitted; its body is not awaited
+                break
+        assert time.monotonic() < deadline, "the slot was not freed on disconnect"
+        time.sleep(0.02)
+
+
+def test_pad_audio_makes_big_audio_of_the_stated_duration(make_server) -> None:
+    stream = synthesize(make_server(pad_audio_bytes=400_000), "Hi.")
+    assert 250_000 < len(stream.audio) < 600_000
+    info = sf.info(io.BytesIO(stream.audio))
+    assert abs(info.frames / info.samplerate - stream.final["data"]["duration"]) <= 1 / 44100
+
+
 # -- faults ----------------------------------------------------------------------------------
 
 
