@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from outeai_cli.cli.terminal import Terminal
 from outeai_cli.events import AudioEvent, Event, RetryEvent, StatusEvent
+
+if TYPE_CHECKING:
+    from outeai_cli.longtext import RunProgress
 
 WAITING = "Waiting for the service (a cold start can take 10-40 s)"
 
@@ -70,7 +73,9 @@ class PlainReporter:
                 self._last = line
                 self.message(line)
         elif isinstance(event, RetryEvent):
-            self.message(f"retrying (attempt {event.attempt}) in {event.delay:.1f} s: {event.reason}")
+            self.message(
+                f"retrying (attempt {event.attempt}) in {event.delay:.1f} s: {event.reason}"
+            )
 
 
 class LiveReporter:
@@ -126,7 +131,9 @@ class LiveReporter:
                 update["audio"] = event.generated_seconds
             self._progress.update(self._task, **update)
         elif isinstance(event, RetryEvent):
-            self.message(f"retrying (attempt {event.attempt}) in {event.delay:.1f} s: {event.reason}")
+            self.message(
+                f"retrying (attempt {event.attempt}) in {event.delay:.1f} s: {event.reason}"
+            )
             self._progress.update(self._task, description=f"Retrying (attempt {event.attempt})")
         elif isinstance(event, AudioEvent):
             task = self._progress.tasks[0]
@@ -143,3 +150,161 @@ def human_size(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{size} B"
+
+
+# -- long runs: many requests (a long text's pieces, a batch's items) ------------------------
+
+
+class OverallReporter(Protocol):
+    def __enter__(self) -> OverallReporter: ...
+    def __exit__(self, *exc: object) -> None: ...
+    def update(self, progress: RunProgress) -> None: ...
+    def message(self, text: str) -> None: ...
+
+
+def make_overall_reporter(terminal: Terminal, *, quiet: bool, unit: str) -> OverallReporter:
+    """One overall bar over `unit` (pieces, items) with the requests in flight below it."""
+    if quiet:
+        return QuietOverallReporter()
+    if terminal.live:
+        return LiveOverallReporter(terminal, unit)
+    return PlainOverallReporter(terminal, unit)
+
+
+def eta_seconds(progress: RunProgress, elapsed: float) -> float | None:
+    """Time left at the pace so far, counting only work that needed requests."""
+    worked = progress.done + progress.failed - progress.reused
+    left = progress.total - progress.done - progress.failed
+    if left <= 0:
+        return 0.0
+    if worked <= 0 or elapsed <= 0:
+        return None
+    return elapsed * left / worked
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "-:--:--"
+    whole = int(seconds + 0.5)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+class QuietOverallReporter:
+    def __enter__(self) -> QuietOverallReporter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def update(self, progress: RunProgress) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+
+class PlainOverallReporter:
+    """For logs and pipes: a line per finished unit and per note, nothing redrawn."""
+
+    def __init__(self, terminal: Terminal, unit: str) -> None:
+        self._out = terminal.stderr
+        self._unit = unit
+        self._finished = -1
+        self._started = time.monotonic()
+
+    def __enter__(self) -> PlainOverallReporter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        print(f"outeai: {text}", file=self._out, flush=True)
+
+    def update(self, progress: RunProgress) -> None:
+        finished = progress.done + progress.failed
+        if progress.note:  # a note that comes with a finished unit speaks for it
+            self.message(progress.note)
+        elif finished != self._finished and self._finished >= 0:
+            eta = eta_seconds(progress, time.monotonic() - self._started)
+            failed = f", {progress.failed} failed" if progress.failed else ""
+            self.message(
+                f"{finished}/{progress.total} {self._unit} done{failed}, "
+                f"{progress.audio_seconds:.1f} s of audio, ETA {_clock(eta)}"
+            )
+        self._finished = finished
+
+
+class LiveOverallReporter:
+    """The overall bar, elapsed and ETA, and one line per request in flight with its status."""
+
+    _SHOWN = 8  # in-flight lines at most; the rest are counted
+
+    def __init__(self, terminal: Terminal, unit: str) -> None:
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.console = terminal.stderr_console()
+        self._unit = unit
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} " + unit + "{task.fields[failed]}"),
+            TextColumn("{task.fields[audio]:>7.1f} s audio"),
+            TimeElapsedColumn(),
+            TextColumn("ETA {task.fields[eta]}"),
+            console=self.console,
+        )
+        self._task: Any = None
+        self._live: Any = None
+        self._started = time.monotonic()
+        self._latest: RunProgress | None = None
+
+    def __enter__(self) -> LiveOverallReporter:
+        from rich.live import Live
+
+        self._task = self._progress.add_task(
+            WAITING, total=None, audio=0.0, failed="", eta=_clock(None)
+        )
+        self._live = Live(
+            self._render(), console=self.console, transient=True, refresh_per_second=8
+        )
+        self._live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.stop()
+
+    def message(self, text: str) -> None:
+        self.console.print(f"outeai: {text}", markup=False)
+
+    def update(self, progress: RunProgress) -> None:
+        if progress.note:
+            self.message(progress.note)
+        self._latest = progress
+        eta = eta_seconds(progress, time.monotonic() - self._started)
+        self._progress.update(
+            self._task,
+            description="Speaking" if progress.in_flight else "Stitching",
+            total=progress.total,
+            completed=progress.done + progress.failed,
+            audio=progress.audio_seconds,
+            failed=f", {progress.failed} failed" if progress.failed else "",
+            eta=_clock(eta),
+        )
+        if self._live is not None:
+            self._live.update(self._render())
+
+    def _render(self) -> Any:
+        from rich.console import Group
+        from rich.text import Text
+
+        flying = self._latest.in_flight if self._latest else ()
+        lines = [
+            Text(f"  {status}", overflow="ellipsis", no_wrap=True)
+            for status in flying[: self._SHOWN]
+        ]
+        if len(flying) > self._SHOWN:
+            lines.append(Text(f"  ... and {len(flying) - self._SHOWN} more in flight"))
+        return Group(self._progress, *lines)

@@ -1,0 +1,152 @@
+"""Join decoded pieces into one audio file, losslessly, in blocks.
+
+Each piece's samples go into the output unchanged and in order (optionally with silence
+between pieces). Pieces are read and written 64k frames at a time, so a book-length output
+never sits in memory. The frame offsets of every piece are returned for subtitles: they
+count the samples actually decoded, not the durations the server announced.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from outeai_cli.audio import OUTPUT_FORMATS, convert
+from outeai_cli.errors import ProtocolError
+
+_BLOCK_FRAMES = 65536
+_COPY_BLOCK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where one piece landed in the output, in frames."""
+
+    start: int
+    end: int
+
+
+class Stitcher:
+    """Append pieces (any format soundfile reads) to `out`, written as `fmt`.
+
+    The output's sample rate and channel count are the first piece's; a later piece that
+    differs is a ProtocolError (resampling would silently change the audio).
+    """
+
+    def __init__(self, out: IO[bytes], fmt: str, *, pause: float = 0.0) -> None:
+        if pause < 0:
+            raise ValueError("pause must not be negative")
+        self._out = out
+        self._fmt = fmt
+        self._pause = pause
+        self._writer: Any = None
+        self._dtype = "float32"
+        self.samplerate = 0
+        self.channels = 0
+        self.frames = 0
+        self.pieces = 0
+
+    def append(self, source: str | os.PathLike[str] | IO[bytes]) -> Placement:
+        import numpy as np
+        import soundfile as sf
+
+        number = self.pieces + 1
+        try:
+            reader = sf.SoundFile(source)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise ProtocolError(
+                f"the audio of piece {number} could not be decoded: {exc}"
+            ) from None
+        with reader:
+            if self._writer is None:
+                self._open(reader)
+            elif (reader.samplerate, reader.channels) != (self.samplerate, self.channels):
+                raise ProtocolError(
+                    f"piece {number} came back as {_shape(reader.samplerate, reader.channels)} "
+                    f"but the earlier pieces are {_shape(self.samplerate, self.channels)}",
+                    hint="the server changed its audio format mid-run; refusing to resample",
+                )
+            if self.pieces and self._pause:
+                silence = round(self._pause * self.samplerate)
+                self._writer.write(np.zeros((silence, self.channels), dtype=self._dtype))
+                self.frames += silence
+            start = self.frames
+            try:
+                for block in reader.blocks(_BLOCK_FRAMES, dtype=self._dtype, always_2d=True):
+                    self._writer.write(block)
+                    self.frames += len(block)
+            except (sf.LibsndfileError, RuntimeError) as exc:
+                raise ProtocolError(
+                    f"the audio of piece {number} could not be decoded: {exc}"
+                ) from None
+        self.pieces += 1
+        return Placement(start, self.frames)
+
+    def _open(self, reader: Any) -> None:
+        import soundfile as sf
+
+        container, subtype = OUTPUT_FORMATS[self._fmt]
+        subtype = subtype or (
+            reader.subtype if reader.subtype in ("PCM_16", "PCM_24") else "PCM_16"
+        )
+        # Integers in, integers out: PCM samples pass through bit for bit.
+        self._dtype = {"PCM_16": "int16", "PCM_24": "int32"}.get(subtype, "float32")
+        self.samplerate, self.channels = reader.samplerate, reader.channels
+        self._writer = sf.SoundFile(
+            self._out,
+            mode="w",
+            samplerate=self.samplerate,
+            channels=self.channels,
+            format=container,
+            subtype=subtype,
+        )
+
+    def close(self) -> None:
+        """Finish the output file (headers, last FLAC frame)."""
+        if self._writer is None:
+            raise ProtocolError("there was no audio to stitch")
+        self._writer.close()
+
+    @property
+    def seconds(self) -> float:
+        return self.frames / self.samplerate if self.samplerate else 0.0
+
+
+def copy_single(source: Path, delivered: str, out: IO[bytes], fmt: str) -> None:
+    """One piece and nothing to add: keep the delivered bytes when the format matches.
+
+    Re-encoding would gain nothing, and for a lossy delivery (MP3) it would lose quality.
+    """
+    import soundfile as sf
+
+    with open(source, "rb") as handle:
+        if delivered == fmt:
+            shutil.copyfileobj(handle, out, _COPY_BLOCK)
+            return
+        try:
+            convert(handle, out, fmt)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise ProtocolError(
+                f"the received audio could not be converted to {fmt}: {exc}"
+            ) from None
+
+
+def count_frames(source: str | os.PathLike[str]) -> tuple[int, int]:
+    """(decoded frames, sample rate) of an audio file, by decoding it."""
+    import soundfile as sf
+
+    frames = 0
+    try:
+        with sf.SoundFile(source) as reader:
+            for block in reader.blocks(_BLOCK_FRAMES, dtype="int16", always_2d=True):
+                frames += len(block)
+            return frames, reader.samplerate
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise ProtocolError(f"the received audio could not be decoded: {exc}") from None
+
+
+def _shape(rate: int, channels: int) -> str:
+    return f"{rate} Hz, {channels} channel{'s' if channels != 1 else ''}"
