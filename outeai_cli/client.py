@@ -21,12 +21,20 @@ from outeai_cli.errors import (
 )
 from outeai_cli.events import AudioEvent, Event, RetryEvent
 from outeai_cli.retry import RetryPolicy, parse_retry_after
-from outeai_cli.security import check_transport, is_loopback_host, mask_token, redact
+from outeai_cli.security import (
+    check_transport,
+    check_url_token_transport,
+    is_loopback_host,
+    mask_token,
+    redact,
+    redact_in_logs,
+)
 from outeai_cli.speakers import DEFAULT_SPEAKER, Speaker, parse_speaker
 
 if TYPE_CHECKING:
     import httpx
 
+    from outeai_cli.dialects.auto import APIChoice
     from outeai_cli.watchdog import StreamWatchdog
 
 DEFAULT_BASE_URL = "https://outeai.com/api/v1"
@@ -97,6 +105,7 @@ class TTSClient:
         retries: int = 3,
         retry_policy: RetryPolicy | None = None,
         api: str = "tts",
+        model: str | None = None,
         allow_insecure_http: bool = False,
         http_client: httpx.Client | None = None,
     ) -> None:
@@ -111,9 +120,45 @@ class TTSClient:
             )
         self.timeouts = timeout or Timeouts()
         self.retry_policy = retry_policy or RetryPolicy(retries=retries)
-        self.dialect: Dialect = get_dialect(api)
+        self.api = api
+        self.model = model
+        self._api_choice: APIChoice | None = None
+        self._dialect: Dialect | None = None
+        if api != "auto":  # "auto" asks the server on first use (see resolve_api)
+            self._use_dialect(get_dialect(api, model=model))
         self._http = http_client
         self._owns_http = http_client is None
+
+    # -- dialect ---------------------------------------------------------------------------
+    @property
+    def dialect(self) -> Dialect:
+        """The API dialect spoken; with api="auto" the first use asks the server."""
+        if self._dialect is None:
+            self.resolve_api()
+        assert self._dialect is not None
+        return self._dialect
+
+    def resolve_api(self) -> APIChoice:
+        """Which dialect this client speaks and how it was picked (probes once for "auto")."""
+        from outeai_cli.dialects.auto import PROBE_TIMEOUT, APIChoice, detect
+
+        if self._api_choice is None:
+            if self._dialect is not None:
+                self._api_choice = APIChoice(self._dialect.name, "chosen")
+            else:
+                timeout = min(PROBE_TIMEOUT, self.timeouts.first_event)
+                choice = detect(self.base_url, self.http, timeout=timeout)
+                self._use_dialect(get_dialect(choice.name, model=self.model))
+                self._api_choice = choice
+        return self._api_choice
+
+    def _use_dialect(self, dialect: Dialect) -> None:
+        if dialect.token_in_url:
+            # The one API that puts the token in the URL: https only (loopback aside), and
+            # keep it out of httpx's request log lines.
+            check_url_token_transport(self.base_url, dialect.name)
+            redact_in_logs(self.token)
+        self._dialect = dialect
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> TTSClient:
@@ -182,7 +227,9 @@ class TTSClient:
 
         The audio is decoded into `sink` as it arrives (a seekable binary file, so a retry can
         start it over); without a sink it is collected in memory and set on the AudioEvent.
-        Raises a typed OuteAIError on any failure; never ends without the AudioEvent.
+        A sink that cannot seek (a pipe) gets the audio as it comes, and a failure after any
+        of it was written is not retried. Raises a typed OuteAIError on any failure; never
+        ends without the AudioEvent.
         """
         validate_text(text)
         temperature = validate_temperature(temperature)
@@ -191,6 +238,9 @@ class TTSClient:
         spec = self.dialect.synthesis_request(token, text, who, temperature)
         in_memory = sink is None
         target: IO[bytes] = io.BytesIO() if sink is None else sink
+        pipe = None if target.seekable() else _PipeSink(target)
+        if pipe is not None:
+            target = pipe  # type: ignore[assignment]
         started_at = time.monotonic()
         attempt = 0
         retries_after_generation = 0
@@ -207,6 +257,12 @@ class TTSClient:
                 return
             except (APIError, TransportError) as exc:
                 delay = self._retry_delay(exc, attempt, started_at, retries_after_generation)
+                if delay is not None and pipe is not None and pipe.written:
+                    exc.hint = (
+                        f"{pipe.written} bytes of audio were already written and cannot be "
+                        "taken back, so it was not retried"
+                    )
+                    delay = None
                 if delay is None:
                     raise
                 if isinstance(exc, TransportError) and exc.after_audio_started:
@@ -217,8 +273,9 @@ class TTSClient:
                 status = exc.status if isinstance(exc, APIError) else None
                 yield RetryEvent(attempt=attempt + 1, delay=delay, reason=reason, status=status)
                 time.sleep(delay)
-                target.seek(0)
-                target.truncate()
+                if pipe is None:  # a pipe got nothing yet (else no retry): nothing to undo
+                    target.seek(0)
+                    target.truncate()
 
     def _retry_delay(
         self, exc: OuteAIError, attempt: int, started_at: float, after_generation: int
@@ -262,7 +319,8 @@ class TTSClient:
                     raise self._api_error(response)
                 if "html" in response.headers.get("content-type", "").lower():
                     raise ProtocolError(
-                        "the server (or a proxy) answered with an HTML page, not an event stream",
+                        "the server (or a proxy) answered with an HTML page, "
+                        f"not {self.dialect.response_kind}",
                         hint="check the base URL",
                     )
                 watchdog.attach(response)
@@ -347,6 +405,25 @@ class TTSClient:
         if not isinstance(voices, list):
             raise ProtocolError("the voice list is not a list")
         return [v if isinstance(v, dict) else {"voice_id": str(v)} for v in voices]
+
+
+class _PipeSink:
+    """A sink that cannot start over (e.g. stdout): counts what was written to it."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.written = 0
+
+    def write(self, data: bytes) -> int:
+        self.raw.write(data)
+        self.written += len(data)
+        return len(data)
+
+    def seekable(self) -> bool:
+        return False
+
+    def flush(self) -> None:
+        self.raw.flush()
 
 
 class _AuthAPIError(APIError, AuthenticationError):

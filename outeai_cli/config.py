@@ -55,6 +55,15 @@ def _format(value: str) -> str:
     return value.lower()
 
 
+def _api(value: str) -> str:
+    from outeai_cli.dialects import API_CHOICES
+
+    name = value.strip().lower().replace("_", "-")
+    if name not in API_CHOICES:
+        raise ValueError(f"must be one of {', '.join(API_CHOICES)}")
+    return name
+
+
 def _non_empty(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")
@@ -84,6 +93,14 @@ SETTINGS: dict[str, SettingSpec] = {
             ("OUTEAI_BASE_URL",),
             "API root",
             "http://127.0.0.1:8765/api/v1",
+        ),
+        SettingSpec(
+            "api",
+            _api,
+            "tts",
+            ("OUTEAI_API",),
+            "API dialect: tts (seed), audio (2025), tts-stream (2026) or auto",
+            "tts-stream",
         ),
         SettingSpec(
             "speaker", _non_empty, "EN-FEMALE-1-NEUTRAL", (), "default voice", "EN-MALE-1-NEUTRAL"

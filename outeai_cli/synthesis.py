@@ -88,9 +88,17 @@ def synthesize_to_stream(
 ) -> SaveResult:
     """Receive into an unnamed spool file, validate, then copy to `out` (e.g. stdout).
 
-    Nothing reaches `out` unless the whole response was valid.
+    Nothing reaches `out` unless the whole response was valid. Except: when the API's body
+    is the audio itself in the asked format (the 2026 `tts-stream`), it goes to `out` as it
+    arrives, so a player starts before generation ends; a failure midway then leaves what
+    was written (the error says so) and is not retried.
     """
     started = time.monotonic()
+    dialect = client.dialect
+    if dialect.body_is_audio and dialect.audio_format == fmt:
+        writer = _DescriptorWriter(out)
+        final = _receive(client, request, writer, on_event)  # type: ignore[arg-type]
+        return _result("-", fmt, writer.written, final, request, started)
     with spool_file(spool_dir) as spool:
         final = _receive(client, request, spool, on_event)
         if final.format != fmt:
@@ -117,6 +125,36 @@ def _copy_out(source: IO[bytes], out: IO[bytes]) -> None:
         view = memoryview(block)
         while view:
             view = view[os.write(fd, view) :]
+
+
+class _DescriptorWriter:
+    """Writes straight to `out`'s file descriptor as bytes arrive (see `_copy_out`)."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self._out = out
+        try:
+            self._fd: int | None = out.fileno()
+            out.flush()
+        except (AttributeError, OSError, ValueError):  # not backed by a descriptor
+            self._fd = None
+        self.written = 0
+
+    def write(self, data: bytes) -> int:
+        if self._fd is None:
+            self._out.write(data)
+        else:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+        self.written += len(data)
+        return len(data)
+
+    def seekable(self) -> bool:
+        return False
+
+    def flush(self) -> None:
+        if self._fd is None:
+            self._out.flush()
 
 
 def _receive(

@@ -137,6 +137,7 @@ def test_outeai_config_overrides_the_xdg_location(monkeypatch, tmp_path: Path) -
 VALID = {
     "token": (" abc-token ", "abc-token"),
     "base_url": ("http://127.0.0.1:9/api/v1/", "http://127.0.0.1:9/api/v1"),
+    "api": ("TTS_Stream", "tts-stream"),
     "speaker": ("EN-MALE-1-NEUTRAL", "EN-MALE-1-NEUTRAL"),
     "temperature": ("0.7", 0.7),
     "format": ("WAV", "wav"),
@@ -145,6 +146,7 @@ VALID = {
 INVALID = {
     "token": ("   ", "must not be empty"),
     "base_url": ("ftp://x", "must start with http:// or https://"),
+    "api": ("v3", "must be one of tts, audio, tts-stream, auto"),
     "speaker": ("", "must not be empty"),
     "temperature": ("1.5", "must be from 0.1 to 1.0"),
     "format": ("aiff", "must be one of flac, wav, ogg, mp3"),
@@ -230,7 +232,7 @@ def test_unknown_key_lists_the_valid_ones(run_cli, tmp_path: Path) -> None:
     result = run_cli("config", "set", "voice", "X")
     assert result.returncode == 2
     assert "unknown setting 'voice'" in result.stderr
-    assert "valid settings: token, base_url, speaker, temperature, format, timeout" in result.stderr
+    assert "valid settings: token, base_url, api, speaker, temperature, format, timeout" in result.stderr
     assert not config_file(tmp_path).exists()
 
 
@@ -244,7 +246,7 @@ def test_show_lists_every_setting_with_its_source(run_cli, tmp_path: Path, serve
     write_config(tmp_path, 'speaker = "EN-MALE-1-NEUTRAL"\n')
     result = run_cli("config", "show")
     assert result.returncode == 0, result.stderr
-    table = parse_columns(result.out.splitlines()[:7])
+    table = parse_columns(result.out.splitlines()[: len(SETTINGS) + 1])
     rows = {row["SETTING"]: [row["VALUE"], row["SOURCE"]] for row in table}
     assert list(rows) == list(SETTINGS)
     assert rows["speaker"] == ["EN-MALE-1-NEUTRAL", "config file"]

@@ -18,6 +18,12 @@ _STATUS_FIELDS = ("generation_status", "text_chunks", "current_text_chunk", "gen
 
 class TTSDialect:
     name = "tts"
+    audio_format = "flac"
+    body_is_audio = False
+    token_in_url = False
+    uses_temperature = True
+    default_model = None
+    response_kind = "an event stream"
 
     def synthesis_request(
         self, token: str, text: str, speaker: Speaker, temperature: float
@@ -57,9 +63,9 @@ class TTSStreamParser:
             self._emit(
                 StatusEvent(
                     stage=str(obj.get("generation_status") or ""),
-                    text_chunks=_int_or_none(obj.get("text_chunks")),
-                    current_text_chunk=_int_or_none(obj.get("current_text_chunk")),
-                    generated_seconds=_float_or_none(obj.get("generated_seconds")),
+                    text_chunks=int_or_none(obj.get("text_chunks")),
+                    current_text_chunk=int_or_none(obj.get("current_text_chunk")),
+                    generated_seconds=float_or_none(obj.get("generated_seconds")),
                     extra={k: v for k, v in obj.items() if k not in _STATUS_FIELDS},
                 )
             )
@@ -84,15 +90,15 @@ class TTSStreamParser:
         if fmt == "unknown":
             raise ProtocolError("the audio data is not a known audio format (FLAC/WAV/OGG/MP3)")
         self._emit(
-            AudioEvent(size=decoder.size, duration=_float_or_none(data.get("duration")), format=fmt)
+            AudioEvent(size=decoder.size, duration=float_or_none(data.get("duration")), format=fmt)
         )
 
 
-def _int_or_none(value: object) -> int | None:
+def int_or_none(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _float_or_none(value: object) -> float | None:
+def float_or_none(value: object) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     return None

@@ -1,0 +1,130 @@
+"""`--api auto`: find out once which dialect a base URL speaks, and remember it.
+
+Only the 2026 API answers `GET {base}/health`, so one request tells `tts-stream` from the
+rest. The seed's `tts` and the 2025 `audio` have no such read-only endpoint, and telling
+them apart would take a synthesis request: a base URL without `/health` gets the default,
+`tts`; choose `audio` explicitly. The answer is kept per base URL in the user cache dir
+(delete the file to ask again).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from outeai_cli.dialects import DIALECTS
+from outeai_cli.errors import APIError, TransportError
+
+if TYPE_CHECKING:
+    import httpx
+
+CACHE_FILE = "api-dialects.json"
+PROBE_TIMEOUT = 15.0
+FALLBACK = "tts"
+
+
+@dataclass(frozen=True, slots=True)
+class APIChoice:
+    """The dialect a client speaks, and how it was picked."""
+
+    name: str
+    how: str  # "chosen" (given), "detected" (probed just now), "remembered" (an earlier probe)
+    cache: Path | None = None
+
+    def describe(self, base_url: str) -> str:
+        """One line for stderr saying which API is used and why."""
+        if self.how == "chosen":
+            return f"using the {self.name} API"
+        if self.how == "detected":
+            reason = "it answers GET /health" if self.name == "tts-stream" else "no GET /health"
+            return (
+                f"using the {self.name} API for {base_url} (auto-detected: {reason}; "
+                f"remembered in {self.cache})"
+            )
+        return f"using the {self.name} API for {base_url} (auto-detected earlier; {self.cache})"
+
+
+def cache_path() -> Path:
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("outeai", appauthor=False)) / CACHE_FILE
+
+
+def detect(
+    base_url: str, http: httpx.Client, *, cache: Path | None = None, timeout: float = PROBE_TIMEOUT
+) -> APIChoice:
+    """The remembered dialect for `base_url`, else probe it once and remember the answer."""
+    cache = cache or cache_path()
+    known = _load(cache).get(base_url)
+    if isinstance(known, dict) and known.get("api") in DIALECTS:
+        return APIChoice(known["api"], "remembered", cache)
+    name = probe(base_url, http, timeout=timeout)
+    remember(base_url, name, cache)
+    return APIChoice(name, "detected", cache)
+
+
+def probe(base_url: str, http: httpx.Client, *, timeout: float = PROBE_TIMEOUT) -> str:
+    """Ask `GET {base}/health` (no token sent): `tts-stream` if the route exists, else `tts`.
+
+    A JSON object (or a 401/403: the route exists but wants a token) means the 2026 API;
+    404/405 means another dialect. Anything else says nothing reliable and is an error.
+    """
+    import httpx
+
+    url = f"{base_url}/health"
+    try:
+        response = http.get(url, timeout=timeout, headers={"Accept": "application/json"})
+    except httpx.TransportError as exc:
+        raise TransportError(
+            f"cannot reach {url} to detect the API dialect: {exc or type(exc).__name__}",
+            hint="check the base URL, or choose the dialect with --api tts|audio|tts-stream",
+        ) from None
+    status = response.status_code
+    if status in (401, 403) or (200 <= status < 300 and _is_json_object(response.content)):
+        return "tts-stream"
+    if status in (404, 405) or 200 <= status < 300:  # a 2xx page that is not JSON: no API
+        return FALLBACK
+    raise APIError(
+        f"cannot detect the API dialect: GET {url} answered HTTP {status}",
+        status=status,
+        hint="retry later, or choose it with --api tts|audio|tts-stream",
+    )
+
+
+def remember(base_url: str, name: str, cache: Path | None = None) -> None:
+    """Store the answer for `base_url`; a cache that cannot be written is skipped quietly."""
+    cache = cache or cache_path()
+    data = _load(cache)
+    data[base_url] = {"api": name, "detected_at": int(time.time())}
+    with contextlib.suppress(OSError):
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".api-dialects.", dir=cache.parent)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                json.dump(data, handle, indent=1, sort_keys=True)
+            os.replace(tmp, cache)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+
+def _load(cache: Path) -> dict[str, object]:
+    """The remembered answers; a missing or damaged file is an empty cache."""
+    try:
+        data = json.loads(cache.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _is_json_object(body: bytes) -> bool:
+    try:
+        return isinstance(json.loads(body), dict)
+    except (ValueError, UnicodeDecodeError):
+        return False
