@@ -184,6 +184,7 @@ def bench_sizes(bench: Bench, sizes: Sequence[int], sdk_sizes: Sequence[int]) ->
             say = Row(size, "outeai say -o FILE")
             say_pipe = Row(size, "outeai say -o - >FILE")
             for _ in range(bench.repeats):
+                raw.unlink()  # every tool starts without an output file to replace
                 curl.runs.append(bench.curl(url, TEXT, raw)[0])
                 say.runs.append(bench.say(url, TEXT, out))
                 say.identical = _same(say.identical, file_digest(out) == reference)
@@ -256,6 +257,29 @@ def print_startup(
         f"one sentence: outeai say -o FILE {say_wall * 1000:.0f} ms wall, server"
         f" {server_time * 1000:.0f} ms (curl time_total for the same request), median of {runs}"
     )
+
+
+def print_breakdown(rows: list[Row]) -> None:
+    """Split each tool's wall time into its cost at the smallest size and the growth above it.
+
+    Informational: at the smallest size the time is mostly start-up (the interpreter and its
+    imports for `say`); the growth is what streaming the extra audio costs.
+    """
+    say = {r.size_mib: r for r in rows if r.tool == "outeai say -o FILE"}
+    curl = {r.size_mib: r for r in rows if r.tool == "curl (floor)"}
+    base = min(say)
+    print(
+        f"at {base} MiB (mostly start-up): say {say[base].wall:.3f} s, curl {curl[base].wall:.3f} s"
+    )
+    for size in sorted(say):
+        if size == base:
+            continue
+        grow_say = say[size].wall - say[base].wall
+        grow_curl = curl[size].wall - curl[base].wall
+        ratio = f"{grow_say / grow_curl:.2f}x" if grow_curl > 0 else "n/a"
+        print(
+            f"growth {base} -> {size} MiB: say {grow_say:+.3f} s, curl {grow_curl:+.3f} s ({ratio})"
+        )
 
 
 def size_targets(rows: list[Row]) -> list[Target]:
@@ -400,7 +424,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES_MIB), metavar="MIB")
     parser.add_argument("--sdk-sizes", type=int, nargs="*", default=list(SDK_SIZES_MIB))
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per tool and size")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per tool and size")
     parser.add_argument("--startup-runs", type=int, default=15)
     parser.add_argument(
         "--only",
@@ -425,6 +449,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows = bench_sizes(bench, args.sizes, args.sdk_sizes)
             print()
             print_table(rows)
+            print()
+            print_breakdown(rows)
             targets += size_targets(rows)
         if args.only != "sizes":
             help_times = bench_help(bench, args.startup_runs)
