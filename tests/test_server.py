@@ -488,6 +488,18 @@ def test_slow_status_quirk_pauses_between_status_events(server: ServerHandle) ->
     assert arrivals[1] - arrivals[0] >= 1.9
 
 
+def test_slow_audio_quirk_trickles_the_same_audio_in_pieces(server: ServerHandle) -> None:
+    clean = synthesize(server, THREE_SENTENCES)
+    server.set_faults("slow-audio")
+    started = time.monotonic()
+    slow = synthesize(server, THREE_SENTENCES)
+    elapsed = time.monotonic() - started
+    assert slow.audio == clean.audio
+    pieces = -(-len(clean.audio) // (6 * 1024))  # 6 KiB of audio, 8 KiB of base64, 20 ms apart
+    assert pieces >= 5
+    assert elapsed >= 0.9 * pieces * 0.02
+
+
 def quirk_body(server: ServerHandle, fault: str | None, text: str = THREE_SENTENCES) -> bytes:
     server.set_faults(*([fault] if fault else []))
     response = post(server, request_body(text=text))
