@@ -1,8 +1,11 @@
 """Benchmark: receive 1 to 100 MiB of audio with `outeai say`, against curl and the official SDK.
 
-Run it with `make bench` or `.venv/bin/python benchmarks/bench_stream.py` (about two minutes).
+Run it with `make bench` or `.venv/bin/python benchmarks/bench_stream.py` (about a minute).
 Each audio size gets a fresh `outeai serve --engine tone --pad-audio-mib N --port 0`, warmed up
 once (the server caches the encoded audio, so timed requests measure streaming, not encoding).
+Also measured: `outeai --help` against `python -c "import typer"`, the one-sentence `say`
+overhead (its wall time minus curl's time_total for the same request), and, for information
+only, the largest size against a cold server that encodes every request.
 
 How it measures (children only, never this process):
 - wall time: `time.perf_counter()` around each child, median of several runs;
@@ -202,6 +205,23 @@ def bench_sizes(bench: Bench, sizes: Sequence[int], sdk_sizes: Sequence[int]) ->
             raw.unlink()
         print(f"  {size} MiB done", file=sys.stderr, flush=True)
     return rows
+
+
+def bench_cold(bench: Bench, size: int, runs: int) -> tuple[Row, Row]:
+    """Informational: each request a new text, so the server synthesizes and encodes the audio
+    again, as a real service generates every request. Not a target (the targets use the
+    warm, cached server, where only streaming is measured)."""
+    curl = Row(size, "curl (floor), cold")
+    say = Row(size, "outeai say -o FILE, cold")
+    with bench.server(size) as url:
+        raw = bench.workdir / "cold.ndjson"
+        out = bench.workdir / "cold.flac"
+        for run in range(runs):
+            curl.runs.append(bench.curl(url, f"{TEXT} Cold run {run}, curl.", raw)[0])
+            raw.unlink()
+            say.runs.append(bench.say(url, f"{TEXT} Cold run {run}, say.", out))
+            out.unlink()
+    return curl, say
 
 
 def bench_help(bench: Bench, runs: int) -> tuple[float, float]:
@@ -427,6 +447,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per tool and size")
     parser.add_argument("--startup-runs", type=int, default=15)
     parser.add_argument(
+        "--cold-runs",
+        type=int,
+        default=3,
+        help="informational runs against a cold server (0: skip)",
+    )
+    parser.add_argument(
         "--only",
         choices=("sizes", "startup"),
         help="run one part (targets of the other part are skipped, and the exit status ignores them)",
@@ -451,6 +477,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print_table(rows)
             print()
             print_breakdown(rows)
+            if args.cold_runs:
+                cold_curl, cold_say = bench_cold(bench, max(args.sizes), args.cold_runs)
+                print(
+                    f"cold server (encodes each request) at {cold_say.size_mib} MiB: say"
+                    f" {cold_say.wall:.3f} s, curl {cold_curl.wall:.3f} s"
+                    f" ({cold_say.wall / cold_curl.wall:.2f}x, median of {args.cold_runs})"
+                )
             targets += size_targets(rows)
         if args.only != "sizes":
             help_times = bench_help(bench, args.startup_runs)
