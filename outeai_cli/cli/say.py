@@ -5,7 +5,7 @@
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,6 +20,10 @@ from outeai_cli.cli.options import (
     TokenOpt,
     examples,
 )
+
+if TYPE_CHECKING:
+    from outeai_cli.client import TTSClient
+    from outeai_cli.config import Settings
 
 EPILOG = (
     examples(
@@ -139,6 +143,27 @@ def say(
             rich_help_panel="Connection",
         ),
     ] = 3,
+    api: Annotated[
+        str | None,
+        typer.Option(
+            "--api",
+            help="API dialect: tts (the seed's /tts), audio (2025), tts-stream (2026), or auto "
+            "(ask the server once, remembered per base URL) (env OUTEAI_API; config: api; "
+            "default tts).",
+            rich_help_panel="Connection",
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Model name for the audio API (default OuteTTS-1-Pro) or the tts-stream API "
+            "(default outetts_1_pro).",
+            rich_help_panel="Connection",
+            show_default=False,
+        ),
+    ] = None,
     profile: ProfileOpt = None,
     allow_insecure_http: InsecureOpt = False,
 ) -> None:
@@ -167,6 +192,7 @@ def say(
             "temperature": temperature,
             "format": fmt,
             "timeout": timeout,
+            "api": api,
         },
         profile=profile,
     )
@@ -192,7 +218,8 @@ def say(
             raise InputError(
                 "--json needs stdout, but the audio is going there", hint="give -o FILE"
             )
-        out_format = format_for_path("x.flac", chosen_format)
+        # None: what the API sends (FLAC, MP3 or WAV), unconverted; known once it is resolved
+        out_format = format_for_path("x.flac", chosen_format) if chosen_format else None
     elif output is not None:
         target = Path(output)
         out_format = (
@@ -213,8 +240,13 @@ def say(
         ),
         retries=retries,
         allow_insecure_http=allow_insecure_http,
+        api=settings.get("api"),
+        model=model,
     )
     client.require_token()
+    _announce_api(client, settings, model, quiet=quiet)
+    if out_format is None:
+        out_format = client.dialect.audio_format
     request = SynthesisRequest(words, who, temp)
     reporter = make_reporter(terminal, quiet=quiet)
     try:
@@ -254,3 +286,30 @@ def say(
         except OuteAIError as exc:
             exc.hint = "; ".join(filter(None, (exc.hint, f"the audio is saved in {result.path}")))
             raise
+
+
+def _announce_api(
+    client: "TTSClient", settings: "Settings", model: str | None, quiet: bool
+) -> None:
+    """Resolve `--api auto` (one probe, then remembered) and say what the dialect ignores."""
+    from outeai_cli.client import DEFAULT_TEMPERATURE
+
+    choice = client.resolve_api()
+    if quiet:
+        return
+    if choice.how != "chosen":
+        print(f"outeai: {choice.describe(client.base_url)}", file=sys.stderr)
+    dialect = client.dialect
+    temperature = settings.resolve("temperature")
+    if not dialect.uses_temperature and temperature.value != DEFAULT_TEMPERATURE:
+        given = "-t" if temperature.source == "flag" else f"temperature from {temperature.source}:"
+        print(
+            f"outeai: warning: the {dialect.name} API has no temperature; "
+            f"{given} {temperature.value:g} is ignored",
+            file=sys.stderr,
+        )
+    if model and dialect.default_model is None:
+        print(
+            f"outeai: warning: the {dialect.name} API has no model choice; --model is ignored",
+            file=sys.stderr,
+        )
