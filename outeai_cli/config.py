@@ -64,6 +64,19 @@ def _api(value: str) -> str:
     return name
 
 
+def _whole_number(low: int, high: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(str(value).strip())
+        except ValueError:
+            raise ValueError("must be a whole number") from None
+        if not low <= number <= high:
+            raise ValueError(f"must be from {low} to {high}")
+        return number
+
+    return parse
+
+
 def _non_empty(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")
@@ -109,6 +122,17 @@ SETTINGS: dict[str, SettingSpec] = {
         SettingSpec("format", _format, None, (), "output format when -o has no extension", "wav"),
         SettingSpec(
             "timeout", _positive_float, 90.0, (), "seconds to wait for the first event", "120"
+        ),
+        SettingSpec(
+            "max_chars",
+            _whole_number(1, 1_000_000),
+            200,
+            (),
+            "characters per request; longer text is split (your plan's cap)",
+            "500",
+        ),
+        SettingSpec(
+            "jobs", _whole_number(1, 64), 4, (), "requests at once for long text and batch", "8"
         ),
     )
 }

@@ -142,6 +142,8 @@ VALID = {
     "temperature": ("0.7", 0.7),
     "format": ("WAV", "wav"),
     "timeout": ("120", 120.0),
+    "max_chars": (" 500 ", 500),
+    "jobs": ("8", 8),
 }
 INVALID = {
     "token": ("   ", "must not be empty"),
@@ -151,6 +153,8 @@ INVALID = {
     "temperature": ("1.5", "must be from 0.1 to 1.0"),
     "format": ("aiff", "must be one of flac, wav, ogg, mp3"),
     "timeout": ("soon", "must be a number"),
+    "max_chars": ("2.5", "must be a whole number"),
+    "jobs": ("0", "must be from 1 to 64"),
 }
 
 
@@ -207,7 +211,7 @@ def test_set_get_unset_round_trip(run_cli, tmp_path: Path, key: str) -> None:
     assert stored == {key: expected}
     got = run_cli("config", "get", key, env=env)
     assert got.returncode == 0, got.stderr
-    assert got.out.strip() == (f"{expected:g}" if isinstance(expected, float) else expected)
+    assert got.out.strip() == (f"{expected:g}" if isinstance(expected, float) else str(expected))
     unset = run_cli("config", "unset", key, env=env)
     assert unset.returncode == 0
     assert f"removed {key} from {config_file(tmp_path)}" in unset.stderr
@@ -232,7 +236,10 @@ def test_unknown_key_lists_the_valid_ones(run_cli, tmp_path: Path) -> None:
     result = run_cli("config", "set", "voice", "X")
     assert result.returncode == 2
     assert "unknown setting 'voice'" in result.stderr
-    assert "valid settings: token, base_url, api, speaker, temperature, format, timeout" in result.stderr
+    assert (
+        "valid settings: token, base_url, api, speaker, temperature, format, timeout, "
+        "max_chars, jobs" in result.stderr
+    )
     assert not config_file(tmp_path).exists()
 
 
