@@ -30,6 +30,7 @@ EPILOG = (
         'outeai say "Hello" -s EN-FEMALE-1-NEURAL -o out.flac',
         "echo hi | outeai say -o hi.flac",
         "outeai say -f chapter.txt -o chapter.mp3",
+        "outeai say -f chapter.txt -o chapter.flac -j 4 --subtitles chapter.srt",
         'outeai say "Hi" -o - | ffplay -autoexit -nodisp -',
         'outeai say "Hi" -o hi.wav --json',
     )
@@ -102,6 +103,57 @@ def say(
             "stdout is piped; refused with -o -.",
         ),
     ] = False,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "-j",
+            "--jobs",
+            min=1,
+            max=64,
+            help="Requests at once for a long text (config: jobs; default 4).",
+            show_default=False,
+            rich_help_panel="Long text",
+        ),
+    ] = None,
+    max_chars: Annotated[
+        int | None,
+        typer.Option(
+            "--max-chars",
+            min=1,
+            help="Characters per request: longer text is split at sentences, requested in "
+            "pieces and stitched (config: max_chars; default 200, the documented plan cap).",
+            show_default=False,
+            rich_help_panel="Long text",
+        ),
+    ] = None,
+    pause: Annotated[
+        float,
+        typer.Option(
+            "--pause",
+            min=0,
+            max=60,
+            help="Seconds of silence between the pieces of a long text.",
+            rich_help_panel="Long text",
+        ),
+    ] = 0.0,
+    subtitles: Annotated[
+        str | None,
+        typer.Option(
+            "--subtitles",
+            help="Also write subtitles (.srt or .vtt): one cue per piece, timed from the audio.",
+            show_default=False,
+            autocompletion=complete_path,
+            rich_help_panel="Long text",
+        ),
+    ] = None,
+    no_cache: Annotated[
+        bool,
+        typer.Option(
+            "--no-cache",
+            help="Do not reuse or keep the pieces of a long text in the cache ('outeai cache').",
+            rich_help_panel="Long text",
+        ),
+    ] = False,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     base_url: BaseUrlOpt = None,
@@ -169,7 +221,8 @@ def say(
 ) -> None:
     """Speak TEXT and save the audio (or write it to stdout)."""
     from outeai_cli.audio import format_for_path
-    from outeai_cli.cli.progress import human_size, make_reporter
+    from outeai_cli.cli.longrun import needs_long_path, speak_long, subtitles_target
+    from outeai_cli.cli.progress import human_size, make_overall_reporter, make_reporter
     from outeai_cli.cli.terminal import Terminal
     from outeai_cli.client import Timeouts, TTSClient, validate_temperature
     from outeai_cli.config import Settings
@@ -193,6 +246,8 @@ def say(
             "format": fmt,
             "timeout": timeout,
             "api": api,
+            "max_chars": max_chars,
+            "jobs": jobs,
         },
         profile=profile,
     )
@@ -243,15 +298,35 @@ def say(
         api=settings.get("api"),
         model=model,
     )
+    subtitles_path = subtitles_target(subtitles, force=force)
+    long_text = needs_long_path(words, settings.get("max_chars"), subtitles_path)
     client.require_token()
     _announce_api(client, settings, model, quiet=quiet)
     if out_format is None:
         out_format = client.dialect.audio_format
     request = SynthesisRequest(words, who, temp)
-    reporter = make_reporter(terminal, quiet=quiet)
+    reporter = (
+        make_overall_reporter(terminal, quiet=quiet, unit="pieces")
+        if long_text
+        else make_reporter(terminal, quiet=quiet)
+    )
     try:
         with client, reporter:
-            if target is None:
+            if long_text:
+                result = speak_long(
+                    client,
+                    request,
+                    target,
+                    out_format,
+                    reporter,  # type: ignore[arg-type]
+                    max_chars=settings.get("max_chars"),
+                    jobs=settings.get("jobs"),
+                    pause=pause,
+                    subtitles=subtitles_path,
+                    use_cache=not no_cache,
+                    force=force,
+                )
+            elif target is None:
                 result = synthesize_to_stream(
                     client, request, sys.stdout.buffer, out_format, on_event=reporter.on_event
                 )
