@@ -442,10 +442,26 @@ def _child_env(workdir: Path) -> dict[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES_MIB), metavar="MIB")
-    parser.add_argument("--sdk-sizes", type=int, nargs="*", default=list(SDK_SIZES_MIB))
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=list(SIZES_MIB),
+        metavar="MIB",
+        help="audio sizes; the targets use the smallest and the largest",
+    )
+    parser.add_argument(
+        "--sdk-sizes",
+        type=int,
+        nargs="*",
+        default=list(SDK_SIZES_MIB),
+        metavar="MIB",
+        help="sizes at which to also run the official SDK (quadratic: keep them small)",
+    )
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per tool and size")
-    parser.add_argument("--startup-runs", type=int, default=15)
+    parser.add_argument(
+        "--startup-runs", type=int, default=15, help="runs for the --help and overhead medians"
+    )
     parser.add_argument(
         "--cold-runs",
         type=int,
