@@ -30,7 +30,7 @@ class AudioDialect:
     body_is_audio = False
     token_in_url = True
     uses_temperature = True
-    default_model = DEFAULT_MODEL
+    default_model: str | None = DEFAULT_MODEL
     response_kind = "an event stream"
 
     def __init__(self, model: str | None = None) -> None:

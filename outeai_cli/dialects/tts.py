@@ -22,7 +22,7 @@ class TTSDialect:
     body_is_audio = False
     token_in_url = False
     uses_temperature = True
-    default_model = None
+    default_model: str | None = None
     response_kind = "an event stream"
 
     def synthesis_request(

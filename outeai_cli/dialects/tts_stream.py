@@ -33,7 +33,7 @@ class TTSStreamDialect:
     body_is_audio = True
     token_in_url = False
     uses_temperature = False
-    default_model = DEFAULT_MODEL
+    default_model: str | None = DEFAULT_MODEL
     response_kind = "WAV audio"
 
     def __init__(self, model: str | None = None) -> None:
