@@ -205,7 +205,7 @@ class _Run:
         todo: queue.SimpleQueue[_Task] = queue.SimpleQueue()
         for task in missing:
             todo.put(task)
-        self.client.http  # noqa: B018 -- create the shared connection pool before the threads
+        prepare_for_threads(self.client)
         try:
             for _ in range(workers):
                 threading.Thread(target=self._worker, args=(todo,), daemon=True).start()
@@ -252,6 +252,16 @@ class _Run:
         single = len(order) == 1 and not self.options.pause
         if not single:
             stitcher = Stitcher(out, fmt, pause=self.options.pause)
+        try:
+            return self._gather(order, pending, out, fmt, stitcher)
+        except BaseException:
+            if stitcher is not None:
+                stitcher.abort()
+            raise
+
+    def _gather(
+        self, order: list[_Task], pending: int, out: IO[bytes], fmt: str, stitcher: Stitcher | None
+    ) -> tuple[list[Cue], str]:
         cues: list[Cue] = []
         next_piece = 0
         while True:
@@ -308,9 +318,13 @@ class _Run:
         if len(parts) != 1:  # a single piece the server made us split: stitch after all
             stitcher = Stitcher(out, fmt)
             cues = []
-            for part in parts:
-                placed = stitcher.append(part.path)
-                cues.append(Cue(part.text, placed.start, placed.end, stitcher.samplerate))
+            try:
+                for part in parts:
+                    placed = stitcher.append(part.path)
+                    cues.append(Cue(part.text, placed.start, placed.end, stitcher.samplerate))
+            except BaseException:
+                stitcher.abort()
+                raise
             stitcher.close()
             return cues
         (part,) = parts
@@ -428,7 +442,7 @@ class _Run:
         client, request = self.client, self.request
         return piece_key(
             api=client.dialect.name,
-            model=getattr(client, "model", None),
+            model=client.model or client.dialect.default_model,
             base_url=client.base_url,
             speaker=str(request.speaker),
             temperature=request.temperature,
@@ -444,6 +458,13 @@ class _Run:
             path.unlink(missing_ok=True)
             return None
         return [_Part(text, path, entry.format, entry.duration)]
+
+
+def prepare_for_threads(client: TTSClient) -> None:
+    """Settle the client's lazy state (the dialect of --api auto, the connection pool) before
+    worker threads race to create it."""
+    client.resolve_api()
+    _ = client.http
 
 
 def language_of(speaker: Speaker) -> str:

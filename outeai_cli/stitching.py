@@ -8,6 +8,7 @@ count the samples actually decoded, not the durations the server announced.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from dataclasses import dataclass
@@ -109,6 +110,17 @@ class Stitcher:
         if self._writer is None:
             raise ProtocolError("there was no audio to stitch")
         self._writer.close()
+
+    def abort(self) -> None:
+        """Let go of the output after a failure, while its file object is still open.
+
+        Otherwise soundfile finalizes the writer later, against a closed file, and complains.
+        """
+        import soundfile as sf
+
+        if self._writer is not None and not self._writer.closed:
+            with contextlib.suppress(sf.LibsndfileError, RuntimeError, OSError, ValueError):
+                self._writer.close()
 
     @property
     def seconds(self) -> float:
