@@ -82,12 +82,14 @@ def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _register() -> None:
-    from outeai_cli.cli import config_cmd, say, serve, voices_cmd
+    from outeai_cli.cli import batch, cache_cmd, config_cmd, say, serve, voices_cmd
 
     app.command("say", epilog=say.EPILOG)(guarded(say.say))
+    app.command("batch", epilog=batch.EPILOG)(guarded(batch.batch))
     app.command("serve", epilog=serve.EPILOG)(guarded(serve.serve))
     app.add_typer(config_cmd.app, name="config", epilog=config_cmd.EPILOG)
     app.add_typer(voices_cmd.app, name="voices", epilog=voices_cmd.EPILOG)
+    app.add_typer(cache_cmd.app, name="cache", epilog=cache_cmd.EPILOG)
 
 
 _register()

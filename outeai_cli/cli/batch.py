@@ -1,0 +1,244 @@
+"""`outeai batch`: many texts to many files, resumable."""
+
+# No `from __future__ import annotations` here: Typer would re-evaluate every string
+# annotation at start-up, a measurable share of `outeai --help` (issue 5).
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from outeai_cli.cli.completion import complete_path, complete_speaker
+from outeai_cli.cli.errors import EXIT_CODES_HELP
+from outeai_cli.cli.options import (
+    BaseUrlOpt,
+    InsecureOpt,
+    JsonOpt,
+    ProfileOpt,
+    QuietOpt,
+    TokenOpt,
+    examples,
+)
+
+EPILOG = (
+    examples(
+        "outeai batch chapters/ -o audio/",
+        "outeai batch list.jsonl -o audio/ --format mp3 -j 8",
+        "outeai batch list.csv -o audio/ -s EN-MALE-1-NEUTRAL",
+        "cut -f2 lines.tsv | outeai batch - -o clips/",
+    )
+    + "\n\nManifest rows (.jsonl objects or .csv columns): text or file (relative to the "
+    "manifest), and optionally output (relative to DIR), speaker, temperature. "
+    "Each finished item adds a line to DIR/outeai-results.jsonl; run the same command again "
+    "to finish an interrupted or failed batch: complete outputs are checked and skipped. "
+    "Exit status 1 when some items failed (they are named; the others are kept).\n\n"
+    + EXIT_CODES_HELP
+)
+
+
+def batch(
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="INPUT",
+            help="A directory of .txt files, a .jsonl or .csv manifest, or '-' for one text "
+            "per line on stdin.",
+            show_default=False,
+            autocompletion=complete_path,
+        ),
+    ],
+    output_dir: Annotated[
+        Path,
+        typer.Option(
+            "-o",
+            "--output-dir",
+            help="Directory for the audio files (created if missing).",
+            show_default=False,
+            autocompletion=complete_path,
+        ),
+    ],
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="Audio format of derived names: flac, wav, ogg, mp3 (config: format; "
+            "default flac).",
+            show_default=False,
+        ),
+    ] = None,
+    speaker: Annotated[
+        str | None,
+        typer.Option(
+            "-s",
+            "--speaker",
+            help="Voice for items that name none (config: speaker).",
+            show_default=False,
+            autocompletion=complete_speaker,
+        ),
+    ] = None,
+    temperature: Annotated[
+        float | None,
+        typer.Option(
+            "-t",
+            "--temperature",
+            help="Temperature for items that give none, 0.1-1.0 (default 0.4).",
+            show_default=False,
+        ),
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "-j",
+            "--jobs",
+            min=1,
+            max=64,
+            help="Requests at once, across all items (config: jobs; default 4).",
+            show_default=False,
+        ),
+    ] = None,
+    max_chars: Annotated[
+        int | None,
+        typer.Option(
+            "--max-chars",
+            min=1,
+            help="Characters per request; longer items are split and stitched "
+            "(config: max_chars; default 200).",
+            show_default=False,
+        ),
+    ] = None,
+    pause: Annotated[
+        float,
+        typer.Option("--pause", min=0, max=60, help="Seconds of silence between pieces."),
+    ] = 0.0,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Do not reuse or keep pieces in the cache.")
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Make every item again, overwriting existing outputs."),
+    ] = False,
+    results: Annotated[
+        Path | None,
+        typer.Option(
+            "--results",
+            help="Results file (JSONL), appended as items finish [default: DIR/outeai-results.jsonl].",
+            show_default=False,
+        ),
+    ] = None,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+    base_url: BaseUrlOpt = None,
+    token: TokenOpt = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--timeout",
+            help="Seconds to wait for each request's first event (default 90).",
+            rich_help_panel="Connection",
+            show_default=False,
+        ),
+    ] = None,
+    retries: Annotated[
+        int,
+        typer.Option(
+            "--retries",
+            min=0,
+            max=10,
+            help="Retries per request on connect errors, 429 and 502-504.",
+            rich_help_panel="Connection",
+        ),
+    ] = 3,
+    api: Annotated[
+        str | None,
+        typer.Option(
+            "--api",
+            help="API dialect: tts, audio, tts-stream or auto (config: api).",
+            rich_help_panel="Connection",
+            show_default=False,
+        ),
+    ] = None,
+    profile: ProfileOpt = None,
+    allow_insecure_http: InsecureOpt = False,
+) -> None:
+    """Speak many texts into many files (resumable: re-run to finish)."""
+    from outeai_cli.audio import format_for_path
+    from outeai_cli.batch import BatchFailedError, load_items, run_batch
+    from outeai_cli.cache import PieceCache
+    from outeai_cli.cli.progress import make_overall_reporter
+    from outeai_cli.cli.terminal import Terminal
+    from outeai_cli.client import Timeouts, TTSClient, validate_temperature
+    from outeai_cli.config import Settings
+    from outeai_cli.errors import InputError
+    from outeai_cli.longtext import LongTextOptions
+    from outeai_cli.speakers import parse_speaker
+
+    terminal = Terminal()
+    settings = Settings(
+        {
+            "token": token,
+            "base_url": base_url,
+            "speaker": speaker,
+            "temperature": temperature,
+            "format": fmt,
+            "timeout": timeout,
+            "api": api,
+            "max_chars": max_chars,
+            "jobs": jobs,
+        },
+        profile=profile,
+    )
+    out_format = format_for_path("x.flac", settings.get("format") or "flac")
+    if output_dir.exists() and not output_dir.is_dir():
+        raise InputError(f"{output_dir} is not a directory", hint="give a directory with -o")
+    custom = frozenset(settings.custom_voices())
+    default_speaker = settings.get("speaker")
+    parse_speaker(default_speaker, custom)
+    default_temperature = validate_temperature(settings.get("temperature"))
+    items = load_items(source, fmt=out_format, stdin=terminal.stdin.buffer)
+
+    client = TTSClient(
+        settings.get("token"),
+        base_url=settings.get("base_url"),
+        timeout=Timeouts(first_event=settings.get("timeout")),
+        retries=retries,
+        allow_insecure_http=allow_insecure_http,
+        api=settings.get("api"),
+    )
+    client.require_token()
+    options = LongTextOptions(
+        max_chars=settings.get("max_chars"), jobs=settings.get("jobs"), pause=pause
+    )
+    reporter = make_overall_reporter(terminal, quiet=quiet, unit="items")
+    with client, reporter:
+        summary = run_batch(
+            client,
+            items,
+            output_dir,
+            speaker=default_speaker,
+            temperature=default_temperature,
+            custom_voices=custom,
+            options=options,
+            cache=None if no_cache else PieceCache(),
+            force=force,
+            results_path=results,
+            on_progress=reporter.update,
+        )
+    if as_json:
+        typer.echo(json.dumps(summary.as_json()))
+    if not quiet:
+        made = summary.ok - summary.skipped
+        print(
+            f"Batch: {made} made, {summary.skipped} already complete, "
+            f"{len(summary.failed)} failed of {summary.total} "
+            f"({summary.audio_seconds:.1f} s of audio); results in {summary.results}",
+            file=sys.stderr,
+        )
+    if summary.failed:
+        named = ", ".join(name for name, _ in summary.failed[:5])
+        more = f" and {len(summary.failed) - 5} more" if len(summary.failed) > 5 else ""
+        raise BatchFailedError(
+            f"{len(summary.failed)} of {summary.total} items failed: {named}{more}",
+            hint=f"the errors are in {summary.results}; run the same command again to retry them",
+        )
