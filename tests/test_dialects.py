@@ -241,8 +241,35 @@ def test_api_comes_from_the_environment_or_the_config_file(
     assert run_cli("config", "set", "api", "tts-stream").returncode == 0
     assert run_cli("say", "Hi.", "-o", "b.wav").returncode == 0
     assert len(synth_requests(server, "tts-stream")) == 1
-    bad = run_cli("say", "Hi.", "-o", "c.wav", "--api", "v3")
-    assert bad.returncode == 2 and "unknown API dialect 'v3'" in bad.stderr
+    bad_flag = run_cli("say", "Hi.", "-o", "c.wav", "--api", "v3")
+    assert bad_flag.returncode == 2 and "Invalid value for '--api'" in bad_flag.stderr
+    bad_env = run_cli("say", "Hi.", "-o", "c.wav", env={"OUTEAI_API": "v3"})
+    assert bad_env.returncode == 2
+    assert "invalid api 'v3' in $OUTEAI_API: must be one of tts, audio, tts-stream, auto" in (
+        bad_env.stderr
+    )
+    assert not (tmp_path / "c.wav").exists()
+
+
+LONG = " ".join(f"Sentence number {n} says a few words." for n in range(1, 9))
+
+
+@pytest.mark.parametrize(
+    ("api", "ext"), [("audio", "mp3"), ("tts-stream", "wav"), ("audio", "wav")]
+)
+def test_long_text_is_split_requested_and_stitched_in_each_dialect(
+    run_cli, server: ServerHandle, tmp_path: Path, api: str, ext: str
+) -> None:
+    whole = reference(server, api, LONG).duration
+    server.reset()
+    result = run_cli("say", "--api", api, "--max-chars", "80", LONG, "-o", f"long.{ext}")
+    assert result.returncode == 0, result.stderr
+    pieces = synth_requests(server, api)
+    texts = sorted(p["text"] for p in pieces)  # requested at once: in any order
+    assert len(texts) == 4 and " ".join(texts).split() == LONG.split()
+    info = sf.info(tmp_path / f"long.{ext}")
+    assert info.format == SF_FORMAT[ext]
+    assert info.frames / info.samplerate == pytest.approx(whole, abs=0.1)
 
 
 def test_audio_api_over_plain_http_to_a_remote_host_exits_2_before_any_connection(

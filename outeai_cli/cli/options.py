@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -42,6 +43,38 @@ InsecureOpt = Annotated[
         "--allow-insecure-http",
         help="Allow sending the token over plain http to a non-loopback host.",
         rich_help_panel=CONNECTION,
+    ),
+]
+
+
+class Api(StrEnum):
+    """The API dialects (outeai_cli.dialects.API_CHOICES), as a choice for --api."""
+
+    tts = "tts"
+    audio = "audio"
+    tts_stream = "tts-stream"
+    auto = "auto"
+
+
+ApiOpt = Annotated[
+    Api | None,
+    typer.Option(
+        "--api",
+        help="API dialect: tts (the seed's /tts), audio (2025), tts-stream (2026), or auto "
+        "(ask the server once, remembered per base URL) (env OUTEAI_API; config: api; "
+        "default tts).",
+        rich_help_panel=CONNECTION,
+        show_default=False,
+    ),
+]
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Model name for the audio API (default OuteTTS-1-Pro) or the tts-stream API "
+        "(default outetts_1_pro).",
+        rich_help_panel=CONNECTION,
+        show_default=False,
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON object on stdout for scripts.")]

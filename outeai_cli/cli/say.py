@@ -12,9 +12,11 @@ import typer
 from outeai_cli.cli.completion import complete_path, complete_speaker
 from outeai_cli.cli.errors import EXIT_CODES_HELP
 from outeai_cli.cli.options import (
+    ApiOpt,
     BaseUrlOpt,
     InsecureOpt,
     JsonOpt,
+    ModelOpt,
     ProfileOpt,
     QuietOpt,
     TokenOpt,
@@ -195,27 +197,8 @@ def say(
             rich_help_panel="Connection",
         ),
     ] = 3,
-    api: Annotated[
-        str | None,
-        typer.Option(
-            "--api",
-            help="API dialect: tts (the seed's /tts), audio (2025), tts-stream (2026), or auto "
-            "(ask the server once, remembered per base URL) (env OUTEAI_API; config: api; "
-            "default tts).",
-            rich_help_panel="Connection",
-            show_default=False,
-        ),
-    ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            help="Model name for the audio API (default OuteTTS-1-Pro) or the tts-stream API "
-            "(default outetts_1_pro).",
-            rich_help_panel="Connection",
-            show_default=False,
-        ),
-    ] = None,
+    api: ApiOpt = None,
+    model: ModelOpt = None,
     profile: ProfileOpt = None,
     allow_insecure_http: InsecureOpt = False,
 ) -> None:
@@ -245,7 +228,7 @@ def say(
             "temperature": temperature,
             "format": fmt,
             "timeout": timeout,
-            "api": api,
+            "api": api.value if api else None,
             "max_chars": max_chars,
             "jobs": jobs,
         },
