@@ -316,7 +316,7 @@ class TTSClient:
                 ) as response,
             ):
                 if not 200 <= response.status_code < 300:
-                    raise self._api_error(response)
+                    raise self._api_error(response, spec.path)
                 if "html" in response.headers.get("content-type", "").lower():
                     raise ProtocolError(
                         "the server (or a proxy) answered with an HTML page, "
@@ -345,7 +345,7 @@ class TTSClient:
                 raise _timeout_error(None, self.timeouts, watchdog) from None
             raise
 
-    def _api_error(self, response: httpx.Response) -> APIError:
+    def _api_error(self, response: httpx.Response, path: str = "") -> APIError:
         body = b""
         for chunk in response.iter_bytes():
             body += chunk
@@ -363,6 +363,15 @@ class TTSClient:
                 hint="set a valid one with 'outeai config set token' or OUTEAI_TOKEN",
             )
             return exc
+        if status == 404 and path and not _has_message_field(body):
+            # Not the API's own 404 (which carries a "message"): the route itself is missing.
+            return APIError(
+                f"HTTP 404: the server has no /{path} endpoint ({message})",
+                status=status,
+                code=code,
+                hint=f"it may not speak the {self.dialect.name} API: try --api auto, "
+                "or another of --api tts|audio|tts-stream",
+            )
         return APIError(
             f"HTTP {status}: {message}", status=status, code=code, retry_after=retry_after
         )
@@ -449,6 +458,16 @@ def _error_message(body: bytes, content_type: str) -> tuple[str, str | None]:
         return "no error message", None
     first_line = text.splitlines()[0][:120]
     return f"non-JSON error body: {first_line!r}", None
+
+
+def _has_message_field(body: bytes) -> bool:
+    import json
+
+    try:
+        obj = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(obj, dict) and "message" in obj
 
 
 class _TimeoutError(TransportError):

@@ -492,6 +492,21 @@ def test_auto_picks_the_primary_dialect_where_there_is_no_health_endpoint(
     )
 
 
+def test_a_dialect_the_server_does_not_speak_is_named_with_the_fix(
+    run_cli, make_server, server: ServerHandle
+) -> None:
+    older = make_server(dialects=frozenset({"tts"}))
+    result = run_cli(
+        "say", "--api", "tts-stream", "Hi.", "-o", "x.wav", env={"OUTEAI_BASE_URL": older.base_url}
+    )
+    assert result.returncode == 4
+    assert error_lines(result.stderr) == [
+        "outeai: error: HTTP 404: the server has no /tts_stream endpoint (non-JSON error body: "
+        "'Not Found'); it may not speak the tts-stream API: try --api auto, or another of "
+        "--api tts|audio|tts-stream"
+    ]
+
+
 def test_auto_that_cannot_reach_the_server_exits_5_and_remembers_nothing(
     run_cli, tmp_path: Path
 ) -> None:

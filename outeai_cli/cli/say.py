@@ -318,7 +318,7 @@ def say(
                     client, request, target, out_format, force=force, on_event=reporter.on_event
                 )
     except APIError as exc:
-        if exc.status == 404:
+        if exc.status == 404 and not exc.hint:  # the API's own 404: an unknown voice
             from outeai_cli.voices import suggest
 
             exc.hint = suggest(who.name, settings.custom_voices())
