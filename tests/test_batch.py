@@ -1,0 +1,281 @@
+"""`outeai batch`: many texts to many files, resumable, as users run it (real subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from tests.conftest import TOKEN
+from tests.helpers import reference_audio
+
+
+def results(directory: Path) -> list[dict]:
+    path = directory / "outeai-results.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def audio_files(directory: Path) -> list[str]:
+    return sorted(
+        p.relative_to(directory).as_posix()
+        for p in directory.rglob("*")
+        if p.is_file() and p.name != "outeai-results.jsonl"
+    )
+
+
+def hidden(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.rglob(".*"))
+
+
+# -- inputs and names ------------------------------------------------------------------------------
+
+
+def test_directory_of_txt_files_gives_one_file_each_named_after_it(
+    run_cli, server, tmp_path: Path
+) -> None:
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    (texts / "intro.txt").write_text("Welcome to the show.\n", encoding="utf-8")
+    (texts / "outro.txt").write_text("Thanks for listening.\n", encoding="utf-8")
+    (texts / "notes.md").write_text("not a text to speak", encoding="utf-8")
+    result = run_cli("batch", "texts", "-o", "audio")
+    assert result.returncode == 0, result.stderr
+    assert audio_files(tmp_path / "audio") == ["intro.flac", "outro.flac"]
+    assert sorted(r["text"] for r in server.tts_requests()) == [
+        "Thanks for listening.",
+        "Welcome to the show.",
+    ]
+    # One piece, delivered as FLAC: the file is the server's audio, byte for byte.
+    expected = reference_audio(server.base_url, "Welcome to the show.", TOKEN)
+    assert (tmp_path / "audio" / "intro.flac").read_bytes() == expected
+    assert "Batch: 2 made, 0 already complete, 0 failed of 2" in result.stderr
+
+
+def test_jsonl_manifest_sets_outputs_formats_speakers_and_files(
+    run_cli, server, tmp_path: Path
+) -> None:
+    (tmp_path / "chapter.txt").write_text("A chapter read from its own file.", encoding="utf-8")
+    rows = [
+        {
+            "text": "Hello in a male voice.",
+            "output": "voices/male.wav",
+            "speaker": "EN-MALE-1-NEUTRAL",
+        },
+        {"file": "chapter.txt", "temperature": 0.7},
+        {"text": "Third, with a bare output name.", "output": "third"},
+    ]
+    manifest = tmp_path / "list.jsonl"
+    manifest.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n", encoding="utf-8")
+    result = run_cli("batch", "list.jsonl", "-o", "out", "--format", "ogg")
+    assert result.returncode == 0, result.stderr
+    assert audio_files(tmp_path / "out") == ["chapter.ogg", "third.ogg", "voices/male.wav"]
+    assert sf.info(tmp_path / "out" / "voices" / "male.wav").format == "WAV"
+    speakers = {r["text"]: r["speaker"] for r in server.tts_requests()}
+    assert speakers["Hello in a male voice."] == {"default": "EN-MALE-1-NEUTRAL"}
+    assert speakers["A chapter read from its own file."] == {"default": "EN-FEMALE-1-NEUTRAL"}
+    logged = {r["output"]: r for r in results(tmp_path / "out")}
+    assert logged["chapter.ogg"]["temperature"] == 0.7
+    assert logged["chapter.ogg"]["input"] == "list.jsonl line 2"
+
+
+def test_csv_manifest_and_stdin_lines(run_cli, server, tmp_path: Path) -> None:
+    (tmp_path / "list.csv").write_text(
+        'text,output\n"One, with a comma.",one.flac\nTwo.,two.flac\n', encoding="utf-8"
+    )
+    assert run_cli("batch", "list.csv", "-o", "csv").returncode == 0
+    assert audio_files(tmp_path / "csv") == ["one.flac", "two.flac"]
+    result = run_cli("batch", "-", "-o", "lines", input="First line.\n\nThird line.\n")
+    assert result.returncode == 0, result.stderr
+    assert audio_files(tmp_path / "lines") == ["0001-first-line.flac", "0003-third-line.flac"]
+
+
+def test_derived_names_never_collide_and_explicit_ones_win(run_cli, server, tmp_path: Path) -> None:
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "scene.txt").write_text(f"Scene from {folder}.", encoding="utf-8")
+    rows = [
+        {"file": "a/scene.txt"},
+        {"file": "b/scene.txt"},
+        {"text": "Named.", "output": "scene.flac"},
+    ]
+    (tmp_path / "m.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    result = run_cli("batch", "m.jsonl", "-o", "out")
+    assert result.returncode == 0, result.stderr
+    logged = {r["input"]: r["output"] for r in results(tmp_path / "out")}
+    assert logged == {
+        "m.jsonl line 3": "scene.flac",
+        "m.jsonl line 1": "scene-2.flac",
+        "m.jsonl line 2": "scene-3.flac",
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("m.jsonl", '{"text": "ok"}\n{"text": "oops",}\n', "m.jsonl line 2: not valid JSON"),
+        ("m.jsonl", '{"text": "ok"}\n\n{"txt": "typo"}\n', "m.jsonl line 3: unknown field 'txt'"),
+        ("m.jsonl", '{"text": "a", "file": "b.txt"}\n', "line 1: give exactly one of 'text' or 'file'"),
+        ("m.jsonl", '{"text": "hot", "temperature": 2}\n', "line 1: 'temperature' must be a number"),
+        ("m.jsonl", '{"text": "x", "output": "../escape.flac"}\n', "line 1: 'output' must be a relative path"),
+        ("m.jsonl", '{"text": "x", "output": "a.aiff"}\n', "line 1: unsupported output extension"),
+        ("m.jsonl", '{"file": "missing.txt"}\n', "line 1: cannot read missing.txt"),
+        ("m.jsonl", '{"text": "a", "output": "s.flac"}\n{"text": "b", "output": "S.flac"}\n', "line 2 and m.jsonl line 1 both write"),
+        ("m.csv", "text,output\nfine,a.flac\nbad,b.flac,extra\n", "m.csv line 3: more cells than the header"),
+        ("m.csv", "text\n\"   \"\n", "m.csv line 2: 'text' is empty"),
+    ],
+)  # fmt: skip
+def test_a_bad_manifest_row_is_named_by_line_and_nothing_is_sent(
+    run_cli, server, tmp_path: Path, name: str, content: str, message: str
+) -> None:
+    (tmp_path / name).write_text(content, encoding="utf-8")
+    result = run_cli("batch", name, "-o", "out")
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert server.tts_requests() == []
+    assert not (tmp_path / "out").exists() or audio_files(tmp_path / "out") == []
+
+
+# -- resuming --------------------------------------------------------------------------------------
+
+
+def test_two_hundred_items_with_faults_interrupted_and_resumed(
+    run_cli, cli_env, make_server, server, tmp_path: Path
+) -> None:
+    lines = [f"Batch item number {i} reads one short line." for i in range(200)]
+    stdin = "".join(line + "\n" for line in lines).encode()
+    faults = ["http-503:10%", "http-502:3%", "html-502:2%"]  # transient: retried with backoff
+    srv = make_server(latency=0.1, faults=faults)
+    args = ["batch", "-", "-o", "out", "-j", "8", "--retries", "6"]
+    env = {**cli_env, "OUTEAI_BASE_URL": srv.base_url}
+    (tmp_path / "lines.txt").write_bytes(stdin)
+    with open(tmp_path / "lines.txt", "rb") as lines_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "outeai_cli", *args],
+            env=env,
+            cwd=tmp_path,
+            stdin=lines_file,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+    log = tmp_path / "out" / "outeai-results.jsonl"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if log.exists() and len(log.read_text().splitlines()) >= 50:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err.decode()
+    assert "Traceback" not in err.decode()
+    out = tmp_path / "out"
+    assert hidden(out) == []  # no temp files, no spool directories
+    finished = {r["output"] for r in results(out) if r["status"] == "ok"}
+    assert 50 <= len(finished) < 200
+    assert set(audio_files(out)) == finished  # every file on disk is a logged, finished item
+    done_texts = {lines[int(name[:4]) - 1] for name in finished}
+
+    srv.reset()
+    srv.set_faults(*faults)
+    result = run_cli(*args, input=stdin, env={"OUTEAI_BASE_URL": srv.base_url})
+    assert result.returncode == 0, result.stderr
+    requested = [r["text"] for r in srv.tts_requests()]
+    assert not done_texts & set(requested), "finished items were requested again"
+    assert f"{len(finished)} already complete" in result.stderr
+
+    names = audio_files(out)
+    assert len(names) == 200
+    for name in names:
+        text = lines[int(name[:4]) - 1]
+        assert (out / name).read_bytes() == reference_audio(server.base_url, text, TOKEN), name
+    final = {}
+    for record in results(out):
+        final[record["output"]] = record
+    assert sorted(final) == names
+    assert all(r["status"] == "ok" and r["sha256"] and r["bytes"] for r in final.values())
+    assert sum(r["status"] == "ok" for r in results(out)) == 200  # one ok line per item
+
+
+def test_an_existing_output_is_checked_not_assumed(run_cli, server, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    rows = [{"text": f"Line {n}.", "output": f"{n}.flac"} for n in ("one", "two", "three")]
+    (tmp_path / "m.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    good = reference_audio(server.base_url, "Line one.", TOKEN)
+    server.reset()
+    (out / "one.flac").write_bytes(good)  # complete, but made outside this batch
+    (out / "two.flac").write_bytes(good[: len(good) // 3])  # cut short: must be made again
+    result = run_cli("batch", "m.jsonl", "-o", "out")
+    assert result.returncode == 0, result.stderr
+    assert sorted(r["text"] for r in server.tts_requests()) == ["Line three.", "Line two."]
+    assert (out / "two.flac").read_bytes() == reference_audio(server.base_url, "Line two.", TOKEN)
+    logged = {r["output"]: r["status"] for r in results(out)}
+    assert logged == {"one.flac": "skipped", "two.flac": "ok", "three.flac": "ok"}
+
+
+def test_a_changed_input_remakes_its_output(run_cli, server, tmp_path: Path) -> None:
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(
+        json.dumps({"text": "First wording.", "output": "a.flac"}), encoding="utf-8"
+    )
+    assert run_cli("batch", "m.jsonl", "-o", "out").returncode == 0
+    manifest.write_text(
+        json.dumps({"text": "Second wording.", "output": "a.flac"}), encoding="utf-8"
+    )
+    assert run_cli("batch", "m.jsonl", "-o", "out").returncode == 0
+    assert [r["text"] for r in server.tts_requests()] == ["First wording.", "Second wording."]
+    expected = reference_audio(server.base_url, "Second wording.", TOKEN)
+    assert (tmp_path / "out" / "a.flac").read_bytes() == expected
+
+
+def test_failed_items_are_named_the_others_kept_and_a_rerun_retries_only_them(
+    run_cli, server, tmp_path: Path
+) -> None:
+    rows = [
+        {"text": "Fine one.", "output": "a.flac"},
+        {"text": "Unknown voice.", "output": "b.flac", "speaker": "custom:nobody"},
+        {"text": "Fine two.", "output": "c.flac"},
+    ]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    result = run_cli("batch", "m.jsonl", "-o", "out")
+    assert result.returncode == 1
+    assert "1 of 3 items failed: b.flac" in result.stderr
+    assert audio_files(tmp_path / "out") == ["a.flac", "c.flac"]
+    failed = [r for r in results(tmp_path / "out") if r["status"] == "failed"]
+    assert [(r["output"], r["bytes"]) for r in failed] == [("b.flac", None)]
+    assert "HTTP 404" in failed[0]["error"]
+
+    rows[1]["speaker"] = "custom:my-clone"  # a custom voice the server knows: fixed
+    manifest.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    server.reset()
+    rerun = run_cli("batch", "m.jsonl", "-o", "out")
+    assert rerun.returncode == 0, rerun.stderr
+    assert [r["text"] for r in server.tts_requests()] == ["Unknown voice."]
+
+
+def test_a_rejected_token_stops_the_whole_batch(run_cli, make_server, tmp_path: Path) -> None:
+    strict = make_server(tokens=frozenset({"another-token"}))
+    lines = "".join(f"Line {i}.\n" for i in range(40))
+    result = run_cli(
+        "batch", "-", "-o", "out", input=lines, env={"OUTEAI_BASE_URL": strict.base_url}
+    )
+    assert result.returncode == 3
+    assert "rejected" in result.stderr
+    assert len(strict.tts_requests()) <= 8  # those already in flight, not all forty
+
+
+def test_json_summary_and_plain_progress_lines(run_cli, server, tmp_path: Path) -> None:
+    result = run_cli("batch", "-", "-o", "out", "--json", input="One.\nTwo.\n")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.out)
+    assert (summary["total"], summary["ok"], summary["skipped"], summary["failed"]) == (2, 2, 0, [])
+    assert summary["results"].endswith("outeai-results.jsonl")
+    assert "outeai: 2 items: 0 already complete, 2 to make" in result.stderr
+    assert "] ok 0001-one.flac (" in result.stderr
