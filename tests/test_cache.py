@@ -1,0 +1,132 @@
+"""The piece cache: keyed by all that shapes the audio, validated on read, shown and cleared."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from outeai_cli.cache import PieceCache, default_cache_dir, piece_key
+from tests.test_startup import HEAVY, run_with_import_log
+
+BASE = {
+    "api": "tts",
+    "base_url": "http://127.0.0.1:8765/api/v1",
+    "speaker": "default:EN-FEMALE-1-NEUTRAL",
+    "temperature": 0.4,
+    "text": "Hello there.",
+}
+
+
+def stored(cache: PieceCache, key: str, audio: bytes, tmp_path: Path) -> None:
+    source = tmp_path / "piece.flac"
+    source.write_bytes(audio)
+    cache.store(key, source, format="flac", duration=1.5)
+
+
+@pytest.mark.parametrize(
+    ("field", "other"),
+    [
+        ("api", "tts-stream"),
+        ("base_url", "https://outeai.com/api/v1"),
+        ("speaker", "custom:EN-FEMALE-1-NEUTRAL"),
+        ("temperature", 0.5),
+        ("text", "Hello there!"),
+    ],
+)
+def test_every_field_of_the_request_changes_the_key(field: str, other: object) -> None:
+    assert piece_key(**BASE) != piece_key(**{**BASE, field: other})
+
+
+def test_key_ignores_a_trailing_slash_but_not_the_model() -> None:
+    assert piece_key(**BASE) == piece_key(**{**BASE, "base_url": BASE["base_url"] + "/"})
+    assert piece_key(**BASE, model="a") != piece_key(**BASE, model="b")
+
+
+def test_a_stored_entry_comes_back_byte_for_byte(tmp_path: Path) -> None:
+    cache = PieceCache(tmp_path / "c")
+    key = piece_key(**BASE)
+    stored(cache, key, b"fLaC audio bytes", tmp_path)
+    out = io.BytesIO()
+    entry = cache.fetch(key, out)
+    assert entry is not None and (entry.format, entry.duration, entry.bytes) == ("flac", 1.5, 16)
+    assert out.getvalue() == b"fLaC audio bytes"
+    assert cache.fetch(piece_key(**{**BASE, "text": "other"}), io.BytesIO()) is None
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda audio, meta: audio.write_bytes(audio.read_bytes()[:-3]),  # cut short
+        lambda audio, meta: audio.write_bytes(b"x" + audio.read_bytes()[1:]),  # same size, changed
+        lambda audio, meta: meta.write_text("{not json"),  # sidecar torn
+        lambda audio, meta: meta.unlink(),  # killed between the two renames
+        lambda audio, meta: audio.unlink(),  # audio gone
+    ],
+    ids=["truncated", "altered", "torn-sidecar", "no-sidecar", "no-audio"],
+)
+def test_a_partial_or_damaged_entry_is_never_reused(tmp_path: Path, damage) -> None:
+    cache = PieceCache(tmp_path / "c")
+    key = piece_key(**BASE)
+    stored(cache, key, b"0123456789" * 10, tmp_path)
+    audio, meta = (tmp_path / "c" / key[:2] / f"{key}.{ext}" for ext in ("audio", "json"))
+    damage(audio, meta)
+    assert cache.fetch(key, io.BytesIO()) is None
+    assert cache.stats().entries == 0
+
+
+def test_stats_count_complete_entries_and_clear_removes_everything(tmp_path: Path) -> None:
+    cache = PieceCache(tmp_path / "c")
+    for text in ("a", "b", "c"):
+        stored(cache, piece_key(**{**BASE, "text": text}), b"z" * 1000, tmp_path)
+    (tmp_path / "c" / "ab").mkdir()
+    (tmp_path / "c" / "ab" / ".leftover.part").write_bytes(b"q" * 500)  # a killed write
+    stats = cache.stats()
+    assert stats.entries == 3 and stats.bytes > 3000 + 500
+    removed = cache.clear()
+    assert removed == stats
+    assert cache.stats().entries == 0 and cache.stats().bytes == 0
+    assert list((tmp_path / "c").iterdir()) == []
+
+
+def test_the_cache_lives_under_xdg_cache_home(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "outeai" / "pieces"
+
+
+# -- `outeai cache` --------------------------------------------------------------------------------
+
+TEXT = " ".join(f"Cached sentence number {i} is right here." for i in range(12))
+
+
+def test_cache_command_shows_the_pieces_a_long_say_kept_and_clears_them(
+    run_cli, server, tmp_path: Path
+) -> None:
+    assert run_cli("say", TEXT, "-o", "a.flac", "--max-chars", "100").returncode == 0
+    pieces = len(server.tts_requests())
+    shown = run_cli("cache")
+    assert shown.returncode == 0, shown.stderr
+    where = tmp_path / "cache" / "outeai" / "pieces"
+    assert shown.out.startswith(f"{where}: {pieces} pieces, ")
+    report = json.loads(run_cli("cache", "--json").out)
+    assert report["entries"] == pieces and report["bytes"] > 0 and report["path"] == str(where)
+
+    cleared = run_cli("cache", "clear")
+    assert cleared.returncode == 0
+    assert cleared.out.startswith(f"Removed {pieces} pieces, ")
+    assert json.loads(run_cli("cache", "--json").out)["entries"] == 0
+    server.reset()
+    assert run_cli("say", TEXT, "-o", "b.flac", "--max-chars", "100").returncode == 0
+    assert len(server.tts_requests()) == pieces  # nothing left to reuse
+
+
+@pytest.mark.parametrize(
+    "args", [("cache",), ("cache", "clear"), ("batch", "--help")], ids=" ".join
+)
+def test_cache_and_batch_help_stay_light(args: tuple[str, ...], tmp_path: Path) -> None:
+    code, modules = run_with_import_log(*args, tmp_path=tmp_path)
+    assert code == 0
+    assert "outeai_cli.cli.app" in modules
+    assert not {m.split(".")[0] for m in modules} & set(HEAVY)
