@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from outeai_cli.errors import InputError
+from outeai_cli.errors import InputError, ProtocolError
 
 # Formats the CLI can write, by extension; each maps to soundfile's (format, subtype).
 OUTPUT_FORMATS: dict[str, tuple[str, str | None]] = {
@@ -149,20 +149,24 @@ def convert(source: IO[bytes], destination: IO[bytes], fmt: str) -> None:
 
     container, subtype = OUTPUT_FORMATS[fmt]
     source.seek(0)
-    with sf.SoundFile(source) as reader:
-        subtype = subtype or _lossless_subtype(reader.subtype)
-        with sf.SoundFile(
-            destination,
-            mode="w",
-            samplerate=reader.samplerate,
-            channels=reader.channels,
-            format=container,
-            subtype=subtype,
-        ) as writer:
-            for block in reader.blocks(
-                blocksize=65536, dtype="int16" if subtype == "PCM_16" else "float32"
-            ):
-                writer.write(block)
+    try:
+        with sf.SoundFile(source) as reader:
+            subtype = subtype or _lossless_subtype(reader.subtype)
+            with sf.SoundFile(
+                destination,
+                mode="w",
+                samplerate=reader.samplerate,
+                channels=reader.channels,
+                format=container,
+                subtype=subtype,
+            ) as writer:
+                for block in reader.blocks(
+                    blocksize=65536, dtype="int16" if subtype == "PCM_16" else "float32"
+                ):
+                    writer.write(block)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        # Undecodable received audio is the response's fault, not the caller's.
+        raise ProtocolError(f"the received audio could not be converted to {fmt}: {exc}") from None
 
 
 def _lossless_subtype(subtype: str) -> str:

@@ -213,7 +213,13 @@ class TTSClient:
             if isinstance(event, AudioEvent):
                 final = event
         assert final is not None  # stream() raises unless the final event arrived
-        return TTSOutput(audio_bytes=sink.getvalue(), duration=final.duration, format=final.format)
+        audio = sink.getvalue()
+        return TTSOutput(
+            audio_bytes=audio,
+            duration=final.duration,
+            format=final.format,
+            sample_rate=_sample_rate(audio),
+        )
 
     def stream(
         self,
@@ -345,7 +351,10 @@ class TTSClient:
                 raise _timeout_error(None, self.timeouts, watchdog) from None
             raise
 
-    def _api_error(self, response: httpx.Response, path: str = "") -> APIError:
+    def _api_error(
+        self, response: httpx.Response, path: str = ""
+    ) -> APIError | AuthenticationError:
+        """The typed error for a non-2xx answer, from its (bounded) body."""
         body = b""
         for chunk in response.iter_bytes():
             body += chunk
@@ -356,13 +365,12 @@ class TTSClient:
         message = redact(message, self.token)
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         if status == 401:
-            exc: APIError = _AuthAPIError(
+            return AuthenticationError(
                 f"the token {mask_token(self.token)} was rejected (HTTP 401: {message})",
                 status=status,
                 code=code,
                 hint="set a valid one with 'outeai config set token' or OUTEAI_TOKEN",
             )
-            return exc
         if status == 404 and path and not _has_message_field(body):
             # Not the API's own 404 (which carries a "message"): the route itself is missing.
             return APIError(
@@ -395,15 +403,15 @@ class TTSClient:
                 f"{self.base_url}/voices",
                 headers={"Authorization": f"Bearer {self.token}"} if self.token else {},
             )
+        except httpx.TimeoutException:
+            raise _TimeoutError(
+                f"timeout: the server did not answer GET /voices within "
+                f"{max(self.timeouts.connect, self.timeouts.first_event):g} s"
+            ) from None
         except httpx.TransportError as exc:
             raise _transport_error(exc, False, self.token) from None
         if response.status_code != 200:
-            message, code = _error_message(
-                response.content, response.headers.get("content-type", "")
-            )
-            raise APIError(
-                f"HTTP {response.status_code}: {message}", status=response.status_code, code=code
-            )
+            raise self._api_error(response)
         try:
             payload = response.json()
             voices = payload["data"]["voices"]
@@ -435,10 +443,6 @@ class _PipeSink:
         self.raw.flush()
 
 
-class _AuthAPIError(APIError, AuthenticationError):
-    """A 401: both an API error (status, code) and an authentication failure."""
-
-
 def _error_message(body: bytes, content_type: str) -> tuple[str, str | None]:
     import json
 
@@ -468,6 +472,16 @@ def _has_message_field(body: bytes) -> bool:
     except (ValueError, UnicodeDecodeError):
         return False
     return isinstance(obj, dict) and "message" in obj
+
+
+def _sample_rate(audio: bytes) -> int | None:
+    """The rate soundfile reads from the audio's header, or None if it cannot tell."""
+    import soundfile as sf
+
+    try:
+        return int(sf.info(io.BytesIO(audio)).samplerate)
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        return None
 
 
 class _TimeoutError(TransportError):

@@ -44,9 +44,16 @@ class ConfigError(InputError):
 
 
 class AuthenticationError(OuteAIError):
-    """No token, or the service rejected it."""
+    """No token, or the service rejected it (then `status` is 401 and `code` is the API's)."""
 
     exit_code = ExitCode.AUTH
+
+    def __init__(
+        self, message: str, *, status: int | None = None, code: str | None = None, hint: str = ""
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+        self.code = code
 
 
 class APIError(OuteAIError):

@@ -175,15 +175,8 @@ def _receive(
 
 
 def _convert_in_place(handle: IO[bytes], fmt: str, directory: Path | None) -> None:
-    import soundfile as sf
-
     with spool_file(directory) as converted:
-        try:
-            convert(handle, converted, fmt)
-        except (sf.LibsndfileError, RuntimeError) as exc:
-            raise ProtocolError(
-                f"the received audio could not be converted to {fmt}: {exc}"
-            ) from None
+        convert(handle, converted, fmt)
         handle.seek(0)
         handle.truncate()
         converted.seek(0)

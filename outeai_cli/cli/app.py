@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from outeai_cli.cli.errors import EXIT_CODES_HELP
+from outeai_cli.cli.errors import EXIT_CODES_HELP, Terminated
 from outeai_cli.cli.options import examples
 from outeai_cli.errors import InterruptedByUser
 
@@ -93,10 +93,6 @@ def _register() -> None:
 
 
 _register()
-
-
-class Terminated(BaseException):
-    """SIGTERM, raised in the main thread so cleanup handlers run as for Ctrl-C."""
 
 
 def _on_sigterm(signum: int, frame: object) -> None:

@@ -12,6 +12,10 @@ player failed); 2 bad usage or input; 3 missing or rejected token; 4 request ref
 130 interrupted (Ctrl-C); 141 stdout closed by its reader; 143 terminated (SIGTERM)."""
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so cleanup handlers run as for Ctrl-C."""
+
+
 def format_error(exc: OuteAIError) -> str:
     message = exc.message.rstrip(".")
     return f"outeai: error: {message}" + (f"; {exc.hint}" if exc.hint else "")

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from outeai_cli.cli.errors import Terminated
 from outeai_cli.cli.options import examples
 
 EPILOG = (
@@ -160,4 +161,8 @@ def serve(
     )
     lines.append("  stop with Ctrl-C")
     print("\n".join(lines), file=sys.stderr, flush=True)
-    serve_forever(settings, sock)
+    try:
+        serve_forever(settings, sock)
+    except (KeyboardInterrupt, Terminated):
+        pass  # uvicorn has shut down gracefully; a stop is not an error for a server
+    print("outeai serve: stopped", file=sys.stderr)
