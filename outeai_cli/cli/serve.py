@@ -3,6 +3,7 @@
 # No `from __future__ import annotations` here: Typer would re-evaluate every string
 # annotation at start-up, a measurable share of `outeai --help` (issue 5).
 
+import contextlib
 import os
 import sys
 from typing import Annotated
@@ -161,8 +162,7 @@ def serve(
     )
     lines.append("  stop with Ctrl-C")
     print("\n".join(lines), file=sys.stderr, flush=True)
-    try:
+    # uvicorn shuts down gracefully on Ctrl-C/SIGTERM; a stop is not an error for a server.
+    with contextlib.suppress(KeyboardInterrupt, Terminated):
         serve_forever(settings, sock)
-    except (KeyboardInterrupt, Terminated):
-        pass  # uvicorn has shut down gracefully; a stop is not an error for a server
     print("outeai serve: stopped", file=sys.stderr)
