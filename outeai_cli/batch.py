@@ -469,7 +469,7 @@ def run_batch(
                     events.put(("done", job, outcome))
 
         threads = [
-            threading.Thread(target=worker, daemon=True) for _ in range(min(options.jobs, waiting))
+            threading.Thread(target=worker, daemon=True) for _ in range(min(2 * options.jobs, waiting))
         ]
         prepare_for_threads(client)
         for thread in threads:
