@@ -26,6 +26,8 @@ from outeai_cli.cli.options import (
 if TYPE_CHECKING:
     from outeai_cli.client import TTSClient
     from outeai_cli.config import Settings
+    from outeai_cli.longtext import LongTextResult
+    from outeai_cli.synthesis import SaveResult
 
 EPILOG = (
     examples(
@@ -234,7 +236,7 @@ def say(
         },
         profile=profile,
     )
-    words = read_text(text, file, terminal.stdin.buffer, terminal.stdin_is_tty)
+    words = read_text(text, file, terminal.stdin_bytes, terminal.stdin_is_tty)
     who = parse_speaker(settings.get("speaker"), frozenset(settings.custom_voices()))
     temp = validate_temperature(settings.get("temperature"))
     chosen_format = settings.get("format")
@@ -288,20 +290,18 @@ def say(
     if out_format is None:
         out_format = client.dialect.audio_format
     request = SynthesisRequest(words, who, temp)
-    reporter = (
-        make_overall_reporter(terminal, quiet=quiet, unit="pieces")
-        if long_text
-        else make_reporter(terminal, quiet=quiet)
-    )
+    overall = make_overall_reporter(terminal, quiet=quiet, unit="pieces") if long_text else None
+    reporter = overall or make_reporter(terminal, quiet=quiet)
+    result: SaveResult | LongTextResult
     try:
         with client, reporter:
-            if long_text:
+            if overall is not None:
                 result = speak_long(
                     client,
                     request,
                     target,
                     out_format,
-                    reporter,  # type: ignore[arg-type]
+                    overall,
                     max_chars=settings.get("max_chars"),
                     jobs=settings.get("jobs"),
                     pause=pause,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 
 @dataclass
@@ -14,6 +14,11 @@ class Terminal:
     stdout: IO[Any] = field(default_factory=lambda: sys.stdout)
     stderr: IO[Any] = field(default_factory=lambda: sys.stderr)
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    @property
+    def stdin_bytes(self) -> BinaryIO:
+        """Standard input as bytes (text is decoded strictly later, naming bad offsets)."""
+        return getattr(self.stdin, "buffer", self.stdin)
 
     @staticmethod
     def _isatty(stream: IO[Any]) -> bool:
