@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 
 @dataclass
@@ -18,7 +18,7 @@ class Terminal:
     @property
     def stdin_bytes(self) -> BinaryIO:
         """Standard input as bytes (text is decoded strictly later, naming bad offsets)."""
-        return getattr(self.stdin, "buffer", self.stdin)
+        return cast(BinaryIO, getattr(self.stdin, "buffer", self.stdin))
 
     @staticmethod
     def _isatty(stream: IO[Any]) -> bool:
