@@ -27,16 +27,16 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from outeai_cli.audio import atomic_output, spool_file
 from outeai_cli.cache import PieceCache, piece_key
 from outeai_cli.client import TTSClient
 from outeai_cli.errors import APIError, InputError, InterruptedByUser, OuteAIError
-from outeai_cli.events import AudioEvent, RetryEvent, StatusEvent
+from outeai_cli.events import AudioEvent, Event, RetryEvent, StatusEvent
 from outeai_cli.speakers import Speaker
 from outeai_cli.splitting import DEFAULT_MAX_CHARS, Piece, split_piece, split_text
 from outeai_cli.stitching import Stitcher, copy_single, count_frames
@@ -398,7 +398,11 @@ class _Run:
             self._events.put(("status", number, "sending"))
             with self._lock:
                 self.requests += 1
-            stream = self.client.stream(text, request.speaker, request.temperature, sink=sink)
+            # A generator, closed explicitly below so an abandoned response frees its connection.
+            stream = cast(
+                "Generator[Event, None, None]",
+                self.client.stream(text, request.speaker, request.temperature, sink=sink),
+            )
             try:
                 for event in stream:
                     if self._stopped():
@@ -410,7 +414,7 @@ class _Run:
                     elif isinstance(event, RetryEvent):
                         self._on_retry(number, event)
             finally:
-                stream.close()  # at once, so an abandoned response frees its connection
+                stream.close()
         assert final is not None  # stream() raises unless the final event arrived
         if key is not None and self.cache is not None:
             self._store(key, path, final)

@@ -196,7 +196,7 @@ def batch(
     default_speaker = settings.get("speaker")
     parse_speaker(default_speaker, custom)
     default_temperature = validate_temperature(settings.get("temperature"))
-    items = load_items(source, fmt=out_format, stdin=terminal.stdin.buffer)
+    items = load_items(source, fmt=out_format, stdin=sys.stdin.buffer)
 
     client = TTSClient(
         settings.get("token"),

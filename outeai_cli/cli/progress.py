@@ -160,6 +160,12 @@ class OverallReporter(Protocol):
     def __exit__(self, *exc: object) -> None: ...
     def update(self, progress: RunProgress) -> None: ...
     def message(self, text: str) -> None: ...
+    def on_event(self, event: Event) -> None: ...
+
+
+class _OverallBase:
+    def on_event(self, event: Event) -> None:
+        """Single-request events do not apply: each piece's status arrives through update()."""
 
 
 def make_overall_reporter(terminal: Terminal, *, quiet: bool, unit: str) -> OverallReporter:
@@ -189,7 +195,7 @@ def _clock(seconds: float | None) -> str:
     return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
 
 
-class QuietOverallReporter:
+class QuietOverallReporter(_OverallBase):
     def __enter__(self) -> QuietOverallReporter:
         return self
 
@@ -203,7 +209,7 @@ class QuietOverallReporter:
         pass
 
 
-class PlainOverallReporter:
+class PlainOverallReporter(_OverallBase):
     """For logs and pipes: a line per finished unit and per note, nothing redrawn."""
 
     def __init__(self, terminal: Terminal, unit: str) -> None:
@@ -235,7 +241,7 @@ class PlainOverallReporter:
         self._finished = finished
 
 
-class LiveOverallReporter:
+class LiveOverallReporter(_OverallBase):
     """The overall bar, elapsed and ETA, and one line per request in flight with its status."""
 
     _SHOWN = 8  # in-flight lines at most; the rest are counted
