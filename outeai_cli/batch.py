@@ -469,7 +469,8 @@ def run_batch(
                     events.put(("done", job, outcome))
 
         threads = [
-            threading.Thread(target=worker, daemon=True) for _ in range(min(2 * options.jobs, waiting))
+            threading.Thread(target=worker, daemon=True)
+            for _ in range(min(2 * options.jobs, waiting))
         ]
         prepare_for_threads(client)
         for thread in threads:
@@ -482,9 +483,10 @@ def run_batch(
                     continue
                 waiting -= _handle(event, jobs, state, log, emit)
         except BaseException:
-            cancel.set()
+            cancel.set()  # items stop within a poll interval; their temp files go with them
+            deadline = time.monotonic() + 5
             for thread in threads:
-                thread.join(timeout=5)
+                thread.join(timeout=max(0.0, deadline - time.monotonic()))
             while True:  # log what finished while stopping; the rest left nothing behind
                 try:
                     event = events.get_nowait()
@@ -559,10 +561,13 @@ def _handle(
     name = job.item.output.as_posix()
     if kind == "progress":
         progress = event[2]
-        status = progress.in_flight[0].split(" ", 1)[-1] if progress.in_flight else "waiting"
-        if progress.total > 1:
-            status = f"{progress.done}/{progress.total} pieces, {status}"
-        state.in_flight[job.index] = f"{name}: {status}"
+        if not progress.in_flight:  # waiting for a request slot: not worth a line
+            state.in_flight.pop(job.index, None)
+        else:
+            status = progress.in_flight[0].split(" ", 1)[-1]
+            if progress.total > 1:
+                status = f"{progress.done}/{progress.total} pieces, {status}"
+            state.in_flight[job.index] = f"{name}: {status}"
         if emit is not None:
             emit(None)
         return 0

@@ -255,7 +255,7 @@ class LiveOverallReporter(_OverallBase):
             SpinnerColumn(),
             TextColumn("{task.description}"),
             BarColumn(),
-            TextColumn("{task.completed}/{task.total} " + unit + "{task.fields[failed]}"),
+            TextColumn("{task.fields[count]}"),
             TextColumn("{task.fields[audio]:>7.1f} s audio"),
             TimeElapsedColumn(),
             TextColumn("ETA {task.fields[eta]}"),
@@ -270,7 +270,7 @@ class LiveOverallReporter(_OverallBase):
         from rich.live import Live
 
         self._task = self._progress.add_task(
-            WAITING, total=None, audio=0.0, failed="", eta=_clock(None)
+            WAITING, total=None, audio=0.0, count="", eta=_clock(None)
         )
         self._live = Live(
             self._render(), console=self.console, transient=True, refresh_per_second=8
@@ -290,13 +290,19 @@ class LiveOverallReporter(_OverallBase):
             self.message(progress.note)
         self._latest = progress
         eta = eta_seconds(progress, time.monotonic() - self._started)
+        finished = progress.done + progress.failed
+        if progress.in_flight or finished < progress.total:
+            description = "Speaking"
+        else:  # every request is back; a long text still has its last pieces to stitch
+            description = "Stitching" if self._unit == "pieces" else "Done"
+        failed = f", {progress.failed} failed" if progress.failed else ""
         self._progress.update(
             self._task,
-            description="Speaking" if progress.in_flight else "Stitching",
+            description=description,
             total=progress.total,
-            completed=progress.done + progress.failed,
+            completed=finished,
             audio=progress.audio_seconds,
-            failed=f", {progress.failed} failed" if progress.failed else "",
+            count=f"{finished}/{progress.total} {self._unit}{failed}",
             eta=_clock(eta),
         )
         if self._live is not None:
