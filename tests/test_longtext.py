@@ -259,6 +259,33 @@ def test_interrupted_book_leaves_nothing_and_the_rerun_requests_only_missing_pie
     assert np.array_equal(stitched, np.concatenate([reference(t) for t in order]))
 
 
+def test_kill_9_leaves_the_target_untouched_and_the_next_run_sweeps_its_spool(
+    run_cli, cli_env, make_server, tmp_path: Path
+) -> None:
+    srv = make_server(max_chars=200, latency=0.15)
+    (tmp_path / "book.txt").write_text(BOOK[:3000], encoding="utf-8")
+    (tmp_path / "book.flac").write_bytes(b"the previous version")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "outeai_cli", "say", "-f", "book.txt", "-o", "book.flac", "--force"],
+        env={**cli_env, "OUTEAI_BASE_URL": srv.base_url},
+        cwd=tmp_path,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while len(srv.tts_requests()) < 6 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.kill()
+    proc.wait(timeout=10)
+    assert (tmp_path / "book.flac").read_bytes() == b"the previous version"
+    assert [p.name for p in tmp_path.glob(".book.flac.*.pieces")] != []  # only a kill leaves it
+    result = run_cli(
+        "say", "-f", "book.txt", "-o", "book.flac", "--force", env={"OUTEAI_BASE_URL": srv.base_url}
+    )
+    assert result.returncode == 0, result.stderr
+    assert leftovers(tmp_path, "book.flac") == ["book.flac"]
+    assert sf.info(tmp_path / "book.flac").frames > 0
+
+
 # -- smaller texts ---------------------------------------------------------------------------------
 
 TEXT = " ".join(
