@@ -140,30 +140,44 @@ def admit(
     return Admission(faults, record, refusal, slot)
 
 
+Validated = tuple[str, str, dict[str, Any], Voice | None, float]  # token, text, speaker, voice, t
+
+
+async def serve_ndjson(
+    request: Request,
+    state: ServerState,
+    path: str,
+    flavour: NDJSONFlavour,
+    validate: Callable[[bytes], JSONResponse | Validated],
+) -> Response:
+    """Answer one NDJSON-dialect synthesis request: read, validate, admit, then stream."""
+    raw = await read_limited(request, state.settings.max_body_bytes)
+    if raw is None:
+        state.record(RequestRecord(path, None, None, 413, []))
+        return body_too_large(state.settings)
+    outcome = validate(raw)
+    if isinstance(outcome, JSONResponse):
+        state.record(RequestRecord(path, None, None, outcome.status_code, []))
+        return outcome
+    token, text, speaker, voice, temperature = outcome
+    admission = admit(state, path, token, text, speaker)
+    if admission.refusal is not None:
+        return admission.refusal
+    faults = admission.faults
+    body = ndjson_stream(state, admission.slot, text, voice, speaker, temperature, faults, flavour)
+    if "split-bytes" in faults:
+        body = resplit(body)
+    media = "text/html" if "html-200" in faults else "application/x-ndjson"
+    return StreamingResponse(body, media_type=media)
+
+
 def create_app(settings: ServerSettings) -> Starlette:
     state = ServerState(settings)
 
     async def tts(request: Request) -> Response:
-        raw = await read_limited(request, settings.max_body_bytes)
-        if raw is None:
-            state.record(RequestRecord("tts", None, None, 413, []))
-            return body_too_large(settings)
-        outcome = _validate(raw, settings)
-        if isinstance(outcome, JSONResponse):
-            state.record(RequestRecord("tts", None, None, outcome.status_code, []))
-            return outcome
-        token, text, speaker, voice, temperature = outcome
-        admission = admit(state, "tts", token, text, speaker)
-        if admission.refusal is not None:
-            return admission.refusal
-        faults = admission.faults
-        body = ndjson_stream(
-            state, admission.slot, text, voice, speaker, temperature, faults, TTS_FLAVOUR
+        return await serve_ndjson(
+            request, state, "tts", TTS_FLAVOUR, lambda raw: _validate(raw, settings)
         )
-        if "split-bytes" in faults:
-            body = resplit(body)
-        media = "text/html" if "html-200" in faults else "application/x-ndjson"
-        return StreamingResponse(body, media_type=media)
 
     async def voices(request: Request) -> Response:
         if settings.tokens:

@@ -13,26 +13,21 @@ from typing import Any
 
 import numpy as np
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from outeai_cli.catalogue import Voice
 from outeai_cli.server.app import (
     NDJSONFlavour,
-    RequestRecord,
     ServerState,
-    admit,
-    body_too_large,
     check_length,
     check_temperature,
     check_text,
     check_token,
     error,
     find_speaker,
-    ndjson_stream,
     parse_object,
-    read_limited,
-    resplit,
+    serve_ndjson,
 )
 from outeai_cli.server.engines import SAMPLE_RATE
 
@@ -75,29 +70,11 @@ AUDIO_FLAVOUR = NDJSONFlavour(
 
 
 def audio_routes(state: ServerState) -> list[Route]:
-    settings = state.settings
-
     async def audio(request: Request) -> Response:
-        raw = await read_limited(request, settings.max_body_bytes)
-        if raw is None:
-            state.record(RequestRecord("audio", None, None, 413, []))
-            return body_too_large(settings)
-        outcome = _validate(request.query_params.get("token"), raw, state)
-        if isinstance(outcome, JSONResponse):
-            state.record(RequestRecord("audio", None, None, outcome.status_code, []))
-            return outcome
-        token, text, speaker, voice, temperature = outcome
-        admission = admit(state, "audio", token, text, speaker)
-        if admission.refusal is not None:
-            return admission.refusal
-        faults = admission.faults
-        body = ndjson_stream(
-            state, admission.slot, text, voice, speaker, temperature, faults, AUDIO_FLAVOUR
+        query_token = request.query_params.get("token")
+        return await serve_ndjson(
+            request, state, "audio", AUDIO_FLAVOUR, lambda raw: _validate(query_token, raw, state)
         )
-        if "split-bytes" in faults:
-            body = resplit(body)
-        media = "text/html" if "html-200" in faults else "application/x-ndjson"
-        return StreamingResponse(body, media_type=media)
 
     return [Route("/api/v1/audio", audio, methods=["POST"])]
 
