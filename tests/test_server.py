@@ -642,10 +642,11 @@ def outeai_serve(
         assert int(match.group(2)) > 0
         yield ServeProcess(proc, match.group(1), banner)
         proc.send_signal(stop)
-        assert proc.wait(timeout=10) == 0  # a server's stop is not an error
+        code = proc.wait(timeout=10)
         rest = ""
         while (line := lines.get(timeout=5)) is not None:
             rest += line
+        assert code == 0, rest  # a server's stop is not an error
         assert "Traceback" not in rest, rest
         assert rest.strip().splitlines()[-1] == "outeai serve: stopped", rest
     finally:

@@ -161,8 +161,9 @@ def serve(
         f'  try: OUTEAI_BASE_URL={url} OUTEAI_TOKEN=local outeai say "Hello" -o hello.flac'
     )
     lines.append("  stop with Ctrl-C")
-    print("\n".join(lines), file=sys.stderr, flush=True)
     # uvicorn shuts down gracefully on Ctrl-C/SIGTERM; a stop is not an error for a server.
+    # The banner is inside too: a script may send the signal as soon as it reads it.
     with contextlib.suppress(KeyboardInterrupt, Terminated):
+        print("\n".join(lines), file=sys.stderr, flush=True)
         serve_forever(settings, sock)
     print("outeai serve: stopped", file=sys.stderr)
