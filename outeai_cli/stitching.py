@@ -9,13 +9,14 @@ count the samples actually decoded, not the durations the server announced.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from outeai_cli.audio import OUTPUT_FORMATS, convert
+from outeai_cli.audio import OUTPUT_FORMATS
 from outeai_cli.errors import ProtocolError
 
 _BLOCK_FRAMES = 65536
@@ -97,12 +98,13 @@ class Stitcher:
         self._dtype = {"PCM_16": "int16", "PCM_24": "int32"}.get(subtype, "float32")
         self.samplerate, self.channels = reader.samplerate, reader.channels
         self._writer = sf.SoundFile(
-            self._out,
+            _descriptor(self._out),
             mode="w",
             samplerate=self.samplerate,
             channels=self.channels,
             format=container,
             subtype=subtype,
+            closefd=False,
         )
 
     def close(self) -> None:
@@ -132,18 +134,32 @@ def copy_single(source: Path, delivered: str, out: IO[bytes], fmt: str) -> None:
 
     Re-encoding would gain nothing, and for a lossy delivery (MP3) it would lose quality.
     """
-    import soundfile as sf
-
-    with open(source, "rb") as handle:
-        if delivered == fmt:
+    if delivered == fmt:
+        with open(source, "rb") as handle:
             shutil.copyfileobj(handle, out, _COPY_BLOCK)
-            return
-        try:
-            convert(handle, out, fmt)
-        except (sf.LibsndfileError, RuntimeError) as exc:
-            raise ProtocolError(
-                f"the received audio could not be converted to {fmt}: {exc}"
-            ) from None
+        return
+    stitcher = Stitcher(out, fmt)  # decoded and encoded block by block, like any stitch
+    try:
+        stitcher.append(source)
+    except BaseException:
+        stitcher.abort()
+        raise
+    stitcher.close()
+
+
+def _descriptor(out: IO[bytes]) -> int | IO[bytes]:
+    """The file descriptor behind `out` when it has one, else `out` itself.
+
+    Given a descriptor, libsndfile writes through C I/O. Given a Python file object it calls
+    back into Python for every write, and a Ctrl-C landing in such a callback is printed and
+    swallowed by cffi instead of stopping the run.
+    """
+    try:
+        fd = out.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return out
+    out.flush()
+    return fd
 
 
 def count_frames(source: str | os.PathLike[str]) -> tuple[int, int]:
