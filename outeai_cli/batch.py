@@ -482,7 +482,7 @@ def run_batch(
                 except queue.Empty:
                     continue
                 waiting -= _handle(event, jobs, state, log, emit)
-        except BaseException:
+        except BaseException as exc:
             cancel.set()  # items stop within a poll interval; their temp files go with them
             deadline = time.monotonic() + 5
             for thread in threads:
@@ -494,6 +494,11 @@ def run_batch(
                     break
                 if event[0] == "done":
                     _handle(event, jobs, state, log, None)
+            if not isinstance(exc, OuteAIError):  # Ctrl-C or SIGTERM, not a refused token
+                emit(
+                    f"stopped: {state.done} of {len(jobs)} items are complete and kept; the ones "
+                    "in progress left nothing behind; run the same command again to finish"
+                )
             raise
     return BatchSummary(
         total=len(jobs),

@@ -174,6 +174,7 @@ def test_two_hundred_items_with_faults_interrupted_and_resumed(
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 130, err.decode()
     assert "Traceback" not in err.decode()
+    assert "items are complete and kept" in err.decode()
     out = tmp_path / "out"
     assert hidden(out) == []  # no temp files, no spool directories
     finished = {r["output"] for r in results(out) if r["status"] == "ok"}
