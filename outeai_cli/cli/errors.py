@@ -27,5 +27,5 @@ def report(exc: OuteAIError) -> int:
 
 
 def interrupted(signal_name: str = "interrupted") -> int:
-    print(f"outeai: {signal_name}; nothing was written", file=sys.stderr)
+    print(f"outeai: {signal_name}; no partial file was left behind", file=sys.stderr)
     return int(ExitCode.INTERRUPTED)
