@@ -10,14 +10,23 @@ from typing import Annotated
 
 import typer
 
-from outeai_cli.cli.completion import complete_path, complete_speaker
+from outeai_cli.cli.completion import complete_path
 from outeai_cli.cli.errors import EXIT_CODES_HELP
 from outeai_cli.cli.options import (
+    ApiOpt,
     BaseUrlOpt,
     InsecureOpt,
+    JobsOpt,
     JsonOpt,
+    MaxCharsOpt,
+    NoCacheOpt,
+    PauseOpt,
     ProfileOpt,
     QuietOpt,
+    RetriesOpt,
+    SpeakerOpt,
+    TemperatureOpt,
+    TimeoutOpt,
     TokenOpt,
     examples,
 )
@@ -68,53 +77,12 @@ def batch(
             show_default=False,
         ),
     ] = None,
-    speaker: Annotated[
-        str | None,
-        typer.Option(
-            "-s",
-            "--speaker",
-            help="Voice for items that name none (config: speaker).",
-            show_default=False,
-            autocompletion=complete_speaker,
-        ),
-    ] = None,
-    temperature: Annotated[
-        float | None,
-        typer.Option(
-            "-t",
-            "--temperature",
-            help="Temperature for items that give none, 0.1-1.0 (default 0.4).",
-            show_default=False,
-        ),
-    ] = None,
-    jobs: Annotated[
-        int | None,
-        typer.Option(
-            "-j",
-            "--jobs",
-            min=1,
-            max=64,
-            help="Requests at once, across all items (config: jobs; default 4).",
-            show_default=False,
-        ),
-    ] = None,
-    max_chars: Annotated[
-        int | None,
-        typer.Option(
-            "--max-chars",
-            min=1,
-            help="Characters per request; longer items are split and stitched "
-            "(config: max_chars; default 200).",
-            show_default=False,
-        ),
-    ] = None,
-    pause: Annotated[
-        float,
-        typer.Option("--pause", min=0, max=60, help="Seconds of silence between pieces."),
-    ] = 0.0,
-    no_cache: Annotated[
-        bool, typer.Option("--no-cache", help="Do not reuse or keep pieces in the cache.")
-    ] = False,
+    speaker: SpeakerOpt = None,
+    temperature: TemperatureOpt = None,
+    jobs: JobsOpt = None,
+    max_chars: MaxCharsOpt = None,
+    pause: PauseOpt = 0.0,
+    no_cache: NoCacheOpt = False,
     force: Annotated[
         bool,
         typer.Option("--force", help="Make every item again, overwriting existing outputs."),
@@ -131,34 +99,9 @@ def batch(
     as_json: JsonOpt = False,
     base_url: BaseUrlOpt = None,
     token: TokenOpt = None,
-    timeout: Annotated[
-        float | None,
-        typer.Option(
-            "--timeout",
-            help="Seconds to wait for each request's first event (default 90).",
-            rich_help_panel="Connection",
-            show_default=False,
-        ),
-    ] = None,
-    retries: Annotated[
-        int,
-        typer.Option(
-            "--retries",
-            min=0,
-            max=10,
-            help="Retries per request on connect errors, 429 and 502-504.",
-            rich_help_panel="Connection",
-        ),
-    ] = 3,
-    api: Annotated[
-        str | None,
-        typer.Option(
-            "--api",
-            help="API dialect: tts, audio, tts-stream or auto (config: api).",
-            rich_help_panel="Connection",
-            show_default=False,
-        ),
-    ] = None,
+    timeout: TimeoutOpt = None,
+    retries: RetriesOpt = 3,
+    api: ApiOpt = None,
     profile: ProfileOpt = None,
     allow_insecure_http: InsecureOpt = False,
 ) -> None:

@@ -7,7 +7,10 @@ from typing import Annotated
 
 import typer
 
+from outeai_cli.cli.completion import complete_speaker
+
 CONNECTION = "Connection"
+LONG_TEXT = "Long text"
 
 TokenOpt = Annotated[
     str | None,
@@ -75,6 +78,86 @@ ModelOpt = Annotated[
         "(default outetts_1_pro).",
         rich_help_panel=CONNECTION,
         show_default=False,
+    ),
+]
+SpeakerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "-s",
+        "--speaker",
+        help="Voice: NAME, default:NAME or custom:NAME (config: speaker; default "
+        "EN-FEMALE-1-NEUTRAL).",
+        show_default=False,
+        autocompletion=complete_speaker,
+    ),
+]
+TemperatureOpt = Annotated[
+    float | None,
+    typer.Option(
+        "-t",
+        "--temperature",
+        help="Sampling temperature, 0.1-1.0 (config: temperature; default 0.4).",
+        show_default=False,
+    ),
+]
+JobsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "-j",
+        "--jobs",
+        min=1,
+        max=64,
+        help="Requests at once (config: jobs; default 4).",
+        show_default=False,
+        rich_help_panel=LONG_TEXT,
+    ),
+]
+MaxCharsOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--max-chars",
+        min=1,
+        help="Characters per request: longer text is split at sentences, requested in pieces "
+        "and stitched (config: max_chars; default 200, the documented plan cap).",
+        show_default=False,
+        rich_help_panel=LONG_TEXT,
+    ),
+]
+PauseOpt = Annotated[
+    float,
+    typer.Option(
+        "--pause",
+        min=0,
+        max=60,
+        help="Seconds of silence between the pieces of a long text.",
+        rich_help_panel=LONG_TEXT,
+    ),
+]
+NoCacheOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-cache",
+        help="Do not reuse or keep the pieces of long texts in the cache ('outeai cache').",
+        rich_help_panel=LONG_TEXT,
+    ),
+]
+TimeoutOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--timeout",
+        help="Seconds to wait for a request's first event (config: timeout; default 90).",
+        rich_help_panel=CONNECTION,
+        show_default=False,
+    ),
+]
+RetriesOpt = Annotated[
+    int,
+    typer.Option(
+        "--retries",
+        min=0,
+        max=10,
+        help="Retries per request on connect errors, 429 and 502-504.",
+        rich_help_panel=CONNECTION,
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON object on stdout for scripts.")]

@@ -9,16 +9,24 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from outeai_cli.cli.completion import complete_path, complete_speaker
+from outeai_cli.cli.completion import complete_path
 from outeai_cli.cli.errors import EXIT_CODES_HELP
 from outeai_cli.cli.options import (
     ApiOpt,
     BaseUrlOpt,
     InsecureOpt,
+    JobsOpt,
     JsonOpt,
+    MaxCharsOpt,
     ModelOpt,
+    NoCacheOpt,
+    PauseOpt,
     ProfileOpt,
     QuietOpt,
+    RetriesOpt,
+    SpeakerOpt,
+    TemperatureOpt,
+    TimeoutOpt,
     TokenOpt,
     examples,
 )
@@ -57,25 +65,8 @@ def say(
             autocompletion=complete_path,
         ),
     ] = None,
-    speaker: Annotated[
-        str | None,
-        typer.Option(
-            "-s",
-            "--speaker",
-            help="Voice: NAME, default:NAME or custom:NAME (config: speaker; default EN-FEMALE-1-NEUTRAL).",
-            show_default=False,
-            autocompletion=complete_speaker,
-        ),
-    ] = None,
-    temperature: Annotated[
-        float | None,
-        typer.Option(
-            "-t",
-            "--temperature",
-            help="Sampling temperature, 0.1-1.0 (default 0.4).",
-            show_default=False,
-        ),
-    ] = None,
+    speaker: SpeakerOpt = None,
+    temperature: TemperatureOpt = None,
     output: Annotated[
         str | None,
         typer.Option(
@@ -107,39 +98,9 @@ def say(
             "stdout is piped; refused with -o -.",
         ),
     ] = False,
-    jobs: Annotated[
-        int | None,
-        typer.Option(
-            "-j",
-            "--jobs",
-            min=1,
-            max=64,
-            help="Requests at once for a long text (config: jobs; default 4).",
-            show_default=False,
-            rich_help_panel="Long text",
-        ),
-    ] = None,
-    max_chars: Annotated[
-        int | None,
-        typer.Option(
-            "--max-chars",
-            min=1,
-            help="Characters per request: longer text is split at sentences, requested in "
-            "pieces and stitched (config: max_chars; default 200, the documented plan cap).",
-            show_default=False,
-            rich_help_panel="Long text",
-        ),
-    ] = None,
-    pause: Annotated[
-        float,
-        typer.Option(
-            "--pause",
-            min=0,
-            max=60,
-            help="Seconds of silence between the pieces of a long text.",
-            rich_help_panel="Long text",
-        ),
-    ] = 0.0,
+    jobs: JobsOpt = None,
+    max_chars: MaxCharsOpt = None,
+    pause: PauseOpt = 0.0,
     subtitles: Annotated[
         str | None,
         typer.Option(
@@ -150,27 +111,12 @@ def say(
             rich_help_panel="Long text",
         ),
     ] = None,
-    no_cache: Annotated[
-        bool,
-        typer.Option(
-            "--no-cache",
-            help="Do not reuse or keep the pieces of a long text in the cache ('outeai cache').",
-            rich_help_panel="Long text",
-        ),
-    ] = False,
+    no_cache: NoCacheOpt = False,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
     base_url: BaseUrlOpt = None,
     token: TokenOpt = None,
-    timeout: Annotated[
-        float | None,
-        typer.Option(
-            "--timeout",
-            help="Seconds to wait for the first event (default 90).",
-            rich_help_panel="Connection",
-            show_default=False,
-        ),
-    ] = None,
+    timeout: TimeoutOpt = None,
     connect_timeout: Annotated[
         float,
         typer.Option(
@@ -189,16 +135,7 @@ def say(
             rich_help_panel="Connection",
         ),
     ] = 60.0,
-    retries: Annotated[
-        int,
-        typer.Option(
-            "--retries",
-            min=0,
-            max=10,
-            help="Retries on connect errors, 429 and 502-504.",
-            rich_help_panel="Connection",
-        ),
-    ] = 3,
+    retries: RetriesOpt = 3,
     api: ApiOpt = None,
     model: ModelOpt = None,
     profile: ProfileOpt = None,
