@@ -34,6 +34,7 @@ from outeai_cli.speakers import DEFAULT_SPEAKER, Speaker, parse_speaker
 if TYPE_CHECKING:
     import httpx
 
+    from outeai_cli.config import Settings
     from outeai_cli.dialects.auto import APIChoice
     from outeai_cli.watchdog import StreamWatchdog
 
@@ -159,6 +160,30 @@ class TTSClient:
             check_url_token_transport(self.base_url, dialect.name)
             redact_in_logs(self.token)
         self._dialect = dialect
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        connect_timeout: float = 10.0,
+        idle_timeout: float = 60.0,
+        retries: int = 3,
+        model: str | None = None,
+        allow_insecure_http: bool = False,
+    ) -> TTSClient:
+        """A client for the effective settings (token, base URL, API, first-event timeout)."""
+        return cls(
+            settings.get("token"),
+            base_url=settings.get("base_url"),
+            timeout=Timeouts(
+                connect=connect_timeout, first_event=settings.get("timeout"), idle=idle_timeout
+            ),
+            retries=retries,
+            allow_insecure_http=allow_insecure_http,
+            api=settings.get("api"),
+            model=model,
+        )
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> TTSClient:

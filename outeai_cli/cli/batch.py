@@ -15,10 +15,13 @@ from outeai_cli.cli.errors import EXIT_CODES_HELP
 from outeai_cli.cli.options import (
     ApiOpt,
     BaseUrlOpt,
+    ConnectTimeoutOpt,
+    IdleTimeoutOpt,
     InsecureOpt,
     JobsOpt,
     JsonOpt,
     MaxCharsOpt,
+    ModelOpt,
     NoCacheOpt,
     PauseOpt,
     ProfileOpt,
@@ -100,8 +103,11 @@ def batch(
     base_url: BaseUrlOpt = None,
     token: TokenOpt = None,
     timeout: TimeoutOpt = None,
+    connect_timeout: ConnectTimeoutOpt = 10.0,
+    idle_timeout: IdleTimeoutOpt = 60.0,
     retries: RetriesOpt = 3,
     api: ApiOpt = None,
+    model: ModelOpt = None,
     profile: ProfileOpt = None,
     allow_insecure_http: InsecureOpt = False,
 ) -> None:
@@ -111,7 +117,7 @@ def batch(
     from outeai_cli.cache import PieceCache
     from outeai_cli.cli.progress import make_overall_reporter
     from outeai_cli.cli.terminal import Terminal
-    from outeai_cli.client import Timeouts, TTSClient, validate_temperature
+    from outeai_cli.client import TTSClient, validate_temperature
     from outeai_cli.config import Settings
     from outeai_cli.errors import InputError
     from outeai_cli.longtext import LongTextOptions
@@ -141,13 +147,13 @@ def batch(
     default_temperature = validate_temperature(settings.get("temperature"))
     items = load_items(source, fmt=out_format, stdin=sys.stdin.buffer)
 
-    client = TTSClient(
-        settings.get("token"),
-        base_url=settings.get("base_url"),
-        timeout=Timeouts(first_event=settings.get("timeout")),
+    client = TTSClient.from_settings(
+        settings,
+        connect_timeout=connect_timeout,
+        idle_timeout=idle_timeout,
         retries=retries,
+        model=model,
         allow_insecure_http=allow_insecure_http,
-        api=settings.get("api"),
     )
     client.require_token()
     options = LongTextOptions(

@@ -150,6 +150,24 @@ TimeoutOpt = Annotated[
         show_default=False,
     ),
 ]
+ConnectTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--connect-timeout",
+        min=0.1,
+        help="Seconds to wait for the connection.",
+        rich_help_panel=CONNECTION,
+    ),
+]
+IdleTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        "--idle-timeout",
+        min=0.1,
+        help="Seconds of silence allowed mid-response.",
+        rich_help_panel=CONNECTION,
+    ),
+]
 RetriesOpt = Annotated[
     int,
     typer.Option(

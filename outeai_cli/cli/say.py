@@ -14,6 +14,8 @@ from outeai_cli.cli.errors import EXIT_CODES_HELP
 from outeai_cli.cli.options import (
     ApiOpt,
     BaseUrlOpt,
+    ConnectTimeoutOpt,
+    IdleTimeoutOpt,
     InsecureOpt,
     JobsOpt,
     JsonOpt,
@@ -117,24 +119,8 @@ def say(
     base_url: BaseUrlOpt = None,
     token: TokenOpt = None,
     timeout: TimeoutOpt = None,
-    connect_timeout: Annotated[
-        float,
-        typer.Option(
-            "--connect-timeout",
-            min=0.1,
-            help="Seconds to wait for the connection.",
-            rich_help_panel="Connection",
-        ),
-    ] = 10.0,
-    idle_timeout: Annotated[
-        float,
-        typer.Option(
-            "--idle-timeout",
-            min=0.1,
-            help="Seconds of silence allowed mid-response.",
-            rich_help_panel="Connection",
-        ),
-    ] = 60.0,
+    connect_timeout: ConnectTimeoutOpt = 10.0,
+    idle_timeout: IdleTimeoutOpt = 60.0,
     retries: RetriesOpt = 3,
     api: ApiOpt = None,
     model: ModelOpt = None,
@@ -146,7 +132,7 @@ def say(
     from outeai_cli.cli.longrun import needs_long_path, speak_long, subtitles_target
     from outeai_cli.cli.progress import human_size, make_overall_reporter, make_reporter
     from outeai_cli.cli.terminal import Terminal
-    from outeai_cli.client import Timeouts, TTSClient, validate_temperature
+    from outeai_cli.client import TTSClient, validate_temperature
     from outeai_cli.config import Settings
     from outeai_cli.errors import APIError, InputError
     from outeai_cli.speakers import parse_speaker
@@ -209,16 +195,13 @@ def say(
         out_format = format_for_path("x.flac", chosen_format)
         target = name_from_text(words, out_format, Path.cwd())
 
-    client = TTSClient(
-        settings.get("token"),
-        base_url=settings.get("base_url"),
-        timeout=Timeouts(
-            connect=connect_timeout, first_event=settings.get("timeout"), idle=idle_timeout
-        ),
+    client = TTSClient.from_settings(
+        settings,
+        connect_timeout=connect_timeout,
+        idle_timeout=idle_timeout,
         retries=retries,
-        allow_insecure_http=allow_insecure_http,
-        api=settings.get("api"),
         model=model,
+        allow_insecure_http=allow_insecure_http,
     )
     subtitles_path = subtitles_target(subtitles, force=force)
     long_text = needs_long_path(words, settings.get("max_chars"), subtitles_path)
