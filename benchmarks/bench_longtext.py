@@ -19,12 +19,13 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _serving import start_server  # benchmarks/_serving.py (scripts run from here)
 
 LATENCY = 0.25
 WORDS = [
@@ -85,21 +86,6 @@ def book(size: int, seed: int = 1) -> str:
         out.append(paragraph)
         total += len(paragraph) + 2
     return "\n\n".join(out)
-
-
-def start_server(*args: str) -> tuple[subprocess.Popen[bytes], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "outeai_cli", "serve", "--port", "0", "--engine", "tone", *args],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-    )
-    assert proc.stderr is not None
-    line = proc.stderr.readline().decode()
-    match = re.search(r"listening on (\S+)", line)
-    if not match:
-        proc.kill()
-        raise SystemExit(f"the server did not start: {line!r}")
-    return proc, match.group(1)
 
 
 def cli_env(url: str, cwd: Path) -> dict[str, str]:

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import argparse
 import collections
-import re
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
+
+from _serving import start_server  # benchmarks/_serving.py (scripts run from here)
 
 from outeai_cli import OuteAIError, TTSClient
 from outeai_cli.retry import RetryPolicy
@@ -27,21 +27,6 @@ TEXTS = [f"Load test sentence number {i}. It has two parts." for i in range(8)]
 FAULTS = ["http-503:3%", "http-429:2%", "http-502:2%", "drop-mid-stream:2%", "drop-in-audio:1%"]
 
 
-def start_server(args: list[str]) -> tuple[subprocess.Popen[bytes], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "outeai_cli", "serve", "--port", "0", "--engine", "tone", *args],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-    )
-    assert proc.stderr is not None
-    line = proc.stderr.readline().decode()
-    match = re.search(r"listening on (\S+)", line)
-    if not match:
-        proc.kill()
-        raise SystemExit(f"the server did not start: {line!r}")
-    return proc, match.group(1)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--requests", type=int, default=500)
@@ -49,7 +34,7 @@ def main() -> int:
     parser.add_argument("--deadline", type=float, default=300, help="seconds for the whole run")
     options = parser.parse_args()
 
-    clean, clean_url = start_server([])
+    clean, clean_url = start_server()
     try:
         with TTSClient("load", base_url=clean_url) as client:
             reference = {text: client.generate(text).audio_bytes for text in TEXTS}
@@ -58,7 +43,7 @@ def main() -> int:
         clean.wait()
 
     faults = [arg for spec in FAULTS for arg in ("--fault", spec)]
-    server, url = start_server([*faults, "--fault-seed", "42"])
+    server, url = start_server(*faults, "--fault-seed", "42")
     outcomes: collections.Counter[str] = collections.Counter()
     policy = RetryPolicy(retries=3, base_delay=0.05, max_delay=0.5, max_retry_after=1.0)
     started = time.monotonic()

@@ -1,0 +1,22 @@
+"""Start `outeai serve` (tone engine, a free port) for a benchmark and return its base URL."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+
+def start_server(*args: str) -> tuple[subprocess.Popen[bytes], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "outeai_cli", "serve", "--port", "0", "--engine", "tone", *args],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+    )
+    assert proc.stderr is not None
+    line = proc.stderr.readline().decode()
+    match = re.search(r"listening on (\S+)", line)
+    if not match:
+        proc.kill()
+        raise SystemExit(f"the server did not start: {line!r}")
+    return proc, match.group(1)
