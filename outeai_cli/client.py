@@ -398,15 +398,25 @@ class TTSClient:
             )
         if status == 404 and path and not _has_message_field(body):
             # Not the API's own 404 (which carries a "message"): the route itself is missing.
+            if not self.base_url.endswith("/api/v1"):
+                hint = f"the base URL is the API root ending in /api/v1, e.g. {_api_root_example(self.base_url)}"
+            else:
+                hint = (
+                    f"it may not speak the {self.dialect.name} API: try --api auto, "
+                    "or another of --api tts|audio|tts-stream"
+                )
             return APIError(
                 f"HTTP 404: the server has no /{path} endpoint ({message})",
                 status=status,
                 code=code,
-                hint=f"it may not speak the {self.dialect.name} API: try --api auto, "
-                "or another of --api tts|audio|tts-stream",
+                hint=hint,
             )
         return APIError(
-            f"HTTP {status}: {message}", status=status, code=code, retry_after=retry_after
+            f"HTTP {status}: {message}",
+            status=status,
+            code=code,
+            retry_after=retry_after,
+            hint=_status_hint(status),
         )
 
     def require_token(self) -> str:
@@ -497,6 +507,27 @@ def _has_message_field(body: bytes) -> bool:
     except (ValueError, UnicodeDecodeError):
         return False
     return isinstance(obj, dict) and "message" in obj
+
+
+def _status_hint(status: int) -> str:
+    """What to do about a refusal or failure, by status (404s get theirs from the caller)."""
+    if status in (402, 403):
+        return "check your plan and credits on your OuteAI account"
+    if status == 413:
+        return "shorten the text, or lower --max-chars so long texts are split smaller"
+    if status == 429:
+        return "wait a moment, or lower -j; --retries waits and retries for you"
+    if status >= 500:
+        return "the service failed; try again later (--retries retries it for you)"
+    return ""
+
+
+def _api_root_example(base_url: str) -> str:
+    """The base URL as it probably should be: its origin followed by /api/v1."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url)
+    return f"{parts.scheme}://{parts.netloc}/api/v1"
 
 
 def _sample_rate(audio: bytes) -> int | None:

@@ -90,6 +90,7 @@ class ProtocolError(OuteAIError):
     """The response stream is malformed: no final event, bad base64, not NDJSON..."""
 
     exit_code = ExitCode.PROTOCOL
+    hint = "retry; if it persists, check --base-url points at the OuteTTS API, not a proxy page"
 
 
 class TransportError(OuteAIError):

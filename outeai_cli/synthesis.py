@@ -52,10 +52,14 @@ def check_target(target: Path, *, force: bool) -> None:
         raise InputError(
             f"the directory {os.fspath(parent)} does not exist", hint="create it first"
         )
-    if not os.access(parent, os.W_OK | os.X_OK):
+    try:  # a real probe: permissions, read-only mounts and pseudo filesystems all show here
+        with spool_file(parent):
+            pass
+    except OSError as exc:
         raise InputError(
-            f"cannot write to the directory {os.fspath(parent)}", hint="choose another -o path"
-        )
+            f"cannot write to the directory {os.fspath(parent)} ({exc.strerror})",
+            hint="choose another -o path",
+        ) from None
 
 
 def synthesize_to_path(

@@ -19,9 +19,16 @@ if TYPE_CHECKING:
 SERVER_LIST_TIMEOUT = 15.0
 
 
-def suggest(name: str, custom_names: Iterable[str] = ()) -> str:
-    """A hint naming the closest known voices, and where to see them all."""
-    known = [*all_names(), *custom_names]
+def suggest(name: str, custom_names: Iterable[str] = (), *, kind: str = "default") -> str:
+    """A hint for a voice the server refused: the closest other names, and where to see all."""
+    custom = list(custom_names)
+    if kind == "custom" and name in custom:
+        return (
+            f"'{name}' is registered here ('outeai voices add' only records the name), but the "
+            f"server has no custom voice by that name: check it in your account, or for "
+            f"'outeai serve' start it with --custom-voice {name}"
+        )
+    known = [k for k in [*all_names(), *custom] if k.upper() != name.upper()]
     close = difflib.get_close_matches(name.upper(), [k.upper() for k in known], n=3, cutoff=0.5)
     by_upper = {k.upper(): k for k in known}
     if close:

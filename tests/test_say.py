@@ -172,6 +172,12 @@ USAGE_ERRORS = [
     (["say", "hi", "-o", "x.flac", "--format", "opus"], None, "unsupported format 'opus'"),
     (["say", "hi", "-o", "nodir/x.flac"], None, "does not exist"),
     (["say", "hi", "-s", "default:", "-o", "x.flac"], None, "has no name"),
+    (["say", "hi", "-o", "/proc/x.flac"], None, "cannot write to the directory /proc"),
+    (["say", "hi", "-o", "x.flac", "--timeout", "0"], None, "Invalid value for '--timeout'"),
+    (["say", "hi", "--bogus"], None, "No such option: --bogus"),
+    (["say", "hi", "--bogus"], None, "run 'outeai say -h' for help"),
+    (["say", "hi", "--api", "bogus"], None, "'bogus' is not one of 'tts'"),
+    (["nosuchcommand"], None, "No such command 'nosuchcommand'; run 'outeai -h' for help"),
 ]
 
 
@@ -221,6 +227,22 @@ def test_say_unknown_voice_exits_4_and_suggests(run_cli, tmp_path: Path) -> None
     assert result.returncode == 4
     line = _error_line(result.stderr)
     assert "EN-FEMALE-1-NEUTRAL" in line and "outeai voices" in line
+    assert not (tmp_path / "x.flac").exists()
+
+
+def test_say_registered_custom_voice_unknown_to_the_server_says_so(run_cli, tmp_path: Path) -> None:
+    assert run_cli("voices", "add", "my-own-voice").returncode == 0
+    result = run_cli("say", "hi", "-s", "my-own-voice", "-o", "x.flac")
+    assert result.returncode == 4
+    line = _error_line(result.stderr)
+    assert "registered here" in line and "--custom-voice my-own-voice" in line
+    assert "did you mean my-own-voice" not in line
+
+
+def test_say_base_url_without_the_api_root_names_the_fix(run_cli, server, tmp_path: Path) -> None:
+    result = run_cli("say", "hi", "-o", "x.flac", env={"OUTEAI_BASE_URL": server.root_url})
+    assert result.returncode == 4
+    assert f"ending in /api/v1, e.g. {server.root_url}/api/v1" in _error_line(result.stderr)
     assert not (tmp_path / "x.flac").exists()
 
 

@@ -113,17 +113,13 @@ def main() -> None:
     # them (files are closed by `with`), so move them out of the collector's sight at exit.
     atexit.register(gc.freeze)
     try:
-        code = app(standalone_mode=False)
+        code = app(standalone_mode=False, prog_name="outeai")
     except InterruptedByUser:
         sys.exit(interrupted())
     except OuteAIError as exc:
         sys.exit(report(exc))
     except typer.TyperException as exc:  # Typer's (vendored) Click usage errors
-        show = getattr(exc, "show", None)
-        if show is not None:
-            show()
-        else:
-            print(f"outeai: error: {exc.format_message()}", file=sys.stderr)
+        print(usage_error_line(exc), file=sys.stderr)
         sys.exit(exc.exit_code)
     except (KeyboardInterrupt, typer.Abort):
         sys.exit(interrupted())
@@ -139,6 +135,16 @@ def main() -> None:
         )
         sys.exit(int(ExitCode.FAILURE))
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def usage_error_line(exc: typer.TyperException) -> str:
+    """Click's three-line usage error as our one line, with where to read more."""
+    # Typer validates some values through pydantic, whose wording leaks into the message.
+    message = exc.format_message().replace("Value error, ", "").rstrip(".")
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "outeai"
+    separator = " " if message.endswith("?") else "; "
+    return f"outeai: error: {message}{separator}run '{command} -h' for help"
 
 
 def _quiet_broken_pipe() -> None:

@@ -145,6 +145,7 @@ TimeoutOpt = Annotated[
     float | None,
     typer.Option(
         "--timeout",
+        min=0.1,
         help="Seconds to wait for a request's first event (config: timeout; default 90).",
         rich_help_panel=CONNECTION,
         show_default=False,

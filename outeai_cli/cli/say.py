@@ -241,7 +241,7 @@ def say(
         if exc.status == 404 and not exc.hint:  # the API's own 404: an unknown voice
             from outeai_cli.voices import suggest
 
-            exc.hint = suggest(who.name, settings.custom_voices())
+            exc.hint = suggest(who.name, settings.custom_voices(), kind=who.kind)
         raise
 
     if as_json:
