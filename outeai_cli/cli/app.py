@@ -86,10 +86,21 @@ def _register() -> None:
 
     app.command("say", epilog=say.EPILOG)(guarded(say.say))
     app.command("batch", epilog=batch.EPILOG)(guarded(batch.batch))
-    app.command("serve", epilog=serve.EPILOG)(guarded(serve.serve))
-    app.add_typer(config_cmd.app, name="config", epilog=config_cmd.EPILOG)
-    app.add_typer(voices_cmd.app, name="voices", epilog=voices_cmd.EPILOG)
-    app.add_typer(cache_cmd.app, name="cache", epilog=cache_cmd.EPILOG)
+    app.command(
+        "serve", epilog=serve.EPILOG, short_help="Run a local server that speaks the same API."
+    )(guarded(serve.serve))
+    groups = (
+        (config_cmd, "config", "Read and change settings (token, base URL, voice, format...)."),
+        (voices_cmd, "voices", "List voices; register your custom ones."),
+        (cache_cmd, "cache", "Show or clear the audio pieces kept for re-runs."),
+    )
+    for module, name, short_help in groups:
+        group: typer.Typer = module.app
+        commands = [*group.registered_commands, group.registered_callback]
+        for command in commands:
+            if command is not None and command.callback is not None:
+                command.callback = guarded(command.callback)
+        app.add_typer(group, name=name, epilog=module.EPILOG, short_help=short_help)
 
 
 _register()

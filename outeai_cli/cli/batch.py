@@ -66,6 +66,7 @@ def batch(
         typer.Option(
             "-o",
             "--output-dir",
+            metavar="DIR",
             help="Directory for the audio files (created if missing).",
             show_default=False,
             autocompletion=complete_path,
@@ -75,6 +76,7 @@ def batch(
         str | None,
         typer.Option(
             "--format",
+            metavar="FORMAT",
             help="Audio format of derived names: flac, wav, ogg, mp3 (config: format; "
             "default flac).",
             show_default=False,
@@ -94,6 +96,7 @@ def batch(
         Path | None,
         typer.Option(
             "--results",
+            metavar="FILE",
             help="Results file (JSONL), appended as items finish [default: DIR/outeai-results.jsonl].",
             show_default=False,
         ),

@@ -16,6 +16,7 @@ TokenOpt = Annotated[
     str | None,
     typer.Option(
         "--token",
+        metavar="TOKEN",
         help="API token. Least safe (visible in the process list and shell history): "
         "prefer OUTEAI_TOKEN or 'outeai config set token'.",
         rich_help_panel=CONNECTION,
@@ -26,6 +27,7 @@ BaseUrlOpt = Annotated[
     str | None,
     typer.Option(
         "--base-url",
+        metavar="URL",
         help="API root ending in /api/v1 (env OUTEAI_BASE_URL; default https://outeai.com/api/v1).",
         rich_help_panel=CONNECTION,
         show_default=False,
@@ -35,6 +37,7 @@ ProfileOpt = Annotated[
     str | None,
     typer.Option(
         "--profile",
+        metavar="NAME",
         help="Use the profiles.NAME table of the config file (env OUTEAI_PROFILE).",
         rich_help_panel=CONNECTION,
         show_default=False,
@@ -63,7 +66,7 @@ ApiOpt = Annotated[
     Api | None,
     typer.Option(
         "--api",
-        help="API dialect: tts (the seed's /tts), audio (2025), tts-stream (2026), or auto "
+        help="API dialect: tts (the original /tts), audio (2025), tts-stream (2026), or auto "
         "(ask the server once, remembered per base URL) (env OUTEAI_API; config: api; "
         "default tts).",
         rich_help_panel=CONNECTION,
@@ -74,6 +77,7 @@ ModelOpt = Annotated[
     str | None,
     typer.Option(
         "--model",
+        metavar="NAME",
         help="Model name for the audio API (default OuteTTS-1-Pro) or the tts-stream API "
         "(default outetts_1_pro).",
         rich_help_panel=CONNECTION,
@@ -85,6 +89,7 @@ SpeakerOpt = Annotated[
     typer.Option(
         "-s",
         "--speaker",
+        metavar="NAME",
         help="Voice: NAME, default:NAME or custom:NAME (config: speaker; default "
         "EN-FEMALE-1-NEUTRAL).",
         show_default=False,
@@ -96,6 +101,7 @@ TemperatureOpt = Annotated[
     typer.Option(
         "-t",
         "--temperature",
+        metavar="T",
         help="Sampling temperature, 0.1-1.0 (config: temperature; default 0.4).",
         show_default=False,
     ),
@@ -105,6 +111,7 @@ JobsOpt = Annotated[
     typer.Option(
         "-j",
         "--jobs",
+        metavar="N",
         min=1,
         max=64,
         help="Requests at once (config: jobs; default 4).",
@@ -116,6 +123,7 @@ MaxCharsOpt = Annotated[
     int | None,
     typer.Option(
         "--max-chars",
+        metavar="N",
         min=1,
         help="Characters per request: longer text is split at sentences, requested in pieces "
         "and stitched (config: max_chars; default 200, the documented plan cap).",
@@ -127,6 +135,7 @@ PauseOpt = Annotated[
     float,
     typer.Option(
         "--pause",
+        metavar="SECONDS",
         min=0,
         max=60,
         help="Seconds of silence between the pieces of a long text.",
@@ -145,6 +154,7 @@ TimeoutOpt = Annotated[
     float | None,
     typer.Option(
         "--timeout",
+        metavar="SECONDS",
         min=0.1,
         help="Seconds to wait for a request's first event (config: timeout; default 90).",
         rich_help_panel=CONNECTION,
@@ -155,6 +165,7 @@ ConnectTimeoutOpt = Annotated[
     float,
     typer.Option(
         "--connect-timeout",
+        metavar="SECONDS",
         min=0.1,
         help="Seconds to wait for the connection.",
         rich_help_panel=CONNECTION,
@@ -164,6 +175,7 @@ IdleTimeoutOpt = Annotated[
     float,
     typer.Option(
         "--idle-timeout",
+        metavar="SECONDS",
         min=0.1,
         help="Seconds of silence allowed mid-response.",
         rich_help_panel=CONNECTION,
@@ -173,6 +185,7 @@ RetriesOpt = Annotated[
     int,
     typer.Option(
         "--retries",
+        metavar="N",
         min=0,
         max=10,
         help="Retries per request on connect errors, 429 and 502-504.",

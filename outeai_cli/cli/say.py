@@ -55,13 +55,17 @@ EPILOG = (
 
 def say(
     text: Annotated[
-        str | None, typer.Argument(help="Text to speak. Omit it to read --file or piped stdin.")
+        str | None,
+        typer.Argument(
+            metavar="TEXT", help="Text to speak. Omit it to read --file or piped stdin."
+        ),
     ] = None,
     file: Annotated[
         str | None,
         typer.Option(
             "-f",
             "--file",
+            metavar="FILE",
             help="Read the text from a file ('-' for stdin).",
             show_default=False,
             autocompletion=complete_path,
@@ -74,6 +78,7 @@ def say(
         typer.Option(
             "-o",
             "--output",
+            metavar="FILE",
             help="Output file (.flac .wav .ogg .mp3) or '-' for stdout. Default: stdout when piped, "
             "else a new file named from the text.",
             show_default=False,
@@ -84,6 +89,7 @@ def say(
         str | None,
         typer.Option(
             "--format",
+            metavar="FORMAT",
             help="Output format, overriding the extension: flac, wav, ogg, mp3.",
             show_default=False,
         ),
@@ -107,6 +113,7 @@ def say(
         str | None,
         typer.Option(
             "--subtitles",
+            metavar="FILE",
             help="Also write subtitles (.srt or .vtt): one cue per piece, timed from the audio.",
             show_default=False,
             autocompletion=complete_path,

@@ -30,21 +30,25 @@ Multi = Annotated[list[str] | None, typer.Option(show_default=False)]
 
 def serve(
     host: Annotated[
-        str, typer.Option("--host", help="Address to bind (loopback by default).")
+        str, typer.Option("--host", metavar="HOST", help="Address to bind (loopback by default).")
     ] = "127.0.0.1",
     port: Annotated[
-        int, typer.Option("--port", min=0, max=65535, help="Port; 0 picks a free one.")
+        int,
+        typer.Option("--port", metavar="PORT", min=0, max=65535, help="Port; 0 picks a free one."),
     ] = 8765,
     engine: Annotated[
         str,
         typer.Option(
-            "--engine", help="auto (espeak-ng when installed, else tone), espeak or tone."
+            "--engine",
+            metavar="auto|espeak|tone",
+            help="auto (espeak-ng when installed, else tone), espeak or tone.",
         ),
     ] = "auto",
     token: Annotated[
         list[str] | None,
         typer.Option(
             "--token",
+            metavar="TOKEN",
             help="Accepted token (repeatable) (env OUTEAI_SERVE_TOKENS, comma-separated). None: any non-empty token.",
             show_default=False,
         ),
@@ -52,49 +56,74 @@ def serve(
     custom_voice: Annotated[
         list[str] | None,
         typer.Option(
-            "--custom-voice", help="A custom voice name to accept (repeatable).", show_default=False
+            "--custom-voice",
+            metavar="NAME",
+            help="A custom voice name to accept (repeatable).",
+            show_default=False,
         ),
     ] = None,
     max_chars: Annotated[
-        int, typer.Option("--max-chars", min=1, help="Characters allowed per request (413 above).")
+        int,
+        typer.Option(
+            "--max-chars", metavar="N", min=1, help="Characters allowed per request (413 above)."
+        ),
     ] = 5000,
     max_body: Annotated[
-        int, typer.Option("--max-body", min=1024, help="Largest request body in bytes (413 above).")
+        int,
+        typer.Option(
+            "--max-body",
+            metavar="BYTES",
+            min=1024,
+            help="Largest request body in bytes (413 above).",
+        ),
     ] = 1 << 20,
     latency: Annotated[
         float,
         typer.Option(
-            "--latency", min=0, help="Seconds added to each request, spread over its chunks."
+            "--latency",
+            metavar="SECONDS",
+            min=0,
+            help="Seconds added to each request, spread over its chunks.",
         ),
     ] = 0.0,
     cold_start: Annotated[
         float,
         typer.Option(
-            "--cold-start", min=0, help="Seconds before the first event, like a cold GPU."
+            "--cold-start",
+            metavar="SECONDS",
+            min=0,
+            help="Seconds before the first event, like a cold GPU.",
         ),
     ] = 0.0,
     max_concurrency: Annotated[
         int,
         typer.Option(
-            "--max-concurrency", min=0, help="Requests at once per token (429 above); 0 = no limit."
+            "--max-concurrency",
+            metavar="N",
+            min=0,
+            help="Requests at once per token (429 above); 0 = no limit.",
         ),
     ] = 0,
     fault: Annotated[
         list[str] | None,
         typer.Option(
             "--fault",
+            metavar="NAME[:N|:P%]",
             help="Inject a fault: NAME (every request), NAME:N (first N), NAME:P% (randomly). Repeatable.",
             show_default=False,
         ),
     ] = None,
     fault_seed: Annotated[
         int | None,
-        typer.Option("--fault-seed", help="Seed for NAME:P% faults.", show_default=False),
+        typer.Option(
+            "--fault-seed", metavar="N", help="Seed for NAME:P% faults.", show_default=False
+        ),
     ] = None,
     pad_audio_mib: Annotated[
         float,
         typer.Option(
             "--pad-audio-mib",
+            metavar="MIB",
             min=0,
             help="Pad every response's audio with noise to about this many MiB (benchmarks).",
         ),

@@ -1,6 +1,6 @@
 """One module per API dialect; the client talks to every dialect through `Dialect`.
 
-- `tts` (the seed's, primary): `POST {base}/tts`, token in the body, NDJSON, base64 FLAC.
+- `tts` (the original, primary): `POST {base}/tts`, token in the body, NDJSON, base64 FLAC.
 - `audio` (2025): `POST {base}/audio?token=...`, NDJSON counting audio tokens, base64 MP3.
 - `tts-stream` (2026): `Authorization: Bearer`, `POST {base}/tts_stream`, the body is WAV.
 - `auto`: asks `GET {base}/health` once (only the 2026 API answers it); see `auto.py`.
