@@ -45,9 +45,6 @@ def test_readme_example_runs(line: int, body: str, skipped: bool, cli_env, tmp_p
         pytest.skip(f"README.md line {line}: marked as not runnable here")
     bin_dir = str(Path(sys.executable).parent)
     env = {**cli_env, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
-    (tmp_path / "chapter.txt").write_text(
-        "It was a bright cold day in April. The clocks struck thirteen.\n"
-    )
     # Files, not pipes: a background `outeai serve &` would hold a pipe open after bash exits.
     with (tmp_path / ".stdout").open("wb") as stdout, (tmp_path / ".stderr").open("wb") as stderr:
         proc = subprocess.Popen(
