@@ -285,6 +285,9 @@ class Settings:
 
 def _parse(spec: SettingSpec, raw: Any, where: str) -> Any:
     try:
+        # A hand-edited file may hold `speaker = 3`: text settings must be TOML strings.
+        if not isinstance(raw, str) and not isinstance(spec.default, int | float):
+            raise ValueError(f"must be a string (in quotes), not {type(raw).__name__}")
         return spec.parse(str(raw))
     except ValueError as exc:
         shown = "value" if spec.name == "token" else repr(raw)

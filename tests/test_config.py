@@ -519,3 +519,16 @@ def test_config_commands_do_not_import_httpx_or_soundfile(run_cli, tmp_path: Pat
         imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
         assert "httpx" not in imported and "soundfile" not in imported, args
         assert "outeai_cli.config" in imported  # the check sees imports at all
+
+
+def test_a_hand_written_number_where_text_belongs_is_a_config_error(
+    run_cli, server, tmp_path: Path
+) -> None:
+    path = tmp_path / "config" / "outeai" / "config.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("speaker = 3\n")
+    path.chmod(0o600)
+    result = run_cli("say", "hi", "-o", "x.flac")
+    assert result.returncode == 2
+    assert "invalid speaker 3 in config file: must be a string" in result.stderr
+    assert server.tts_requests() == []
