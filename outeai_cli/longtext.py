@@ -581,7 +581,7 @@ def synthesize_long_to_stream(
     on_progress: Callable[[RunProgress], None] | None = None,
 ) -> LongTextResult:
     """As synthesize_long_to_path, into `out` (e.g. stdout) once the whole audio is ready."""
-    from outeai_cli.synthesis import _copy_out
+    from outeai_cli.synthesis import copy_out
 
     started = time.monotonic()
     options = options or LongTextOptions()
@@ -602,7 +602,7 @@ def synthesize_long_to_stream(
             write_subtitles(subtitles, cues, force=force)
         size = handle.seek(0, os.SEEK_END)
         handle.seek(0)
-        _copy_out(handle, out)
+        copy_out(handle, out)
     return _result("-", fmt, size, run, cues, delivered, started)
 
 

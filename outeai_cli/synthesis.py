@@ -109,11 +109,11 @@ def synthesize_to_stream(
             _convert_in_place(spool, fmt, spool_dir)
         size = spool.seek(0, os.SEEK_END)
         spool.seek(0)
-        _copy_out(spool, out)
+        copy_out(spool, out)
     return _result("-", fmt, size, final, request, started)
 
 
-def _copy_out(source: IO[bytes], out: IO[bytes]) -> None:
+def copy_out(source: IO[bytes], out: IO[bytes]) -> None:
     """Copy to `out`, raising BrokenPipeError when its reader has gone.
 
     Writes go straight to the file descriptor: a buffered file object can report a partial
@@ -132,7 +132,7 @@ def _copy_out(source: IO[bytes], out: IO[bytes]) -> None:
 
 
 class _DescriptorWriter:
-    """Writes straight to `out`'s file descriptor as bytes arrive (see `_copy_out`)."""
+    """Writes straight to `out`'s file descriptor as bytes arrive (see `copy_out`)."""
 
     def __init__(self, out: IO[bytes]) -> None:
         self._out = out
