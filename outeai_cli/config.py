@@ -419,12 +419,12 @@ def remove_custom_voice(name: str, *, path: Path | None = None) -> Path:
     data = load_file(path)
     voices = data.get("voices", {})
     if name not in voices:
-        known = ", ".join(sorted(voices)) or "none registered"
+        known = f"registered: {', '.join(sorted(voices))}" if voices else "none is registered"
         import difflib
 
         close = difflib.get_close_matches(name, list(voices), n=1)
         raise InputError(
-            f"no custom voice named {name!r} (registered: {known})",
+            f"no custom voice named {name!r} ({known})",
             hint=f"did you mean {close[0]}?" if close else "see 'outeai voices --kind custom'",
         )
     del voices[name]

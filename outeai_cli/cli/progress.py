@@ -11,7 +11,7 @@ from outeai_cli.events import AudioEvent, Event, RetryEvent, StatusEvent
 if TYPE_CHECKING:
     from outeai_cli.longtext import RunProgress
 
-WAITING = "Waiting for the service (a cold start can take 10-40 s)"
+WAITING = "Waiting for the service (a cold start takes 10-40 s)"
 
 
 class Reporter(Protocol):
