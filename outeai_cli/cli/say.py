@@ -34,6 +34,7 @@ from outeai_cli.cli.options import (
 )
 
 if TYPE_CHECKING:
+    from outeai_cli.cli.terminal import Terminal
     from outeai_cli.client import TTSClient
     from outeai_cli.config import Settings
     from outeai_cli.longtext import LongTextResult
@@ -135,21 +136,19 @@ def say(
     allow_insecure_http: InsecureOpt = False,
 ) -> None:
     """Speak TEXT and save the audio (or write it to stdout)."""
-    from outeai_cli.audio import format_for_path
     from outeai_cli.cli.longrun import needs_long_path, speak_long, subtitles_target
     from outeai_cli.cli.progress import human_size, make_overall_reporter, make_reporter
     from outeai_cli.cli.terminal import Terminal
     from outeai_cli.client import TTSClient, validate_temperature
     from outeai_cli.config import Settings
-    from outeai_cli.errors import APIError, InputError
+    from outeai_cli.errors import APIError
     from outeai_cli.speakers import parse_speaker
     from outeai_cli.synthesis import (
         SynthesisRequest,
-        check_target,
         synthesize_to_path,
         synthesize_to_stream,
     )
-    from outeai_cli.textinput import name_from_text, read_text
+    from outeai_cli.textinput import read_text
 
     terminal = Terminal()
     settings = Settings(
@@ -169,38 +168,17 @@ def say(
     words = read_text(text, file, terminal.stdin_bytes, terminal.stdin_is_tty)
     who = parse_speaker(settings.get("speaker"), frozenset(settings.custom_voices()))
     temp = validate_temperature(settings.get("temperature"))
-    chosen_format = settings.get("format")
 
-    to_stdout = output == "-" or (output is None and not terminal.stdout_is_tty and not play)
-    target: Path | None = None
-    if to_stdout:
-        if play:
-            raise InputError(
-                "--play needs a file, but the audio is going to stdout",
-                hint="give -o FILE, or pipe it to a player: -o - | ffplay -autoexit -nodisp -",
-            )
-        if terminal.stdout_is_tty:
-            raise InputError(
-                "refusing to write audio to a terminal",
-                hint="redirect stdout (> file.flac, | player) or give -o FILE",
-            )
-        if as_json:
-            raise InputError(
-                "--json needs stdout, but the audio is going there", hint="give -o FILE"
-            )
-        # None: what the API sends (FLAC, MP3 or WAV), unconverted; known once it is resolved
-        out_format = format_for_path("x.flac", chosen_format) if chosen_format else None
-    elif output is not None:
-        target = Path(output)
-        out_format = (
-            format_for_path(target, fmt)
-            if fmt or target.suffix
-            else format_for_path(target, chosen_format)
-        )
-        check_target(target, force=force)
-    else:
-        out_format = format_for_path("x.flac", chosen_format)
-        target = name_from_text(words, out_format, Path.cwd())
+    target, out_format = _choose_output(
+        output,
+        fmt,
+        settings.get("format"),
+        words,
+        terminal,
+        play=play,
+        as_json=as_json,
+        force=force,
+    )
 
     client = TTSClient.from_settings(
         settings,
@@ -298,3 +276,51 @@ def _announce_api(
             f"outeai: warning: the {dialect.name} API has no model choice; --model is ignored",
             file=sys.stderr,
         )
+
+
+def _choose_output(
+    output: str | None,
+    fmt: str | None,
+    config_format: str | None,
+    words: str,
+    terminal: "Terminal",
+    *,
+    play: bool,
+    as_json: bool,
+    force: bool,
+) -> "tuple[Path | None, str | None]":
+    """Where the audio goes (None: stdout) and in which format (None: as the API sends it).
+
+    Everything here is checked before any request, so no credits go to audio that cannot land.
+    """
+    from outeai_cli.audio import format_for_path
+    from outeai_cli.errors import InputError
+    from outeai_cli.synthesis import check_target
+    from outeai_cli.textinput import name_from_text
+
+    chosen_format = fmt or config_format
+    if output == "-" or (output is None and not terminal.stdout_is_tty and not play):
+        if play:
+            raise InputError(
+                "--play needs a file, but the audio is going to stdout",
+                hint="give -o FILE, or pipe it to a player: -o - | ffplay -autoexit -nodisp -",
+            )
+        if terminal.stdout_is_tty:
+            raise InputError(
+                "refusing to write audio to a terminal",
+                hint="redirect stdout (> file.flac, | player) or give -o FILE",
+            )
+        if as_json:
+            raise InputError(
+                "--json needs stdout, but the audio is going there", hint="give -o FILE"
+            )
+        return None, format_for_path("x.flac", chosen_format) if chosen_format else None
+    if output is not None:
+        target = Path(output)
+        # An explicit --format wins; then the extension; then the configured format.
+        out_format = format_for_path(target, fmt if fmt or target.suffix else config_format)
+    else:
+        out_format = format_for_path("x.flac", chosen_format)
+        target = name_from_text(words, out_format, Path.cwd())
+    check_target(target, force=force)
+    return target, out_format
