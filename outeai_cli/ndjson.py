@@ -163,14 +163,7 @@ class NDJSONAudioReader:
         text = self._prefix + b'"' + bytes(self._pending)
         self._pending.clear()
         self._state = "line"
-        try:
-            obj = json.loads(text)
-        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-            raise ProtocolError(
-                f"line {self.line_number} of the response is not valid JSON around the audio data"
-            ) from None
-        if not isinstance(obj, dict):
-            raise ProtocolError(f"line {self.line_number} of the response is not a JSON object")
+        obj = self._parse_object(text, "is not valid JSON around the audio data")
         self.final_seen = True
         self._on_final(obj, self._decoder)
 
@@ -179,15 +172,17 @@ class NDJSONAudioReader:
         stripped = line.strip()
         if not stripped:
             return
+        self._on_line(self._parse_object(stripped, f"is not JSON: {_preview(stripped)}"))
+
+    def _parse_object(self, text: bytes, not_json: str) -> dict[str, Any]:
+        """The line as a JSON object, or a ProtocolError naming the line and what is wrong."""
         try:
-            obj = json.loads(stripped)
+            obj = json.loads(text)
         except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-            raise ProtocolError(
-                f"line {self.line_number} of the response is not JSON: {_preview(stripped)}"
-            ) from None
+            raise ProtocolError(f"line {self.line_number} of the response {not_json}") from None
         if not isinstance(obj, dict):
             raise ProtocolError(f"line {self.line_number} of the response is not a JSON object")
-        self._on_line(obj)
+        return obj
 
 
 def _preview(line: bytes, limit: int = 60) -> str:
