@@ -29,17 +29,20 @@ def run_in_pty(
     cwd: Path,
     *,
     stdout_tty: bool = True,
+    stdin_tty: bool = False,
+    answer: tuple[bytes, bytes] | None = None,
     timeout: float = 60,
 ) -> tuple[int, str, bytes]:
-    """Run `python -m outeai_cli ARGS` with stderr (and optionally stdout) on a pseudo-terminal.
+    """Run `python -m outeai_cli ARGS` with stderr (and optionally stdout, stdin) on a pty.
 
+    `answer=(prompt, reply)` types `reply` once `prompt` shows on the terminal (needs stdin_tty).
     Returns (exit code, everything the terminal showed, bytes written to a piped stdout).
     """
     master, slave = pty.openpty()
     stdout_target = slave if stdout_tty else subprocess.PIPE
     proc = subprocess.Popen(
         [sys.executable, "-m", "outeai_cli", *args],
-        stdin=subprocess.DEVNULL,
+        stdin=slave if stdin_tty else subprocess.DEVNULL,
         stdout=stdout_target,
         stderr=slave,
         env={**env, "TERM": env.get("TERM", "xterm-256color"), "COLUMNS": "120", "LINES": "40"},
@@ -58,6 +61,9 @@ def run_in_pty(
             if not data:
                 break
             screen += data
+            if answer is not None and answer[0] in screen:
+                os.write(master, answer[1])
+                answer = None
         elif proc.poll() is not None:
             break
     piped = proc.stdout.read() if proc.stdout else b""

@@ -6,12 +6,7 @@ import hashlib
 import itertools
 import json
 import os
-import pty
-import select
 import stat
-import subprocess
-import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -21,6 +16,7 @@ from outeai_cli import config
 from outeai_cli.config import SETTINGS, Settings
 from outeai_cli.errors import ConfigError, InputError
 from tests.conftest import TOKEN
+from tests.helpers import run_in_pty
 
 LONG_TOKEN = "cfg-token-Zq8Xw3Lk5Vb7Nm1Pr4Ts6Uy9"
 NO_ENV = {"OUTEAI_TOKEN": "", "OUTEAI_BASE_URL": ""}
@@ -281,7 +277,8 @@ def test_show_json_carries_values_and_sources(run_cli, tmp_path: Path) -> None:
 
 
 def test_show_as_a_rich_table_on_a_terminal(cli_env, tmp_path: Path) -> None:
-    code, screen = run_with_tty(["config", "show"], cli_env, tmp_path, stdin_tty=False)
+    env = {**cli_env, "TERM": "xterm-256color"}
+    code, screen, _ = run_in_pty(["config", "show"], env, tmp_path)
     assert code == 0
     assert "SETTING" in screen and "─" in screen and "temperature" in screen
 
@@ -404,48 +401,13 @@ def test_set_token_on_the_command_line_warns_about_shell_history(run_cli) -> Non
     assert "stays in your shell history" in result.stderr
 
 
-def run_with_tty(
-    args: list[str], env: dict[str, str], cwd: Path, *, stdin_tty: bool, typed: bytes = b""
-) -> tuple[int, str]:
-    """Run the CLI with stdout/stderr (and optionally stdin) on a pseudo-terminal."""
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "outeai_cli", *args],
-        stdin=slave if stdin_tty else subprocess.DEVNULL,
-        stdout=slave,
-        stderr=slave,
-        env={**env, "TERM": "xterm-256color", "COLUMNS": "120"},
-        cwd=cwd,
-    )
-    os.close(slave)
-    screen = bytearray()
-    deadline = time.monotonic() + 30
-    sent = not typed
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.1)
-        if ready:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            screen += data
-            if not sent and b"API token" in screen:
-                os.write(master, typed)
-                sent = True
-        elif proc.poll() is not None:
-            break
-    code = proc.wait(timeout=10)
-    os.close(master)
-    return code, screen.decode("utf-8", "replace")
-
-
 def test_set_token_on_a_terminal_prompts_without_echo(cli_env, tmp_path: Path) -> None:
-    code, screen = run_with_tty(
+    code, screen, _ = run_in_pty(
         ["config", "set", "token"],
-        cli_env,
+        {**cli_env, "TERM": "xterm-256color"},
         tmp_path,
         stdin_tty=True,
-        typed=f"{LONG_TOKEN}\r".encode(),
+        answer=(b"API token", f"{LONG_TOKEN}\r".encode()),
     )
     assert code == 0, screen
     assert "API token:" in screen
