@@ -3,6 +3,7 @@ TERM=dumb (checked on a pseudo-terminal, where Rich would otherwise style the ou
 
 from __future__ import annotations
 
+import json
 import re
 from importlib.metadata import version
 from pathlib import Path
@@ -93,3 +94,78 @@ def test_the_terminal_check_sees_colour_when_nothing_asks_for_plain(
     env = {k: v for k, v in cli_env.items() if k != "NO_COLOR"}
     _, screen, _ = run_in_pty(["voices", "--local"], {**env, "TERM": "xterm-256color"}, tmp_path)
     assert SGR.search(screen)
+
+
+# -- layout: bare commands, panels, names kept whole -------------------------------------
+
+
+@pytest.mark.parametrize("path", [[], ["config"]], ids=["outeai", "outeai config"])
+def test_a_bare_group_prints_its_help_plainly_and_succeeds(run_cli, path: list[str]) -> None:
+    result = run_cli(*path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert result.out.startswith(f"Usage: {' '.join(['outeai', *path])} ")
+    assert "error" not in result.out.lower().split("exit status", 1)[0]
+    assert "for help" not in result.out  # no usage-error tail glued to the last example
+
+
+def help_text(path: list[str], columns: int) -> str:
+    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": str(columns)})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_say_help_groups_its_options_in_panels_in_reading_order() -> None:
+    text = help_text(["say"], 100)
+    headings = [line[:-1] for line in text.splitlines() if re.fullmatch(r"[A-Z][\w ]*:", line)]
+    assert headings == [
+        "Arguments",
+        "Input options",
+        "Voice options",
+        "Output options",
+        "Long text options",
+        "Connection options",
+        "Options",
+    ]
+    sections = dict(re.findall(r"^([A-Z][\w ]*):\n(.*?)(?=^\S|\Z)", text, flags=re.M | re.S))
+    assert "--file" in sections["Input options"]
+    assert "--speaker" in sections["Voice options"] and "--temperature" in sections["Voice options"]
+    for name in ("--output", "--format", "--force", "--play", "--json", "--quiet"):
+        assert name in sections["Output options"], name
+    for name in ("--jobs", "--max-chars", "--pause", "--subtitles", "--no-cache"):
+        assert name in sections["Long text options"], name
+    for name in ("--base-url", "--token", "--timeout", "--retries", "--api", "--profile"):
+        assert name in sections["Connection options"], name
+
+
+@pytest.mark.parametrize("columns", [60, 80, 120])
+@pytest.mark.parametrize("path", command_paths(), ids=lambda p: " ".join(["outeai", *p]))
+def test_help_never_breaks_a_name_across_lines(path: list[str], columns: int) -> None:
+    text = help_text(path, columns)
+    broken = [line for line in text.splitlines() if re.search(r"[A-Za-z0-9]-$", line)]
+    assert not broken, broken
+    assert "<str>" not in text and "<int>" not in text and "<float>" not in text
+
+
+def test_the_default_voice_is_shown_whole_at_any_width() -> None:
+    for columns in (60, 80, 100):
+        assert "default EN-FEMALE-1-NEUTRAL" in help_text(["say"], columns)
+
+
+def test_an_argument_shows_as_its_name_alone() -> None:
+    text = help_text(["say"], 80)
+    assert re.search(r"^  TEXT  Text to speak", text, flags=re.M), text
+
+
+def test_voice_is_an_alias_of_speaker_listed_on_the_same_line() -> None:
+    text = help_text(["say"], 80)
+    lines = [line for line in text.splitlines() if "--voice" in line]
+    assert len(lines) == 1 and "-s, --speaker, --voice NAME" in lines[0]
+
+
+def test_voice_chooses_the_speaker_as_speaker_does(run_cli) -> None:
+    by_voice = run_cli("say", "hi", "-o", "a.wav", "--voice", "EN-MALE-1-NEUTRAL", "--json")
+    by_speaker = run_cli("say", "hi", "-o", "b.wav", "-s", "EN-MALE-1-NEUTRAL", "--json")
+    assert by_voice.returncode == 0, by_voice.stderr
+    assert json.loads(by_voice.out)["speaker"] == json.loads(by_speaker.out)["speaker"]
+    assert "FEMALE" not in json.loads(by_voice.out)["speaker"]

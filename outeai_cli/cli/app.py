@@ -12,8 +12,10 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError
 
 from outeai_cli.cli.errors import EXIT_CODES_HELP, Terminated
+from outeai_cli.cli.helptext import use_panels
 from outeai_cli.cli.options import examples
 from outeai_cli.errors import InterruptedByUser
 
@@ -101,6 +103,7 @@ def _register() -> None:
             if command is not None and command.callback is not None:
                 command.callback = guarded(command.callback)
         app.add_typer(group, name=name, epilog=module.EPILOG, short_help=short_help)
+    use_panels(app)
 
 
 _register()
@@ -129,6 +132,9 @@ def main() -> None:
         sys.exit(interrupted())
     except OuteAIError as exc:
         sys.exit(report(exc))
+    except NoArgsIsHelpError as exc:  # bare `outeai`, `outeai config`: help, as gh and git do
+        print(exc.ctx.get_help())
+        sys.exit(0)
     except typer.TyperException as exc:  # Typer's (vendored) Click usage errors
         print(usage_error_line(exc), file=sys.stderr)
         sys.exit(exc.exit_code)

@@ -13,6 +13,7 @@ import typer
 from outeai_cli.cli.completion import complete_path
 from outeai_cli.cli.errors import EXIT_CODES_HELP
 from outeai_cli.cli.options import (
+    OUTPUT,
     ApiOpt,
     BaseUrlOpt,
     ConnectTimeoutOpt,
@@ -70,6 +71,7 @@ def batch(
             help="Directory for the audio files (created if missing).",
             show_default=False,
             autocompletion=complete_path,
+            rich_help_panel=OUTPUT,
         ),
     ],
     fmt: Annotated[
@@ -80,6 +82,7 @@ def batch(
             help="Audio format of derived names: flac, wav, ogg, mp3 (config: format; "
             "default flac).",
             show_default=False,
+            rich_help_panel=OUTPUT,
         ),
     ] = None,
     speaker: SpeakerOpt = None,
@@ -90,7 +93,11 @@ def batch(
     no_cache: NoCacheOpt = False,
     force: Annotated[
         bool,
-        typer.Option("--force", help="Make every item again, overwriting existing outputs."),
+        typer.Option(
+            "--force",
+            help="Make every item again, overwriting existing outputs.",
+            rich_help_panel=OUTPUT,
+        ),
     ] = False,
     results: Annotated[
         Path | None,
@@ -99,6 +106,7 @@ def batch(
             metavar="FILE",
             help="Results file (JSONL), appended as items finish [default: DIR/outeai-results.jsonl].",
             show_default=False,
+            rich_help_panel=OUTPUT,
         ),
     ] = None,
     quiet: QuietOpt = False,

@@ -9,8 +9,12 @@ import typer
 
 from outeai_cli.cli.completion import complete_speaker
 
-CONNECTION = "Connection"
+# Help panels (headings of grouped options in --help), in the order a reader needs them.
+INPUT = "Input"
+VOICE = "Voice"
+OUTPUT = "Output"
 LONG_TEXT = "Long text"
+CONNECTION = "Connection"
 
 TokenOpt = Annotated[
     str | None,
@@ -66,6 +70,7 @@ ApiOpt = Annotated[
     Api | None,
     typer.Option(
         "--api",
+        metavar="DIALECT",
         help="API dialect: tts (the original /tts), audio (2025), tts-stream (2026), or auto "
         "(ask the server once, remembered per base URL) (env OUTEAI_API; config: api; "
         "default tts).",
@@ -89,11 +94,13 @@ SpeakerOpt = Annotated[
     typer.Option(
         "-s",
         "--speaker",
+        "--voice",  # the name edge-tts users type
         metavar="NAME",
         help="Voice: NAME, default:NAME or custom:NAME (config: speaker; default "
         "EN-FEMALE-1-NEUTRAL).",
         show_default=False,
         autocompletion=complete_speaker,
+        rich_help_panel=VOICE,
     ),
 ]
 TemperatureOpt = Annotated[
@@ -104,6 +111,7 @@ TemperatureOpt = Annotated[
         metavar="T",
         help="Sampling temperature, 0.1-1.0 (config: temperature; default 0.4).",
         show_default=False,
+        rich_help_panel=VOICE,
     ),
 ]
 JobsOpt = Annotated[
@@ -192,8 +200,18 @@ RetriesOpt = Annotated[
         rich_help_panel=CONNECTION,
     ),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON object on stdout for scripts.")]
-QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing but errors.")]
+JsonOpt = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="Print one JSON object on stdout for scripts: the result, or on failure "
+        '{"error": {"message", "code", "exit_code", "hint"}}.',
+        rich_help_panel=OUTPUT,
+    ),
+]
+QuietOpt = Annotated[
+    bool, typer.Option("-q", "--quiet", help="Print nothing but errors.", rich_help_panel=OUTPUT)
+]
 
 
 def examples(*lines: str) -> str:

@@ -12,6 +12,9 @@ import typer
 from outeai_cli.cli.completion import complete_path
 from outeai_cli.cli.errors import EXIT_CODES_HELP
 from outeai_cli.cli.options import (
+    INPUT,
+    LONG_TEXT,
+    OUTPUT,
     ApiOpt,
     BaseUrlOpt,
     ConnectTimeoutOpt,
@@ -70,6 +73,7 @@ def say(
             help="Read the text from a file ('-' for stdin).",
             show_default=False,
             autocompletion=complete_path,
+            rich_help_panel=INPUT,
         ),
     ] = None,
     speaker: SpeakerOpt = None,
@@ -84,6 +88,7 @@ def say(
             "else a new file named from the text.",
             show_default=False,
             autocompletion=complete_path,
+            rich_help_panel=OUTPUT,
         ),
     ] = None,
     fmt: Annotated[
@@ -93,10 +98,14 @@ def say(
             metavar="FORMAT",
             help="Output format, overriding the extension: flac, wav, ogg, mp3.",
             show_default=False,
+            rich_help_panel=OUTPUT,
         ),
     ] = None,
     force: Annotated[
-        bool, typer.Option("--force", help="Overwrite the output file if it exists.")
+        bool,
+        typer.Option(
+            "--force", help="Overwrite the output file if it exists.", rich_help_panel=OUTPUT
+        ),
     ] = False,
     play: Annotated[
         bool,
@@ -105,6 +114,7 @@ def say(
             help="Play the saved audio through the first player found (ffplay, mpv, paplay, "
             "aplay, afplay, play). Without -o it saves a file named from the text, even when "
             "stdout is piped; refused with -o -.",
+            rich_help_panel=OUTPUT,
         ),
     ] = False,
     jobs: JobsOpt = None,
@@ -118,7 +128,7 @@ def say(
             help="Also write subtitles (.srt or .vtt): one cue per piece, timed from the audio.",
             show_default=False,
             autocompletion=complete_path,
-            rich_help_panel="Long text",
+            rich_help_panel=LONG_TEXT,
         ),
     ] = None,
     no_cache: NoCacheOpt = False,
