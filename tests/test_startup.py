@@ -101,3 +101,58 @@ def test_loopback_server_is_reached_directly_even_with_a_proxy_configured(run_cl
              "NO_PROXY": "", "no_proxy": ""},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+
+
+# What a quiet one-sentence `say` to a FLAC file has no use for: pydantic (Typer's default
+# parameter coercion), Rich's live display, and soundfile/numpy (only conversion needs them).
+NOT_FOR_A_QUIET_SAY = ("pydantic", "pydantic_core", "soundfile", "numpy", "rich")
+
+
+def test_quiet_one_sentence_say_imports_no_display_no_audio_library(
+    server, tmp_path: Path
+) -> None:
+    code, modules = run_with_import_log(
+        "say", "Hello there, how are you today?", "-o", "one.flac", "-q",
+        tmp_path=tmp_path,
+        env={"OUTEAI_TOKEN": "t", "OUTEAI_BASE_URL": server.base_url},
+    )  # fmt: skip
+    assert code == 0
+    assert (tmp_path / "one.flac").read_bytes()[:4] == b"fLaC"
+    top_level = {name.split(".")[0] for name in modules}
+    assert "httpx" in top_level  # the import log is really there: the request needs httpx
+    assert not top_level & set(NOT_FOR_A_QUIET_SAY), top_level & set(NOT_FOR_A_QUIET_SAY)
+
+
+def test_a_converting_say_does_import_soundfile(server, tmp_path: Path) -> None:
+    """Control: the check above would see soundfile if a path loaded it."""
+    code, modules = run_with_import_log(
+        "say", "Hello there.", "-o", "one.wav", "-q",
+        tmp_path=tmp_path,
+        env={"OUTEAI_TOKEN": "t", "OUTEAI_BASE_URL": server.base_url},
+    )  # fmt: skip
+    assert code == 0
+    assert "soundfile" in modules
+
+
+def test_plain_option_values_are_checked_without_pydantic(tmp_path: Path) -> None:
+    """Ranges, numbers and choices keep their one-line usage errors on the light path."""
+    cases = [
+        (("-j", "0"), "'-j' / '--jobs': 0 is below the minimum, 1"),
+        (("-j", "two"), "'two' is not a whole number"),
+        (("-t", "warm"), "'warm' is not a number"),
+        (("--timeout", "inf"), "'inf' is not a finite number"),
+        (("--api", "bogus"), "'bogus' is not one of 'tts', 'audio', 'tts-stream', 'auto'"),
+    ]
+    for extra, expected in cases:
+        proc = subprocess.run(
+            [sys.executable, "-m", "outeai_cli", "say", "hi", "-o", "x.flac", *extra],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "OUTEAI_TOKEN": "t"},
+            timeout=60,
+        )
+        assert proc.returncode == 2, (extra, proc.stderr)
+        assert expected in proc.stderr, (extra, proc.stderr)
+        assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+    assert not (tmp_path / "x.flac").exists()

@@ -1,7 +1,7 @@
 """The `outeai` root command: registers the command groups and maps errors to exit codes."""
 
 # No `from __future__ import annotations` here: Typer would re-evaluate every string
-# annotation at start-up, a measurable share of `outeai --help` (issue 5).
+# annotation at start-up, a measurable share of `outeai --help`.
 
 import atexit
 import functools
@@ -14,12 +14,13 @@ from typing import Annotated, Any
 import typer
 from typer._click.exceptions import NoArgsIsHelpError
 
+from outeai_cli.cli.coercion import use_plain_values
 from outeai_cli.cli.errors import EXIT_CODES_HELP, Terminated
 from outeai_cli.cli.helptext import use_panels
 from outeai_cli.cli.options import examples
 from outeai_cli.errors import InterruptedByUser
 
-app = typer.Typer(
+root_app = typer.Typer(
     name="outeai",
     help="Text to speech from the command line, with the OuteTTS API or a local server.",
     epilog=examples(
@@ -36,7 +37,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=True,
     # Plain Click help: rendering it with Rich imports ~45 ms of modules, which alone would
-    # put `outeai --help` far over its start-up budget (issue 5: <= 1.25x `import typer`).
+    # put `outeai --help` far over its start-up budget.
     rich_markup_mode=None,
 )
 
@@ -49,7 +50,7 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@root_app.callback()
 def root(
     version: Annotated[
         bool,
@@ -83,30 +84,72 @@ def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _register() -> None:
-    from outeai_cli.cli import batch, cache_cmd, config_cmd, say, serve, voices_cmd
-
-    app.command("say", epilog=say.EPILOG)(guarded(say.say))
-    app.command("batch", epilog=batch.EPILOG)(guarded(batch.batch))
-    app.command(
-        "serve", epilog=serve.EPILOG, short_help="Run a local server that speaks the same API."
-    )(guarded(serve.serve))
-    groups = (
-        (config_cmd, "config", "Read and change settings (token, base URL, voice, format...)."),
-        (voices_cmd, "voices", "List voices; register your custom ones."),
-        (cache_cmd, "cache", "Show or clear the audio pieces kept for re-runs."),
-    )
-    for module, name, short_help in groups:
-        group: typer.Typer = module.app
-        commands = [*group.registered_commands, group.registered_callback]
-        for command in commands:
-            if command is not None and command.callback is not None:
-                command.callback = guarded(command.callback)
-        app.add_typer(group, name=name, epilog=module.EPILOG, short_help=short_help)
-    use_panels(app)
+COMMAND_NAMES = ("say", "batch", "serve", "config", "voices", "cache")
+_registered: set[str] = set()
 
 
-_register()
+def _register(names: tuple[str, ...] = COMMAND_NAMES) -> typer.Typer:
+    """Add these commands to the root (each once) and return it.
+
+    A run registers only the command it was asked for: building every command's parameters
+    and importing their modules would cost a short call more than the call itself.
+    """
+    import importlib
+
+    for name in names:
+        if name in _registered:
+            continue
+        _registered.add(name)
+        module = importlib.import_module(f"outeai_cli.cli.{_MODULES[name]}")
+        if name in _GROUPS:
+            group: typer.Typer = module.app
+            commands = [*group.registered_commands, group.registered_callback]
+            for command in commands:
+                if command is not None and command.callback is not None:
+                    command.callback = guarded(command.callback)
+            root_app.add_typer(group, name=name, epilog=module.EPILOG, short_help=_GROUPS[name])
+        else:
+            root_app.command(name, epilog=module.EPILOG, short_help=_SHORT_HELP.get(name))(
+                guarded(getattr(module, name))
+            )
+    # Typer lists commands in registration order: keep the documented order whatever ran.
+    root_app.registered_commands.sort(key=lambda info: COMMAND_NAMES.index(info.name or ""))
+    root_app.registered_groups.sort(key=lambda info: COMMAND_NAMES.index(info.name or ""))
+    use_panels(root_app)
+    return root_app
+
+
+_MODULES = {
+    "say": "say",
+    "batch": "batch",
+    "serve": "serve",
+    "config": "config_cmd",
+    "voices": "voices_cmd",
+    "cache": "cache_cmd",
+}
+_SHORT_HELP = {"serve": "Run a local server that speaks the same API."}
+_GROUPS = {
+    "config": "Read and change settings (token, base URL, voice, format...).",
+    "voices": "List voices; register your custom ones.",
+    "cache": "Show or clear the audio pieces kept for re-runs.",
+}
+use_plain_values()
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """`app`: the root with every command, for tests and the docs generator."""
+    if name == "app":
+        return _register()
+    raise AttributeError(name)
+
+
+def _commands_for(args: list[str]) -> tuple[str, ...]:
+    """The commands a command line needs: the one it names, else all (help, completion, typos)."""
+    import os
+
+    if args and args[0] in COMMAND_NAMES and "_OUTEAI_COMPLETE" not in os.environ:
+        return (args[0],)
+    return COMMAND_NAMES
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
@@ -120,14 +163,15 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
     # httpx imports its own command-line tool (click, rich, pygments: ~30 ms) whenever those
     # are installed; we never call it. None in sys.modules makes that import fail at once and
-    # httpx falls back to a stub (issue 5: one-sentence `say` overhead).
+    # httpx falls back to a stub.
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     # Interpreter shutdown ends with full garbage collections over every object the imports
     # made (Typer, pydantic, httpx): ~30 ms of a short command. Nothing of ours waits on
     # them (files are closed by `with`), so move them out of the collector's sight at exit.
     atexit.register(gc.freeze)
     try:
-        code = app(standalone_mode=False, prog_name="outeai")
+        command = _register(_commands_for(sys.argv[1:]))
+        code = command(standalone_mode=False, prog_name="outeai")
     except InterruptedByUser:
         sys.exit(interrupted())
     except OuteAIError as exc:
