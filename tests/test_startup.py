@@ -108,9 +108,7 @@ def test_loopback_server_is_reached_directly_even_with_a_proxy_configured(run_cl
 NOT_FOR_A_QUIET_SAY = ("pydantic", "pydantic_core", "soundfile", "numpy", "rich")
 
 
-def test_quiet_one_sentence_say_imports_no_display_no_audio_library(
-    server, tmp_path: Path
-) -> None:
+def test_quiet_one_sentence_say_imports_no_display_no_audio_library(server, tmp_path: Path) -> None:
     code, modules = run_with_import_log(
         "say", "Hello there, how are you today?", "-o", "one.flac", "-q",
         tmp_path=tmp_path,
