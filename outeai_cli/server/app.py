@@ -12,7 +12,7 @@ import json
 import random
 import threading
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,17 @@ from starlette.routing import Route
 
 from outeai_cli.catalogue import BUILTIN_VOICES, Voice, find_voice
 from outeai_cli.server.engines import SAMPLE_RATE, Engine, encode_flac, noise_padding
-from outeai_cli.server.faults import FaultPlan
+from outeai_cli.server.faults import (
+    DRIP_SECONDS,
+    ENDLESS_STATUS_SECONDS,
+    ENDPOINT_FAULTS,
+    HOSTILE_TEXT,
+    FaultPlan,
+    deep_json_body,
+    echo_message,
+    redirect_location,
+    tamper_audio,
+)
 from outeai_cli.server.text import split_sentences
 
 try:
@@ -112,7 +122,12 @@ class Admission:
 
 
 def admit(
-    state: ServerState, path: str, token: str, text: str, speaker: dict[str, Any]
+    state: ServerState,
+    request: Request,
+    path: str,
+    token: str,
+    text: str,
+    speaker: dict[str, Any],
 ) -> Admission:
     """Draw the faults, apply the per-token concurrency limit, and log the request.
 
@@ -121,7 +136,9 @@ def admit(
     settings = state.settings
     faults = settings.faults.draw()
     record = RequestRecord(path, text, speaker, 200, sorted(faults))
-    refusal = _http_fault(faults)
+    refusal = fault_response(
+        faults, request, token, '{"message": "bad request", "detail": {}}', 400
+    )
     slot = ""
     if refusal is None and settings.max_concurrency:
         with state.lock:
@@ -160,15 +177,18 @@ async def serve_ndjson(
         state.record(RequestRecord(path, None, None, outcome.status_code, []))
         return outcome
     token, text, speaker, voice, temperature = outcome
-    admission = admit(state, path, token, text, speaker)
-    if admission.refusal is not None:
-        return admission.refusal
+    admission = admit(state, request, path, token, text, speaker)
     faults = admission.faults
-    body = ndjson_stream(state, admission.slot, text, voice, speaker, temperature, faults, flavour)
+    if admission.refusal is not None:
+        return dripped(admission.refusal, faults)
+    echo = echo_message(request.method, str(request.url), request.headers.items(), raw)
+    body = ndjson_stream(
+        state, admission.slot, text, voice, speaker, temperature, faults, flavour, echo
+    )
     if "split-bytes" in faults:
         body = resplit(body)
     media = "text/html" if "html-200" in faults else "application/x-ndjson"
-    return StreamingResponse(body, media_type=media)
+    return dripped(StreamingResponse(body, media_type=media), faults)
 
 
 def create_app(settings: ServerSettings) -> Starlette:
@@ -180,10 +200,14 @@ def create_app(settings: ServerSettings) -> Starlette:
         )
 
     async def voices(request: Request) -> Response:
-        if settings.tokens:
-            auth = request.headers.get("authorization", "")
-            if auth.removeprefix("Bearer ").strip() not in settings.tokens:
-                return error(401, "invalid or missing token", "unauthorized")
+        token = bearer_token(request) or ""
+        if settings.tokens and token not in settings.tokens:
+            return error(401, "invalid or missing token", "unauthorized")
+        faults = settings.faults.draw(ENDPOINT_FAULTS)
+        refusal = fault_response(faults, request, token, '{"data": {"voices": {}}}', 200)
+        if refusal is not None:
+            return dripped(refusal, faults)
+        extra = HOSTILE_TEXT if "control-chars" in faults else ""
         listed = [
             {
                 "voice_id": v.name,
@@ -191,16 +215,21 @@ def create_app(settings: ServerSettings) -> Starlette:
                 "kind": "default",
                 "language": v.language,
                 "gender": v.gender,
-                "description": v.description,
+                "description": v.description + extra,
                 "aliases": list(v.aliases),
             }
             for v in BUILTIN_VOICES
         ]
         listed += [
-            {"voice_id": name, "name": name, "kind": "custom", "description": "custom voice"}
+            {
+                "voice_id": name,
+                "name": name,
+                "kind": "custom",
+                "description": "custom voice" + extra,
+            }
             for name in sorted(settings.custom_voices)
         ]
-        return JSONResponse({"data": {"voices": listed}})
+        return dripped(JSONResponse({"data": {"voices": listed}}), faults)
 
     async def requests_log(request: Request) -> Response:
         if request.method == "DELETE":
@@ -354,7 +383,27 @@ def _validate(
     return token, text, speaker, voice, temperature
 
 
-def _http_fault(faults: set[str]) -> Response | None:
+def bearer_token(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer` header, None without one."""
+    auth = request.headers.get("authorization", "")
+    return auth[7:].strip() if auth[:7].lower() == "bearer " else None
+
+
+def fault_response(
+    faults: set[str], request: Request, token: str, deep_wrapper: str, deep_status: int
+) -> Response | None:
+    """The whole response an HTTP-level fault sends instead of the real one, if any applies.
+
+    `deep_wrapper` and `deep_status` say where this route's body puts the deep-json array.
+    """
+    if "http-302" in faults:
+        target = redirect_location(str(request.base_url), request.url.path, token)
+        return Response(b"", status_code=302, headers={"Location": target})
+    if "control-chars-error" in faults:
+        return error(400, f"bad request{HOSTILE_TEXT} (check the input)", "bad_request")
+    if "deep-json" in faults:
+        body = deep_json_body(deep_wrapper)
+        return Response(body, status_code=deep_status, media_type="application/json")
     if "http-429" in faults:
         return error(429, "rate limited: slow down", "rate_limited", **{"Retry-After": "1"})
     if "html-502" in faults:
@@ -382,6 +431,7 @@ class NDJSONFlavour:
     final_head: bytes  # the final event up to the opening quote of the base64
     final_tail: Callable[[float, bool], bytes]  # (duration, unknown fields) -> after the quote
     encode: Callable[[np.ndarray], bytes]
+    magic: bytes  # how the audio file starts (what magic-then-garbage keeps)
 
 
 def _tts_tail(duration: float, unknown_fields: bool) -> bytes:
@@ -403,6 +453,7 @@ TTS_FLAVOUR = NDJSONFlavour(
     final_head=b'{"data": {"audio_bytes": "',
     final_tail=_tts_tail,
     encode=encode_flac,
+    magic=b"fLaC",
 )
 
 
@@ -424,6 +475,7 @@ async def ndjson_stream(
     temperature: float,
     faults: set[str],
     flavour: NDJSONFlavour,
+    echo: str,
 ) -> AsyncIterator[bytes]:
     settings = state.settings
     try:
@@ -435,11 +487,16 @@ async def ndjson_stream(
             return
         if settings.cold_start:
             await asyncio.sleep(settings.cold_start)
-        yield _line(flavour.warmup, faults)
+        yield _line(_hostile_status(flavour.warmup, faults), faults)
         if "unknown-fields" in faults:
             yield _line({"event": "heartbeat", "ts": 1}, faults)
         if "stall" in faults:
             await asyncio.sleep(3600)
+        if "endless-status" in faults:
+            stuck = _hostile_status(flavour.status(1, 1, 0.0), faults)
+            while True:
+                yield _line(stuck, faults)
+                await asyncio.sleep(ENDLESS_STATUS_SECONDS)
         chunks = split_sentences(text)
         pieces: list[np.ndarray] = []
         seconds = 0.0
@@ -451,9 +508,14 @@ async def ndjson_stream(
             samples = await run_in_threadpool(settings.engine.synthesize, chunk, voice, temperature)
             pieces.append(samples)
             seconds += len(samples) / SAMPLE_RATE
-            yield _line(flavour.status(index, len(chunks), seconds), faults)
+            yield _line(
+                _hostile_status(flavour.status(index, len(chunks), seconds), faults), faults
+            )
             if "drop-mid-stream" in faults:
                 raise InjectedDrop("drop-mid-stream")
+            if "echo-request" in faults:
+                yield _line({"error": echo}, faults)
+                return
         if "no-final-event" in faults:
             return
         key = (
@@ -473,10 +535,24 @@ async def ndjson_stream(
             while len(state.audio_cache) > 4:
                 state.audio_cache.popitem(last=False)
         audio, duration = cached
+        if faults & _AUDIO_ATTACKS:
+            pcm = np.concatenate(pieces).astype("<i2").tobytes() if pieces else b""
+            audio = tamper_audio(audio, pcm, SAMPLE_RATE, flavour.magic, faults)
         async for part in _final_event(audio, duration, faults, flavour):
             yield part
     finally:
         state.release(token)
+
+
+_AUDIO_ATTACKS = frozenset(
+    {"half-audio", "magic-then-garbage", "wav-many-channels", "wav-absurd-rate"}
+)
+
+
+def _hostile_status(event: dict[str, Any], faults: set[str]) -> dict[str, Any]:
+    if "control-chars" not in faults:
+        return event
+    return {**event, "generation_status": str(event["generation_status"]) + HOSTILE_TEXT}
 
 
 def _encode(
@@ -514,6 +590,35 @@ async def _final_event(
         return
     end = b"\r\n" if "crlf" in faults else b"\n"
     yield flavour.final_tail(duration, "unknown-fields" in faults) + end
+
+
+def dripped(response: Response, faults: set[str]) -> Response:
+    """`response` as is, or under the drip fault the same bytes one every DRIP_SECONDS."""
+    if "drip" not in faults:
+        return response
+    if isinstance(response, StreamingResponse):
+        source: AsyncIterable[Any] = response.body_iterator
+    else:
+        source = _once(bytes(response.body))
+    headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
+    return StreamingResponse(_drip(source), status_code=response.status_code, headers=headers)
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def _drip(source: AsyncIterable[Any]) -> AsyncIterator[bytes]:
+    try:
+        async for part in source:
+            data = part.encode() if isinstance(part, str) else bytes(part)
+            for offset in range(len(data)):
+                yield data[offset : offset + 1]
+                await asyncio.sleep(DRIP_SECONDS)
+    finally:
+        close = getattr(source, "aclose", None)
+        if close is not None:
+            await close()
 
 
 async def resplit(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

@@ -66,6 +66,7 @@ AUDIO_FLAVOUR = NDJSONFlavour(
     final_head=b'{"audio_data": {"audio_bytes": "',
     final_tail=_tail,
     encode=encode_mp3,
+    magic=b"ID3\x04\x00\x00\x00\x00\x00\x00",  # an ID3v2.4 tag header of size 0
 )
 
 

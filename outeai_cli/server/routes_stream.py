@@ -6,14 +6,15 @@ is generated (the header's sizes unknown, 0xFFFFFFFF, as live streams send them)
 
 The injected faults keep their meaning where a WAV body allows it: `non-json` sends a body
 that is not WAV, `bad-base64` a corrupt WAV header, `no-final-event` a header and no audio,
-`truncated-final-event` ends mid-sample, the drops cut the connection inside the audio.
-NDJSON-only quirks (crlf, blank-lines, unknown-fields, escaped-slashes) do not apply.
+`truncated-final-event` ends mid-sample, the drops cut the connection inside the audio,
+`echo-request` answers 400 echoing the request's headers. NDJSON-only faults (crlf,
+blank-lines, unknown-fields, escaped-slashes, endless-status, control-chars in statuses) do
+not apply.
 """
 
 from __future__ import annotations
 
 import asyncio
-import struct
 import time
 from collections.abc import AsyncIterator
 
@@ -29,57 +30,50 @@ from outeai_cli.server.app import (
     RequestRecord,
     ServerState,
     admit,
+    bearer_token,
     body_too_large,
     check_length,
     check_text,
     check_token,
+    dripped,
     error,
+    fault_response,
     parse_object,
     read_limited,
     resplit,
 )
 from outeai_cli.server.engines import SAMPLE_RATE, resample
+from outeai_cli.server.faults import (
+    ENDPOINT_FAULTS,
+    after_magic,
+    echo_message,
+    hostile_wav_header,
+    tamper_audio,
+    wav_header,
+)
 from outeai_cli.server.text import split_sentences
 
 STREAM_RATE = 24000
 KNOWN_MODELS = ("outetts_1_pro",)
-UNKNOWN_SIZE = 0xFFFFFFFF
+WAV_MAGIC = b"RIFF\xff\xff\xff\xffWAVE"  # as a live stream starts (sizes unknown)
 _PIECE = 64 * 1024
 # The 2026 API has no temperature; the engine gets the others' default.
 _TEMPERATURE = 0.4
-
-
-def wav_header(rate: int, data_size: int | None, bits: int = 16) -> bytes:
-    """A 44-byte PCM mono WAV header; `data_size` None writes the streaming placeholder."""
-    riff = UNKNOWN_SIZE if data_size is None else 36 + data_size
-    size = UNKNOWN_SIZE if data_size is None else data_size
-    block = bits // 8
-    return struct.pack(
-        "<4sI4s4sIHHIIHH4sI",
-        b"RIFF",
-        riff,
-        b"WAVE",
-        b"fmt ",
-        16,
-        1,  # PCM
-        1,  # mono
-        rate,
-        rate * block,
-        block,
-        bits,
-        b"data",
-        size,
-    )
 
 
 def stream_routes(state: ServerState) -> list[Route]:
     settings = state.settings
 
     async def health(request: Request) -> Response:
-        state.record(RequestRecord("health", None, None, 200, []))  # tests count the probes
-        return JSONResponse(
+        faults = settings.faults.draw(ENDPOINT_FAULTS)
+        token = bearer_token(request) or ""
+        refusal = fault_response(faults, request, token, '{"status": "ok", "detail": {}}', 200)
+        response = refusal or JSONResponse(
             {"status": "ok", "service": "outeai serve", "dialects": sorted(settings.dialects)}
         )
+        # Tests count the probes.
+        state.record(RequestRecord("health", None, None, response.status_code, sorted(faults)))
+        return dripped(response, faults)
 
     async def tts_stream(request: Request) -> Response:
         outcome = await _admitted(request, state, "tts_stream")
@@ -90,7 +84,7 @@ def stream_routes(state: ServerState) -> list[Route]:
         if "split-bytes" in admission.faults:
             body = resplit(body)
         media = "text/html" if "html-200" in admission.faults else "audio/wav"
-        return StreamingResponse(body, media_type=media)
+        return dripped(StreamingResponse(body, media_type=media), admission.faults)
 
     async def tts_non_stream(request: Request) -> Response:
         outcome = await _admitted(request, state, "tts_non_stream")
@@ -109,7 +103,9 @@ def stream_routes(state: ServerState) -> list[Route]:
             admission.record.finished_at = time.time()
         finally:
             state.release(admission.slot)
-        return Response(wav_header(STREAM_RATE, len(pcm)) + pcm, media_type="audio/wav")
+        audio = wav_header(STREAM_RATE, len(pcm)) + pcm
+        audio = tamper_audio(audio, pcm, STREAM_RATE, WAV_MAGIC, admission.faults)
+        return dripped(Response(audio, media_type="audio/wav"), admission.faults)
 
     return [
         Route("/api/v1/health", health, methods=["GET"]),
@@ -122,8 +118,7 @@ async def _admitted(
     request: Request, state: ServerState, path: str
 ) -> Response | tuple[Admission, str, Voice | None]:
     settings = state.settings
-    auth = request.headers.get("authorization", "")
-    bearer = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+    bearer = bearer_token(request)
     raw = await read_limited(request, settings.max_body_bytes)
     if raw is None:
         state.record(RequestRecord(path, None, None, 413, []))
@@ -134,9 +129,14 @@ async def _admitted(
         return outcome
     token, text, voice_id, voice = outcome
     kind = "default" if voice is not None else "custom"
-    admission = admit(state, path, token, text, {kind: voice_id})
+    admission = admit(state, request, path, token, text, {kind: voice_id})
     if admission.refusal is not None:
-        return admission.refusal
+        return dripped(admission.refusal, admission.faults)
+    if "echo-request" in admission.faults:
+        state.release(admission.slot)
+        echo = echo_message(request.method, str(request.url), request.headers.items(), raw)
+        admission.record.status = 400
+        return dripped(error(400, echo, "bad_request"), admission.faults)
     return admission, text, voice
 
 
@@ -196,9 +196,22 @@ async def _wav_stream(
             return
         if settings.cold_start:
             await asyncio.sleep(settings.cold_start)
-        header = wav_header(STREAM_RATE, None)
+        if "magic-then-garbage" in faults:
+            yield after_magic(WAV_MAGIC)
+            return
+        header = hostile_wav_header(faults, STREAM_RATE, None) or wav_header(STREAM_RATE, None)
         if "bad-base64" in faults:
             header = wav_header(STREAM_RATE, None, bits=0)
+        if "half-audio" in faults:
+            # The header declares the whole audio; half of it follows, then the body ends.
+            pcm = b"".join(
+                [
+                    await run_in_threadpool(_speech, state, chunk, voice)
+                    for chunk in split_sentences(text)
+                ]
+            )
+            yield wav_header(STREAM_RATE, len(pcm)) + pcm[: len(pcm) // 4 * 2]
+            return
         yield header
         if "stall" in faults:
             await asyncio.sleep(3600)
