@@ -169,13 +169,24 @@ def serve(
         raise InputError(f"unknown engine {engine!r}", hint="use " + ", ".join(ENGINE_NAMES))
     try:
         plan = FaultPlan.from_specs(fault or [], seed=fault_seed)
-        # Last: it starts worker processes, which every later error path must stop.
-        program = os.environ.get("OUTEAI_SERVE_PIPER") or None
-        chosen = pick_engine(engine, voice or [], workers, program)
-    except (RuntimeError, ValueError) as exc:
+    except ValueError as exc:
         raise InputError(str(exc)) from None
     tokens = set(token or [])
     tokens |= {t.strip() for t in os.environ.get("OUTEAI_SERVE_TOKENS", "").split(",") if t.strip()}
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        raise InputError(
+            f"cannot listen on {host}:{port}: {exc.strerror}", hint="pick another --port"
+        ) from None
+    # Listening first: a client that connects while the voice models load waits in the
+    # backlog instead of being refused. Nothing is served before the engine is ready.
+    try:
+        program = os.environ.get("OUTEAI_SERVE_PIPER") or None
+        chosen = pick_engine(engine, voice or [], workers, program)
+    except RuntimeError as exc:
+        sock.close()
+        raise InputError(str(exc)) from None
     settings = ServerSettings(
         engine=chosen,
         tokens=frozenset(tokens),
@@ -188,13 +199,6 @@ def serve(
         pad_audio_bytes=int(pad_audio_mib * 1024 * 1024),
         faults=plan,
     )
-    try:
-        sock = bind(host, port)
-    except OSError as exc:
-        chosen.close()
-        raise InputError(
-            f"cannot listen on {host}:{port}: {exc.strerror}", hint="pick another --port"
-        ) from None
     bound_port = sock.getsockname()[1]
     display_host = f"[{host}]" if ":" in host else host
     url = f"http://{display_host}:{bound_port}/api/v1"
