@@ -29,31 +29,36 @@ class ServerHandle:
         self.server = server
         self.base_url = server.base_url
         self.root_url = server.root_url
+        # The control endpoints want a server token when the server has any.
+        tokens = sorted(server.settings.tokens)
+        self._auth = {"Authorization": f"Bearer {tokens[0]}"} if tokens else {}
+
+    def _control(self, path: str, method: str = "GET", data: bytes | None = None) -> Any:
+        request = urllib.request.Request(
+            f"{self.root_url}/_outeai/{path}", data=data, method=method, headers=self._auth
+        )
+        with urllib.request.urlopen(request) as response:
+            return json.load(response)
 
     def requests(self) -> list[dict[str, Any]]:
-        with urllib.request.urlopen(f"{self.root_url}/_outeai/requests") as response:
-            return json.load(response)["requests"]
+        return self._control("requests")["requests"]
 
     def tts_requests(self) -> list[dict[str, Any]]:
         return [r for r in self.requests() if r["path"] == "tts"]
 
     def set_faults(self, *specs: str) -> None:
-        request = urllib.request.Request(
-            f"{self.root_url}/_outeai/faults",
-            data=json.dumps({"faults": list(specs)}).encode(),
-            method="PUT",
-        )
-        urllib.request.urlopen(request).close()
+        self._control("faults", "PUT", json.dumps({"faults": list(specs)}).encode())
 
     def reset(self) -> None:
         self.set_faults()
-        request = urllib.request.Request(f"{self.root_url}/_outeai/requests", method="DELETE")
-        urllib.request.urlopen(request).close()
+        self._control("requests", "DELETE")
 
 
 @pytest.fixture(scope="session")
 def shared_server() -> Iterator[ServerHandle]:
-    settings = ServerSettings(engine=ToneEngine(), custom_voices=frozenset({"my-clone"}))
+    settings = ServerSettings(
+        engine=ToneEngine(), custom_voices=frozenset({"my-clone"}), control=True
+    )
     with LocalServer(settings) as server:
         yield ServerHandle(server)
 
@@ -73,6 +78,7 @@ def make_server() -> Iterator[Callable[..., ServerHandle]]:
 
     def start(faults: list[str] | None = None, **overrides: Any) -> ServerHandle:
         overrides.setdefault("engine", ToneEngine())
+        overrides.setdefault("control", True)
         settings = ServerSettings(faults=FaultPlan.from_specs(faults or []), **overrides)
         server = LocalServer(settings).start()
         started.append(server)

@@ -599,6 +599,34 @@ def test_setting_an_unknown_fault_is_refused(server: ServerHandle) -> None:
     assert "unknown fault" in response.json()["message"]
 
 
+# -- control endpoints -----------------------------------------------------------------------
+
+
+def test_control_endpoints_do_not_exist_unless_asked_for() -> None:
+    with LocalServer(ServerSettings(engine=ToneEngine())) as srv:
+        assert httpx.get(f"{srv.root_url}/_outeai/requests", timeout=10).status_code == 404
+        response = httpx.put(f"{srv.root_url}/_outeai/faults", json={"faults": []}, timeout=10)
+        assert response.status_code == 404
+        assert httpx.delete(f"{srv.root_url}/_outeai/requests", timeout=10).status_code == 404
+
+
+def test_control_endpoints_need_a_server_token_when_the_server_has_tokens(make_server) -> None:
+    srv = make_server(tokens=frozenset({TOKEN}))  # make_server asks for the control endpoints
+    assert post(srv, request_body(text="A secret sentence.")).status_code == 200
+    log = f"{srv.root_url}/_outeai/requests"
+    faults = f"{srv.root_url}/_outeai/faults"
+    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": TOKEN}):
+        refused = httpx.get(log, headers=headers, timeout=10)
+        assert refused.status_code == 401 and "secret" not in refused.text
+        assert httpx.delete(log, headers=headers, timeout=10).status_code == 401
+        put = httpx.put(faults, json={"faults": ["http-503"]}, headers=headers, timeout=10)
+        assert put.status_code == 401
+    assert post(srv, request_body()).status_code == 200  # the faults did not change
+    allowed = httpx.get(log, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    assert allowed.status_code == 200
+    assert [r["text"] for r in allowed.json()["requests"]] == ["A secret sentence.", "Hello there."]
+
+
 # -- `outeai serve` as a subprocess ----------------------------------------------------------
 
 
@@ -684,6 +712,28 @@ def test_serve_with_tokens_says_so_and_rejects_others() -> None:
         assert serve_synthesize(served.base_url, "Hi.", token="other").status_code == 401
         assert serve_synthesize(served.base_url, "Hi.", token="secret-one").status_code == 200
         assert serve_synthesize(served.base_url, "Hi.", token="secret-two").status_code == 200
+
+
+def test_serve_control_flag_opens_the_control_endpoints_behind_its_tokens() -> None:
+    with outeai_serve("--engine", "tone") as served:
+        root = served.base_url.removesuffix("/api/v1")
+        assert "control" not in served.banner
+        assert httpx.get(f"{root}/_outeai/requests", timeout=10).status_code == 404
+    with outeai_serve("--engine", "tone", "--control", "--token", "secret-one") as served:
+        root = served.base_url.removesuffix("/api/v1")
+        assert "control: /_outeai/requests, /_outeai/faults (a server token required)" in (
+            served.banner
+        )
+        assert httpx.get(f"{root}/_outeai/requests", timeout=10).status_code == 401
+        auth = {"Authorization": "Bearer secret-one"}
+        assert httpx.get(f"{root}/_outeai/requests", headers=auth, timeout=10).json() == {
+            "count": 0,
+            "requests": [],
+        }
+    with outeai_serve("--engine", "tone", "--control") as served:
+        assert "(open to anyone who can connect)" in served.banner
+        root = served.base_url.removesuffix("/api/v1")
+        assert httpx.get(f"{root}/_outeai/requests", timeout=10).status_code == 200
 
 
 def test_serve_applies_its_fault_flags() -> None:

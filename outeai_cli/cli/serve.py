@@ -24,9 +24,15 @@ EPILOG = (
         "outeai serve --token secret --custom-voice my-voice --max-chars 200",
         "outeai serve --cold-start 15 --latency 0.5",
         "outeai serve --fault http-503:2 --fault drop-mid-stream:10%",
+        "outeai serve --control --token secret",
     )
     + "\n\nFaults: "
     + "see 'outeai serve --list-faults'."
+    + "\n\nControl endpoints, only with --control: GET /_outeai/requests lists every request"
+    + " and the text it spoke (DELETE clears the list); PUT /_outeai/faults with"
+    + ' {"faults": ["NAME[:N|:P%]", ...]} replaces the faults. With --token they need'
+    + " 'Authorization: Bearer TOKEN' too; without --token, anyone who can reach the port"
+    + " can use them."
 )
 
 Multi = Annotated[list[str] | None, typer.Option(show_default=False)]
@@ -153,6 +159,14 @@ def serve(
     list_faults: Annotated[
         bool, typer.Option("--list-faults", help="List the injectable faults and exit.")
     ] = False,
+    control: Annotated[
+        bool,
+        typer.Option(
+            "--control",
+            help="Serve the control endpoints /_outeai/requests and /_outeai/faults "
+            "(see below); with --token they need a token.",
+        ),
+    ] = False,
 ) -> None:
     """Run a local server that speaks the OuteTTS API, for offline use and tests."""
     from outeai_cli.errors import InputError
@@ -198,6 +212,7 @@ def serve(
         max_concurrency=max_concurrency,
         pad_audio_bytes=int(pad_audio_mib * 1024 * 1024),
         faults=plan,
+        control=control,
     )
     bound_port = sock.getsockname()[1]
     display_host = f"[{host}]" if ":" in host else host
@@ -214,6 +229,9 @@ def serve(
     ]
     if plan.describe():
         lines.append("  faults: " + ", ".join(plan.describe()))
+    if control:
+        guard = "a server token required" if tokens else "open to anyone who can connect"
+        lines.append(f"  control: /_outeai/requests, /_outeai/faults ({guard})")
     lines.append(
         f'  try: OUTEAI_BASE_URL={url} OUTEAI_TOKEN=local outeai say "Hello" -o hello.flac'
     )

@@ -73,6 +73,9 @@ class ServerSettings:
     pad_audio_bytes: int = 0  # pad the audio with noise to about this size (benchmarks)
     faults: FaultPlan = field(default_factory=FaultPlan)
     dialects: frozenset[str] = ALL_DIALECTS
+    # The control endpoints (/_outeai/requests lists every text spoken, /_outeai/faults
+    # changes faults) exist only when asked for; with tokens they also need one.
+    control: bool = False
 
 
 @dataclass
@@ -231,7 +234,18 @@ def create_app(settings: ServerSettings) -> Starlette:
         ]
         return dripped(JSONResponse({"data": {"voices": listed}}), faults)
 
+    def control_refusal(request: Request) -> Response | None:
+        if settings.tokens and bearer_token(request) not in settings.tokens:
+            return error(
+                401,
+                "the control endpoints need 'Authorization: Bearer <token>' with a server token",
+                "unauthorized",
+            )
+        return None
+
     async def requests_log(request: Request) -> Response:
+        if (refusal := control_refusal(request)) is not None:
+            return refusal
         if request.method == "DELETE":
             with state.lock:
                 state.log.clear()
@@ -241,6 +255,8 @@ def create_app(settings: ServerSettings) -> Starlette:
         return JSONResponse({"count": len(items), "requests": items})
 
     async def set_faults(request: Request) -> Response:
+        if (refusal := control_refusal(request)) is not None:
+            return refusal
         try:
             specs = json.loads(await request.body())["faults"]
             settings.faults.replace([str(s) for s in specs])
@@ -248,11 +264,12 @@ def create_app(settings: ServerSettings) -> Starlette:
             return error(400, f'expected {{"faults": ["name[:N|:P%]", ...]}}: {exc}')
         return JSONResponse({"faults": settings.faults.describe()})
 
-    routes = [
-        Route("/api/v1/voices", voices, methods=["GET"]),
-        Route("/_outeai/requests", requests_log, methods=["GET", "DELETE"]),
-        Route("/_outeai/faults", set_faults, methods=["PUT"]),
-    ]
+    routes = [Route("/api/v1/voices", voices, methods=["GET"])]
+    if settings.control:
+        routes += [
+            Route("/_outeai/requests", requests_log, methods=["GET", "DELETE"]),
+            Route("/_outeai/faults", set_faults, methods=["PUT"]),
+        ]
     if "tts" in settings.dialects:
         routes.append(Route("/api/v1/tts", tts, methods=["POST"]))
     if "audio" in settings.dialects:
