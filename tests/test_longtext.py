@@ -490,8 +490,6 @@ def test_piped_stderr_gets_plain_progress_lines(run_cli, server) -> None:
         r"outeai: \d+ pieces of up to 300 characters: 0 from the cache, \d+ to request, 4 at a time",
         lines[0],
     )
-    assert any(
-        re.fullmatch(r"outeai: \d+/\d+ pieces done, [\d.]+ s of audio, ETA \d:\d\d:\d\d", line)
-        for line in lines
-    )
+    # A quick run has no progress lines (tests/test_progress_display.py has a slow one).
+    assert len(lines) == 2 and lines[-1].startswith("Saved out.flac"), lines
     assert "\x1b[" not in result.stderr

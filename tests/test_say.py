@@ -314,16 +314,6 @@ def test_say_shows_a_live_progress_bar_on_a_terminal(cli_env, make_server, tmp_p
     assert "Wrote the audio to stdout" in screen
 
 
-def test_say_prints_plain_status_lines_when_stderr_is_a_pipe(run_cli) -> None:
-    result = run_cli("say", "One. Two.", "-o", "p.flac")
-    assert result.returncode == 0
-    lines = result.stderr.splitlines()
-    assert lines[0].startswith("outeai: Waiting for the service") and "cold start" in lines[0]
-    assert "outeai: Generating audio (chunk 1/2" in result.stderr
-    assert "outeai: Generating audio (chunk 2/2" in result.stderr
-    assert "\x1b[" not in result.stderr
-
-
 def test_say_no_color_on_a_terminal_has_no_colour_codes(cli_env, server, tmp_path: Path) -> None:
     env = {**cli_env, "NO_COLOR": "1"}
     code, screen, _ = run_in_pty(

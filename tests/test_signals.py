@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,18 +31,13 @@ def start_say(
     )
 
 
-def wait_for_line(proc: subprocess.Popen[bytes], words: str, timeout: float = 20) -> None:
-    assert proc.stderr is not None
+def wait_for_request(server: Any, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    """Until the server has the request (a quick request prints no progress on a pipe)."""
     deadline = time.monotonic() + timeout
-    seen = b""
-    while time.monotonic() < deadline:
-        line = proc.stderr.readline()
-        seen += line
-        if words.encode() in line:
-            return
-        if not line and proc.poll() is not None:
-            break
-    raise AssertionError(f"never saw {words!r}; stderr so far: {seen!r}")
+    while not server.tts_requests():
+        assert proc.poll() is None and time.monotonic() < deadline, "the request never arrived"
+        time.sleep(0.05)
+    time.sleep(0.3)  # and its first events have reached the client
 
 
 def temp_file_size(pid: int) -> int:
@@ -74,7 +70,7 @@ def test_signal_mid_request_cleans_up_and_exits_with_its_code(
         {**cli_env, "OUTEAI_BASE_URL": slow.base_url},
         tmp_path,
     )
-    wait_for_line(proc, "Warming up")
+    wait_for_request(slow, proc)
     started = time.monotonic()
     proc.send_signal(sig)
     assert proc.wait(timeout=10) == code

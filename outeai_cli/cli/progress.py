@@ -1,17 +1,33 @@
-"""Show a request's progress: a live Rich bar on a terminal, plain lines otherwise, or nothing."""
+"""Show a request's progress: a live line on a terminal, sparse plain lines otherwise, or nothing.
+
+The live line is laid out by priority for the terminal's width: the stage, the counts, the
+seconds of audio and the elapsed time always stay (down to 40 columns); the ETA, the spinner
+and the bar give way first, and the bar keeps one width for the whole run. Plain output (logs,
+pipes) says only what carries information: nothing for a request that is quick, a line when
+one is late, retries, and the library's notes.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from outeai_cli.cli.terminal import Terminal
 from outeai_cli.events import AudioEvent, Event, RetryEvent, StatusEvent
 
 if TYPE_CHECKING:
+    from rich.console import Console, ConsoleOptions, RenderResult
+    from rich.text import Text
+
     from outeai_cli.longtext import RunProgress
 
-WAITING = "Waiting for the service (a cold start takes 10-40 s)"
+# Seconds without news before a plain line is worth printing (and before the cold-start hint).
+LATE = 3.0
+WAITING = "Waiting for the service"
+COLD_START = "no answer yet; a cold start of the service takes 10-40 s"
 
 
 class Reporter(Protocol):
@@ -29,6 +45,205 @@ def make_reporter(terminal: Terminal, *, quiet: bool) -> Reporter:
     return PlainReporter(terminal)
 
 
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def clock(seconds: float, *, short: bool = False) -> str:
+    """h:mm:ss, or m:ss under an hour when `short`."""
+    whole = int(seconds)
+    hours, minutes, secs = whole // 3600, whole // 60 % 60, whole % 60
+    if short and not hours:
+        return f"{minutes}:{secs:02d}"
+    return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+# -- the live line ---------------------------------------------------------------------------------
+
+
+@dataclass
+class LineState:
+    """What one live line says; the layout decides how much of it fits."""
+
+    stage: str
+    unit: str  # "chunks", "pieces", "items"
+    done: int | None = None
+    total: int | None = None
+    audio: float = 0.0
+    eta: float | None = None  # None: no estimate yet (or not one that means anything)
+    with_eta: bool = False  # whether this kind of line has an ETA at all
+    stage_width: int = 24  # "Waiting for the service" and the service's stage names fit
+
+
+BAR_MAX = 40
+_SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+def _ellipsized(text: str, width: int) -> str:
+    if len(text) <= width:
+        return text.ljust(width)
+    return text[: max(0, width - 1)] + "…"
+
+
+Segment = tuple[str, str]  # (text, Rich style)
+
+
+def _fields(state: LineState, elapsed: float, words: bool, eta_slot: bool) -> list[Segment]:
+    """Counts, audio, elapsed and ETA, each padded to a width that stays put during a run."""
+    known = state.total is not None and state.done is not None
+    count = f"{state.done}/{state.total}" if known else ""
+    count_width = max(5, 2 * len(str(state.total or 0)) + 1)
+    eta = state.eta if state.eta is not None and state.eta >= 1 else None
+    if words:
+        unit = f" {state.unit}"
+        fields = [
+            ((count + unit if count else "").rjust(count_width + len(unit)), "progress.download"),
+            (f"{state.audio:>5.1f} s audio", "progress.percentage"),
+            (clock(elapsed), "progress.elapsed"),
+        ]
+        if eta_slot:
+            fields.append(((f"ETA {clock(eta)}" if eta else "").ljust(11), "progress.remaining"))
+    else:
+        fields = [
+            (count.rjust(count_width), "progress.download"),
+            (f"{state.audio:>5.1f} s", "progress.percentage"),
+            (clock(elapsed, short=True).rjust(5), "progress.elapsed"),
+        ]
+        if eta_slot:
+            eta_text = f"ETA {clock(eta, short=True)}" if eta else ""
+            fields.append((eta_text.ljust(9), "progress.remaining"))
+    return fields
+
+
+def layout(
+    state: LineState, width: int, elapsed: float, *, frame: int = 0, unicode: bool = True
+) -> list[Segment]:
+    """The line as (text, style) segments, at most `width - 1` cells (no wrap at the edge).
+
+    Tried from the richest form to the leanest. Forms with a bar pad every field to a fixed
+    width, so the bar's width depends on the terminal's width alone, never on the stage.
+    """
+    room = max(10, width - 1)
+    known = state.total is not None and state.done is not None
+    fraction = (state.done or 0) / state.total if known and state.total else 0.0
+    spinner = (_SPINNER if unicode else "-\\|/")[frame % (10 if unicode else 4)]
+
+    def form(words: bool, spin: bool, bar: bool, eta_slot: bool) -> list[Segment] | None:
+        fields = _fields(state, elapsed, words, eta_slot)
+        if not bar:  # no bar to keep in place: fields take their natural width
+            fields = [(text.strip(), style) for text, style in fields if text.strip()]
+        gap = "  " if words else " "
+        fixed = sum(len(text) + len(gap) for text, _ in fields) + (2 if spin else 0)
+        head: list[Segment] = [(f"{spinner} ", "progress.spinner")] if spin else []
+        if bar:
+            bar_width = min(BAR_MAX, room - fixed - state.stage_width - 1)
+            if bar_width < 8:
+                return None
+            head.append((_ellipsized(state.stage, state.stage_width), "progress.description"))
+            head.append((" ", ""))
+            head += _bar(fraction, bar_width, known, unicode)
+        else:
+            stage_width = min(len(state.stage), room - fixed)
+            if stage_width < min(len(state.stage), 8):
+                return None
+            head.append((_ellipsized(state.stage, stage_width), "progress.description"))
+        return head + [seg for text, style in fields for seg in ((gap, ""), (text, style))]
+
+    eta = state.with_eta
+    for words, spin, bar, eta_slot in (
+        (True, True, True, eta),
+        (False, True, True, eta),
+        (False, True, False, eta),
+        (False, False, False, eta),
+        (False, False, False, False),
+    ):
+        segments = form(words, spin, bar, eta_slot)
+        if segments is not None:
+            return segments
+    # Narrower than anything sensible: the stage first, cut to fit.
+    return [(_ellipsized(state.stage, room).rstrip(), "progress.description")]
+
+
+def _bar(fraction: float, width: int, known: bool, unicode: bool) -> list[tuple[str, str]]:
+    filled = int(width * min(1.0, max(0.0, fraction))) if known else 0
+    full, rest = ("━", "─") if unicode else ("#", "-")
+    return [(full * filled, "bar.complete"), (rest * (width - filled), "bar.back")]
+
+
+class LiveLine:
+    """A Rich renderable redrawn by Live several times a second: elapsed and ETA keep moving."""
+
+    def __init__(self, state: LineState, flights: Callable[[], Sequence[str]] = tuple) -> None:
+        self.state = state
+        self.started = time.monotonic()
+        self.flights = flights
+        self.eta_at: float | None = None  # monotonic time the ETA was last estimated
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        from rich.text import Text
+
+        now = time.monotonic()
+        state = self.state
+        if state.eta is not None and self.eta_at is not None:
+            # Count down between estimates instead of freezing.
+            state = _replace_eta(state, state.eta - (now - self.eta_at))
+        width = options.max_width
+        unicode = console.encoding.lower().startswith("utf")
+        segments = layout(state, width, now - self.started, frame=int(now * 12), unicode=unicode)
+        yield Text.assemble(*segments, no_wrap=True, overflow="crop")
+        for line in self.flights():
+            yield _flight_text(line, width)
+        if state.done is None and now - self.started >= LATE and state.stage == WAITING:
+            yield _flight_text(COLD_START, width)
+
+
+def _replace_eta(state: LineState, eta: float) -> LineState:
+    from dataclasses import replace
+
+    return replace(state, eta=eta if eta >= 1 else None)
+
+
+def _flight_text(line: str, width: int) -> Text:
+    from rich.text import Text
+
+    return Text(_ellipsized("  " + line, max(10, width - 1)).rstrip(), no_wrap=True, style="dim")
+
+
+class _Live:
+    """Rich Live around a LiveLine, on the terminal's stderr."""
+
+    def __init__(self, terminal: Terminal, line: LiveLine) -> None:
+        self.console = terminal.stderr_console()
+        self.line = line
+        self._live: Any = None
+
+    def start(self) -> None:
+        from rich.live import Live
+
+        # stdout may be carrying the audio: never wrap it.
+        self._live = Live(
+            self.line,
+            console=self.console,
+            transient=True,
+            refresh_per_second=8,
+            redirect_stdout=False,
+        )
+        self._live.start()
+
+    def stop(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+
+    def print(self, text: str) -> None:
+        # Wrapped by Rich at word boundaries, not cut mid-word by the terminal.
+        self.console.print(text, markup=False, highlight=False, soft_wrap=False)
+
+
 class QuietReporter:
     def __enter__(self) -> QuietReporter:
         return self
@@ -43,25 +258,45 @@ class QuietReporter:
         pass
 
 
+def _retry_line(event: RetryEvent) -> str:
+    return f"retrying (attempt {event.attempt}) in {event.delay:.1f} s: {event.reason}"
+
+
+class _LateTimer:
+    """Say `text` once if no news came within LATE seconds (for plain output)."""
+
+    def __init__(self, say: Callable[[str], None], text: str) -> None:
+        self._timer = threading.Timer(LATE, say, args=(text,))
+        self._timer.daemon = True
+
+    def start(self) -> None:
+        self._timer.start()
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
 class PlainReporter:
-    """One line per change of stage or chunk, for logs and pipes."""
+    """For logs and pipes: a quick request prints nothing; a slow one, a line now and then."""
 
     def __init__(self, terminal: Terminal) -> None:
         self._out = terminal.stderr
         self._last = ""
-        self._started = time.monotonic()
+        self._said_at = time.monotonic()  # the start counts as news
+        self._late = _LateTimer(self.message, COLD_START)
 
     def __enter__(self) -> PlainReporter:
-        self.message(WAITING)
+        self._late.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        pass
+        self._late.cancel()
 
     def message(self, text: str) -> None:
         print(f"outeai: {text}", file=self._out, flush=True)
 
     def on_event(self, event: Event) -> None:
+        self._late.cancel()
         if isinstance(event, StatusEvent):
             line = event.stage or "working"
             if event.text_chunks and event.current_text_chunk:
@@ -69,87 +304,55 @@ class PlainReporter:
                 if event.generated_seconds is not None:
                     line += f", {event.generated_seconds:.1f} s of audio"
                 line += ")"
-            if line != self._last:
-                self._last = line
+            now = time.monotonic()
+            if line != self._last and now - self._said_at >= LATE:
+                self._last, self._said_at = line, now
                 self.message(line)
         elif isinstance(event, RetryEvent):
-            self.message(
-                f"retrying (attempt {event.attempt}) in {event.delay:.1f} s: {event.reason}"
-            )
+            self.message(_retry_line(event))
 
 
 class LiveReporter:
-    """Spinner, stage, a bar over text chunks, seconds of audio generated, elapsed time."""
+    """One line: spinner, stage, a bar over the text chunks, chunks, seconds of audio, elapsed."""
 
     def __init__(self, terminal: Terminal) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            SpinnerColumn,
-            TextColumn,
-            TimeElapsedColumn,
-        )
-
-        self.console = terminal.stderr_console()
-        self._progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("chunks"),
-            TextColumn("{task.fields[audio]:>6.1f} s audio"),
-            TimeElapsedColumn(),
-            console=self.console,
-            transient=True,
-        )
-        self._task: Any = None
+        self._line = LiveLine(LineState(stage=WAITING, unit="chunks"))
+        self._live = _Live(terminal, self._line)
+        self.console = self._live.console
 
     def __enter__(self) -> LiveReporter:
-        self._progress.start()
-        self._task = self._progress.add_task(WAITING, total=None, audio=0.0)
+        self._live.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._progress.stop()
+        self._live.stop()
 
     @property
-    def renderable(self) -> Any:
-        """What the bar shows right now (used to render the README's picture)."""
-        return self._progress.get_renderable()
+    def renderable(self) -> LiveLine:
+        """What the line shows right now (used to render the README's picture)."""
+        return self._line
 
     def message(self, text: str) -> None:
-        self._progress.console.print(f"outeai: {text}", markup=False)
+        self._live.print(f"outeai: {text}")
 
     def on_event(self, event: Event) -> None:
+        state = self._line.state
         if isinstance(event, StatusEvent):
-            update: dict[str, Any] = {"description": event.stage or "Working"}
+            state.stage = event.stage or "Working"
             if event.text_chunks:
-                update["total"] = event.text_chunks
-                update["completed"] = event.current_text_chunk or 0
+                state.total = event.text_chunks
+                state.done = event.current_text_chunk or 0
             if event.generated_seconds is not None:
-                update["audio"] = event.generated_seconds
-            self._progress.update(self._task, **update)
+                state.audio = event.generated_seconds
         elif isinstance(event, RetryEvent):
-            self.message(
-                f"retrying (attempt {event.attempt}) in {event.delay:.1f} s: {event.reason}"
-            )
-            self._progress.update(self._task, description=f"Retrying (attempt {event.attempt})")
+            self.message(_retry_line(event))
+            state.stage = f"Retrying (attempt {event.attempt})"
         elif isinstance(event, AudioEvent):
-            task = self._progress.tasks[0]
-            total = task.total or 1
-            self._progress.update(
-                self._task, description="Received audio", total=total, completed=total
-            )
-
-
-def human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
+            state.stage = "Received audio"
+            if state.total:
+                state.done = state.total
+            if event.duration is not None:
+                state.audio = event.duration
 
 
 # -- long runs: many requests (a long text's pieces, a batch's items) ------------------------
@@ -169,7 +372,7 @@ class _OverallBase:
 
 
 def make_overall_reporter(terminal: Terminal, *, quiet: bool, unit: str) -> OverallReporter:
-    """One overall bar over `unit` (pieces, items) with the requests in flight below it."""
+    """One overall line over `unit` (pieces, items) with the requests in flight below it."""
     if quiet:
         return QuietOverallReporter()
     if terminal.live:
@@ -177,22 +380,51 @@ def make_overall_reporter(terminal: Terminal, *, quiet: bool, unit: str) -> Over
     return PlainOverallReporter(terminal, unit)
 
 
-def eta_seconds(progress: RunProgress, elapsed: float) -> float | None:
-    """Time left at the pace so far, counting only work that needed requests."""
-    worked = progress.done + progress.failed - progress.reused
-    left = progress.total - progress.done - progress.failed
-    if left <= 0:
-        return 0.0
-    if worked <= 0 or elapsed <= 0:
-        return None
-    return elapsed * left / worked
+def _flight_key(entry: object) -> object:
+    piece = getattr(entry, "piece", None)
+    if piece is None:  # a plain status line: "#3 Generating audio 1/2"
+        return str(entry).split(" ", 1)[0]
+    return (getattr(entry, "output", None), piece)
 
 
-def _clock(seconds: float | None) -> str:
-    if seconds is None:
-        return "-:--:--"
-    whole = int(seconds + 0.5)
-    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+def describe_flight(entry: object) -> str:
+    """`#3 Generating audio 2/5` (a piece of a long text) or `name.flac 2/4 ...` (of a batch)."""
+    piece = getattr(entry, "piece", None)
+    if piece is None:
+        return str(entry)
+    stage = getattr(entry, "stage", "") or "working"
+    chunk, chunks = getattr(entry, "chunk", None), getattr(entry, "chunks", None)
+    where = f"#{piece}"
+    output, pieces = getattr(entry, "output", None), getattr(entry, "pieces", 1)
+    if output:
+        where = f"{output} {piece}/{pieces}" if pieces > 1 else str(output)
+    counts = f" {chunk}/{chunks}" if chunk and chunks else ""
+    return f"{where} {stage}{counts}"
+
+
+class PaceEstimate:
+    """ETA from the pieces that finished: their average time * pieces left / concurrency.
+
+    No estimate until one piece finished (work that needed no request does not count).
+    """
+
+    def __init__(self) -> None:
+        self._started: dict[object, float] = {}
+        self._times: list[float] = []
+        self._widest = 1  # most requests seen in flight at once
+
+    def update(self, progress: RunProgress, now: float) -> float | None:
+        current = {_flight_key(entry) for entry in progress.in_flight}
+        for key in current - self._started.keys():
+            self._started[key] = now
+        for key in self._started.keys() - current:
+            self._times.append(now - self._started.pop(key))
+        self._widest = max(self._widest, len(current))
+        left = progress.total - progress.done - progress.failed
+        if not self._times or left <= 0:
+            return None
+        average = sum(self._times) / len(self._times)
+        return average * left / max(1, min(self._widest, left))
 
 
 class QuietOverallReporter(_OverallBase):
@@ -210,13 +442,14 @@ class QuietOverallReporter(_OverallBase):
 
 
 class PlainOverallReporter(_OverallBase):
-    """For logs and pipes: a line per finished unit and per note, nothing redrawn."""
+    """For logs and pipes: the notes, and a progress line at most every LATE seconds."""
 
     def __init__(self, terminal: Terminal, unit: str) -> None:
         self._out = terminal.stderr
         self._unit = unit
-        self._finished = -1
-        self._started = time.monotonic()
+        self._finished = 0
+        self._said_at = time.monotonic()
+        self._pace = PaceEstimate()
 
     def __enter__(self) -> PlainOverallReporter:
         return self
@@ -228,95 +461,70 @@ class PlainOverallReporter(_OverallBase):
         print(f"outeai: {text}", file=self._out, flush=True)
 
     def update(self, progress: RunProgress) -> None:
+        now = time.monotonic()
+        eta = self._pace.update(progress, now)
         finished = progress.done + progress.failed
         if progress.note:  # a note that comes with a finished unit speaks for it
             self.message(progress.note)
-        elif finished != self._finished and self._finished >= 0:
-            eta = eta_seconds(progress, time.monotonic() - self._started)
+        elif finished != self._finished and now - self._said_at >= LATE:
             failed = f", {progress.failed} failed" if progress.failed else ""
+            left = f", ETA {clock(eta)}" if eta is not None and eta >= 1 else ""
             self.message(
                 f"{finished}/{progress.total} {self._unit} done{failed}, "
-                f"{progress.audio_seconds:.1f} s of audio, ETA {_clock(eta)}"
+                f"{progress.audio_seconds:.1f} s of audio{left}"
             )
+            self._said_at = now
         self._finished = finished
 
 
 class LiveOverallReporter(_OverallBase):
-    """The overall bar, elapsed and ETA, and one line per request in flight with its status."""
+    """The overall line (with ETA), and below it one line per request in flight."""
 
-    _SHOWN = 8  # in-flight lines at most; the rest are counted
+    SHOWN = 8  # in-flight lines at most; the rest are counted
 
     def __init__(self, terminal: Terminal, unit: str) -> None:
-        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-        self.console = terminal.stderr_console()
         self._unit = unit
-        self._progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.fields[count]}"),
-            TextColumn("{task.fields[audio]:>7.1f} s audio"),
-            TimeElapsedColumn(),
-            TextColumn("ETA {task.fields[eta]}"),
-            console=self.console,
-        )
-        self._task: Any = None
-        self._live: Any = None
-        self._started = time.monotonic()
-        self._latest: RunProgress | None = None
+        self._flying: tuple[object, ...] = ()
+        state = LineState(stage=WAITING, unit=unit, with_eta=True, stage_width=18)
+        self._line = LiveLine(state, self._flights)
+        self._live = _Live(terminal, self._line)
+        self.console = self._live.console
+        self._pace = PaceEstimate()
 
     def __enter__(self) -> LiveOverallReporter:
-        from rich.live import Live
-
-        self._task = self._progress.add_task(
-            WAITING, total=None, audio=0.0, count="", eta=_clock(None)
-        )
-        self._live = Live(
-            self._render(), console=self.console, transient=True, refresh_per_second=8
-        )
         self._live.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._live is not None:
-            self._live.stop()
+        self._live.stop()
+
+    @property
+    def renderable(self) -> LiveLine:
+        return self._line
 
     def message(self, text: str) -> None:
-        self.console.print(f"outeai: {text}", markup=False)
+        self._live.print(f"outeai: {text}")
 
     def update(self, progress: RunProgress) -> None:
         if progress.note:
             self.message(progress.note)
-        self._latest = progress
-        eta = eta_seconds(progress, time.monotonic() - self._started)
+        now = time.monotonic()
+        state = self._line.state
+        state.eta = self._pace.update(progress, now)
+        self._line.eta_at = now
         finished = progress.done + progress.failed
         if progress.in_flight or finished < progress.total:
-            description = "Speaking"
+            state.stage = "Speaking"
         else:  # every request is back; a long text still has its last pieces to stitch
-            description = "Stitching" if self._unit == "pieces" else "Done"
-        failed = f", {progress.failed} failed" if progress.failed else ""
-        self._progress.update(
-            self._task,
-            description=description,
-            total=progress.total,
-            completed=finished,
-            audio=progress.audio_seconds,
-            count=f"{finished}/{progress.total} {self._unit}{failed}",
-            eta=_clock(eta),
-        )
-        if self._live is not None:
-            self._live.update(self._render())
+            state.stage = "Stitching" if self._unit == "pieces" else "Done"
+        if progress.failed:
+            state.stage += f", {progress.failed} failed"
+        state.done, state.total = finished, progress.total
+        state.audio = progress.audio_seconds
+        self._flying = tuple(progress.in_flight)
 
-    def _render(self) -> Any:
-        from rich.console import Group
-        from rich.text import Text
-
-        flying = self._latest.in_flight if self._latest else ()
-        lines = [
-            Text(f"  {status}", overflow="ellipsis", no_wrap=True)
-            for status in flying[: self._SHOWN]
-        ]
-        if len(flying) > self._SHOWN:
-            lines.append(Text(f"  ... and {len(flying) - self._SHOWN} more in flight"))
-        return Group(self._progress, *lines)
+    def _flights(self) -> list[str]:
+        lines = [describe_flight(entry) for entry in self._flying[: self.SHOWN]]
+        if len(self._flying) > self.SHOWN:
+            lines.append(f"... and {len(self._flying) - self.SHOWN} more in flight")
+        return lines
