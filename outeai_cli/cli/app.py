@@ -9,7 +9,7 @@ import gc
 import signal
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from typer._click.exceptions import NoArgsIsHelpError
@@ -17,6 +17,7 @@ from typer._click.exceptions import NoArgsIsHelpError
 from outeai_cli.cli.coercion import use_plain_values
 from outeai_cli.cli.errors import EXIT_CODES_HELP, Terminated
 from outeai_cli.cli.helptext import use_panels
+from outeai_cli.cli.machine import json_requested, print_error_object
 from outeai_cli.cli.options import examples
 from outeai_cli.errors import InterruptedByUser
 
@@ -169,43 +170,52 @@ def main() -> None:
     # made (Typer, pydantic, httpx): ~30 ms of a short command. Nothing of ours waits on
     # them (files are closed by `with`), so move them out of the collector's sight at exit.
     atexit.register(gc.freeze)
+    as_json = json_requested(sys.argv[1:])
+
+    def fail(exit_code: int, message: str, hint: str | None = None) -> NoReturn:
+        """Exit after the stderr line was printed; with --json, the error object on stdout."""
+        if as_json:
+            print_error_object(message, exit_code, hint)
+        sys.exit(exit_code)
+
     try:
         command = _register(_commands_for(sys.argv[1:]))
         code = command(standalone_mode=False, prog_name="outeai")
     except InterruptedByUser:
-        sys.exit(interrupted())
+        fail(interrupted(), "interrupted", "no partial file was left behind")
     except OuteAIError as exc:
-        sys.exit(report(exc))
+        fail(report(exc), exc.message, exc.hint)
     except NoArgsIsHelpError as exc:  # bare `outeai`, `outeai config`: help, as gh and git do
         print(exc.ctx.get_help())
         sys.exit(0)
     except typer.TyperException as exc:  # Typer's (vendored) Click usage errors
-        print(usage_error_line(exc), file=sys.stderr)
-        sys.exit(exc.exit_code)
+        message, hint = usage_error(exc)
+        print(
+            f"outeai: error: {message}{'' if message.endswith('?') else ';'} {hint}",
+            file=sys.stderr,
+        )
+        fail(exc.exit_code, message, hint)
     except (KeyboardInterrupt, typer.Abort):
-        sys.exit(interrupted())
+        fail(interrupted(), "interrupted", "no partial file was left behind")
     except Terminated:
         interrupted("terminated")
-        sys.exit(int(ExitCode.TERMINATED))
+        fail(int(ExitCode.TERMINATED), "terminated", "no partial file was left behind")
     except (BrokenPipeError, StdoutClosed):
         _quiet_broken_pipe()
     except OSError as exc:
-        print(
-            f"outeai: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
-            file=sys.stderr,
-        )
-        sys.exit(int(ExitCode.FAILURE))
+        message = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
+        print(f"outeai: error: {message}", file=sys.stderr)
+        fail(int(ExitCode.FAILURE), message)
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def usage_error_line(exc: typer.TyperException) -> str:
-    """Click's three-line usage error as our one line, with where to read more."""
+def usage_error(exc: typer.TyperException) -> tuple[str, str]:
+    """Click's three-line usage error as our message, and where to read more."""
     # Typer validates some values through pydantic, whose wording leaks into the message.
     message = exc.format_message().replace("Value error, ", "").rstrip(".")
     ctx = getattr(exc, "ctx", None)
     command = ctx.command_path if ctx is not None else "outeai"
-    separator = " " if message.endswith("?") else "; "
-    return f"outeai: error: {message}{separator}run '{command} -h' for help"
+    return message, f"run '{command} -h' for help"
 
 
 def _quiet_broken_pipe() -> None:
