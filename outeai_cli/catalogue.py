@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from outeai_cli.speakers import Speaker
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,3 +77,12 @@ def all_names() -> list[str]:
         names.append(voice.name)
         names.extend(voice.aliases)
     return names
+
+
+def language_of(speaker: Speaker) -> str:
+    """The language a built-in voice speaks (for sentence rules); English otherwise."""
+    if speaker.kind == "default":
+        voice = find_voice(speaker.name)
+        if voice is not None:
+            return voice.language
+    return "en"

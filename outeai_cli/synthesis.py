@@ -1,21 +1,38 @@
-"""Synthesize to a file or a stream: atomic, bounded in memory, converted when asked."""
+"""Speak a text into a file or a stream: the library's one entry point, `synthesize`.
+
+The library decides how: a text that fits one request (and wants no subtitles) is one request
+written straight into the destination; a longer one is split into pieces, requested
+concurrently, cached, and stitched in order (see `synthesis_job`). Either way the output is
+atomic and bounded in memory: a file is committed only once complete, and nothing reaches a
+stream until the whole audio is valid, except the live pass-through described below.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import tempfile
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
-from outeai_cli.audio import atomic_output, convert, spool_file
-from outeai_cli.client import TTSClient
-from outeai_cli.errors import InputError, ProtocolError
-from outeai_cli.events import AudioEvent, Event
+from outeai_cli.audio import atomic_output, spool_file
+from outeai_cli.errors import InputError, InterruptedByUser
+from outeai_cli.scheduler import RunProgress, Scheduler
 from outeai_cli.speakers import Speaker
+from outeai_cli.splitting import DEFAULT_MAX_CHARS
 
+if TYPE_CHECKING:
+    from outeai_cli.cache import PieceCache
+    from outeai_cli.client import TTSClient
+    from outeai_cli.events import Event
+    from outeai_cli.subtitles import Cue
+
+DEFAULT_JOBS = 4
 _COPY_BLOCK = 1 << 20
 
 
@@ -27,8 +44,20 @@ class SynthesisRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class SaveResult:
-    path: str  # "-" for stdout
+class SynthesisOptions:
+    max_chars: int = DEFAULT_MAX_CHARS  # the per-request cap; longer texts are split
+    jobs: int = DEFAULT_JOBS  # requests in flight at most
+    pause: float = 0.0  # seconds of silence between pieces
+    language: str | None = None  # for the sentence splitter; None: the voice's language
+    cache: PieceCache | None = None  # pieces kept for re-runs (split texts only)
+    subtitles: Path | None = None  # .srt or .vtt, one cue per piece
+    force: bool = False  # replace an existing output file (and subtitles)
+    spool_dir: Path | None = None  # where a stream's audio waits until complete
+
+
+@dataclass(frozen=True, slots=True)
+class SynthesisResult:
+    path: str  # "-" for a stream
     format: str
     bytes: int
     duration: float | None
@@ -36,9 +65,87 @@ class SaveResult:
     temperature: float
     elapsed: float
     delivered_format: str
+    pieces: int = 1
+    from_cache: int = 0
+    requests: int = 1
+    cues: tuple[Cue, ...] = field(default=(), repr=False)
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        del data["cues"]
+        return data
+
+
+def needs_pieces(text: str, options: SynthesisOptions) -> bool:
+    """Whether `synthesize` splits the text: over the per-request cap, or subtitles asked for
+    (they need the piece timings). A display can ask the same question up front."""
+    return len(text) > options.max_chars or options.subtitles is not None
+
+
+def synthesize(
+    client: TTSClient,
+    request: SynthesisRequest,
+    destination: Path | IO[bytes],
+    fmt: str,
+    options: SynthesisOptions | None = None,
+    *,
+    on_event: Callable[[Event], None] | None = None,
+    on_progress: Callable[[RunProgress], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> SynthesisResult:
+    """Speak `request` into `destination` (a path, committed atomically, or a binary stream)
+    as `fmt`.
+
+    `on_event` sees each client event of a one-request run (status, retries, the final audio);
+    `on_progress` sees snapshots of a split run (pieces done, requests in flight, notes).
+    Setting `cancel` stops the run as a Ctrl-C does.
+    """
+    from outeai_cli.synthesis_job import SynthesisJob
+
+    options = options or SynthesisOptions()
+    split = needs_pieces(request.text, options)
+    started = time.monotonic()
+    with Scheduler(options.jobs, cancel=cancel) as scheduler:
+        job = SynthesisJob(client, request, destination, fmt, options, split=split)
+        job.on_event = on_event
+        reporter = _SingleRunProgress(job, on_progress) if split else None
+        try:
+            job.open(scheduler)
+            if reporter is not None:
+                reporter.emit(job.plan_note())
+            while not job.complete:
+                event = scheduler.next_event()
+                note = job.handle(event)
+                if reporter is not None:
+                    reporter.emit(note)
+            result = job.finish(started)
+        except BaseException as exc:
+            job.abort(exc)
+            if reporter is not None and isinstance(exc, KeyboardInterrupt | InterruptedByUser):
+                reporter.emit(job.interrupted_note())
+            raise
+    return result
+
+
+class _SingleRunProgress:
+    def __init__(self, job: Any, on_progress: Callable[[RunProgress], None] | None) -> None:
+        self._job = job
+        self._on_progress = on_progress
+
+    def emit(self, note: str | None = None) -> None:
+        if self._on_progress is None:
+            return
+        job = self._job
+        self._on_progress(
+            RunProgress(
+                done=job.done,
+                total=len(job.pieces),
+                reused=job.from_cache,
+                audio_seconds=job.audio_seconds,
+                in_flight=job.requests_in_flight(),
+                note=note,
+            )
+        )
 
 
 def check_target(target: Path, *, force: bool) -> None:
@@ -62,55 +169,66 @@ def check_target(target: Path, *, force: bool) -> None:
         ) from None
 
 
-def synthesize_to_path(
-    client: TTSClient,
-    request: SynthesisRequest,
-    target: Path,
-    fmt: str,
-    *,
-    force: bool = False,
-    on_event: Callable[[Event], None] | None = None,
-) -> SaveResult:
-    """Stream the audio straight into a temp file beside `target`, then commit it atomically."""
-    started = time.monotonic()
-    with atomic_output(target, force=force) as handle:
-        final = _receive(client, request, handle, on_event)
-        if final.format != fmt:
-            _convert_in_place(handle, fmt, target.parent)
-        size = handle.seek(0, os.SEEK_END)
-    return _result(str(target), fmt, size, final, request, started)
+# -- the destination: the one place that tells a file from a stream --------------------------------
 
 
-def synthesize_to_stream(
-    client: TTSClient,
-    request: SynthesisRequest,
-    out: IO[bytes],
-    fmt: str,
-    *,
-    on_event: Callable[[Event], None] | None = None,
-    spool_dir: Path | None = None,
-) -> SaveResult:
-    """Receive into an unnamed spool file, validate, then copy to `out` (e.g. stdout).
+class Destination:
+    """An open destination: write the audio into `handle`; it is committed on a clean exit.
 
-    Nothing reaches `out` unless the whole response was valid. Except: when the API's body
-    is the audio itself in the asked format (the 2026 `tts-stream`), it goes to `out` as it
-    arrives, so a player starts before generation ends; a failure midway then leaves what
-    was written (the error says so) and is not retried.
+    `pieces_dir` is a hidden directory for the pieces of a split run (beside the file, or in
+    the temp directory for a stream). `live` means `handle` writes through to the stream as
+    bytes arrive: it cannot seek, and nothing can be taken back.
     """
-    started = time.monotonic()
-    dialect = client.dialect
-    if dialect.body_is_audio and dialect.audio_format == fmt:
-        writer = _DescriptorWriter(out)
-        final = _receive(client, request, writer, on_event)  # type: ignore[arg-type]
-        return _result("-", fmt, writer.written, final, request, started)
-    with spool_file(spool_dir) as spool:
-        final = _receive(client, request, spool, on_event)
-        if final.format != fmt:
-            _convert_in_place(spool, fmt, spool_dir)
-        size = spool.seek(0, os.SEEK_END)
+
+    def __init__(self, path: str, handle: IO[bytes], pieces_dir: Path | None, live: bool) -> None:
+        self.path = path
+        self.handle = handle
+        self.pieces_dir = pieces_dir
+        self.live = live
+
+    def size(self) -> int:
+        if isinstance(self.handle, LiveWriter):
+            return self.handle.written
+        return self.handle.seek(0, os.SEEK_END)
+
+
+@contextlib.contextmanager
+def open_destination(
+    destination: Path | IO[bytes],
+    *,
+    force: bool,
+    with_pieces: bool,
+    live: bool,
+    spool_dir: Path | None,
+) -> Iterator[Destination]:
+    """A path: a temp file beside it, renamed over it on success (and a pieces directory).
+    A stream: an unnamed spool file copied to it on success; or, when `live`, the stream
+    itself (for a body that is the audio in the asked format, so a player starts at once)."""
+    with contextlib.ExitStack() as stack:
+        from outeai_cli.spool import spool_directory
+
+        if isinstance(destination, str | os.PathLike):
+            target = Path(destination)
+            pieces = (
+                stack.enter_context(spool_directory(target.parent, target.name))
+                if with_pieces
+                else None
+            )
+            handle = stack.enter_context(atomic_output(target, force=force))
+            yield Destination(os.fspath(target), handle, pieces, live=False)
+            return
+        if live and not with_pieces:
+            writer = cast(IO[bytes], LiveWriter(destination))  # write-only: enough for a sink
+            yield Destination("-", writer, None, live=True)
+            return
+        pieces = None
+        if with_pieces:
+            parent = spool_dir or Path(tempfile.gettempdir())
+            pieces = stack.enter_context(spool_directory(parent, "outeai-stdout"))
+        spool = stack.enter_context(spool_file(pieces or spool_dir))
+        yield Destination("-", spool, pieces, live=False)
         spool.seek(0)
-        copy_out(spool, out)
-    return _result("-", fmt, size, final, request, started)
+        copy_out(spool, destination)
 
 
 def copy_out(source: IO[bytes], out: IO[bytes]) -> None:
@@ -131,7 +249,7 @@ def copy_out(source: IO[bytes], out: IO[bytes]) -> None:
             view = view[os.write(fd, view) :]
 
 
-class _DescriptorWriter:
+class LiveWriter:
     """Writes straight to `out`'s file descriptor as bytes arrive (see `copy_out`)."""
 
     def __init__(self, out: IO[bytes]) -> None:
@@ -159,44 +277,3 @@ class _DescriptorWriter:
     def flush(self) -> None:
         if self._fd is None:
             self._out.flush()
-
-
-def _receive(
-    client: TTSClient,
-    request: SynthesisRequest,
-    sink: IO[bytes],
-    on_event: Callable[[Event], None] | None,
-) -> AudioEvent:
-    final: AudioEvent | None = None
-    for event in client.stream(request.text, request.speaker, request.temperature, sink=sink):
-        if isinstance(event, AudioEvent):
-            final = event
-        if on_event is not None:
-            on_event(event)
-    if final is None:  # stream() guarantees it; keep the check explicit for readers
-        raise ProtocolError("the stream ended without the final audio event")
-    return final
-
-
-def _convert_in_place(handle: IO[bytes], fmt: str, directory: Path | None) -> None:
-    with spool_file(directory) as converted:
-        convert(handle, converted, fmt)
-        handle.seek(0)
-        handle.truncate()
-        converted.seek(0)
-        shutil.copyfileobj(converted, handle, _COPY_BLOCK)
-
-
-def _result(
-    path: str, fmt: str, size: int, final: AudioEvent, request: SynthesisRequest, started: float
-) -> SaveResult:
-    return SaveResult(
-        path=path,
-        format=fmt,
-        bytes=size,
-        duration=final.duration,
-        speaker=str(request.speaker),
-        temperature=request.temperature,
-        elapsed=round(time.monotonic() - started, 3),
-        delivered_format=final.format,
-    )

@@ -29,7 +29,7 @@ from conftest import TOKEN
 from outeai_cli.client import TTSClient
 from outeai_cli.events import AudioEvent
 from outeai_cli.speakers import DEFAULT_SPEAKER, parse_speaker
-from outeai_cli.synthesis import SynthesisRequest, synthesize_to_path, synthesize_to_stream
+from outeai_cli.synthesis import SynthesisOptions, SynthesisRequest, synthesize
 
 MIB = 1024 * 1024
 AUDIO_MIB = 20
@@ -120,7 +120,7 @@ def test_say_to_file_path_commits_20_mib_in_bounded_memory(
     """`say -o FILE`: straight into the temp file beside the target, then renamed."""
     target = tmp_path / "chapter.flac"
     request = SynthesisRequest(TEXT, parse_speaker(DEFAULT_SPEAKER), 0.4)
-    peak = traced_peak(lambda: synthesize_to_path(client, request, target, "flac"))
+    peak = traced_peak(lambda: synthesize(client, request, target, "flac"))
     assert peak < PEAK_LIMIT, f"peak {peak / MIB:.1f} MiB for {AUDIO_MIB} MiB of audio"
     assert digest(target) == reference[0]
     assert [p.name for p in tmp_path.iterdir()] == ["chapter.flac"]
@@ -134,7 +134,9 @@ def test_say_to_stdout_spools_20_mib_in_bounded_memory(
     request = SynthesisRequest(TEXT, parse_speaker(DEFAULT_SPEAKER), 0.4)
     with open(out, "wb") as stdout:
         peak = traced_peak(
-            lambda: synthesize_to_stream(client, request, stdout, "flac", spool_dir=tmp_path)
+            lambda: synthesize(
+                client, request, stdout, "flac", SynthesisOptions(spool_dir=tmp_path)
+            )
         )
     assert peak < PEAK_LIMIT, f"peak {peak / MIB:.1f} MiB for {AUDIO_MIB} MiB of audio"
     assert digest(out) == reference[0]

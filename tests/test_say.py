@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import socket
@@ -321,3 +322,45 @@ def test_say_no_color_on_a_terminal_has_no_colour_codes(cli_env, server, tmp_pat
     )
     assert code == 2
     assert not re.search(r"\x1b\[[0-9;]*m", screen), screen
+
+
+# -- in-process: every byte through the Terminal object -----------------------------------------
+
+
+def test_say_runs_in_process_writing_only_through_its_terminal(
+    cli_env, server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Audio, --json and messages all go to the Terminal a command is given, not sys.std*."""
+    from typer.testing import CliRunner
+
+    from outeai_cli.cli.app import app
+    from outeai_cli.cli.terminal import Terminal
+
+    for key, value in cli_env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)
+
+    audio = io.BytesIO()
+    messages = io.StringIO()
+    terminal = Terminal(
+        stdin=io.StringIO(""),
+        stdout=io.TextIOWrapper(audio, write_through=True),
+        stderr=messages,
+        environ={},
+    )
+    result = CliRunner().invoke(app, ["say", TEXT, "-o", "-"], obj=terminal)
+    assert result.exit_code == 0, (result.output, messages.getvalue())
+    assert result.output == ""  # nothing reached the real (here: the runner's) streams
+    assert audio.getvalue() == reference_audio(server.base_url, TEXT, TOKEN)
+    last = messages.getvalue().strip().splitlines()[-1]
+    assert re.fullmatch(r"Wrote the audio to stdout \(\d+\.\d s of audio, [\d.]+ KiB, FLAC\)", last)
+
+    out, err = io.StringIO(), io.StringIO()
+    terminal = Terminal(stdin=io.StringIO(""), stdout=out, stderr=err, environ={})
+    result = CliRunner().invoke(app, ["say", TEXT, "-o", "hi.wav", "--json"], obj=terminal)
+    assert result.exit_code == 0, (result.output, err.getvalue())
+    assert result.output == ""
+    report = json.loads(out.getvalue())
+    assert (report["path"], report["format"], report["pieces"]) == ("hi.wav", "wav", 1)
+    assert sf.info(tmp_path / "hi.wav").frames > 0
+    assert err.getvalue().strip().splitlines()[-1].startswith("Saved hi.wav (")

@@ -1,10 +1,9 @@
 """`outeai batch`: many texts to many files, resumable."""
 
 # No `from __future__ import annotations` here: Typer would re-evaluate every string
-# annotation at start-up, a measurable share of `outeai --help` (issue 5).
+# annotation at start-up, a measurable share of `outeai --help`.
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -52,6 +51,7 @@ EPILOG = (
 
 
 def batch(
+    context: typer.Context,
     source: Annotated[
         str,
         typer.Argument(
@@ -124,17 +124,18 @@ def batch(
 ) -> None:
     """Speak many texts into many files (resumable: re-run to finish)."""
     from outeai_cli.audio import format_for_path
-    from outeai_cli.batch import BatchFailedError, load_items, run_batch
+    from outeai_cli.batch.inputs import load_items
+    from outeai_cli.batch.run import BatchFailedError, run_batch
     from outeai_cli.cache import PieceCache
     from outeai_cli.cli.progress import make_overall_reporter
     from outeai_cli.cli.terminal import Terminal
     from outeai_cli.client import TTSClient, validate_temperature
     from outeai_cli.config import Settings
     from outeai_cli.errors import InputError
-    from outeai_cli.longtext import LongTextOptions
     from outeai_cli.speakers import parse_speaker
+    from outeai_cli.synthesis import SynthesisOptions
 
-    terminal = Terminal()
+    terminal = Terminal.of(context)
     settings = Settings(
         {
             "token": token,
@@ -156,7 +157,7 @@ def batch(
     default_speaker = settings.get("speaker")
     parse_speaker(default_speaker, custom)
     default_temperature = validate_temperature(settings.get("temperature"))
-    items = load_items(source, fmt=out_format, stdin=sys.stdin.buffer)
+    items = load_items(source, fmt=out_format, stdin=terminal.stdin_bytes)
 
     client = TTSClient.from_settings(
         settings,
@@ -167,8 +168,11 @@ def batch(
         allow_insecure_http=allow_insecure_http,
     )
     client.require_token()
-    options = LongTextOptions(
-        max_chars=settings.get("max_chars"), jobs=settings.get("jobs"), pause=pause
+    options = SynthesisOptions(
+        max_chars=settings.get("max_chars"),
+        jobs=settings.get("jobs"),
+        pause=pause,
+        cache=None if no_cache else PieceCache(),
     )
     reporter = make_overall_reporter(terminal, quiet=quiet, unit="items")
     with client, reporter:
@@ -180,20 +184,18 @@ def batch(
             temperature=default_temperature,
             custom_voices=custom,
             options=options,
-            cache=None if no_cache else PieceCache(),
             force=force,
             results_path=results,
             on_progress=reporter.update,
         )
     if as_json:
-        typer.echo(json.dumps(summary.as_json()))
+        terminal.print_out(json.dumps(summary.as_json()))
     if not quiet:
         made = summary.ok - summary.skipped
-        print(
+        terminal.print_err(
             f"Batch: {made} made, {summary.skipped} already complete, "
             f"{len(summary.failed)} failed of {summary.total} "
-            f"({summary.audio_seconds:.1f} s of audio); results in {summary.results}",
-            file=sys.stderr,
+            f"({summary.audio_seconds:.1f} s of audio); results in {summary.results}"
         )
     if summary.failed:
         named = ", ".join(name for name, _ in summary.failed[:5])

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
     from rich.text import Text
 
-    from outeai_cli.longtext import RunProgress
+    from outeai_cli.scheduler import RunProgress
 
 # Seconds without news before a plain line is worth printing (and before the cold-start hint).
 LATE = 3.0

@@ -1,9 +1,8 @@
 """`outeai say`: text in, audio out."""
 
 # No `from __future__ import annotations` here: Typer would re-evaluate every string
-# annotation at start-up, a measurable share of `outeai --help` (issue 5).
+# annotation at start-up, a measurable share of `outeai --help`.
 
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -37,11 +36,10 @@ from outeai_cli.cli.options import (
 )
 
 if TYPE_CHECKING:
+    from outeai_cli.cache import PieceCache
     from outeai_cli.cli.terminal import Terminal
     from outeai_cli.client import TTSClient
     from outeai_cli.config import Settings
-    from outeai_cli.longtext import LongTextResult
-    from outeai_cli.synthesis import SaveResult
 
 EPILOG = (
     examples(
@@ -58,6 +56,7 @@ EPILOG = (
 
 
 def say(
+    context: typer.Context,
     text: Annotated[
         str | None,
         typer.Argument(
@@ -146,7 +145,8 @@ def say(
     allow_insecure_http: InsecureOpt = False,
 ) -> None:
     """Speak TEXT and save the audio (or write it to stdout)."""
-    from outeai_cli.cli.longrun import needs_long_path, speak_long, subtitles_target
+    from dataclasses import replace
+
     from outeai_cli.cli.progress import human_size, make_overall_reporter, make_reporter
     from outeai_cli.cli.terminal import Terminal
     from outeai_cli.client import TTSClient, validate_temperature
@@ -154,13 +154,14 @@ def say(
     from outeai_cli.errors import APIError
     from outeai_cli.speakers import parse_speaker
     from outeai_cli.synthesis import (
+        SynthesisOptions,
         SynthesisRequest,
-        synthesize_to_path,
-        synthesize_to_stream,
+        needs_pieces,
+        synthesize,
     )
     from outeai_cli.textinput import read_text
 
-    terminal = Terminal()
+    terminal = Terminal.of(context)
     settings = Settings(
         {
             "token": token,
@@ -175,15 +176,15 @@ def say(
         },
         profile=profile,
     )
-    words = read_text(text, file, terminal.stdin_bytes, terminal.stdin_is_tty)
-    who = parse_speaker(settings.get("speaker"), frozenset(settings.custom_voices()))
-    temp = validate_temperature(settings.get("temperature"))
+    text_to_speak = read_text(text, file, terminal.stdin_bytes, terminal.stdin_is_tty)
+    voice = parse_speaker(settings.get("speaker"), frozenset(settings.custom_voices()))
+    chosen_temperature = validate_temperature(settings.get("temperature"))
 
     target, out_format = _choose_output(
         output,
         fmt,
         settings.get("format"),
-        words,
+        text_to_speak,
         terminal,
         play=play,
         as_json=as_json,
@@ -198,58 +199,53 @@ def say(
         model=model,
         allow_insecure_http=allow_insecure_http,
     )
-    subtitles_path = subtitles_target(subtitles, force=force)
-    long_text = needs_long_path(words, settings.get("max_chars"), subtitles_path)
+    subtitles_path = _subtitles_target(subtitles, force=force)
+    options = SynthesisOptions(
+        max_chars=settings.get("max_chars"),
+        jobs=settings.get("jobs"),
+        pause=pause,
+        subtitles=subtitles_path,
+        force=force,
+    )
+    long_text = needs_pieces(text_to_speak, options)
+    if long_text and not no_cache:  # only split texts use the cache
+        options = replace(options, cache=_piece_cache())
     client.require_token()
-    _announce_api(client, settings, model, quiet=quiet)
+    _announce_api(client, settings, model, terminal, quiet=quiet)
     if out_format is None:
         out_format = client.dialect.audio_format
-    request = SynthesisRequest(words, who, temp)
+    request = SynthesisRequest(text_to_speak, voice, chosen_temperature)
     overall = make_overall_reporter(terminal, quiet=quiet, unit="pieces") if long_text else None
     reporter = overall or make_reporter(terminal, quiet=quiet)
-    result: SaveResult | LongTextResult
     try:
         with client, reporter:
-            if overall is not None:
-                result = speak_long(
-                    client,
-                    request,
-                    target,
-                    out_format,
-                    overall,
-                    max_chars=settings.get("max_chars"),
-                    jobs=settings.get("jobs"),
-                    pause=pause,
-                    subtitles=subtitles_path,
-                    use_cache=not no_cache,
-                    force=force,
-                )
-            elif target is None:
-                result = synthesize_to_stream(
-                    client, request, sys.stdout.buffer, out_format, on_event=reporter.on_event
-                )
-            else:
-                result = synthesize_to_path(
-                    client, request, target, out_format, force=force, on_event=reporter.on_event
-                )
+            result = synthesize(
+                client,
+                request,
+                target if target is not None else terminal.stdout_bytes,
+                out_format,
+                options,
+                on_event=reporter.on_event,
+                on_progress=overall.update if overall is not None else None,
+            )
     except APIError as exc:
         if exc.status == 404 and not exc.hint:  # the API's own 404: an unknown voice
             from outeai_cli.voices import suggest
 
-            exc.hint = suggest(who.name, settings.custom_voices(), kind=who.kind)
+            exc.hint = suggest(voice.name, settings.custom_voices(), kind=voice.kind)
         raise
 
     if as_json:
         import json
 
-        typer.echo(json.dumps(result.as_json()))
+        terminal.print_out(json.dumps(result.as_json()))
     if not quiet:
         seconds = f"{result.duration:.1f} s of audio, " if result.duration is not None else ""
         summary = f"({seconds}{human_size(result.bytes)}, {result.format.upper()})"
         if result.path == "-":
-            print(f"Wrote the audio to stdout {summary}", file=sys.stderr)
+            terminal.print_err(f"Wrote the audio to stdout {summary}")
         else:
-            print(f"Saved {result.path} {summary}", file=sys.stderr)
+            terminal.print_err(f"Saved {result.path} {summary}")
     if play:
         from outeai_cli.errors import OuteAIError
         from outeai_cli.playback import play as play_file
@@ -261,8 +257,30 @@ def say(
             raise
 
 
+def _piece_cache() -> "PieceCache":
+    from outeai_cli.cache import PieceCache
+
+    return PieceCache()
+
+
+def _subtitles_target(path: str | None, *, force: bool) -> Path | None:
+    """The --subtitles path, checked before any request (extension, directory, overwrite)."""
+    if path is None:
+        return None
+    from outeai_cli.subtitles import check_subtitles_target
+
+    target = Path(path)
+    check_subtitles_target(target, force=force)
+    return target
+
+
 def _announce_api(
-    client: "TTSClient", settings: "Settings", model: str | None, quiet: bool
+    client: "TTSClient",
+    settings: "Settings",
+    model: str | None,
+    terminal: "Terminal",
+    *,
+    quiet: bool,
 ) -> None:
     """Resolve `--api auto` (one probe, then remembered) and say what the dialect ignores."""
     from outeai_cli.client import DEFAULT_TEMPERATURE
@@ -271,20 +289,18 @@ def _announce_api(
     if quiet:
         return
     if choice.how != "chosen":
-        print(f"outeai: {choice.describe(client.base_url)}", file=sys.stderr)
+        terminal.print_err(f"outeai: {choice.describe(client.base_url)}")
     dialect = client.dialect
     temperature = settings.resolve("temperature")
     if not dialect.uses_temperature and temperature.value != DEFAULT_TEMPERATURE:
         given = "-t" if temperature.source == "flag" else f"temperature from {temperature.source}:"
-        print(
+        terminal.print_err(
             f"outeai: warning: the {dialect.name} API has no temperature; "
-            f"{given} {temperature.value:g} is ignored",
-            file=sys.stderr,
+            f"{given} {temperature.value:g} is ignored"
         )
     if model and dialect.default_model is None:
-        print(
-            f"outeai: warning: the {dialect.name} API has no model choice; --model is ignored",
-            file=sys.stderr,
+        terminal.print_err(
+            f"outeai: warning: the {dialect.name} API has no model choice; --model is ignored"
         )
 
 
@@ -292,7 +308,7 @@ def _choose_output(
     output: str | None,
     fmt: str | None,
     config_format: str | None,
-    words: str,
+    text: str,
     terminal: "Terminal",
     *,
     play: bool,
@@ -331,6 +347,6 @@ def _choose_output(
         out_format = format_for_path(target, fmt if fmt or target.suffix else config_format)
     else:
         out_format = format_for_path("x.flac", chosen_format)
-        target = name_from_text(words, out_format, Path.cwd())
+        target = name_from_text(text, out_format, Path.cwd())
     check_target(target, force=force)
     return target, out_format

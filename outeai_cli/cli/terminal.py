@@ -1,4 +1,9 @@
-"""Terminal facts in one object: which streams are TTYs, colour, and where output may go."""
+"""Terminal facts in one object: which streams are TTYs, colour, and where output may go.
+
+Commands write through it (audio, JSON, messages), never to `sys.stdout`/`sys.stderr`
+directly, so a test can run a command in-process with its own streams: pass a Terminal as
+the context object (`CliRunner().invoke(app, args, obj=terminal)`).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,25 @@ class Terminal:
     stdout: IO[Any] = field(default_factory=lambda: sys.stdout)
     stderr: IO[Any] = field(default_factory=lambda: sys.stderr)
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    @classmethod
+    def of(cls, context: Any) -> Terminal:
+        """The Terminal a command was given as its context object, else the real one."""
+        given = context.find_object(cls) if context is not None else None
+        return given if given is not None else cls()
+
+    @property
+    def stdout_bytes(self) -> BinaryIO:
+        """Standard output as bytes, for audio."""
+        return cast(BinaryIO, getattr(self.stdout, "buffer", self.stdout))
+
+    def print_out(self, line: str) -> None:
+        """A line of machine-readable output (e.g. --json)."""
+        print(line, file=self.stdout, flush=True)
+
+    def print_err(self, line: str) -> None:
+        """A line for the user: messages and summaries go to stderr, never into the audio."""
+        print(line, file=self.stderr, flush=True)
 
     @property
     def stdin_bytes(self) -> BinaryIO:

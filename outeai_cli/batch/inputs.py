@@ -1,0 +1,230 @@
+"""Batch inputs: what to speak, and the name of each output.
+
+Inputs (`load_items`): a directory of `.txt` files, a `.jsonl` or `.csv` manifest (columns
+`text` or `file`, optional `output`, `speaker`, `temperature`), or `-` for one text per line on
+stdin. Every row is checked before any request; a bad one is an InputError naming its line.
+
+Output names are stable and collision-free: the manifest's `output`, else the input file's
+stem, else `LINE-first-words`; derived names that clash get `-2`, `-3`... in input order.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from outeai_cli.audio import format_for_path
+from outeai_cli.errors import InputError
+from outeai_cli.textinput import decode_text
+
+MANIFEST_FIELDS = ("text", "file", "output", "speaker", "temperature")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchItem:
+    where: str  # how messages name the input: "a.txt", "list.csv line 7", "stdin line 3"
+    text: str
+    output: Path  # relative to the output directory
+    format: str
+    speaker: str | None = None
+    temperature: float | None = None
+
+
+def load_items(source: str, *, fmt: str, stdin: BinaryIO | None = None) -> list[BatchItem]:
+    """Read and check every item of `source` (see the module docstring); nothing is sent."""
+    if source == "-":
+        if stdin is None:
+            raise InputError("no standard input to read")
+        return _dedupe(_stdin_items(stdin.read(), fmt))
+    path = Path(source)
+    if path.is_dir():
+        return _dedupe(_directory_items(path, fmt))
+    if not path.exists():
+        raise InputError(f"no such file or directory: {source}", hint="check the INPUT path")
+    suffix = path.suffix.lower()
+    if suffix not in (".jsonl", ".csv"):
+        raise InputError(
+            f"cannot read {source} as a batch input",
+            hint="give a directory of .txt files, a .jsonl or .csv manifest, or - for stdin",
+        )
+    raw = _read(path)
+    rows = _jsonl_rows(raw, path) if suffix == ".jsonl" else _csv_rows(raw, path)
+    return _dedupe(_manifest_items(rows, path, fmt))
+
+
+def _read(path: Path) -> str:
+    try:
+        return decode_text(path.read_bytes(), os.fspath(path))
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _stdin_items(raw: bytes, fmt: str) -> Iterable[tuple[BatchItem, bool]]:
+    text = decode_text(raw, "standard input")
+    lines = text.splitlines()
+    width = max(4, len(str(len(lines))))
+    for number, line in enumerate(lines, start=1):
+        if line.strip():
+            name = f"{number:0{width}d}-{_slug(line)}.{fmt}"
+            yield BatchItem(f"stdin line {number}", line, Path(name), fmt), False
+
+
+def _directory_items(directory: Path, fmt: str) -> Iterable[tuple[BatchItem, bool]]:
+    files = sorted(p for p in directory.iterdir() if p.suffix.lower() == ".txt" and p.is_file())
+    if not files:
+        raise InputError(f"no .txt files in {directory}", hint="put one text per .txt file there")
+    for path in files:
+        yield BatchItem(os.fspath(path), _read(path), Path(f"{path.stem}.{fmt}"), fmt), False
+
+
+def _jsonl_rows(raw: str, path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            raise _row_error(path, number, f"not valid JSON ({exc})") from None
+        if not isinstance(row, dict):
+            raise _row_error(path, number, "each line must be a JSON object")
+        yield number, row
+
+
+def _csv_rows(raw: str, path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
+    reader = csv.DictReader(io.StringIO(raw, newline=""), strict=True)
+    try:
+        header = reader.fieldnames or []
+        if not header:
+            raise _row_error(path, 1, "the header row is missing", hint="e.g. text,output")
+        for row in reader:
+            if None in row:
+                raise _row_error(path, reader.line_num, "more cells than the header has columns")
+            yield reader.line_num, {k: v for k, v in row.items() if v not in (None, "")}
+    except csv.Error as exc:
+        raise _row_error(path, reader.line_num, f"not valid CSV ({exc})") from None
+
+
+def _manifest_items(
+    rows: Iterable[tuple[int, dict[str, Any]]], path: Path, fmt: str
+) -> Iterable[tuple[BatchItem, bool]]:
+    count = 0
+    for number, row in rows:
+        count += 1
+        where = f"{path.name} line {number}"
+        unknown = sorted(set(row) - set(MANIFEST_FIELDS))
+        if unknown:
+            raise _row_error(
+                path,
+                number,
+                f"unknown field {unknown[0]!r}",
+                hint=f"use {', '.join(MANIFEST_FIELDS)}",
+            )
+        if ("text" in row) == ("file" in row):
+            raise _row_error(path, number, "give exactly one of 'text' or 'file'")
+        for name in ("text", "file", "output", "speaker"):
+            if name in row and not isinstance(row[name], str):
+                raise _row_error(path, number, f"'{name}' must be a string")
+        if "text" in row:
+            text = row["text"]
+            if not text.strip():
+                raise _row_error(path, number, "'text' is empty")
+            stem = f"{number:04d}-{_slug(text)}"
+        else:
+            file = path.parent / row["file"]
+            try:
+                text = decode_text(file.read_bytes(), os.fspath(file))
+            except OSError as exc:
+                raise _row_error(
+                    path, number, f"cannot read {row['file']}: {exc.strerror}"
+                ) from None
+            except InputError as exc:
+                raise _row_error(path, number, exc.message, hint=exc.hint) from None
+            stem = Path(row["file"]).stem
+        output, item_fmt, explicit = _output_name(row.get("output"), stem, fmt, path, number)
+        temperature = _temperature(row.get("temperature"), path, number)
+        speaker = row.get("speaker")
+        if speaker is not None and not speaker.strip():
+            raise _row_error(path, number, "'speaker' is empty")
+        yield BatchItem(where, text, output, item_fmt, speaker, temperature), explicit
+    if not count:
+        raise InputError(f"{path} has no rows", hint="add one item per line")
+
+
+def _output_name(
+    value: str | None, stem: str, fmt: str, path: Path, number: int
+) -> tuple[Path, str, bool]:
+    if value is None:
+        return Path(f"{stem}.{fmt}"), fmt, False
+    output = Path(value)
+    if not value.strip() or output.is_absolute() or ".." in output.parts:
+        raise _row_error(
+            path,
+            number,
+            f"'output' must be a relative path inside the output directory, got {value!r}",
+        )
+    if not output.suffix:
+        return output.with_name(f"{output.name}.{fmt}"), fmt, True
+    try:
+        return output, format_for_path(output), True
+    except InputError as exc:
+        raise _row_error(path, number, exc.message, hint=exc.hint) from None
+
+
+def _temperature(value: Any, path: Path, number: int) -> float | None:
+    if value is None:
+        return None
+    try:
+        number_value = float(value)
+    except (TypeError, ValueError):
+        number_value = -1.0
+    if isinstance(value, bool) or not 0.1 <= number_value <= 1.0:
+        raise _row_error(
+            path, number, f"'temperature' must be a number from 0.1 to 1.0, got {value!r}"
+        )
+    return number_value
+
+
+def _row_error(path: Path, number: int, problem: str, *, hint: str = "") -> InputError:
+    return InputError(f"{path} line {number}: {problem}", hint=hint or "fix that row and run again")
+
+
+def _slug(text: str) -> str:
+    first_words = re.findall(r"[^\W_]+", text.lower())[:6]
+    return "-".join(first_words)[:48].strip("-") or "speech"
+
+
+def _dedupe(items: Iterable[tuple[BatchItem, bool]]) -> list[BatchItem]:
+    """Derived names that clash get -2, -3...; explicit names that clash are an error.
+
+    Names compare case-insensitively, as they would on macOS or Windows.
+    """
+    result: list[BatchItem] = []
+    taken: dict[str, BatchItem] = {}
+    pending = list(items)
+    for item, explicit in pending:
+        if explicit:
+            key = item.output.as_posix().lower()
+            if key in taken:
+                raise InputError(
+                    f"{item.where} and {taken[key].where} both write {item.output}",
+                    hint="give them different 'output' names",
+                )
+            taken[key] = item
+    for item, explicit in pending:
+        if not explicit:
+            output = item.output
+            counter = 2
+            while output.as_posix().lower() in taken:
+                output = item.output.with_name(f"{item.output.stem}-{counter}{item.output.suffix}")
+                counter += 1
+            item = replace(item, output=output)
+            taken[output.as_posix().lower()] = item
+        result.append(item)
+    return result

@@ -1,0 +1,174 @@
+"""The batch's results file, which makes re-runs resumable.
+
+A JSONL line is appended as each item ends. An output that exists is skipped only when it
+checks out: its SHA-256 matches the results line written for the same input (same key), or,
+with no such line, it decodes to the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from outeai_cli.errors import InputError
+from outeai_cli.speakers import Speaker
+
+if TYPE_CHECKING:
+    from outeai_cli.batch.inputs import BatchItem
+    from outeai_cli.synthesis import SynthesisResult
+
+RESULTS_NAME = "outeai-results.jsonl"
+_HASH_BLOCK = 1 << 20
+
+
+class ResultsLog:
+    """The JSONL results file: read on start (a torn last line is ignored), appended per item."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.latest: dict[str, dict[str, Any]] = {}
+        try:
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except FileNotFoundError:
+            lines = []
+        except OSError as exc:
+            raise InputError(f"cannot read the results file {path}: {exc.strerror}") from None
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and isinstance(record.get("output"), str):
+                self.latest[record["output"]] = record
+        self._file: IO[str] | None = None
+
+    def __enter__(self) -> ResultsLog:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "a", encoding="utf-8")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._file is not None:
+            self._file.close()
+
+    def append(self, record: dict[str, Any]) -> None:
+        assert self._file is not None
+        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")  # one write: one line
+        self._file.flush()
+        self.latest[record["output"]] = record
+
+
+@dataclass
+class Entry:
+    """One item of the run, resolved: its voice, temperature, key and output path."""
+
+    index: int
+    item: BatchItem
+    speaker: Speaker
+    temperature: float
+    key: str
+    target: Path
+    overwrite: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.item.output.as_posix()
+
+
+def item_key(
+    api: str, base_url: str, speaker: Speaker, temperature: float, text: str, fmt: str
+) -> str:
+    """What makes an output what it is: a results line only vouches for the same key."""
+    blob = json.dumps(
+        [api, base_url.rstrip("/"), str(speaker), round(temperature, 6), fmt, text],
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as source:
+        while block := source.read(_HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def decodes_completely(path: Path) -> bool:
+    """Whether an audio file reads to its end without error (and holds any audio at all)."""
+    import soundfile as sf
+
+    frames = 0
+    try:
+        with sf.SoundFile(path) as reader:
+            for block in reader.blocks(65536, dtype="int16"):
+                frames += len(block)
+    except (sf.LibsndfileError, RuntimeError, OSError):
+        return False
+    return frames > 0
+
+
+def vouching_record(
+    entry: Entry, record: dict[str, Any] | None, force: bool
+) -> dict[str, Any] | None:
+    """A record vouching for the existing output, or None if the item must be made."""
+    if force or not entry.target.exists():
+        entry.overwrite = entry.target.exists()
+        return None
+    entry.overwrite = True
+    if record is not None and record.get("status") in ("ok", "skipped"):
+        if record.get("key") == entry.key and record.get("sha256") == file_sha256(entry.target):
+            return record
+        return None  # made from another input, or changed since: make it again
+    if record is None and decodes_completely(entry.target):
+        return make_record(
+            entry, "skipped", note="no results line for it, but it decodes completely"
+        )
+    return None
+
+
+def make_record(
+    entry: Entry,
+    status: str,
+    *,
+    result: SynthesisResult | None = None,
+    error: str | None = None,
+    note: str | None = None,
+) -> dict[str, Any]:
+    exists = status != "failed" and entry.target.exists()
+    duration = result.duration if result is not None else None
+    if duration is None and exists:
+        duration = _duration(entry.target)
+    record = {
+        "input": entry.item.where,
+        "output": entry.name,
+        "status": status,
+        "duration": duration,
+        "bytes": entry.target.stat().st_size if exists else None,
+        "sha256": file_sha256(entry.target) if exists else None,
+        "error": error,
+        "key": entry.key,
+        "speaker": str(entry.speaker),
+        "temperature": entry.temperature,
+        "pieces": result.pieces if result is not None else None,
+        "from_cache": result.from_cache if result is not None else None,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    if note:
+        record["note"] = note
+    return record
+
+
+def _duration(path: Path) -> float | None:
+    import soundfile as sf
+
+    try:
+        info = sf.info(os.fspath(path))
+    except (sf.LibsndfileError, RuntimeError):
+        return None
+    return round(info.frames / info.samplerate, 3)
