@@ -169,3 +169,14 @@ def test_voice_chooses_the_speaker_as_speaker_does(run_cli) -> None:
     assert by_voice.returncode == 0, by_voice.stderr
     assert json.loads(by_voice.out)["speaker"] == json.loads(by_speaker.out)["speaker"]
     assert "FEMALE" not in json.loads(by_voice.out)["speaker"]
+
+
+def test_help_snapshots_in_docs_help_are_current() -> None:
+    """docs/help/*.txt is every command's --help at 80 columns; `make docs` rewrites it."""
+    root = Path(__file__).resolve().parent.parent
+    pages = docs.help_pages()
+    assert len(pages) == len(command_paths())
+    stale = [p for p in docs.stale_files(root, pages) if p.startswith("docs/help/")]
+    assert not stale, f"stale help snapshots (run `make docs`): {stale}"
+    say = pages["docs/help/outeai-say.txt"]
+    assert "Voice options:" in say and "default EN-FEMALE-1-NEUTRAL" in say

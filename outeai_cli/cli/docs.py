@@ -1,12 +1,13 @@
-"""Generate the shell completions and man pages from the app itself, so they never drift.
+"""Generate the shell completions, man pages and help snapshots from the app, so they never drift.
 
-    python -m outeai_cli.cli.docs [ROOT]          # write completions/ and man/ under ROOT (.)
+    python -m outeai_cli.cli.docs [ROOT]          # write completions/, man/, docs/help/ under ROOT
     python -m outeai_cli.cli.docs --check [ROOT]  # exit 1 listing the files that are stale
 
 `make docs` runs the first form. Completions are the scripts Typer serves for
 `_OUTEAI_COMPLETE=source_SHELL outeai` (the same protocol `outeai --install-completion` sets
 up); man pages are rendered from Click's introspection of the commands, their help texts and
-the "Examples" epilogs built by options.examples().
+the "Examples" epilogs built by options.examples(); docs/help/ holds each command's `--help`
+at 80 columns, so a change to what users read shows in review.
 """
 
 from __future__ import annotations
@@ -258,9 +259,11 @@ class Node:
 
     def params(self) -> list[tuple[str, str, str]]:
         """(group, term, help) for each visible parameter; group is the help panel."""
+        from outeai_cli.cli.helptext import help_record
+
         rows = []
         for param in self.command.get_params(self.ctx):
-            record = param.get_help_record(self.ctx)
+            record = help_record(param, self.ctx)
             if record is None or getattr(param, "hidden", False):
                 continue
             term, text = record
@@ -433,25 +436,53 @@ def man_pages() -> dict[str, str]:
 # ---------------------------------------------------------------------------- files
 
 
+HELP_COLUMNS = 80
+
+
+def help_pages() -> dict[str, str]:
+    """docs/help/NAME.txt -> `--help` of every command at 80 columns: a reviewable snapshot."""
+    from typer.testing import CliRunner
+
+    from outeai_cli.cli.app import app
+
+    root = root_node()
+    nodes = [root]
+    for child in root.children():
+        nodes += [child, *child.children()]
+    pages = {}
+    runner = CliRunner()
+    for node in nodes:
+        args = [*node.path.split()[1:], "--help"]
+        result = runner.invoke(app, args, prog_name=PROG, env={"COLUMNS": str(HELP_COLUMNS)})
+        if result.exit_code != 0:
+            raise RuntimeError(f"{node.path} --help failed: {result.output}")
+        pages[f"docs/help/{node.path.replace(' ', '-')}.txt"] = result.output
+    return pages
+
+
 def generate() -> dict[str, str]:
     """Every generated file: path relative to the repository root -> content."""
     files = {path: completion_script(shell) for shell, path in COMPLETION_FILES.items()}
     files.update(man_pages())
+    files.update(help_pages())
     return files
 
 
 def stale_files(root: Path, files: dict[str, str]) -> list[str]:
-    """Generated files that differ from (or are missing in) root, plus man pages no command
-    produces any more."""
+    """Generated files that differ from (or are missing in) root, plus man pages and help
+    snapshots no command produces any more."""
     stale = [p for p, text in files.items() if _read(root / p) != text]
-    stale += [
-        f"man/{p.name}" for p in sorted((root / "man").glob("*.1")) if f"man/{p.name}" not in files
-    ]
+    for pattern in ("man/*.1", "docs/help/*.txt"):
+        stale += [
+            p.relative_to(root).as_posix()
+            for p in sorted(root.glob(pattern))
+            if p.relative_to(root).as_posix() not in files
+        ]
     return stale
 
 
 def write(root: Path, files: dict[str, str]) -> list[str]:
-    """Write the files that changed and delete orphaned man pages; the paths touched."""
+    """Write the files that changed and delete orphaned pages; the paths touched."""
     touched = stale_files(root, files)
     for rel in touched:
         target = root / rel

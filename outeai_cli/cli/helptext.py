@@ -43,7 +43,8 @@ class HelpContext(_click.Context):
 _PYTHON_TYPE = re.compile(r" <(?:str|int|float|path|Path)>(?=$|\.\.\.)")
 
 
-def _record(param: _click.Parameter, ctx: _click.Context) -> tuple[str, str] | None:
+def help_record(param: _click.Parameter, ctx: _click.Context) -> tuple[str, str] | None:
+    """(names, help) as --help and the man pages show a parameter."""
     record = param.get_help_record(ctx)
     if record is None:
         return None
@@ -57,7 +58,7 @@ def format_panels(command: _click.Command, ctx: _click.Context, fmt: _click.Help
     arguments: list[tuple[str, str]] = []
     panels: dict[str, list[tuple[str, str]]] = {}
     for param in command.get_params(ctx):
-        record = _record(param, ctx)
+        record = help_record(param, ctx)
         if record is None:
             continue
         if param.param_type_name == "argument":
