@@ -1,4 +1,4 @@
-"""Start `outeai serve` (tone engine, a free port) for a benchmark and return its base URL."""
+"""Start `outeai serve` (tone engine unless told, a free port) for a benchmark; return its URL."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 
-def start_server(*args: str) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(*args: str, engine: str = "tone") -> tuple[subprocess.Popen[bytes], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "outeai_cli", "serve", "--port", "0", "--engine", "tone", *args],
+        [sys.executable, "-m", "outeai_cli", "serve", "--port", "0", "--engine", engine, *args],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
     )
