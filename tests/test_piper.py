@@ -52,7 +52,7 @@ def piper_engine() -> Iterator[PiperEngine]:
 
 @pytest.fixture(scope="module")
 def piper_server(piper_engine: PiperEngine) -> Iterator[ServerHandle]:
-    with LocalServer(ServerSettings(engine=piper_engine)) as server:
+    with LocalServer(ServerSettings(engine=piper_engine, control=True)) as server:
         yield ServerHandle(server)
 
 
