@@ -3,9 +3,10 @@
 Run it with `make bench` or `.venv/bin/python benchmarks/bench_stream.py` (about a minute).
 Each audio size gets a fresh `outeai serve --engine tone --pad-audio-mib N --port 0`, warmed up
 once (the server caches the encoded audio, so timed requests measure streaming, not encoding).
-Also measured: `outeai --help` against `python -c "import typer"`, the one-sentence `say`
-overhead (its wall time minus curl's time_total for the same request), and, for information
-only, the largest size against a cold server that encodes every request.
+The targets are about what receiving costs, not start-up (benchmarks/bench_startup.py measures
+that): what `say` adds from the smallest to the largest size, against what curl adds from the
+same server answering from memory; and at the largest size, against a server that encodes every
+request (as the service generates every request), `say`'s wall against curl's.
 
 How it measures (children only, never this process):
 - wall time: `time.perf_counter()` around each child, median of several runs;
@@ -16,7 +17,7 @@ How it measures (children only, never this process):
 - byte identity: the audio curl received is decoded independently (json + base64 in a child
   process) and its SHA-256 compared with every other tool's output file.
 
-Exits 1 if any target of issue 5 is missed; it prints PASS or FAIL for each.
+Exits 1 if any target is missed; it prints PASS or FAIL for each.
 """
 
 from __future__ import annotations
@@ -46,12 +47,11 @@ SDK_SIZES_MIB = (1, 4)  # the SDK is quadratic in the audio size: small sizes on
 GNU_TIME = "/usr/bin/time"
 MIB = 1024 * 1024
 
-# Targets from issue 5.
-WALL_RATIO_100 = 1.2
+# Targets.
+GROWTH_RATIO = 1.5  # what say adds from the smallest to the largest size, over what curl adds
+COLD_RATIO = 1.05  # say's wall over curl's at the largest size, the server encoding each request
 RSS_LIMIT_MIB = 64.0
 RSS_FLAT_MIB = 10.0
-HELP_RATIO = 1.25
-OVERHEAD_LIMIT_S = 0.200
 
 
 @dataclass
@@ -173,7 +173,7 @@ class Bench:
                 proc.wait()
 
 
-# -- the three parts of the benchmark -------------------------------------------------------
+# -- the two parts of the benchmark -------------------------------------------------------
 def bench_sizes(bench: Bench, sizes: Sequence[int], sdk_sizes: Sequence[int]) -> list[Row]:
     rows: list[Row] = []
     for size in sizes:
@@ -208,9 +208,8 @@ def bench_sizes(bench: Bench, sizes: Sequence[int], sdk_sizes: Sequence[int]) ->
 
 
 def bench_cold(bench: Bench, size: int, runs: int) -> tuple[Row, Row]:
-    """Informational: each request a new text, so the server synthesizes and encodes the audio
-    again, as a real service generates every request. Not a target (the targets use the
-    warm, cached server, where only streaming is measured)."""
+    """Each request a new text, so the server synthesizes and encodes the audio again, as a
+    real service generates every request; curl and say take turns."""
     curl = Row(size, "curl (floor), cold")
     say = Row(size, "outeai say -o FILE, cold")
     with bench.server(size) as url:
@@ -222,29 +221,6 @@ def bench_cold(bench: Bench, size: int, runs: int) -> tuple[Row, Row]:
             say.runs.append(bench.say(url, f"{TEXT} Cold run {run}, say.", out))
             out.unlink()
     return curl, say
-
-
-def bench_help(bench: Bench, runs: int) -> tuple[float, float]:
-    """Median wall of `outeai --help` and of `python -c "import typer"`, interleaved."""
-    helps, typers = [], []
-    for _ in range(runs):
-        helps.append(bench.measure([*bench.outeai, "--help"]).wall)
-        typers.append(bench.measure([sys.executable, "-c", "import typer"]).wall)
-    return statistics.median(helps), statistics.median(typers)
-
-
-def bench_overhead(bench: Bench, runs: int) -> tuple[float, float]:
-    """Median `outeai say` wall for one sentence, and the server's own time (curl time_total)."""
-    walls, server_times = [], []
-    with bench.server(0) as url:
-        out = bench.workdir / "sentence.flac"
-        raw = bench.workdir / "sentence.ndjson"
-        bench.curl(url, SENTENCE, raw)
-        bench.say(url, SENTENCE, out)
-        for _ in range(runs):
-            server_times.append(bench.curl(url, SENTENCE, raw)[1])
-            walls.append(bench.say(url, SENTENCE, out).wall)
-    return statistics.median(walls), statistics.median(server_times)
 
 
 # -- reporting -------------------------------------------------------------------------------
@@ -262,21 +238,6 @@ def print_table(rows: list[Row]) -> None:
             f" {row.rss:>13.1f} {row.wall / floor.wall:>9.2f}x {row.rss / floor.rss:>8.2f}x"
             f"  {same}"
         )
-
-
-def print_startup(
-    help_times: tuple[float, float], overhead: tuple[float, float], runs: int
-) -> None:
-    help_wall, typer_wall = help_times
-    print(
-        f"start-up: outeai --help {help_wall * 1000:.0f} ms, python -c 'import typer' "
-        f"{typer_wall * 1000:.0f} ms (median of {runs}, interleaved)"
-    )
-    say_wall, server_time = overhead
-    print(
-        f"one sentence: outeai say -o FILE {say_wall * 1000:.0f} ms wall, server"
-        f" {server_time * 1000:.0f} ms (curl time_total for the same request), median of {runs}"
-    )
 
 
 def print_breakdown(rows: list[Row]) -> None:
@@ -308,14 +269,18 @@ def size_targets(rows: list[Row]) -> list[Target]:
     biggest, smallest = max(say), min(say)
     all_say = [r for r in rows if r.tool.startswith("outeai")]
     targets = []
-    ratio = say[biggest].wall / curl[biggest].wall
-    targets.append(
-        Target(
-            f"{biggest} MiB: say wall <= {WALL_RATIO_100}x curl",
-            f"{say[biggest].wall:.3f} s / {curl[biggest].wall:.3f} s = {ratio:.2f}x",
-            ratio <= WALL_RATIO_100,
+    grow_curl = curl[biggest].wall - curl[smallest].wall
+    for tool in ("outeai say -o FILE", "outeai say -o - >FILE"):
+        runs = {r.size_mib: r for r in rows if r.tool == tool}
+        grow_say = runs[biggest].wall - runs[smallest].wall
+        ratio = grow_say / grow_curl if grow_curl > 0 else float("inf")
+        targets.append(
+            Target(
+                f"{tool}: added {smallest}->{biggest} MiB <= {GROWTH_RATIO}x what curl adds",
+                f"{grow_say:+.3f} s / {grow_curl:+.3f} s = {ratio:.2f}x",
+                ratio <= GROWTH_RATIO,
+            )
         )
-    )
     peak = max(r.rss for r in all_say)
     targets.append(
         Target(
@@ -335,28 +300,6 @@ def size_targets(rows: list[Row]) -> list[Target]:
     identical = all(r.identical for r in rows)
     targets.append(
         Target("outputs byte-identical to curl's decoded audio", str(identical), identical)
-    )
-    return targets
-
-
-def startup_targets(help_times: tuple[float, float], overhead: tuple[float, float]) -> list[Target]:
-    targets = []
-    help_wall, typer_wall = help_times
-    targets.append(
-        Target(
-            f"outeai --help <= {HELP_RATIO}x python -c 'import typer'",
-            f"{help_wall * 1000:.0f} ms / {typer_wall * 1000:.0f} ms = {help_wall / typer_wall:.2f}x",
-            help_wall <= HELP_RATIO * typer_wall,
-        )
-    )
-    say_wall, server_time = overhead
-    extra = say_wall - server_time
-    targets.append(
-        Target(
-            f"one-sentence say client overhead <= {OVERHEAD_LIMIT_S * 1000:.0f} ms",
-            f"{say_wall * 1000:.0f} ms wall - {server_time * 1000:.0f} ms server = {extra * 1000:.0f} ms",
-            extra <= OVERHEAD_LIMIT_S,
-        )
     )
     return targets
 
@@ -460,18 +403,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per tool and size")
     parser.add_argument(
-        "--startup-runs", type=int, default=15, help="runs for the --help and overhead medians"
-    )
-    parser.add_argument(
         "--cold-runs",
         type=int,
         default=3,
-        help="informational runs against a cold server (0: skip)",
-    )
-    parser.add_argument(
-        "--only",
-        choices=("sizes", "startup"),
-        help="run one part (targets of the other part are skipped, and the exit status ignores them)",
+        help="runs against a server encoding every request (0: skip that target)",
     )
     args = parser.parse_args(argv)
     if shutil.which("curl") is None:
@@ -487,26 +422,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         print(f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs", file=sys.stderr)
         targets: list[Target] = []
-        if args.only != "startup":
-            rows = bench_sizes(bench, args.sizes, args.sdk_sizes)
-            print()
-            print_table(rows)
-            print()
-            print_breakdown(rows)
-            if args.cold_runs:
-                cold_curl, cold_say = bench_cold(bench, max(args.sizes), args.cold_runs)
-                print(
-                    f"cold server (encodes each request) at {cold_say.size_mib} MiB: say"
-                    f" {cold_say.wall:.3f} s, curl {cold_curl.wall:.3f} s"
-                    f" ({cold_say.wall / cold_curl.wall:.2f}x, median of {args.cold_runs})"
+        rows = bench_sizes(bench, args.sizes, args.sdk_sizes)
+        print()
+        print_table(rows)
+        print()
+        print_breakdown(rows)
+        targets += size_targets(rows)
+        if args.cold_runs:
+            cold_curl, cold_say = bench_cold(bench, max(args.sizes), args.cold_runs)
+            ratio = cold_say.wall / cold_curl.wall
+            targets.append(
+                Target(
+                    f"{cold_say.size_mib} MiB, server encoding each request: say wall <= "
+                    f"{COLD_RATIO}x curl (median of {args.cold_runs})",
+                    f"{cold_say.wall:.3f} s / {cold_curl.wall:.3f} s = {ratio:.2f}x",
+                    ratio <= COLD_RATIO,
                 )
-            targets += size_targets(rows)
-        if args.only != "sizes":
-            help_times = bench_help(bench, args.startup_runs)
-            overhead = bench_overhead(bench, args.startup_runs)
-            print()
-            print_startup(help_times, overhead, args.startup_runs)
-            targets += startup_targets(help_times, overhead)
+            )
     print()
     for target in targets:
         print(f"{'PASS' if target.ok else 'FAIL'}  {target.name}: {target.measured}")
