@@ -8,10 +8,10 @@ test:
 	.venv/bin/python -m pytest
 
 lint:
-	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy outeai_cli
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy outeai_cli scripts/gen_docs.py
 
 bench:
 	.venv/bin/python benchmarks/run_all.py
 
 docs:
-	.venv/bin/python -m outeai_cli.cli.docs .
+	.venv/bin/python scripts/gen_docs.py .

@@ -264,9 +264,9 @@ class TTSClient:
         """
         validate_text(text)
         temperature = validate_temperature(temperature)
-        who = parse_speaker(speaker)
+        voice = parse_speaker(speaker)
         token = self.require_token()
-        spec = self.dialect.synthesis_request(token, text, who, temperature)
+        spec = self.dialect.synthesis_request(token, text, voice, temperature)
         in_memory = sink is None
         target: IO[bytes] = io.BytesIO() if sink is None else sink
         pipe = None if target.seekable() else _PipeSink(target)

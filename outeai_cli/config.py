@@ -158,7 +158,7 @@ def load_file(path: Path | None = None) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"cannot read the config file {path}: {exc.strerror}") from None
     warn_if_exposed(path)
-    import tomllib  # here, not at the top: `outeai --help` stays light (issue 5)
+    import tomllib  # here, not at the top: `outeai --help` stays light
 
     try:
         data = tomllib.loads(raw.decode("utf-8"))

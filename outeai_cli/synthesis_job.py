@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
+from outeai_cli.destination import Destination, open_destination
 from outeai_cli.errors import APIError, InputError, InterruptedByUser, OuteAIError, ProtocolError
 from outeai_cli.events import AudioEvent, Event, RetryEvent, StatusEvent
 from outeai_cli.scheduler import (
@@ -44,13 +45,7 @@ from outeai_cli.scheduler import (
 )
 from outeai_cli.splitting import Piece, split_piece, split_text
 from outeai_cli.subtitles import Cue
-from outeai_cli.synthesis import (
-    Destination,
-    SynthesisOptions,
-    SynthesisRequest,
-    SynthesisResult,
-    open_destination,
-)
+from outeai_cli.synthesis_types import SynthesisOptions, SynthesisRequest, SynthesisResult
 
 if TYPE_CHECKING:
     from outeai_cli.client import TTSClient

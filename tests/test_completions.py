@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from outeai_cli.catalogue import BUILTIN_VOICES
-from outeai_cli.cli import docs
+from scripts import gen_docs as docs
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent  # the venv's bin: the scripts call the `outeai` there

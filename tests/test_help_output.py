@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from outeai_cli import __version__
-from outeai_cli.cli import docs
 from outeai_cli.cli.app import app
+from scripts import gen_docs as docs
 from tests.helpers import run_in_pty
 
 ANY_ESCAPE = re.compile(r"\x1b[\[\]()#;?0-9A-Za-z]")

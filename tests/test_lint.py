@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
     [
         ["ruff", "check", "."],
         ["ruff", "format", "--check", "."],
-        ["mypy", "outeai_cli"],
+        ["mypy", "outeai_cli", "scripts/gen_docs.py"],
     ],
     ids=["ruff-check", "ruff-format", "mypy"],
 )

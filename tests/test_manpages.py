@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from outeai_cli.cli import docs
+from scripts import gen_docs as docs
 
 REPO = Path(__file__).resolve().parent.parent
 MAN = REPO / "man"

@@ -226,7 +226,7 @@ def test_play_passes_an_absolute_path_so_a_leading_dash_is_never_an_option(
 
 
 def test_say_help_names_the_players_in_the_order_they_are_tried() -> None:
-    from outeai_cli.cli import docs
+    from scripts import gen_docs as docs
 
     say = next(n for n in docs.root_node().children() if n.path == "outeai say")
     (help_text,) = [text for _, term, text in say.params() if term.startswith("--play")]

@@ -1,7 +1,7 @@
 """`outeai cache`: how much audio is kept for re-runs, and clearing it."""
 
 # No `from __future__ import annotations` here: Typer would re-evaluate every string
-# annotation at start-up, a measurable share of `outeai --help` (issue 5).
+# annotation at start-up, a measurable share of `outeai --help`.
 
 import json
 from typing import Annotated

@@ -1,7 +1,7 @@
 """`outeai config`: read and change the settings file; show where each setting comes from."""
 
 # No `from __future__ import annotations` here: Typer would re-evaluate every string
-# annotation at start-up, a measurable share of `outeai --help` (issue 5).
+# annotation at start-up, a measurable share of `outeai --help`.
 
 import sys
 from typing import Annotated, Any

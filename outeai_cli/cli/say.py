@@ -320,8 +320,8 @@ def _choose_output(
     Everything here is checked before any request, so no credits go to audio that cannot land.
     """
     from outeai_cli.audio import format_for_path
+    from outeai_cli.destination import check_target
     from outeai_cli.errors import InputError
-    from outeai_cli.synthesis import check_target
     from outeai_cli.textinput import name_from_text
 
     chosen_format = fmt or config_format

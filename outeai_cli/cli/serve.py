@@ -1,7 +1,7 @@
 """`outeai serve`: the local OuteTTS-compatible server."""
 
 # No `from __future__ import annotations` here: Typer would re-evaluate every string
-# annotation at start-up, a measurable share of `outeai --help` (issue 5).
+# annotation at start-up, a measurable share of `outeai --help`.
 
 import contextlib
 import os

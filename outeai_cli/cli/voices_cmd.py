@@ -1,7 +1,7 @@
 """`outeai voices`: list the voices (catalogue, your custom voices, the server's), add, remove."""
 
 # No `from __future__ import annotations` here: Typer would re-evaluate every string
-# annotation at start-up, a measurable share of `outeai --help` (issue 5).
+# annotation at start-up, a measurable share of `outeai --help`.
 
 import sys
 from enum import StrEnum

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import IO, Any
 
-from outeai_cli.dialects import RequestSpec
+from outeai_cli.dialects.base import RequestSpec
 from outeai_cli.dialects.ndjson_events import NDJSONEventParser, int_or_none
 from outeai_cli.events import Event, StatusEvent
 from outeai_cli.speakers import Speaker

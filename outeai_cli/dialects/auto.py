@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from outeai_cli.dialects import DIALECTS
+from outeai_cli.dialects.base import DIALECTS
 from outeai_cli.errors import APIError, TransportError
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import IO, Any
 
-from outeai_cli.dialects import RequestSpec
+from outeai_cli.dialects.base import RequestSpec
 from outeai_cli.dialects.ndjson_events import NDJSONEventParser, float_or_none, int_or_none
 from outeai_cli.errors import ProtocolError
 from outeai_cli.events import Event, StatusEvent

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
-from outeai_cli.dialects import RequestSpec
+from outeai_cli.dialects.base import RequestSpec
 from outeai_cli.errors import ProtocolError
 from outeai_cli.events import AudioEvent, Event, StatusEvent
 from outeai_cli.speakers import Speaker
