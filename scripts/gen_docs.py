@@ -3,9 +3,9 @@
     python scripts/gen_docs.py [ROOT]          # write completions/, man/, docs/help/ under ROOT
     python scripts/gen_docs.py --check [ROOT]  # exit 1 listing the files that are stale
 
-A build tool, not part of the installed package; `make docs` runs the first form. Completions are the scripts Typer serves for
-`_OUTEAI_COMPLETE=source_SHELL outeai` (the same protocol `outeai --install-completion` sets
-up); man pages are rendered from Click's introspection of the commands, their help texts and
+A build tool, not part of the installed package; `make docs` runs the first form. Completions
+are the scripts Typer serves for `_OUTEAI_COMPLETE=source_SHELL outeai` (the same protocol
+`outeai --install-completion` sets up); man pages are rendered from Click's introspection of the commands, their help texts and
 the "Examples" epilogs built by options.examples(); docs/help/ holds each command's `--help`
 at 80 columns, so a change to what users read shows in review.
 """
