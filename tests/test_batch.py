@@ -276,7 +276,29 @@ def test_json_summary_and_plain_progress_lines(run_cli, server, tmp_path: Path) 
     result = run_cli("batch", "-", "-o", "out", "--json", input="One.\nTwo.\n")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.out)
-    assert (summary["total"], summary["ok"], summary["skipped"], summary["failed"]) == (2, 2, 0, [])
+    counts = (summary["total"], summary["made"], summary["skipped"], summary["failed"])
+    assert counts == (2, 2, 0, 0) and summary["failures"] == []
     assert summary["results"].endswith("outeai-results.jsonl")
     assert "outeai: 2 items: 0 already complete, 2 to make" in result.stderr
     assert "] ok 0001-one.flac (" in result.stderr
+
+
+def test_json_counts_are_disjoint_on_a_rerun_and_with_failures(run_cli, server) -> None:
+    first = run_cli("batch", "-", "-o", "out", "--json", input="One.\nTwo.\n")
+    assert first.returncode == 0, first.stderr
+    again = json.loads(
+        run_cli("batch", "-", "-o", "out", "--json", input="One.\nTwo.\nThree.\n").out
+    )
+    assert (again["total"], again["made"], again["skipped"], again["failed"]) == (3, 1, 2, 0)
+    assert "ok" not in again  # it counted skipped items too: ambiguous beside "made"
+    server.set_faults("http-400")
+    failing = run_cli("batch", "-", "-o", "out", "--json", input="One.\nFour.\n")
+    assert failing.returncode == 1
+    summary = json.loads(failing.out)
+    assert (summary["total"], summary["made"], summary["skipped"], summary["failed"]) == (
+        2,
+        0,
+        1,
+        1,
+    )
+    assert [f["output"] for f in summary["failures"]] == ["0002-four.flac"]

@@ -79,6 +79,8 @@ def test_long_text_line_and_pieces_in_flight_at_any_width(
         assert not re.search(r"ETA 0:00(:00)?(?![:\d])", line), line  # never a zero ETA
     flights = [line.strip() for shot in shots for line in shot.splitlines() if "#" in line]
     assert flights and all(len(f) < columns for f in flights), flights
+    # Each piece in flight shows its latest stage, with the chunk counts once the server sends them.
+    assert any(re.fullmatch(r"#\d+ Generating audio \d+/\d+", f) for f in flights), flights
     assert any("ETA" in line for line in lines) or columns < 60, lines
 
 
@@ -153,3 +155,28 @@ def test_a_long_run_on_a_pipe_prints_progress_every_few_seconds_with_an_eta(
         ), line
         assert "ETA 0:00:00" not in line
     assert any("ETA" in line for line in done), done
+
+
+def test_summary_lines_wrap_between_words_and_keep_paths_whole(
+    cli_env, server, tmp_path: Path
+) -> None:
+    (tmp_path / "a-rather-long-directory-name" / "and-another-level").mkdir(parents=True)
+    target = "a-rather-long-directory-name/and-another-level/greeting-for-the-summary.flac"
+    code, shots, _ = screens_in_pty(["say", "Hello.", "-o", target], cli_env, tmp_path, columns=100)
+    assert code == 0, shots
+    lines = shots[-1].splitlines()
+    assert lines[0].startswith(f"Saved {target} ("), lines  # the path on one line, whole
+    assert len(lines) == 2 and lines[1].startswith("  "), lines  # the rest indented below
+
+
+def test_batch_summary_names_the_results_file_relative_and_whole(
+    cli_env, server, tmp_path: Path
+) -> None:
+    out = "a-directory-with-a-long-name-for-the-batch-outputs/and-a-second-level"
+    (tmp_path / "texts").mkdir()
+    (tmp_path / "texts" / "one.txt").write_text("One.", encoding="utf-8")
+    code, shots, _ = screens_in_pty(["batch", "texts", "-o", out], cli_env, tmp_path, columns=100)
+    assert code == 0, shots
+    screen = shots[-1]
+    assert f"{out}/outeai-results.jsonl" in screen, screen
+    assert str(tmp_path) not in screen

@@ -55,9 +55,20 @@ class BatchSummary:
     results: str
     requests: int
 
+    @property
+    def made(self) -> int:
+        """Items spoken in this run (`ok` also counts those already complete)."""
+        return self.ok - self.skipped
+
     def as_json(self) -> dict[str, Any]:
+        """Disjoint counts (made + skipped + failed = total) and the failures by name."""
         data = asdict(self)
-        data["failed"] = [{"output": o, "error": e} for o, e in self.failed]
+        del data["ok"]
+        data.update(
+            made=self.made,
+            failed=len(self.failed),
+            failures=[{"output": o, "error": e} for o, e in self.failed],
+        )
         return data
 
 

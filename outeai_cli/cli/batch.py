@@ -127,8 +127,10 @@ def batch(
     from outeai_cli.batch.inputs import load_items
     from outeai_cli.batch.run import BatchFailedError, run_batch
     from outeai_cli.cache import PieceCache
+    from outeai_cli.cli.errors import format_error
+    from outeai_cli.cli.machine import error_object
     from outeai_cli.cli.progress import make_overall_reporter
-    from outeai_cli.cli.terminal import Terminal
+    from outeai_cli.cli.terminal import Terminal, shown_path
     from outeai_cli.client import TTSClient, validate_temperature
     from outeai_cli.config import Settings
     from outeai_cli.errors import InputError
@@ -188,19 +190,28 @@ def batch(
             results_path=results,
             on_progress=reporter.update,
         )
-    if as_json:
-        terminal.print_out(json.dumps(summary.as_json()))
-    if not quiet:
-        made = summary.ok - summary.skipped
-        terminal.print_err(
-            f"Batch: {made} made, {summary.skipped} already complete, "
-            f"{len(summary.failed)} failed of {summary.total} "
-            f"({summary.audio_seconds:.1f} s of audio); results in {summary.results}"
-        )
+    failure = None
     if summary.failed:
         named = ", ".join(name for name, _ in summary.failed[:5])
         more = f" and {len(summary.failed) - 5} more" if len(summary.failed) > 5 else ""
-        raise BatchFailedError(
+        failure = BatchFailedError(
             f"{len(summary.failed)} of {summary.total} items failed: {named}{more}",
-            hint=f"the errors are in {summary.results}; run the same command again to retry them",
+            hint=f"the errors are in {shown_path(summary.results)}; run the same command again "
+            "to retry them",
         )
+    if as_json:
+        document = summary.as_json()
+        if failure is not None:  # one document on stdout: the summary carries the error too
+            document.update(error_object(failure.message, int(failure.exit_code), failure.hint))
+        terminal.print_out(json.dumps(document))
+    if not quiet:
+        terminal.print_err(
+            f"Batch: {summary.made} made, {summary.skipped} already complete, "
+            f"{len(summary.failed)} failed of {summary.total} "
+            f"({summary.audio_seconds:.1f} s of audio); results in {shown_path(summary.results)}"
+        )
+    if failure is not None:
+        if as_json:  # already on stdout: only the line for people, and the exit status
+            terminal.print_err(format_error(failure))
+            raise typer.Exit(int(failure.exit_code))
+        raise failure

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
     from rich.text import Text
 
-    from outeai_cli.scheduler import RunProgress
+    from outeai_cli.scheduler import InFlight, RunProgress
 
 # Seconds without news before a plain line is worth printing (and before the cold-start hint).
 LATE = 3.0
@@ -380,26 +380,18 @@ def make_overall_reporter(terminal: Terminal, *, quiet: bool, unit: str) -> Over
     return PlainOverallReporter(terminal, unit)
 
 
-def _flight_key(entry: object) -> object:
-    piece = getattr(entry, "piece", None)
-    if piece is None:  # a plain status line: "#3 Generating audio 1/2"
-        return str(entry).split(" ", 1)[0]
-    return (getattr(entry, "output", None), piece)
+def _flight_key(entry: InFlight) -> tuple[str | None, int]:
+    return (entry.output, entry.piece)
 
 
-def describe_flight(entry: object) -> str:
-    """`#3 Generating audio 2/5` (a piece of a long text) or `name.flac 2/4 ...` (of a batch)."""
-    piece = getattr(entry, "piece", None)
-    if piece is None:
-        return str(entry)
-    stage = getattr(entry, "stage", "") or "working"
-    chunk, chunks = getattr(entry, "chunk", None), getattr(entry, "chunks", None)
-    where = f"#{piece}"
-    output, pieces = getattr(entry, "output", None), getattr(entry, "pieces", 1)
-    if output:
-        where = f"{output} {piece}/{pieces}" if pieces > 1 else str(output)
-    counts = f" {chunk}/{chunks}" if chunk and chunks else ""
-    return f"{where} {stage}{counts}"
+def describe_flight(entry: InFlight) -> str:
+    """`#3 Generating audio 2/5` (a piece of a long text), `name.flac 2/4 Generating audio 1/3`
+    (a piece of a batch item), or `name.flac Generating audio 1/3` (a whole item)."""
+    where = f"#{entry.piece}"
+    if entry.output:
+        where = f"{entry.output} {entry.piece}/{entry.pieces}" if entry.pieces > 1 else entry.output
+    counts = f" {entry.chunk}/{entry.chunks}" if entry.chunk and entry.chunks else ""
+    return f"{where} {entry.stage or 'working'}{counts}"
 
 
 class PaceEstimate:
@@ -409,7 +401,7 @@ class PaceEstimate:
     """
 
     def __init__(self) -> None:
-        self._started: dict[object, float] = {}
+        self._started: dict[tuple[str | None, int], float] = {}
         self._times: list[float] = []
         self._widest = 1  # most requests seen in flight at once
 
@@ -484,7 +476,7 @@ class LiveOverallReporter(_OverallBase):
 
     def __init__(self, terminal: Terminal, unit: str) -> None:
         self._unit = unit
-        self._flying: tuple[object, ...] = ()
+        self._flying: tuple[InFlight, ...] = ()
         state = LineState(stage=WAITING, unit=unit, with_eta=True, stage_width=18)
         self._line = LiveLine(state, self._flights)
         self._live = _Live(terminal, self._line)

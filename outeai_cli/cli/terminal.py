@@ -36,8 +36,27 @@ class Terminal:
         print(line, file=self.stdout, flush=True)
 
     def print_err(self, line: str) -> None:
-        """A line for the user: messages and summaries go to stderr, never into the audio."""
+        """A line for the user: messages and summaries go to stderr, never into the audio.
+
+        On a terminal it is wrapped between words, so a path is never cut in two.
+        """
+        if self.stderr_is_tty:
+            import textwrap
+
+            line = textwrap.fill(
+                line,
+                self.stderr_columns(),
+                subsequent_indent="  ",
+                break_long_words=False,
+                break_on_hyphens=False,
+            )
         print(line, file=self.stderr, flush=True)
+
+    def stderr_columns(self) -> int:
+        try:
+            return os.get_terminal_size(self.stderr.fileno()).columns or 80
+        except (AttributeError, ValueError, OSError):
+            return int(self.environ.get("COLUMNS", "") or 80)
 
     @property
     def stdin_bytes(self) -> BinaryIO:
@@ -86,3 +105,13 @@ class Terminal:
             highlight=False,
             soft_wrap=True,
         )
+
+
+def shown_path(path: str | os.PathLike[str]) -> str:
+    """A path as a person would type it: relative when it is under the current directory."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return str(path)
+    outside = relative == os.pardir or relative.startswith(os.pardir + os.sep)
+    return str(path) if outside else relative
