@@ -15,10 +15,15 @@ __all__ = [
     "OuteAIError",
     "ProtocolError",
     "StatusEvent",
+    "SynthesisOptions",
+    "SynthesisRequest",
+    "SynthesisResult",
     "TTSClient",
     "TTSOutput",
     "TransportError",
     "__version__",
+    "parse_speaker",
+    "synthesize",
 ]
 
 # The public names load on first use: every `outeai` command imports this package, and the
@@ -35,6 +40,11 @@ _LAZY = {
     "AudioEvent": "outeai_cli.events",
     "Event": "outeai_cli.events",
     "StatusEvent": "outeai_cli.events",
+    "SynthesisOptions": "outeai_cli.synthesis",
+    "SynthesisRequest": "outeai_cli.synthesis",
+    "SynthesisResult": "outeai_cli.synthesis",
+    "synthesize": "outeai_cli.synthesis",
+    "parse_speaker": "outeai_cli.speakers",
 }
 
 if TYPE_CHECKING:
@@ -48,6 +58,13 @@ if TYPE_CHECKING:
         TransportError,
     )
     from outeai_cli.events import AudioEvent, Event, StatusEvent
+    from outeai_cli.speakers import parse_speaker
+    from outeai_cli.synthesis import (
+        SynthesisOptions,
+        SynthesisRequest,
+        SynthesisResult,
+        synthesize,
+    )
 
 
 def __getattr__(name: str) -> Any:
