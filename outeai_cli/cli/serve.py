@@ -170,7 +170,7 @@ def serve(
 ) -> None:
     """Run a local server that speaks the OuteTTS API, for offline use and tests."""
     from outeai_cli.errors import InputError
-    from outeai_cli.server.app import ServerSettings
+    from outeai_cli.server.common import ServerSettings
     from outeai_cli.server.engines import ENGINE_NAMES, pick_engine
     from outeai_cli.server.faults import ALL_FAULTS, FaultPlan
     from outeai_cli.server.runner import bind, serve_forever

@@ -13,23 +13,23 @@ from typing import Any
 
 import numpy as np
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
-from outeai_cli.catalogue import Voice
-from outeai_cli.server.app import (
-    NDJSONFlavour,
+from outeai_cli.server.common import (
+    DEFAULT_TEMPERATURE,
+    HTTPProblem,
     ServerState,
+    SpeechRequest,
     check_length,
     check_temperature,
     check_text,
     check_token,
-    error,
     find_speaker,
     parse_object,
-    serve_ndjson,
 )
 from outeai_cli.server.engines import SAMPLE_RATE
+from outeai_cli.server.ndjson_stream import NDJSONFlavour, serve_ndjson
 
 KNOWN_MODELS = ("OuteTTS-1-Pro",)
 # OuteTTS 1.0's codec makes 75 audio tokens per second of speech.
@@ -74,45 +74,35 @@ def audio_routes(state: ServerState) -> list[Route]:
     async def audio(request: Request) -> Response:
         query_token = request.query_params.get("token")
         return await serve_ndjson(
-            request, state, "audio", AUDIO_FLAVOUR, lambda raw: _validate(query_token, raw, state)
+            request,
+            state,
+            "audio",
+            AUDIO_FLAVOUR,
+            lambda raw: check_request(query_token, raw, state),
         )
 
     return [Route("/api/v1/audio", audio, methods=["POST"])]
 
 
-def _validate(
-    query_token: str | None, raw: bytes, state: ServerState
-) -> JSONResponse | tuple[str, str, dict[str, str], Voice | None, float]:
+def check_request(query_token: str | None, raw: bytes, state: ServerState) -> SpeechRequest:
     settings = state.settings
     token = check_token(query_token, settings)
-    if isinstance(token, JSONResponse):
-        return token
     payload = parse_object(raw)
-    if isinstance(payload, JSONResponse):
-        return payload
     model = payload.get("model")
     if model not in KNOWN_MODELS:
-        return error(
+        raise HTTPProblem(
             400,
             f"unknown model {model!r}; this server has {', '.join(KNOWN_MODELS)}",
             "invalid_model",
         )
     text = check_text(payload.get("prompt"), "prompt")
-    if isinstance(text, JSONResponse):
-        return text
     kind = payload.get("speaker_type", "default")
     if kind not in ("default", "custom"):
-        return error(400, "'speaker_type' must be 'default' or 'custom'", "invalid_speaker")
+        raise HTTPProblem(400, "'speaker_type' must be 'default' or 'custom'", "invalid_speaker")
     name = payload.get("speaker_id")
     if not isinstance(name, str) or not name.strip():
-        return error(400, "'speaker_id' must name a voice", "invalid_speaker")
-    temperature = check_temperature(payload.get("temperature", 0.4))
-    if isinstance(temperature, JSONResponse):
-        return temperature
+        raise HTTPProblem(400, "'speaker_id' must name a voice", "invalid_speaker")
+    temperature = check_temperature(payload.get("temperature", DEFAULT_TEMPERATURE))
     voice = find_speaker(kind, name, settings)
-    if isinstance(voice, JSONResponse):
-        return voice
-    too_long = check_length(text, settings)
-    if too_long is not None:
-        return too_long
-    return token, text, {kind: name}, voice, temperature
+    check_length(text, settings)
+    return SpeechRequest(token, text, {kind: name}, voice, temperature)

@@ -24,22 +24,24 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from outeai_cli.catalogue import Voice, find_voice
-from outeai_cli.server.app import (
+from outeai_cli.server.common import (
+    DEFAULT_TEMPERATURE,
     Admission,
+    HTTPProblem,
     InjectedDrop,
     RequestRecord,
     ServerState,
+    SpeechRequest,
     admit,
     bearer_token,
-    body_too_large,
     check_length,
     check_text,
     check_token,
     dripped,
-    error,
     fault_response,
     parse_object,
-    read_limited,
+    read_body,
+    refusals_logged,
     resplit,
 )
 from outeai_cli.server.engines import SAMPLE_RATE, resample
@@ -57,8 +59,6 @@ STREAM_RATE = 24000
 KNOWN_MODELS = ("outetts_1_pro",)
 WAV_MAGIC = b"RIFF\xff\xff\xff\xffWAVE"  # as a live stream starts (sizes unknown)
 _PIECE = 64 * 1024
-# The 2026 API has no temperature; the engine gets the others' default.
-_TEMPERATURE = 0.4
 
 
 def stream_routes(state: ServerState) -> list[Route]:
@@ -76,21 +76,20 @@ def stream_routes(state: ServerState) -> list[Route]:
         return dripped(response, faults)
 
     async def tts_stream(request: Request) -> Response:
-        outcome = await _admitted(request, state, "tts_stream")
-        if isinstance(outcome, Response):
-            return outcome
-        admission, text, voice = outcome
-        body = _wav_stream(state, admission, text, voice)
+        admission, speech = await _admitted(request, state, "tts_stream")
+        if admission.refusal is not None:
+            return dripped(admission.refusal, admission.faults)
+        body = _wav_stream(state, admission, speech.text, speech.voice)
         if "split-bytes" in admission.faults:
             body = resplit(body)
         media = "text/html" if "html-200" in admission.faults else "audio/wav"
         return dripped(StreamingResponse(body, media_type=media), admission.faults)
 
     async def tts_non_stream(request: Request) -> Response:
-        outcome = await _admitted(request, state, "tts_non_stream")
-        if isinstance(outcome, Response):
-            return outcome
-        admission, text, voice = outcome
+        admission, speech = await _admitted(request, state, "tts_non_stream")
+        if admission.refusal is not None:
+            return dripped(admission.refusal, admission.faults)
+        text, voice = speech.text, speech.voice
         try:
             if settings.cold_start or settings.latency:
                 await asyncio.sleep(settings.cold_start + settings.latency)
@@ -116,69 +115,51 @@ def stream_routes(state: ServerState) -> list[Route]:
 
 async def _admitted(
     request: Request, state: ServerState, path: str
-) -> Response | tuple[Admission, str, Voice | None]:
-    settings = state.settings
-    bearer = bearer_token(request)
-    raw = await read_limited(request, settings.max_body_bytes)
-    if raw is None:
-        state.record(RequestRecord(path, None, None, 413, []))
-        return body_too_large(settings)
-    outcome = _validate(bearer, raw, state)
-    if isinstance(outcome, JSONResponse):
-        state.record(RequestRecord(path, None, None, outcome.status_code, []))
-        return outcome
-    token, text, voice_id, voice = outcome
-    kind = "default" if voice is not None else "custom"
-    admission = admit(state, request, path, token, text, {kind: voice_id})
-    if admission.refusal is not None:
-        return dripped(admission.refusal, admission.faults)
-    if "echo-request" in admission.faults:
+) -> tuple[Admission, SpeechRequest]:
+    """Read, check and admit a request; the admission's `refusal` is set when it is refused."""
+    with refusals_logged(state, path):
+        raw = await read_body(request, state.settings)
+        speech = check_request(bearer_token(request), raw, state)
+    admission = admit(state, request, path, speech)
+    if admission.refusal is None and "echo-request" in admission.faults:
         state.release(admission.slot)
         echo = echo_message(request.method, str(request.url), request.headers.items(), raw)
+        admission.refusal = HTTPProblem(400, echo, "bad_request").response()
         admission.record.status = 400
-        return dripped(error(400, echo, "bad_request"), admission.faults)
-    return admission, text, voice
+    return admission, speech
 
 
-def _validate(
-    bearer: str | None, raw: bytes, state: ServerState
-) -> JSONResponse | tuple[str, str, str, Voice | None]:
+def check_request(bearer: str | None, raw: bytes, state: ServerState) -> SpeechRequest:
     settings = state.settings
     if bearer is None:
-        return error(401, "missing 'Authorization: Bearer <token>' header", "unauthorized")
+        raise HTTPProblem(401, "missing 'Authorization: Bearer <token>' header", "unauthorized")
     token = check_token(bearer, settings)
-    if isinstance(token, JSONResponse):
-        return token
     payload = parse_object(raw)
-    if isinstance(payload, JSONResponse):
-        return payload
     text = check_text(payload.get("text"))
-    if isinstance(text, JSONResponse):
-        return text
     voice_id = payload.get("voice_id")
     if not isinstance(voice_id, str) or not voice_id.strip():
-        return error(400, "'voice_id' must name a voice", "invalid_voice")
+        raise HTTPProblem(400, "'voice_id' must name a voice", "invalid_voice")
     model = payload.get("model_name", KNOWN_MODELS[0])
     if model not in KNOWN_MODELS:
-        return error(
+        raise HTTPProblem(
             400,
             f"unknown model_name {model!r}; this server has {', '.join(KNOWN_MODELS)}",
             "invalid_model",
         )
     if payload.get("response_format", "wav") != "wav":
-        return error(400, "'response_format' must be 'wav'", "invalid_format")
+        raise HTTPProblem(400, "'response_format' must be 'wav'", "invalid_format")
     voice = find_voice(voice_id)
     if voice is None and voice_id not in settings.custom_voices:
-        return error(404, f"unknown voice_id {voice_id!r}", "voice_not_found")
-    too_long = check_length(text, settings)
-    if too_long is not None:
-        return too_long
-    return token, text, voice_id, voice
+        raise HTTPProblem(404, f"unknown voice_id {voice_id!r}", "voice_not_found")
+    check_length(text, settings)
+    kind = "default" if voice is not None else "custom"
+    return SpeechRequest(token, text, {kind: voice_id}, voice)
 
 
 def _speech(state: ServerState, text: str, voice: Voice | None) -> bytes:
     """16-bit little-endian PCM at 24 kHz for one chunk of text."""
-    samples = state.settings.engine.synthesize(text, voice, _TEMPERATURE)
+    # The 2026 API has no temperature; the engine gets the others' default.
+    samples = state.settings.engine.synthesize(text, voice, DEFAULT_TEMPERATURE)
     return resample(samples, SAMPLE_RATE, STREAM_RATE).astype("<i2").tobytes()
 
 

@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from outeai_cli.server.app import ServerSettings
+    from outeai_cli.server.common import ServerSettings
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -27,7 +27,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 class _HideInjectedDrops(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
-        from outeai_cli.server.app import InjectedDrop
+        from outeai_cli.server.common import InjectedDrop
 
         exc = record.exc_info[1] if record.exc_info else None
         return not isinstance(exc, InjectedDrop)
