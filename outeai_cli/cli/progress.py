@@ -211,7 +211,9 @@ def _replace_eta(state: LineState, eta: float) -> LineState:
 def _flight_text(line: str, width: int) -> Text:
     from rich.text import Text
 
-    return Text(_ellipsized("  " + line, max(10, width - 1)).rstrip(), no_wrap=True, style="dim")
+    # The indent as a segment of its own: SVG exports (the README's picture) drop leading blanks.
+    fitted = _ellipsized(line, max(8, width - 3)).rstrip()
+    return Text.assemble(("  ", ""), (fitted, "dim"), no_wrap=True)
 
 
 class _Live:
@@ -477,7 +479,9 @@ class LiveOverallReporter(_OverallBase):
     def __init__(self, terminal: Terminal, unit: str) -> None:
         self._unit = unit
         self._flying: tuple[InFlight, ...] = ()
-        state = LineState(stage=WAITING, unit=unit, with_eta=True, stage_width=18)
+        self._failed = 0
+        # Its stages are short words ("Starting", "Speaking", "Stitching", "Done").
+        state = LineState(stage="Starting", unit=unit, with_eta=True, stage_width=9)
         self._line = LiveLine(state, self._flights)
         self._live = _Live(terminal, self._line)
         self.console = self._live.console
@@ -509,14 +513,14 @@ class LiveOverallReporter(_OverallBase):
             state.stage = "Speaking"
         else:  # every request is back; a long text still has its last pieces to stitch
             state.stage = "Stitching" if self._unit == "pieces" else "Done"
-        if progress.failed:
-            state.stage += f", {progress.failed} failed"
         state.done, state.total = finished, progress.total
         state.audio = progress.audio_seconds
         self._flying = tuple(progress.in_flight)
+        self._failed = progress.failed
 
     def _flights(self) -> list[str]:
-        lines = [describe_flight(entry) for entry in self._flying[: self.SHOWN]]
+        lines = [f"{self._failed} failed so far"] if self._failed else []
+        lines += [describe_flight(entry) for entry in self._flying[: self.SHOWN]]
         if len(self._flying) > self.SHOWN:
             lines.append(f"... and {len(self._flying) - self.SHOWN} more in flight")
         return lines
