@@ -35,21 +35,40 @@ EPILOG = (
     + " can use them."
 )
 
+# Help panels: what a user of the server sets, how it speaks, and what tests inject.
+SERVER = "Server"
+VOICES = "Voice"
+TESTING = "Testing"
+
 Multi = Annotated[list[str] | None, typer.Option(show_default=False)]
 
 
 def serve(
     host: Annotated[
-        str, typer.Option("--host", metavar="HOST", help="Address to bind (loopback by default).")
+        str,
+        typer.Option(
+            "--host",
+            rich_help_panel=SERVER,
+            metavar="HOST",
+            help="Address to bind (loopback by default).",
+        ),
     ] = "127.0.0.1",
     port: Annotated[
         int,
-        typer.Option("--port", metavar="PORT", min=0, max=65535, help="Port; 0 picks a free one."),
+        typer.Option(
+            "--port",
+            rich_help_panel=SERVER,
+            metavar="PORT",
+            min=0,
+            max=65535,
+            help="Port; 0 picks a free one.",
+        ),
     ] = 8765,
     engine: Annotated[
         str,
         typer.Option(
             "--engine",
+            rich_help_panel=VOICES,
             metavar="auto|piper|espeak|tone",
             help="auto (a Piper neural voice when one is installed, else espeak-ng, else tone), piper, espeak or tone.",
         ),
@@ -58,6 +77,7 @@ def serve(
         list[str] | None,
         typer.Option(
             "--voice",
+            rich_help_panel=VOICES,
             metavar="NAME=PATH.onnx[#SPEAKER]",
             help="Speak catalogue voice NAME with a Piper model (repeatable); #SPEAKER picks one speaker of a multi-speaker model.",
             show_default=False,
@@ -67,6 +87,7 @@ def serve(
         int,
         typer.Option(
             "--workers",
+            rich_help_panel=VOICES,
             metavar="N",
             min=0,
             help="Piper worker processes per model: sentences spoken at once (0 = one per core).",
@@ -76,6 +97,7 @@ def serve(
         list[str] | None,
         typer.Option(
             "--token",
+            rich_help_panel=SERVER,
             metavar="TOKEN",
             help="Accepted token (repeatable) (env OUTEAI_SERVE_TOKENS, comma-separated). None: any non-empty token.",
             show_default=False,
@@ -85,6 +107,7 @@ def serve(
         list[str] | None,
         typer.Option(
             "--custom-voice",
+            rich_help_panel=SERVER,
             metavar="NAME",
             help="A custom voice name to accept (repeatable).",
             show_default=False,
@@ -93,13 +116,18 @@ def serve(
     max_chars: Annotated[
         int,
         typer.Option(
-            "--max-chars", metavar="N", min=1, help="Characters allowed per request (413 above)."
+            "--max-chars",
+            rich_help_panel=SERVER,
+            metavar="N",
+            min=1,
+            help="Characters allowed per request (413 above).",
         ),
     ] = 5000,
     max_body: Annotated[
         int,
         typer.Option(
             "--max-body",
+            rich_help_panel=SERVER,
             metavar="BYTES",
             min=1024,
             help="Largest request body in bytes (413 above).",
@@ -109,6 +137,7 @@ def serve(
         float,
         typer.Option(
             "--latency",
+            rich_help_panel=TESTING,
             metavar="SECONDS",
             min=0,
             help="Seconds added to each request, spread over its chunks.",
@@ -118,6 +147,7 @@ def serve(
         float,
         typer.Option(
             "--cold-start",
+            rich_help_panel=TESTING,
             metavar="SECONDS",
             min=0,
             help="Seconds before the first event, like a cold GPU.",
@@ -127,6 +157,7 @@ def serve(
         int,
         typer.Option(
             "--max-concurrency",
+            rich_help_panel=SERVER,
             metavar="N",
             min=0,
             help="Requests at once per token (429 above); 0 = no limit.",
@@ -136,6 +167,7 @@ def serve(
         list[str] | None,
         typer.Option(
             "--fault",
+            rich_help_panel=TESTING,
             metavar="NAME[:N|:P%]",
             help="Inject a fault: NAME (every request), NAME:N (first N), NAME:P% (randomly). Repeatable.",
             show_default=False,
@@ -144,25 +176,34 @@ def serve(
     fault_seed: Annotated[
         int | None,
         typer.Option(
-            "--fault-seed", metavar="N", help="Seed for NAME:P% faults.", show_default=False
+            "--fault-seed",
+            rich_help_panel=TESTING,
+            metavar="N",
+            help="Seed for NAME:P% faults.",
+            show_default=False,
         ),
     ] = None,
     pad_audio_mib: Annotated[
         float,
         typer.Option(
             "--pad-audio-mib",
+            rich_help_panel=TESTING,
             metavar="MIB",
             min=0,
             help="Pad every response's audio with noise to about this many MiB (benchmarks).",
         ),
     ] = 0.0,
     list_faults: Annotated[
-        bool, typer.Option("--list-faults", help="List the injectable faults and exit.")
+        bool,
+        typer.Option(
+            "--list-faults", rich_help_panel=TESTING, help="List the injectable faults and exit."
+        ),
     ] = False,
     control: Annotated[
         bool,
         typer.Option(
             "--control",
+            rich_help_panel=SERVER,
             help="Serve the control endpoints /_outeai/requests and /_outeai/faults "
             "(see below); with --token they need a token.",
         ),
