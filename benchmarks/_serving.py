@@ -8,8 +8,10 @@ import sys
 
 
 def start_server(*args: str, engine: str = "tone") -> tuple[subprocess.Popen[bytes], str]:
+    # --quiet: nobody reads the pipe after the banner, so a request log would fill it.
+    argv = ["serve", "--port", "0", "--quiet", "--engine", engine, *args]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "outeai_cli", "serve", "--port", "0", "--engine", engine, *args],
+        [sys.executable, "-m", "outeai_cli", *argv],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
     )

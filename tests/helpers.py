@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import os
 import pty
+import queue
+import re
 import select
+import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from outeai_cli.client import TTSClient
@@ -141,3 +148,72 @@ def screens_in_pty(
     code = proc.wait(timeout=10)
     os.close(master)
     return code, shots, piped
+
+
+@dataclass
+class ServeProcess:
+    proc: subprocess.Popen[bytes]
+    base_url: str
+    banner: str
+    lines: queue.Queue[str | None]
+    rest: str = ""  # what stderr said after the banner, once the server stopped
+
+    @property
+    def root_url(self) -> str:
+        return self.base_url.removesuffix("/api/v1")
+
+    def next_lines(self, count: int, timeout: float = 10) -> list[str]:
+        """The next `count` lines the running server writes on stderr (after its banner)."""
+        deadline = time.monotonic() + timeout
+        found = []
+        while len(found) < count:
+            line = self.lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            assert line is not None, f"outeai serve exited; it said:\n{''.join(found)}"
+            found.append(line.rstrip("\n"))
+        return found
+
+
+@contextmanager
+def outeai_serve(
+    *args: str, env: dict[str, str] | None = None, stop: int = signal.SIGINT
+) -> Iterator[ServeProcess]:
+    """Run `outeai serve --port 0 ARGS`, wait for its banner, and stop it with `stop`."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "outeai_cli", "serve", "--port", "0", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **(env or {})},
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            lines.put(raw.decode("utf-8", "replace"))
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        banner = ""
+        deadline = time.monotonic() + 20
+        while "stop with Ctrl-C" not in banner:
+            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            assert line is not None, f"outeai serve exited early:\n{banner}"
+            banner += line
+        match = re.search(r"listening on (http://127\.0\.0\.1:(\d+)/api/v1)", banner)
+        assert match, banner
+        assert int(match.group(2)) > 0
+        served = ServeProcess(proc, match.group(1), banner, lines)
+        yield served
+        proc.send_signal(stop)
+        code = proc.wait(timeout=10)
+        while (line := lines.get(timeout=5)) is not None:
+            served.rest += line
+        assert code == 0, served.rest  # a server's stop is not an error
+        assert "Traceback" not in served.rest, served.rest
+        assert served.rest.strip().splitlines()[-1] == "outeai serve: stopped", served.rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -228,7 +228,7 @@ def test_startup_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
 
 
 def test_serve_banner_names_the_engine_and_model_of_each_voice() -> None:
-    from test_server import outeai_serve
+    from tests.helpers import outeai_serve
 
     with outeai_serve("--workers", "1") as served:
         assert "engine: piper, 1 worker" in served.banner

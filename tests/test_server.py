@@ -10,18 +10,13 @@ import base64
 import binascii
 import io
 import json
-import os
-import queue
-import re
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +30,7 @@ from outeai_cli.server.app import ServerSettings
 from outeai_cli.server.engines import ToneEngine
 from outeai_cli.server.faults import FAILURES, QUIRKS, FaultPlan
 from outeai_cli.server.runner import LocalServer
+from tests.helpers import outeai_serve
 
 VOICE = {"default": "EN-FEMALE-1-NEUTRAL"}
 THREE_SENTENCES = "The first sentence is here. A second one follows! Is this the third?"
@@ -628,59 +624,6 @@ def test_control_endpoints_need_a_server_token_when_the_server_has_tokens(make_s
 
 
 # -- `outeai serve` as a subprocess ----------------------------------------------------------
-
-
-@dataclass
-class ServeProcess:
-    proc: subprocess.Popen[bytes]
-    base_url: str
-    banner: str
-
-
-@contextmanager
-def outeai_serve(
-    *args: str, env: dict[str, str] | None = None, stop: int = signal.SIGINT
-) -> Iterator[ServeProcess]:
-    """Run `outeai serve --port 0 ARGS`, wait for its banner, and stop it with `stop`."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "outeai_cli", "serve", "--port", "0", *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, **(env or {})},
-    )
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump() -> None:
-        assert proc.stderr is not None
-        for raw in proc.stderr:
-            lines.put(raw.decode("utf-8", "replace"))
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    try:
-        banner = ""
-        deadline = time.monotonic() + 20
-        while "stop with Ctrl-C" not in banner:
-            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
-            assert line is not None, f"outeai serve exited early:\n{banner}"
-            banner += line
-        match = re.search(r"listening on (http://127\.0\.0\.1:(\d+)/api/v1)", banner)
-        assert match, banner
-        assert int(match.group(2)) > 0
-        yield ServeProcess(proc, match.group(1), banner)
-        proc.send_signal(stop)
-        code = proc.wait(timeout=10)
-        rest = ""
-        while (line := lines.get(timeout=5)) is not None:
-            rest += line
-        assert code == 0, rest  # a server's stop is not an error
-        assert "Traceback" not in rest, rest
-        assert rest.strip().splitlines()[-1] == "outeai serve: stopped", rest
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
 
 
 def test_serve_stops_cleanly_on_sigterm() -> None:

@@ -208,6 +208,21 @@ def serve(
             "(see below); with --token they need a token.",
         ),
     ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="Do not log requests (by default one line each on stderr: time, method, "
+            "path, dialect, status, characters, audio seconds, duration, masked token).",
+        ),
+    ] = False,
+    json_log: Annotated[
+        bool,
+        typer.Option(
+            "--json-log", help="Log each request as one JSON object per line (JSON Lines)."
+        ),
+    ] = False,
 ) -> None:
     """Run a local server that speaks the OuteTTS API, for offline use and tests."""
     from outeai_cli.errors import InputError
@@ -220,6 +235,8 @@ def serve(
         for name, description in ALL_FAULTS.items():
             typer.echo(f"{name:24} {description}")
         return
+    if quiet and json_log:
+        raise InputError("--quiet and --json-log contradict each other", hint="pick one")
     if engine not in ENGINE_NAMES:
         raise InputError(f"unknown engine {engine!r}", hint="use " + ", ".join(ENGINE_NAMES))
     try:
@@ -254,6 +271,7 @@ def serve(
         pad_audio_bytes=int(pad_audio_mib * 1024 * 1024),
         faults=plan,
         control=control,
+        request_log="off" if quiet else "json" if json_log else "text",
     )
     bound_port = sock.getsockname()[1]
     display_host = f"[{host}]" if ":" in host else host
@@ -273,6 +291,9 @@ def serve(
     if control:
         guard = "a server token required" if tokens else "open to anyone who can connect"
         lines.append(f"  control: /_outeai/requests, /_outeai/faults ({guard})")
+    if not quiet:
+        shape = "a JSON object" if json_log else "a line"
+        lines.append(f"  requests: {shape} each on stderr (tokens masked; --quiet silences)")
     lines.append(
         f'  try: OUTEAI_BASE_URL={url} OUTEAI_TOKEN=local outeai say "Hello" -o hello.flac'
     )

@@ -12,6 +12,7 @@ import json
 from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -27,6 +28,7 @@ from outeai_cli.server.common import (
     problem_response,
 )
 from outeai_cli.server.faults import ENDPOINT_FAULTS, HOSTILE_TEXT
+from outeai_cli.server.requestlog import RequestLogger
 from outeai_cli.server.routes_audio import audio_routes
 from outeai_cli.server.routes_stream import stream_routes
 from outeai_cli.server.routes_tts import tts_routes
@@ -45,7 +47,16 @@ def create_app(settings: ServerSettings) -> Starlette:
         routes += audio_routes(state)
     if "tts-stream" in settings.dialects:
         routes += stream_routes(state)
-    return Starlette(routes=routes, exception_handlers={HTTPProblem: problem_response})
+    logging = (
+        []
+        if settings.request_log == "off"
+        else [Middleware(RequestLogger, fmt=settings.request_log)]
+    )
+    return Starlette(
+        routes=routes,
+        exception_handlers={HTTPProblem: problem_response},
+        middleware=logging,
+    )
 
 
 def _voices(state: ServerState) -> Callable[[Request], Awaitable[Response]]:

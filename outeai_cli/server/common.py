@@ -29,6 +29,7 @@ from outeai_cli.server.faults import (
     deep_json_body,
     redirect_location,
 )
+from outeai_cli.server.requestlog import entry_of
 
 # The API dialects a server speaks (all of them unless told otherwise).
 ALL_DIALECTS = frozenset({"tts", "audio", "tts-stream"})
@@ -79,6 +80,7 @@ class ServerSettings:
     # The control endpoints (/_outeai/requests lists every text spoken, /_outeai/faults
     # changes faults) exist only when asked for; with tokens they also need one.
     control: bool = False
+    request_log: str = "off"  # one line per request on stderr: "off", "text" or "json"
 
 
 @dataclass
@@ -231,6 +233,8 @@ def admit(state: ServerState, request: Request, path: str, speech: SpeechRequest
     Shared by every dialect, so limits and fault injection behave the same on each path.
     """
     settings = state.settings
+    entry = entry_of(request)
+    entry.chars, entry.token = len(speech.text), speech.token
     faults = settings.faults.draw()
     record = RequestRecord(path, speech.text, dict(speech.speaker), 200, sorted(faults))
     refusal = fault_response(

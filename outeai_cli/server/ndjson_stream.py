@@ -34,6 +34,7 @@ from outeai_cli.server.faults import (
     echo_message,
     tamper_audio,
 )
+from outeai_cli.server.requestlog import LogEntry, entry_of
 from outeai_cli.server.text import split_sentences
 
 try:
@@ -73,6 +74,8 @@ async def serve_ndjson(
     check: Callable[[bytes], SpeechRequest],
 ) -> Response:
     """Answer one NDJSON-dialect synthesis request: read, check, admit, then stream."""
+    log = entry_of(request)
+    log.dialect = flavour.name
     with refusals_logged(state, path):
         raw = await read_body(request, state.settings)
         speech = check(raw)
@@ -81,7 +84,7 @@ async def serve_ndjson(
     if admission.refusal is not None:
         return dripped(admission.refusal, faults)
     echo = echo_message(request.method, str(request.url), request.headers.items(), raw)
-    body = ndjson_stream(state, admission.slot, speech, faults, flavour, echo)
+    body = ndjson_stream(state, admission.slot, speech, faults, flavour, echo, log)
     if "split-bytes" in faults:
         body = resplit(body)
     media = "text/html" if "html-200" in faults else "application/x-ndjson"
@@ -104,6 +107,7 @@ async def ndjson_stream(
     faults: set[str],
     flavour: NDJSONFlavour,
     echo: str,
+    log: LogEntry,
 ) -> AsyncIterator[bytes]:
     settings = state.settings
     text, voice, temperature = speech.text, speech.voice, speech.temperature
@@ -164,6 +168,7 @@ async def ndjson_stream(
             while len(state.audio_cache) > 4:
                 state.audio_cache.popitem(last=False)
         audio, duration = cached
+        log.audio_seconds = duration
         if faults & _AUDIO_ATTACKS:
             pcm = np.concatenate(pieces).astype("<i2").tobytes() if pieces else b""
             audio = tamper_audio(audio, pcm, SAMPLE_RATE, flavour.magic, faults)

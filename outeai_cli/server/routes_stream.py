@@ -53,6 +53,7 @@ from outeai_cli.server.faults import (
     tamper_audio,
     wav_header,
 )
+from outeai_cli.server.requestlog import LogEntry, entry_of
 from outeai_cli.server.text import split_sentences
 
 STREAM_RATE = 24000
@@ -65,6 +66,7 @@ def stream_routes(state: ServerState) -> list[Route]:
     settings = state.settings
 
     async def health(request: Request) -> Response:
+        entry_of(request).dialect = "tts-stream"
         faults = settings.faults.draw(ENDPOINT_FAULTS)
         token = bearer_token(request) or ""
         refusal = fault_response(faults, request, token, '{"status": "ok", "detail": {}}', 200)
@@ -79,7 +81,7 @@ def stream_routes(state: ServerState) -> list[Route]:
         admission, speech = await _admitted(request, state, "tts_stream")
         if admission.refusal is not None:
             return dripped(admission.refusal, admission.faults)
-        body = _wav_stream(state, admission, speech.text, speech.voice)
+        body = _wav_stream(state, admission, speech.text, speech.voice, entry_of(request))
         if "split-bytes" in admission.faults:
             body = resplit(body)
         media = "text/html" if "html-200" in admission.faults else "audio/wav"
@@ -102,6 +104,7 @@ def stream_routes(state: ServerState) -> list[Route]:
             admission.record.finished_at = time.time()
         finally:
             state.release(admission.slot)
+        entry_of(request).audio_seconds = len(pcm) / 2 / STREAM_RATE
         audio = wav_header(STREAM_RATE, len(pcm)) + pcm
         audio = tamper_audio(audio, pcm, STREAM_RATE, WAV_MAGIC, admission.faults)
         return dripped(Response(audio, media_type="audio/wav"), admission.faults)
@@ -117,6 +120,7 @@ async def _admitted(
     request: Request, state: ServerState, path: str
 ) -> tuple[Admission, SpeechRequest]:
     """Read, check and admit a request; the admission's `refusal` is set when it is refused."""
+    entry_of(request).dialect = "tts-stream"
     with refusals_logged(state, path):
         raw = await read_body(request, state.settings)
         speech = check_request(bearer_token(request), raw, state)
@@ -164,7 +168,7 @@ def _speech(state: ServerState, text: str, voice: Voice | None) -> bytes:
 
 
 async def _wav_stream(
-    state: ServerState, admission: Admission, text: str, voice: Voice | None
+    state: ServerState, admission: Admission, text: str, voice: Voice | None, log: LogEntry
 ) -> AsyncIterator[bytes]:
     settings = state.settings
     faults = admission.faults
@@ -212,6 +216,7 @@ async def _wav_stream(
                 pcm = pcm[:-1]
             async for piece in _pieces(pcm, slow="slow-audio" in faults):
                 yield piece
+            log.audio_seconds = (log.audio_seconds or 0.0) + len(pcm) / 2 / STREAM_RATE
             if "drop-mid-stream" in faults:
                 raise InjectedDrop("drop-mid-stream")
         admission.record.finished_at = time.time()
