@@ -25,6 +25,7 @@ EPILOG = (
         "outeai serve --cold-start 15 --latency 0.5",
         "outeai serve --fault http-503:2 --fault drop-mid-stream:10%",
         "outeai serve --control --token secret",
+        "outeai serve --json-log 2> requests.jsonl",
     )
     + "\n\nFaults: "
     + "see 'outeai serve --list-faults'."
@@ -213,6 +214,7 @@ def serve(
         typer.Option(
             "--quiet",
             "-q",
+            rich_help_panel=SERVER,
             help="Do not log requests (by default one line each on stderr: time, method, "
             "path, dialect, status, characters, audio seconds, duration, masked token).",
         ),
@@ -220,7 +222,9 @@ def serve(
     json_log: Annotated[
         bool,
         typer.Option(
-            "--json-log", help="Log each request as one JSON object per line (JSON Lines)."
+            "--json-log",
+            rich_help_panel=SERVER,
+            help="Log each request as one JSON object per line (JSON Lines).",
         ),
     ] = False,
 ) -> None:
