@@ -76,10 +76,15 @@ def synthesize(
             result = job.finish(started)
         except BaseException as exc:
             job.abort(exc)
-            if reporter is not None and isinstance(exc, KeyboardInterrupt | InterruptedByUser):
-                reporter.emit(job.interrupted_note())
+            if split and _is_stop(exc):  # the one line that reports the stop says this too
+                exc.add_note(job.interrupted_note())
             raise
     return result
+
+
+def _is_stop(exc: BaseException) -> bool:
+    """Ctrl-C, a signal turned into an exception, or a cancel: not a failure of the run."""
+    return isinstance(exc, InterruptedByUser) or not isinstance(exc, Exception)
 
 
 class _SingleRunProgress:

@@ -170,7 +170,8 @@ class SynthesisJob:
         )
 
     def interrupted_note(self) -> str:
-        return f"interrupted: {self.done} of {len(self.pieces)} pieces were finished" + (
+        """What a stopped run keeps, for the line that reports the stop."""
+        return f"{self.done} of {len(self.pieces)} pieces were finished" + (
             "; they are cached, so running the same command again requests only the rest"
             if self.cache is not None and self.done
             else ""

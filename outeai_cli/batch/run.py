@@ -200,11 +200,12 @@ class _BatchRun:
             for job in list(self.open):
                 job.abort(exc)  # their temp files and spool directories go with them
             self.open.clear()
-            if not isinstance(exc, OuteAIError):  # Ctrl-C or SIGTERM, not a refused token
-                self.emit(
-                    f"stopped: {self.tally.done} of {len(self.entries)} items are complete and "
-                    "kept; the ones in progress left nothing behind; run the same command again "
-                    "to finish"
+            if not isinstance(exc, Exception) or isinstance(exc, InterruptedByUser):
+                # Ctrl-C or SIGTERM, not a refused token: the line reporting the stop says this.
+                exc.add_note(
+                    f"{self.tally.done} of {len(self.entries)} items are complete and kept; "
+                    "the ones in progress left nothing behind; run the same command again to "
+                    "finish"
                 )
             raise
 

@@ -77,8 +77,11 @@ def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except KeyboardInterrupt:
-            raise InterruptedByUser("interrupted") from None
+        except KeyboardInterrupt as exc:
+            stop = InterruptedByUser("interrupted")
+            for note in notes_of(exc):  # what the run kept, for the line reporting the stop
+                stop.add_note(note)
+            raise stop from None
         except BrokenPipeError:
             raise StdoutClosed() from None
 
@@ -181,8 +184,8 @@ def main() -> None:
     try:
         command = _register(_commands_for(sys.argv[1:]))
         code = command(standalone_mode=False, prog_name="outeai")
-    except InterruptedByUser:
-        fail(interrupted(), "interrupted", "no partial file was left behind")
+    except InterruptedByUser as exc:
+        fail(int(ExitCode.INTERRUPTED), interrupted(notes=notes_of(exc)))
     except OuteAIError as exc:
         fail(report(exc), exc.message, exc.hint)
     except NoArgsIsHelpError as exc:  # bare `outeai`, `outeai config`: help, as gh and git do
@@ -195,11 +198,10 @@ def main() -> None:
             file=sys.stderr,
         )
         fail(exc.exit_code, message, hint)
-    except (KeyboardInterrupt, typer.Abort):
-        fail(interrupted(), "interrupted", "no partial file was left behind")
-    except Terminated:
-        interrupted("terminated")
-        fail(int(ExitCode.TERMINATED), "terminated", "no partial file was left behind")
+    except (KeyboardInterrupt, typer.Abort) as exc:
+        fail(int(ExitCode.INTERRUPTED), interrupted(notes=notes_of(exc)))
+    except Terminated as exc:
+        fail(int(ExitCode.TERMINATED), interrupted("terminated", notes_of(exc)))
     except (BrokenPipeError, StdoutClosed):
         _quiet_broken_pipe()
     except OSError as exc:
@@ -216,6 +218,10 @@ def usage_error(exc: typer.TyperException) -> tuple[str, str]:
     ctx = getattr(exc, "ctx", None)
     command = ctx.command_path if ctx is not None else "outeai"
     return message, f"run '{command} -h' for help"
+
+
+def notes_of(exc: BaseException) -> list[str]:
+    return list(getattr(exc, "__notes__", ()))
 
 
 def _quiet_broken_pipe() -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 
-from outeai_cli.errors import ExitCode, OuteAIError
+from outeai_cli.errors import OuteAIError
 
 EXIT_CODES_HELP = """Exit status: 0 ok; 1 other failure (a file could not be written, the audio
 player failed); 2 bad usage or input; 3 missing or rejected token; 4 request refused by the API
@@ -26,6 +27,10 @@ def report(exc: OuteAIError) -> int:
     return int(exc.exit_code)
 
 
-def interrupted(signal_name: str = "interrupted") -> int:
-    print(f"outeai: {signal_name}; no partial file was left behind", file=sys.stderr)
-    return int(ExitCode.INTERRUPTED)
+def interrupted(signal_name: str = "interrupted", notes: Sequence[str] = ()) -> str:
+    """Report a stop in one line: what the run kept and what its output holds (the notes the
+    library and the command added to the exception). Returns the line's message."""
+    kept = "; ".join(notes) or "no partial file was left behind"
+    message = f"{signal_name}; {kept}"
+    print(f"outeai: {message}", file=sys.stderr)
+    return message

@@ -4,7 +4,7 @@
 # annotation at start-up, a measurable share of `outeai --help`.
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
@@ -36,8 +36,10 @@ from outeai_cli.cli.options import (
 )
 
 if TYPE_CHECKING:
+    from typing import IO
+
     from outeai_cli.cache import PieceCache
-    from outeai_cli.cli.terminal import Terminal
+    from outeai_cli.cli.terminal import CountedOutput, Terminal
     from outeai_cli.client import TTSClient
     from outeai_cli.config import Settings
 
@@ -148,10 +150,10 @@ def say(
     from dataclasses import replace
 
     from outeai_cli.cli.progress import human_size, make_overall_reporter, make_reporter
-    from outeai_cli.cli.terminal import Terminal
+    from outeai_cli.cli.terminal import CountedOutput, Terminal
     from outeai_cli.client import TTSClient, validate_temperature
     from outeai_cli.config import Settings
-    from outeai_cli.errors import APIError
+    from outeai_cli.errors import APIError, InterruptedByUser
     from outeai_cli.speakers import parse_speaker
     from outeai_cli.synthesis import (
         SynthesisOptions,
@@ -217,12 +219,14 @@ def say(
     request = SynthesisRequest(text_to_speak, voice, chosen_temperature)
     overall = make_overall_reporter(terminal, quiet=quiet, unit="pieces") if long_text else None
     reporter = overall or make_reporter(terminal, quiet=quiet)
+    stdout = CountedOutput(terminal.stdout_bytes) if target is None else None
+    destination = target if target is not None else cast("IO[bytes]", stdout)
     try:
         with client, reporter:
             result = synthesize(
                 client,
                 request,
-                target if target is not None else terminal.stdout_bytes,
+                destination,
                 out_format,
                 options,
                 on_event=reporter.on_event,
@@ -233,6 +237,10 @@ def say(
             from outeai_cli.voices import suggest
 
             exc.hint = suggest(voice.name, settings.custom_voices(), kind=voice.kind)
+        raise
+    except BaseException as exc:
+        if not isinstance(exc, Exception) or isinstance(exc, InterruptedByUser):
+            exc.add_note(_what_was_written(stdout))  # the line reporting the stop says it
         raise
 
     if as_json:
@@ -255,6 +263,17 @@ def say(
         except OuteAIError as exc:
             exc.hint = "; ".join(filter(None, (exc.hint, f"the audio is saved in {result.path}")))
             raise
+
+
+def _what_was_written(stdout: "CountedOutput | None") -> str:
+    """For a stopped run: what its output holds (a file is only ever replaced whole)."""
+    from outeai_cli.cli.progress import human_size
+
+    if stdout is None:
+        return "no partial file was left behind"
+    if not stdout.written:
+        return "nothing was written to stdout"
+    return f"{human_size(stdout.written)} of audio had already gone to stdout, incomplete"
 
 
 def _piece_cache() -> "PieceCache":

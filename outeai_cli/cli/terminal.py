@@ -115,3 +115,44 @@ def shown_path(path: str | os.PathLike[str]) -> str:
         return str(path)
     outside = relative == os.pardir or relative.startswith(os.pardir + os.sep)
     return str(path) if outside else relative
+
+
+class CountedOutput:
+    """Binary output onto a stream's file descriptor that counts the bytes that reached it,
+    so a stopped `-o -` can say how much audio went out.
+
+    It has no fileno() on purpose: writers then go through write(), which writes to the
+    descriptor directly (a buffered file object can report a partial write to a closed pipe
+    as success) and raises BrokenPipeError when the reader has gone.
+    """
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self.written = 0
+        try:
+            self._fd: int | None = stream.fileno()
+            stream.flush()
+        except (AttributeError, OSError, ValueError):  # not backed by a descriptor
+            self._fd = None
+
+    def write(self, data: bytes) -> int:
+        if self._fd is None:
+            self._stream.write(data)
+            self.written += len(data)
+            return len(data)
+        view = memoryview(data)
+        while view:
+            sent = os.write(self._fd, view)
+            self.written += sent
+            view = view[sent:]
+        return len(data)
+
+    def flush(self) -> None:
+        if self._fd is None:
+            self._stream.flush()
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
