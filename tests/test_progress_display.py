@@ -180,3 +180,18 @@ def test_batch_summary_names_the_results_file_relative_and_whole(
     screen = shots[-1]
     assert f"{out}/outeai-results.jsonl" in screen, screen
     assert str(tmp_path) not in screen
+
+
+def test_a_long_text_waiting_on_a_cold_service_says_so_live_and_on_a_pipe(
+    cli_env, make_server, run_cli, tmp_path: Path
+) -> None:
+    cold = make_server(cold_start=3.5)
+    env = {**cli_env, "OUTEAI_BASE_URL": cold.base_url}
+    args = ["say", LONG_TEXT, "-o", "x.flac", "--max-chars", "80", "--no-cache"]
+    code, shots, _ = screens_in_pty(args, env, tmp_path, columns=80, every=0.2)
+    assert code == 0, shots
+    assert any("cold start" in shot for shot in shots), shots
+    assert "cold start" not in shots[-1]
+    piped = run_cli(*args[:3], "y.flac", *args[4:], env={"OUTEAI_BASE_URL": cold.base_url})
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stderr.count("cold start") == 1, piped.stderr

@@ -396,6 +396,11 @@ def describe_flight(entry: InFlight) -> str:
     return f"{where} {entry.stage or 'working'}{counts}"
 
 
+def answered(progress: RunProgress) -> bool:
+    """Whether the service has said anything yet (a finished request, or a status event)."""
+    return progress.done > progress.reused or any(e.stage != "sending" for e in progress.in_flight)
+
+
 class PaceEstimate:
     """ETA from the pieces that finished: their average time * pieces left / concurrency.
 
@@ -444,17 +449,21 @@ class PlainOverallReporter(_OverallBase):
         self._finished = 0
         self._said_at = time.monotonic()
         self._pace = PaceEstimate()
+        self._late = _LateTimer(self.message, COLD_START)
 
     def __enter__(self) -> PlainOverallReporter:
+        self._late.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        pass
+        self._late.cancel()
 
     def message(self, text: str) -> None:
         print(f"outeai: {text}", file=self._out, flush=True)
 
     def update(self, progress: RunProgress) -> None:
+        if answered(progress):
+            self._late.cancel()
         now = time.monotonic()
         eta = self._pace.update(progress, now)
         finished = progress.done + progress.failed
@@ -480,6 +489,7 @@ class LiveOverallReporter(_OverallBase):
         self._unit = unit
         self._flying: tuple[InFlight, ...] = ()
         self._failed = 0
+        self._answered = False
         # Its stages are short words ("Starting", "Speaking", "Stitching", "Done").
         state = LineState(stage="Starting", unit=unit, with_eta=True, stage_width=9)
         self._line = LiveLine(state, self._flights)
@@ -517,10 +527,14 @@ class LiveOverallReporter(_OverallBase):
         state.audio = progress.audio_seconds
         self._flying = tuple(progress.in_flight)
         self._failed = progress.failed
+        self._answered = self._answered or answered(progress)
 
     def _flights(self) -> list[str]:
         lines = [f"{self._failed} failed so far"] if self._failed else []
         lines += [describe_flight(entry) for entry in self._flying[: self.SHOWN]]
         if len(self._flying) > self.SHOWN:
             lines.append(f"... and {len(self._flying) - self.SHOWN} more in flight")
+        waited = time.monotonic() - self._line.started
+        if self._flying and not self._answered and waited >= LATE:
+            lines.append(COLD_START)
         return lines
