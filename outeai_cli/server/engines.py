@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -50,6 +50,16 @@ class Speaker:
         details = ", ".join(x for x in (self.language, self.gender) if x)
         return f"{self.engine} {self.model}" + (f" ({details})" if details else "")
 
+    def listing(self, description: str) -> dict[str, Any]:
+        """The `/voices` fields saying who really speaks a voice described as `description`."""
+        return {
+            "engine": self.engine,
+            "model": self.model,
+            "model_language": self.language or None,
+            "model_gender": self.gender,
+            "description": f"{description}; spoken here by {self.describe()}",
+        }
+
 
 class Engine(Protocol):
     name: str
@@ -80,7 +90,7 @@ class ToneEngine:
     seconds_per_char = 0.06
 
     def speaker(self, voice: Voice | None) -> Speaker:
-        return Speaker("tone", "sine tone", "", None)
+        return Speaker("tone", "test signal", "", None)
 
     def close(self) -> None:
         pass
