@@ -12,8 +12,10 @@ import io
 import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -191,6 +193,78 @@ def test_tts_stream_sends_audio_before_a_five_sentence_text_is_generated(
     assert first_audio < 0.6 * total, (first_audio, total)
     seconds = (received - 44) / 2 / 24000
     assert seconds > 5.0
+
+
+def test_a_crashed_worker_fails_its_request_cleanly_and_is_replaced(
+    server: ServerHandle, piper_engine: PiperEngine
+) -> None:
+    outcome: dict[str, httpx.Response] = {}
+
+    def request() -> None:
+        outcome["response"] = httpx.post(
+            f"{server.base_url}/tts_non_stream",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            json={"text": FIVE_SENTENCES * 3, "voice_id": "EN-MALE-1-NEUTRAL"},
+            timeout=60,
+        )
+
+    thread = threading.Thread(target=request)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not piper_engine.pool.busy_pids():
+        assert time.monotonic() < deadline, "no worker started speaking"
+        time.sleep(0.005)
+    victim = piper_engine.pool.busy_pids()[0]
+    os.kill(victim, signal.SIGKILL)
+    thread.join(timeout=60)
+    response = outcome["response"]
+    assert response.status_code == 503
+    assert "worker" in response.json()["message"]
+    # The server keeps serving, with a fresh process in the dead one's place.
+    _, samples, _ = speak(server.base_url, "Still speaking.")
+    assert float(np.sqrt(np.mean(samples**2))) > 0.02
+    deadline = time.monotonic() + 30
+    while len(piper_engine.pool.pids()) < 2:
+        assert time.monotonic() < deadline, "the crashed worker was not replaced"
+        time.sleep(0.05)
+    assert victim not in piper_engine.pool.pids()
+
+
+def test_a_crash_mid_ndjson_stream_ends_it_with_an_error_event(
+    server: ServerHandle, piper_engine: PiperEngine
+) -> None:
+    lines: list[dict] = []
+    with httpx.stream(
+        "POST",
+        f"{server.base_url}/tts",
+        json={"token": TOKEN, "text": FIVE_SENTENCES * 3, "speaker": SPEAKER},
+        timeout=60,
+    ) as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line.strip():
+                lines.append(json.loads(line))
+                if len(lines) == 2:  # the warm-up and the first sentence's status
+                    deadline = time.monotonic() + 30
+                    while not piper_engine.pool.busy_pids():
+                        assert time.monotonic() < deadline
+                        time.sleep(0.005)
+                    os.kill(piper_engine.pool.busy_pids()[0], signal.SIGKILL)
+    assert "error" in lines[-1] and "worker" in lines[-1]["error"]
+    assert not any("data" in line for line in lines)  # never a final event for cut audio
+
+
+def test_voices_say_which_model_speaks_each_name(server: ServerHandle, run_cli) -> None:
+    voices = httpx.get(f"{server.base_url}/voices", timeout=10).json()["data"]["voices"]
+    by_name = {v["voice_id"]: v for v in voices}
+    english = by_name["EN-FEMALE-1-NEUTRAL"]
+    assert (english["engine"], english["model"]) == ("piper", "en_US-joe-medium")
+    assert (english["model_language"], english["model_gender"]) == ("en_US", "male")
+    assert "en_US-joe-medium" in english["description"]
+    assert by_name["DE-FEMALE-1-NEUTRAL"]["engine"] in ("espeak", "tone")
+    result = run_cli("voices", "--remote")
+    assert result.returncode == 0, result.stderr
+    assert "en_US-joe-medium" in result.out
 
 
 # -- `outeai serve` start-up ----------------------------------------------------------------

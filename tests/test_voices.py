@@ -196,7 +196,7 @@ def test_remote_shows_only_the_server_list(run_cli, make_server, tmp_path) -> No
             "kind": "custom",
             "language": None,
             "gender": None,
-            "description": "custom voice",
+            "description": "custom voice; spoken here by tone test signal",  # says who speaks
             "alias_of": None,
             "source": "server",
         }

@@ -71,27 +71,34 @@ def _voices(state: ServerState) -> Callable[[Request], Awaitable[Response]]:
         if refusal is not None:
             return dripped(refusal, faults)
         extra = HOSTILE_TEXT if "control-chars" in faults else ""
-        listed = [
-            {
-                "voice_id": v.name,
-                "name": v.name,
-                "kind": "default",
-                "language": v.language,
-                "gender": v.gender,
-                "description": v.description + extra,
-                "aliases": list(v.aliases),
-            }
-            for v in BUILTIN_VOICES
-        ]
-        listed += [
-            {
-                "voice_id": name,
-                "name": name,
-                "kind": "custom",
-                "description": "custom voice" + extra,
-            }
-            for name in sorted(settings.custom_voices)
-        ]
+        # Each entry says which engine and model really speaks it here (`Speaker.listing`).
+        speaker = settings.engine.speaker
+        listed = []
+        for v in BUILTIN_VOICES:
+            spoken = speaker(v).listing(v.description)
+            listed.append(
+                {
+                    "voice_id": v.name,
+                    "name": v.name,
+                    "kind": "default",
+                    "language": v.language,
+                    "gender": v.gender,
+                    **spoken,
+                    "description": spoken["description"] + extra,
+                    "aliases": list(v.aliases),
+                }
+            )
+        for name in sorted(settings.custom_voices):
+            spoken = speaker(None).listing("custom voice")
+            listed.append(
+                {
+                    "voice_id": name,
+                    "name": name,
+                    "kind": "custom",
+                    **spoken,
+                    "description": spoken["description"] + extra,
+                }
+            )
         return dripped(JSONResponse({"data": {"voices": listed}}), faults)
 
     return voices

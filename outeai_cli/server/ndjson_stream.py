@@ -27,7 +27,7 @@ from outeai_cli.server.common import (
     refusals_logged,
     resplit,
 )
-from outeai_cli.server.engines import SAMPLE_RATE, noise_padding
+from outeai_cli.server.engines import SAMPLE_RATE, EngineFailure, noise_padding
 from outeai_cli.server.faults import (
     ENDLESS_STATUS_SECONDS,
     HOSTILE_TEXT,
@@ -138,7 +138,14 @@ async def ndjson_stream(
                 await asyncio.sleep(settings.latency / len(chunks))
             if "slow-status" in faults:
                 await asyncio.sleep(2.0)
-            samples = await run_in_threadpool(settings.engine.synthesize, chunk, voice, temperature)
+            try:
+                samples = await run_in_threadpool(
+                    settings.engine.synthesize, chunk, voice, temperature
+                )
+            except EngineFailure as exc:
+                # The status line is sent: the failure can only be told inside the stream.
+                yield _line({"error": f"{exc}; try again", "code": "engine_failed"}, faults)
+                return
             pieces.append(samples)
             seconds += len(samples) / SAMPLE_RATE
             yield _line(
@@ -159,7 +166,8 @@ async def ndjson_stream(
             settings.engine.name,
             settings.pad_audio_bytes,
         )
-        cached = state.audio_cache.get(key)
+        # An engine that samples afresh each time (piper) makes new audio for the same request.
+        cached = state.audio_cache.get(key) if settings.engine.deterministic else None
         if cached is None:
             cached = await run_in_threadpool(
                 _encode, pieces, settings.pad_audio_bytes, flavour.encode

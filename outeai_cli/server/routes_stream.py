@@ -44,7 +44,7 @@ from outeai_cli.server.common import (
     refusals_logged,
     resplit,
 )
-from outeai_cli.server.engines import SAMPLE_RATE, resample
+from outeai_cli.server.engines import SAMPLE_RATE, EngineFailure, resample
 from outeai_cli.server.faults import (
     ENDPOINT_FAULTS,
     after_magic,
@@ -102,6 +102,9 @@ def stream_routes(state: ServerState) -> list[Route]:
                 ]
             )
             admission.record.finished_at = time.time()
+        except EngineFailure as exc:
+            admission.record.status = 503
+            raise HTTPProblem(503, f"{exc}; try again", "engine_failed") from None
         finally:
             state.release(admission.slot)
         entry_of(request).audio_seconds = len(pcm) / 2 / STREAM_RATE
@@ -208,7 +211,11 @@ async def _wav_stream(
                 await asyncio.sleep(settings.latency / len(chunks))
             if "slow-status" in faults:
                 await asyncio.sleep(2.0)
-            pcm = await run_in_threadpool(_speech, state, chunk, voice)
+            try:
+                pcm = await run_in_threadpool(_speech, state, chunk, voice)
+            except EngineFailure:
+                # A WAV stream cannot carry an error: cut it, so it is not taken as complete.
+                raise InjectedDrop("engine failure") from None
             if "drop-in-audio" in faults:
                 yield pcm[: len(pcm) // 4 * 2]
                 raise InjectedDrop("drop-in-audio")
