@@ -28,7 +28,7 @@ from conftest import TOKEN, ServerHandle
 
 from outeai_cli.server.app import ServerSettings
 from outeai_cli.server.engines import PiperEngine, pick_engine
-from outeai_cli.server.piper import find_program, packaged_model
+from outeai_cli.server.piper import PiperSetupError, find_program, load_model, packaged_model
 from outeai_cli.server.runner import LocalServer
 
 VOICE = packaged_model()
@@ -144,6 +144,20 @@ def test_nothing_to_pronounce_is_a_short_pause_not_a_failure(server: ServerHandl
     # "Well..." is spoken; "— !" has nothing Piper can pronounce (it would write no audio).
     _, samples, duration = speak(server.base_url, "Well... — !")
     assert duration > 0.45 and float(np.sqrt(np.mean(samples**2))) > 0.01
+
+
+def test_the_2025_audio_dialect_gets_mp3_of_the_neural_voice(server: ServerHandle) -> None:
+    body = {
+        "model": "OuteTTS-1-Pro",
+        "prompt": "An MP3 this time.",
+        "speaker_id": "EN-MALE-1-NEUTRAL",
+    }
+    response = httpx.post(f"{server.base_url}/audio?token={TOKEN}", json=body, timeout=60)
+    assert response.status_code == 200
+    final = json.loads(response.text.strip().splitlines()[-1])["audio_data"]
+    info = sf.info(io.BytesIO(base64.b64decode(final["audio_bytes"])))
+    assert info.format == "MP3"
+    assert 0.8 < info.duration < 3.0
 
 
 def test_official_sdk_gets_flac_from_the_neural_voice(
@@ -265,6 +279,23 @@ def test_voices_say_which_model_speaks_each_name(server: ServerHandle, run_cli) 
     result = run_cli("voices", "--remote")
     assert result.returncode == 0, result.stderr
     assert "en_US-joe-medium" in result.out
+
+
+def test_a_multi_speaker_model_is_mapped_by_speaker_name_or_number(tmp_path: Path) -> None:
+    assert VOICE is not None
+    config = json.loads(VOICE.config.read_text())
+    config.update(num_speakers=3, speaker_id_map={"alice": 0, "bob": 1, "carol": 2})
+    model = tmp_path / "en_US-trio-medium.onnx"
+    model.write_bytes(VOICE.path.read_bytes()[:4096])  # only the config is read here
+    (tmp_path / "en_US-trio-medium.onnx.json").write_text(json.dumps(config))
+    assert (load_model(f"{model}#bob").speaker, load_model(f"{model}#bob").label) == (
+        1,
+        "en_US-trio-medium#bob",
+    )
+    assert load_model(f"{model}#2").speaker == 2
+    assert load_model(str(model)).speaker == 0  # the first speaker unless told
+    with pytest.raises(PiperSetupError, match="no speaker 'dave'"):
+        load_model(f"{model}#dave")
 
 
 # -- `outeai serve` start-up ----------------------------------------------------------------
