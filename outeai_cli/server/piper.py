@@ -221,12 +221,16 @@ class PiperProcess:
                 f"the piper worker took over {timeout:.0f} s on one sentence"
             ) from None
         if path is None:
-            self._proc.wait(timeout=5)
+            self.close()
             raise WorkerCrashed(f"the piper worker exited: {self.last_words()}")
-        wav_path = Path(path) if Path(path).is_absolute() else self._dir / Path(path).name
+        # Only ever a file in this worker's own directory, whatever the log line says.
+        wav_path = self._dir / Path(path).name
         try:
             with wave.open(str(wav_path), "rb") as wav:
                 frames = wav.readframes(wav.getnframes())
+        except (OSError, EOFError, wave.Error) as exc:
+            self.close()
+            raise WorkerCrashed(f"the piper worker wrote no readable audio: {exc}") from None
         finally:
             wav_path.unlink(missing_ok=True)
         return np.frombuffer(frames, dtype="<i2").astype(np.int16)
