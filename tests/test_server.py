@@ -704,6 +704,9 @@ def test_serve_auto_engine_names_what_it_picked() -> None:
     with outeai_serve("--workers", "1") as served:
         if packaged_model() is not None and find_program() is not None:
             assert "engine: piper, 1 worker" in served.banner
+            # Which model speaks each voice name, with its language and gender.
+            assert "EN-MALE-1-NEUTRAL" in served.banner
+            assert "piper en_US-joe-medium (en_US, male)" in served.banner
         elif shutil.which("espeak-ng") or shutil.which("espeak"):
             assert "engine: espeak (no Piper voice" in served.banner
         else:
