@@ -10,26 +10,43 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from outeai_cli.config import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_MAX_TIME,
+    DEFAULT_RETRIES,
+    DEFAULT_TEMPERATURE,
+    DEFAULT_TIMEOUT,
+    TOKEN_ENV_VARS,
+    check_temperature,
+)
 from outeai_cli.dialects import Dialect, RequestSpec, get_dialect
 from outeai_cli.errors import (
+    Advice,
     APIError,
     AuthenticationError,
+    Fix,
     InputError,
     OuteAIError,
     ProtocolError,
+    TimeoutExpired,
     TransportError,
 )
 from outeai_cli.events import AudioEvent, Event, RetryEvent
 from outeai_cli.retry import RetryPolicy, parse_retry_after
 from outeai_cli.security import (
+    check_token,
     check_transport,
     check_url_token_transport,
     is_loopback_host,
     mask_token,
     redact,
     redact_in_logs,
+    register_secret,
 )
 from outeai_cli.speakers import DEFAULT_SPEAKER, Speaker, parse_speaker
+from outeai_cli.untrusted import clean_text, parse_json
 
 if TYPE_CHECKING:
     import httpx
@@ -38,17 +55,20 @@ if TYPE_CHECKING:
     from outeai_cli.dialects.auto import APIChoice
     from outeai_cli.watchdog import StreamWatchdog
 
-DEFAULT_BASE_URL = "https://outeai.com/api/v1"
-DEFAULT_TEMPERATURE = 0.4
-TOKEN_ENV_VARS = ("OUTEAI_TOKEN", "OUTEAI_API_TOKEN")
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TEMPERATURE", "TOKEN_ENV_VARS", "TTSClient", "Timeouts"]
+
 _ERROR_BODY_LIMIT = 64 * 1024
+_VOICES_BODY_LIMIT = 4 << 20
+# The voice list is a quick metadata call: don't wait as long as for a cold synthesis.
+VOICES_TIMEOUT = 15.0
 
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
-    connect: float = 10.0
-    first_event: float = 90.0  # a cold GPU may take 10-40 s before the first event
-    idle: float = 60.0
+    connect: float = DEFAULT_CONNECT_TIMEOUT
+    first_event: float = DEFAULT_TIMEOUT
+    idle: float = DEFAULT_IDLE_TIMEOUT  # without progress (new audio or a new status)
+    max_time: float = DEFAULT_MAX_TIME  # one request in all, however it progresses
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,12 +97,16 @@ class TTSOutput:
 
 
 def validate_temperature(value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.1 <= value <= 1.0:
+    """The temperature, checked by the settings' one range check (text is not a number here)."""
+    try:
+        if isinstance(value, str):
+            raise ValueError("must be a number")
+        return check_temperature(value)
+    except ValueError as exc:
         raise InputError(
-            f"temperature must be a number from 0.1 to 1.0, got {value!r}",
-            hint="e.g. -t 0.4 (the default)",
-        )
-    return float(value)
+            f"temperature {exc}, got {value!r}",
+            advice=(Advice(Fix.SET, "temperature", f"{DEFAULT_TEMPERATURE:g}", "(the default)"),),
+        ) from None
 
 
 def validate_text(text: str) -> str:
@@ -103,7 +127,7 @@ class TTSClient:
         *,
         base_url: str = DEFAULT_BASE_URL,
         timeout: float | Timeouts | None = None,
-        retries: int = 3,
+        retries: int = DEFAULT_RETRIES,
         retry_policy: RetryPolicy | None = None,
         api: str = "tts",
         model: str | None = None,
@@ -113,11 +137,15 @@ class TTSClient:
         if token is None:
             token = next((os.environ[v] for v in TOKEN_ENV_VARS if os.environ.get(v)), None)
         self.token = token
+        self._token_checked = False
+        register_secret(token)  # masked in every server text and error line from now on
         self.base_url = base_url.rstrip("/")
         check_transport(self.base_url, allow_insecure_http=allow_insecure_http)
         if isinstance(timeout, int | float):
             timeout = Timeouts(
-                connect=min(10.0, float(timeout)), first_event=float(timeout), idle=float(timeout)
+                connect=min(DEFAULT_CONNECT_TIMEOUT, float(timeout)),
+                first_event=float(timeout),
+                idle=float(timeout),
             )
         self.timeouts = timeout or Timeouts()
         self.retry_policy = retry_policy or RetryPolicy(retries=retries)
@@ -163,27 +191,29 @@ class TTSClient:
 
     @classmethod
     def from_settings(
-        cls,
-        settings: Settings,
-        *,
-        connect_timeout: float = 10.0,
-        idle_timeout: float = 60.0,
-        retries: int = 3,
-        model: str | None = None,
-        allow_insecure_http: bool = False,
+        cls, settings: Settings, *, retries: int | None = None, need_token: bool = True
     ) -> TTSClient:
-        """A client for the effective settings (token, base URL, API, first-event timeout)."""
-        return cls(
+        """A client for the effective settings; with `need_token`, the token is checked now.
+
+        `retries` overrides the setting (the voice list is a quick call, never retried).
+        """
+        client = cls(
             settings.get("token"),
             base_url=settings.get("base_url"),
             timeout=Timeouts(
-                connect=connect_timeout, first_event=settings.get("timeout"), idle=idle_timeout
+                connect=settings.get("connect_timeout"),
+                first_event=settings.get("timeout"),
+                idle=settings.get("idle_timeout"),
+                max_time=settings.get("max_time"),
             ),
-            retries=retries,
-            allow_insecure_http=allow_insecure_http,
+            retries=settings.get("retries") if retries is None else retries,
+            allow_insecure_http=settings.get("allow_insecure_http"),
             api=settings.get("api"),
-            model=model,
+            model=settings.get("model"),
         )
+        if need_token:
+            client.require_token()
+        return client
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> TTSClient:
@@ -209,7 +239,7 @@ class TTSClient:
             self._http = httpx.Client(
                 timeout=httpx.Timeout(
                     connect=t.connect,
-                    read=max(t.first_event, t.idle),
+                    read=min(max(t.first_event, t.idle), t.max_time),
                     write=t.connect,
                     pool=t.connect,
                 ),
@@ -265,8 +295,7 @@ class TTSClient:
         validate_text(text)
         temperature = validate_temperature(temperature)
         voice = parse_speaker(speaker)
-        token = self.require_token()
-        spec = self.dialect.synthesis_request(token, text, voice, temperature)
+        spec = self.dialect.synthesis_request(self.require_token(), text, voice, temperature)
         in_memory = sink is None
         target: IO[bytes] = io.BytesIO() if sink is None else sink
         pipe = None if target.seekable() else _PipeSink(target)
@@ -321,7 +350,7 @@ class TTSClient:
         elif isinstance(exc, TransportError):
             if exc.after_audio_started and after_generation >= policy.retries_after_generation:
                 return None
-            if getattr(exc, "timeout", False):
+            if exc.timeout:
                 return None
             delay = policy.delay(attempt)
         else:
@@ -338,7 +367,8 @@ class TTSClient:
         pending: list[Event] = []
         parser = self.dialect.parser(sink, pending.append)
         url = f"{self.base_url}/{spec.path}"
-        watchdog = StreamWatchdog(self.timeouts.first_event, self.timeouts.idle)
+        t = self.timeouts
+        watchdog = StreamWatchdog(t.first_event, t.idle, t.max_time)
         try:
             with (
                 watchdog,
@@ -356,13 +386,13 @@ class TTSClient:
                     )
                 watchdog.attach(response)
                 for chunk in response.iter_bytes():
-                    watchdog.touch()
                     parser.feed(chunk)
+                    watchdog.touch(parser.progress)
                     if pending:
                         yield from pending
                         pending.clear()
                 if watchdog.expired:
-                    raise httpx.ReadTimeout(f"{watchdog.expired} timeout")
+                    raise httpx.ReadTimeout(f"{watchdog.expired} expired")
                 parser.close()
                 yield from pending
         except httpx.TimeoutException as exc:
@@ -370,7 +400,7 @@ class TTSClient:
         except httpx.TransportError as exc:
             if watchdog.expired:
                 raise _timeout_error(exc, self.timeouts, watchdog) from None
-            raise _transport_error(exc, parser.audio_started, self.token) from None
+            raise _transport_error(exc, parser.audio_started, self.base_url) from None
         except ProtocolError:
             if watchdog.expired:  # the shut-down socket cut the stream short
                 raise _timeout_error(None, self.timeouts, watchdog) from None
@@ -385,77 +415,99 @@ class TTSClient:
             body += chunk
             if len(body) > _ERROR_BODY_LIMIT:
                 break
-        message, code = _error_message(body, response.headers.get("content-type", ""))
         status = response.status_code
-        message = redact(message, self.token)
+        if 300 <= status < 400:
+            return _redirect_error(status, response.headers.get("location"), self.base_url)
+        obj = _json_object(body)
+        message, code = _error_message(obj, body, response.headers.get("content-type", ""))
+        message = clean_text(redact(message, self.token))
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         if status == 401:
             return AuthenticationError(
                 f"the token {mask_token(self.token)} was rejected (HTTP 401: {message})",
                 status=status,
                 code=code,
-                hint="set a valid one with 'outeai config set token' or OUTEAI_TOKEN",
+                advice=(Advice(Fix.REPLACE, "token"),),
             )
-        if status == 404 and path and not _has_message_field(body):
+        if status == 404 and path and not (obj is not None and "message" in obj):
             # Not the API's own 404 (which carries a "message"): the route itself is missing.
             if not self.base_url.endswith("/api/v1"):
-                hint = f"the base URL is the API root ending in /api/v1, e.g. {_api_root_example(self.base_url)}"
+                root = _api_root_example(self.base_url)
+                hint = f"the base URL is the API root ending in /api/v1, e.g. {root}"
+                advice: tuple[Advice, ...] = ()
             else:
-                hint = (
-                    f"it may not speak the {self.dialect.name} API: try --api auto, "
-                    "or another of --api tts|audio|tts-stream"
+                hint = f"it may not speak the {self.dialect.name} API:"
+                advice = (
+                    Advice(Fix.SET, "api", "auto"),
+                    Advice(Fix.CHOOSE, "api", "tts|audio|tts-stream"),
                 )
             return APIError(
                 f"HTTP 404: the server has no /{path} endpoint ({message})",
                 status=status,
                 code=code,
                 hint=hint,
+                advice=advice,
             )
+        hint, advice = _status_advice(status)
         return APIError(
             f"HTTP {status}: {message}",
             status=status,
             code=code,
             retry_after=retry_after,
-            hint=_status_hint(status),
+            hint=hint,
+            advice=advice,
         )
 
     def require_token(self) -> str:
-        """The token, or an AuthenticationError saying how to set one (nothing is sent)."""
+        """The token, checked once: a missing one is an AuthenticationError saying how to set
+        one, an unusable one (control characters, non-ASCII, absurd length) an InputError.
+        Nothing is sent either way."""
         if not self.token:
-            raise AuthenticationError(
-                "no API token",
-                hint="run 'outeai config set token' or export OUTEAI_TOKEN=...",
-            )
+            raise AuthenticationError("no API token", advice=(Advice(Fix.GIVE, "token"),))
+        if not self._token_checked:
+            check_token(self.token)
+            self._token_checked = True
         return self.token
 
     # -- voices ----------------------------------------------------------------------------
     def voices(self) -> list[dict[str, Any]]:
-        """The server's voice list (`GET {base}/voices`). Raises APIError (e.g. 404) otherwise."""
+        """The server's voice list (`GET {base}/voices`, authenticated as the dialect does).
+
+        Raises APIError (e.g. 404) otherwise. The entries are as the server sent them: show
+        their text only through `untrusted.clean_text`.
+        """
         import httpx
 
+        spec = self.dialect.voices_request(self.require_token())
+        t = self.timeouts
+        wait = min(t.first_event, t.max_time, VOICES_TIMEOUT)
         try:
-            response = self.http.get(
-                f"{self.base_url}/voices",
-                headers={"Authorization": f"Bearer {self.token}"} if self.token else {},
-            )
+            with self.http.stream(
+                spec.method,
+                f"{self.base_url}/{spec.path}",
+                headers=spec.headers,
+                params=spec.params,
+                timeout=httpx.Timeout(
+                    connect=t.connect, read=wait, write=t.connect, pool=t.connect
+                ),
+            ) as response:
+                if response.status_code != 200:
+                    raise self._api_error(response)
+                body = _read_bounded(response, _VOICES_BODY_LIMIT)
         except httpx.TimeoutException:
-            raise _TimeoutError(
-                f"timeout: the server did not answer GET /voices within "
-                f"{max(self.timeouts.connect, self.timeouts.first_event):g} s"
+            raise TimeoutExpired(
+                f"timeout: the server did not answer GET /{spec.path} within {wait:g} s",
+                limit="timeout",
             ) from None
         except httpx.TransportError as exc:
-            raise _transport_error(exc, False, self.token) from None
-        if response.status_code != 200:
-            raise self._api_error(response)
-        try:
-            payload = response.json()
-            voices = payload["data"]["voices"]
-        except (ValueError, KeyError, TypeError):
-            raise ProtocolError(
-                'the voice list is not shaped {"data": {"voices": [...]}}'
-            ) from None
+            raise _transport_error(exc, False, self.base_url) from None
+        if body is None:
+            raise ProtocolError(f"the voice list is over {_VOICES_BODY_LIMIT} bytes")
+        obj = _json_object(body)
+        data = obj.get("data") if obj is not None else None
+        voices = data.get("voices") if isinstance(data, dict) else None
         if not isinstance(voices, list):
-            raise ProtocolError("the voice list is not a list")
+            raise ProtocolError('the voice list is not shaped {"data": {"voices": [...]}}')
         return [v if isinstance(v, dict) else {"voice_id": str(v)} for v in voices]
 
 
@@ -478,19 +530,34 @@ class _PipeSink:
         self.raw.flush()
 
 
-def _error_message(body: bytes, content_type: str) -> tuple[str, str | None]:
-    import json
+def _read_bounded(response: httpx.Response, limit: int) -> bytes | None:
+    """The body, or None once it passes `limit` bytes (the rest is not read)."""
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
 
-    text = body.decode("utf-8", "replace").strip()
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    """The body as a JSON object, or None (not JSON, too deep, too big, not an object)."""
     try:
-        obj = json.loads(text)
+        obj = parse_json(body)
     except ValueError:
-        obj = None
-    if isinstance(obj, dict):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def _error_message(
+    obj: dict[str, Any] | None, body: bytes, content_type: str
+) -> tuple[str, str | None]:
+    text = body.decode("utf-8", "replace").strip()
+    if obj is not None:
         message = obj.get("message") or obj.get("detail") or obj.get("error")
         code = obj.get("code")
         if message:
-            return str(message), str(code) if code is not None else None
+            return clean_text(message), clean_text(code, limit=80) if code is not None else None
     if "html" in content_type.lower() or text.lower().startswith(("<!doctype", "<html")):
         return "the server (or a proxy) answered with an HTML page instead of JSON", None
     if not text:
@@ -499,27 +566,46 @@ def _error_message(body: bytes, content_type: str) -> tuple[str, str | None]:
     return f"non-JSON error body: {first_line!r}", None
 
 
-def _has_message_field(body: bytes) -> bool:
-    import json
-
-    try:
-        obj = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return False
-    return isinstance(obj, dict) and "message" in obj
-
-
-def _status_hint(status: int) -> str:
+def _status_advice(status: int) -> tuple[str, tuple[Advice, ...]]:
     """What to do about a refusal or failure, by status (404s get theirs from the caller)."""
     if status in (402, 403):
-        return "check your plan and credits on your OuteAI account"
+        return "check your plan and credits on your OuteAI account", ()
     if status == 413:
-        return "shorten the text, or lower --max-chars so long texts are split smaller"
+        split = Advice(Fix.LOWER, "max_chars", purpose="so long texts are split smaller")
+        return "shorten the text", (split,)
     if status == 429:
-        return "wait a moment, or lower -j; --retries waits and retries for you"
+        return "wait a moment", (
+            Advice(Fix.LOWER, "jobs"),
+            Advice(Fix.RAISE, "retries", purpose="to wait and retry"),
+        )
     if status >= 500:
-        return "the service failed; try again later (--retries retries it for you)"
-    return ""
+        return "the service failed; try again later", (
+            Advice(Fix.RAISE, "retries", purpose="to retry it automatically"),
+        )
+    return "", ()
+
+
+def _redirect_error(status: int, location: str | None, base_url: str) -> APIError:
+    """A 3xx: the token would follow a redirect to wherever it points, so none is followed."""
+    from urllib.parse import urljoin, urlsplit, urlunsplit
+
+    if location:
+        target = urljoin(f"{base_url}/", clean_text(location, limit=300))
+        parts = urlsplit(target)
+        # The query and any user info may carry secrets; the address itself is what matters.
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+        query = "?…" if parts.query else ""
+        where = f"to {urlunsplit((parts.scheme, host + port, parts.path, '', ''))}{query}"
+    else:
+        where = "without saying where (no Location header)"
+    return APIError(
+        f"HTTP {status}: the server redirects {where}; redirects are not followed on "
+        "purpose, so the token never goes where the base URL does not point",
+        status=status,
+        hint="if that address is the API, use it as the base URL",
+        advice=(Advice(Fix.SET, "base_url", "URL"),),
+    )
 
 
 def _api_root_example(base_url: str) -> str:
@@ -540,51 +626,111 @@ def _sample_rate(audio: bytes) -> int | None:
         return None
 
 
-class _TimeoutError(TransportError):
-    timeout = True
-
-
 def _timeout_error(
     exc: Exception | None, timeouts: Timeouts, watchdog: StreamWatchdog
-) -> TransportError:
+) -> TimeoutExpired:
     import httpx
 
     if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
-        return _TimeoutError(
-            f"connect timeout: no connection within {timeouts.connect:g} s",
-            hint="check the network and the base URL, or raise --connect-timeout",
+        return TimeoutExpired(
+            f"connect timeout: no connection within {timeouts.connect:g} s "
+            "(check the network and the base URL)",
+            limit="connect_timeout",
         )
     if isinstance(exc, httpx.WriteTimeout):
-        return _TimeoutError(
-            f"write timeout: could not send the request within {timeouts.connect:g} s"
+        return TimeoutExpired(
+            f"write timeout: could not send the request within {timeouts.connect:g} s",
+            limit="connect_timeout",
+        )
+    if watchdog.expired == "max_time":
+        return TimeoutExpired(
+            f"max-time expired: the request was still running after {timeouts.max_time:g} s",
+            limit="max_time",
         )
     if watchdog.expired == "idle" or (watchdog.expired is None and watchdog.got_bytes):
-        return _TimeoutError(
-            f"idle timeout: the server sent nothing for {timeouts.idle:g} s mid-response",
-            hint="retry, or raise --idle-timeout",
+        if watchdog.got_bytes_without_progress:
+            what = "kept sending events that did not advance the audio"
+        else:
+            what = "sent nothing"
+        return TimeoutExpired(
+            f"idle timeout: the server {what} for {timeouts.idle:g} s mid-response",
+            limit="idle_timeout",
         )
-    return _TimeoutError(
+    return TimeoutExpired(
         f"first-event timeout: no response within {timeouts.first_event:g} s "
         "(the service may be cold-starting)",
-        hint="retry, or raise --timeout",
+        limit="timeout",
     )
 
 
-def _transport_error(
-    exc: Exception, after_audio_started: bool, token: str | None
-) -> TransportError:
+def _transport_error(exc: Exception, after_audio_started: bool, base_url: str) -> TransportError:
     import httpx
 
-    detail = redact(str(exc) or type(exc).__name__, token)
     if isinstance(exc, httpx.ConnectError):
         return TransportError(
-            f"cannot connect: {detail}", hint="check the base URL and that the server is running"
+            f"cannot connect to {_shown_url(base_url)}: {_connect_cause(exc, base_url)}",
+            hint="check the base URL and that the server is running",
         )
+    detail = clean_text(str(exc) or type(exc).__name__)
     if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
         return TransportError(
             f"the connection broke mid-response ({detail})", after_audio_started=after_audio_started
         )
     return TransportError(f"network error: {detail}", after_audio_started=after_audio_started)
+
+
+def _shown_url(url: str) -> str:
+    """A URL fit for a message: no user info, no query (either may hold a secret)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    return clean_text(urlunsplit((parts.scheme, netloc, parts.path, "", "")))
+
+
+def _connect_cause(exc: Exception, base_url: str) -> str:
+    """Why a connection failed, in words, from the OS or TLS error underneath httpx's."""
+    import errno
+    import socket
+    import ssl
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(base_url)
+    host = parts.hostname or "?"
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = 0
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    cause: BaseException | None = exc
+    seen = 0
+    while cause is not None and seen < 10:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            reason = clean_text(cause.verify_message or "verification failed")
+            return f"TLS certificate not trusted ({reason})"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS handshake failed ({clean_text(cause.reason or cause)})"
+        if isinstance(cause, socket.gaierror):
+            return f"name not found: {host}"
+        if isinstance(cause, OSError) and cause.errno is not None:
+            words = {
+                errno.ECONNREFUSED: f"nothing is listening on {address}",
+                errno.ENETUNREACH: f"the network to {host} is unreachable",
+                errno.EHOSTUNREACH: f"no route to the host {host}",
+                errno.ECONNRESET: f"{address} reset the connection",
+                errno.ETIMEDOUT: f"{address} did not answer",
+            }
+            return words.get(cause.errno, f"{clean_text(cause.strerror or cause)} ({address})")
+        cause = cause.__cause__ or cause.__context__
+        seen += 1
+    text = str(exc)
+    if "Name or service not known" in text or "nodename nor servname" in text:
+        return f"name not found: {host}"
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return "TLS certificate not trusted"
+    if "Connection refused" in text:
+        return f"nothing is listening on {address}"
+    return clean_text(text or type(exc).__name__)
 
 
 def _is_loopback_http(base_url: str) -> bool:

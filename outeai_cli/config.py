@@ -7,69 +7,115 @@ atomically with mode 0600.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
+import re
 import stat
-import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast, overload
 
-from outeai_cli.errors import ConfigError, InputError
+from outeai_cli.errors import Advice, ConfigError, Fix, InputError
 
 APP_NAME = "outeai"
 
+# Each default is written here once; the client, the CLI help and `config show` read it.
+DEFAULT_BASE_URL = "https://outeai.com/api/v1"
+DEFAULT_TEMPERATURE = 0.4
+TOKEN_ENV_VARS = ("OUTEAI_TOKEN", "OUTEAI_API_TOKEN")
+DEFAULT_TIMEOUT = 90.0  # a cold GPU may take 10-40 s before the first event
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_IDLE_TIMEOUT = 60.0
+DEFAULT_MAX_TIME = 1800.0  # per request: a long text's pieces each get this much
+DEFAULT_RETRIES = 3
+TEMPERATURE_RANGE = (0.1, 1.0)
+MAX_SECONDS = 86400.0  # a day: longer is a typo, and huge values overflow the clocks
 
-def _number(value: str) -> float:
+TextName = Literal["base_url", "api", "speaker"]
+OptionalTextName = Literal["token", "format", "model"]
+FloatName = Literal["temperature", "timeout", "connect_timeout", "idle_timeout", "max_time"]
+IntName = Literal["max_chars", "jobs", "retries"]
+BoolName = Literal["allow_insecure_http"]
+SettingName = TextName | OptionalTextName | FloatName | IntName | BoolName
+
+
+def _text(raw: object) -> str:
+    # A hand-edited file may hold `speaker = 3`: text settings must be TOML strings.
+    if not isinstance(raw, str):
+        raise ValueError(f"must be a string (in quotes), not {type(raw).__name__}")
+    return raw
+
+
+def _number(raw: object) -> float:
+    """A finite number from text or a number (a bool is not one)."""
+    if isinstance(raw, bool):
+        raise ValueError("must be a number")
     try:
-        return float(value)
-    except ValueError:
+        number = float(raw.strip() if isinstance(raw, str) else raw)  # type: ignore[arg-type]
+    except (ValueError, TypeError, OverflowError):
         raise ValueError("must be a number") from None
-
-
-def _positive_float(value: str) -> float:
-    number = _number(value)
-    if not number > 0:
-        raise ValueError("must be a positive number of seconds")
+    if not math.isfinite(number):
+        raise ValueError("must be a finite number")
     return number
 
 
-def _temperature(value: str) -> float:
-    number = _number(value)
-    if not 0.1 <= number <= 1.0:
-        raise ValueError("must be from 0.1 to 1.0")
+def check_temperature(raw: object) -> float:
+    """The one temperature check (settings, flags, manifests and the library)."""
+    low, high = TEMPERATURE_RANGE
+    try:
+        number = _number(raw)
+    except ValueError:
+        number = math.nan
+    if not low <= number <= high:
+        raise ValueError(f"must be a number from {low} to {high}")
     return number
 
 
-def _base_url(value: str) -> str:
+def _seconds(low: float, high: float = MAX_SECONDS) -> Callable[[object], float]:
+    def parse(raw: object) -> float:
+        number = _number(raw)
+        if not low <= number <= high:
+            raise ValueError(f"must be from {low:g} to {high:g} seconds")
+        return number
+
+    return parse
+
+
+def _base_url(raw: object) -> str:
+    value = _text(raw).strip()
     if not value.startswith(("http://", "https://")):
         raise ValueError("must start with http:// or https://")
+    if any(not " " < c < "\x7f" for c in value):
+        raise ValueError("must be one line of ASCII without spaces")
     return value.rstrip("/")
 
 
-def _format(value: str) -> str:
+def _format(raw: object) -> str:
     from outeai_cli.audio import OUTPUT_FORMATS
 
-    if value.lower() not in OUTPUT_FORMATS:
+    value = _text(raw).strip().lower()
+    if value not in OUTPUT_FORMATS:
         raise ValueError(f"must be one of {', '.join(OUTPUT_FORMATS)}")
-    return value.lower()
+    return value
 
 
-def _api(value: str) -> str:
+def _api(raw: object) -> str:
     from outeai_cli.dialects import API_CHOICES
 
-    name = value.strip().lower().replace("_", "-")
+    name = _text(raw).strip().lower().replace("_", "-")
     if name not in API_CHOICES:
         raise ValueError(f"must be one of {', '.join(API_CHOICES)}")
     return name
 
 
-def _whole_number(low: int, high: int) -> Callable[[str], int]:
-    def parse(value: str) -> int:
-        try:
-            number = int(str(value).strip())
-        except ValueError:
-            raise ValueError("must be a whole number") from None
+def _whole_number(low: int, high: int) -> Callable[[object], int]:
+    def parse(raw: object) -> int:
+        text = str(raw).strip() if isinstance(raw, str | int) and not isinstance(raw, bool) else ""
+        if not re.fullmatch(r"[+-]?[0-9]{1,18}", text):
+            raise ValueError("must be a whole number")
+        number = int(text)
         if not low <= number <= high:
             raise ValueError(f"must be from {low} to {high}")
         return number
@@ -77,17 +123,39 @@ def _whole_number(low: int, high: int) -> Callable[[str], int]:
     return parse
 
 
-def _non_empty(value: str) -> str:
-    if not value.strip():
+def _switch(raw: object) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    word = raw.strip().lower() if isinstance(raw, str) else ""
+    if word in ("true", "yes", "on", "1"):
+        return True
+    if word in ("false", "no", "off", "0"):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _non_empty(raw: object) -> str:
+    value = _text(raw).strip()
+    if not value:
         raise ValueError("must not be empty")
-    return value.strip()
+    return value
+
+
+def _token(raw: object) -> str:
+    from outeai_cli.security import check_token
+
+    value = _non_empty(raw)
+    try:
+        return check_token(value)
+    except InputError as exc:  # the setting's own message names the setting and its source
+        raise ValueError(exc.message.removeprefix("the API token ").split(";")[0]) from None
 
 
 @dataclass(frozen=True, slots=True)
 class SettingSpec:
-    name: str
-    parse: Callable[[str], Any]
-    default: Any
+    name: SettingName
+    parse: Callable[[object], Any]
+    default: str | float | int | bool | None
     env: tuple[str, ...] = ()
     help: str = ""
     example: str = ""  # a valid value, for error hints
@@ -96,13 +164,11 @@ class SettingSpec:
 SETTINGS: dict[str, SettingSpec] = {
     s.name: s
     for s in (
-        SettingSpec(
-            "token", _non_empty, None, ("OUTEAI_TOKEN", "OUTEAI_API_TOKEN"), "API token", ""
-        ),
+        SettingSpec("token", _token, None, TOKEN_ENV_VARS, "API token", ""),
         SettingSpec(
             "base_url",
             _base_url,
-            "https://outeai.com/api/v1",
+            DEFAULT_BASE_URL,
             ("OUTEAI_BASE_URL",),
             "API root",
             "http://127.0.0.1:8765/api/v1",
@@ -118,10 +184,22 @@ SETTINGS: dict[str, SettingSpec] = {
         SettingSpec(
             "speaker", _non_empty, "EN-FEMALE-1-NEUTRAL", (), "default voice", "EN-MALE-1-NEUTRAL"
         ),
-        SettingSpec("temperature", _temperature, 0.4, (), "sampling temperature 0.1-1.0", "0.4"),
+        SettingSpec(
+            "temperature",
+            check_temperature,
+            DEFAULT_TEMPERATURE,
+            (),
+            "sampling temperature {:g}-{:g}".format(*TEMPERATURE_RANGE),
+            f"{DEFAULT_TEMPERATURE:g}",
+        ),
         SettingSpec("format", _format, None, (), "output format when -o has no extension", "wav"),
         SettingSpec(
-            "timeout", _positive_float, 90.0, (), "seconds to wait for the first event", "120"
+            "timeout",
+            _seconds(0.1),
+            DEFAULT_TIMEOUT,
+            (),
+            "seconds to wait for the first event",
+            "120",
         ),
         SettingSpec(
             "max_chars",
@@ -133,6 +211,54 @@ SETTINGS: dict[str, SettingSpec] = {
         ),
         SettingSpec(
             "jobs", _whole_number(1, 64), 4, (), "requests at once for long text and batch", "8"
+        ),
+        SettingSpec(
+            "model",
+            _non_empty,
+            None,
+            (),
+            "model name (audio API: OuteTTS-1-Pro, tts-stream API: outetts_1_pro)",
+            "OuteTTS-1-Pro",
+        ),
+        SettingSpec(
+            "connect_timeout",
+            _seconds(0.1),
+            DEFAULT_CONNECT_TIMEOUT,
+            (),
+            "seconds to wait for the connection",
+            "20",
+        ),
+        SettingSpec(
+            "idle_timeout",
+            _seconds(0.1),
+            DEFAULT_IDLE_TIMEOUT,
+            (),
+            "seconds a response may go without progress",
+            "120",
+        ),
+        SettingSpec(
+            "max_time",
+            _seconds(1.0),
+            DEFAULT_MAX_TIME,
+            (),
+            "most seconds one request may take in all",
+            "3600",
+        ),
+        SettingSpec(
+            "retries",
+            _whole_number(0, 10),
+            DEFAULT_RETRIES,
+            (),
+            "retries per request on connect errors, 429 and 502-504",
+            "5",
+        ),
+        SettingSpec(
+            "allow_insecure_http",
+            _switch,
+            False,
+            (),
+            "allow the token over plain http to a non-loopback host",
+            "true",
         ),
     )
 }
@@ -157,7 +283,6 @@ def load_file(path: Path | None = None) -> dict[str, Any]:
         return {}
     except OSError as exc:
         raise ConfigError(f"cannot read the config file {path}: {exc.strerror}") from None
-    warn_if_exposed(path)
     import tomllib  # here, not at the top: `outeai --help` stays light
 
     try:
@@ -182,22 +307,33 @@ def _check_shape(data: Mapping[str, Any], path: Path) -> None:
             )
 
 
-_warned: set[Path] = set()
-
-
-def warn_if_exposed(path: Path) -> None:
-    """Warn (once per process) when a file that may hold the token is readable by others."""
+def exposure_warning(path: Path) -> str | None:
+    """A warning when a file that may hold the token is readable by others (else None)."""
     try:
         mode = path.stat().st_mode
     except OSError:
-        return
-    if mode & (stat.S_IRWXG | stat.S_IRWXO) and path not in _warned:
-        _warned.add(path)
-        print(
-            f"outeai: warning: {path} is readable by other users and may hold your token; "
-            f"run: chmod 600 {path}",
-            file=sys.stderr,
-        )
+        return None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return f"{path} is readable by other users and may hold your token; run: chmod 600 {path}"
+    return None
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock for a read-modify-write of the config file.
+
+    The lock is a separate file beside it: the config file itself is replaced on each write,
+    so a lock on it would be a lock on a file that no longer has the name.
+    """
+    import fcntl
+
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def save_file(data: Mapping[str, Any], path: Path | None = None) -> Path:
@@ -229,26 +365,39 @@ class Resolved:
 
 
 class Settings:
-    """Effective settings: flag > environment > profile > file > default."""
+    """Effective settings: flag > environment > profile > file > default.
+
+    Every value, flags included, is checked by the SETTINGS table, so a flag is held to the
+    same rules as the file (finite numbers in range, a usable token...).
+    """
 
     def __init__(
         self,
-        flags: Mapping[str, Any] | None = None,
+        flags: Mapping[str, object] | None = None,
         *,
         profile: str | None = None,
         environ: Mapping[str, str] | None = None,
         file_data: Mapping[str, Any] | None = None,
     ) -> None:
         self.environ = os.environ if environ is None else environ
-        self.flags = {k: v for k, v in (flags or {}).items() if v is not None}
-        self.file_data = load_file() if file_data is None else file_data
+        self.warnings: list[str] = []  # for the caller to show; the library never prints
+        if file_data is None:
+            path = config_path()
+            file_data = load_file(path)
+            warning = exposure_warning(path) if file_data else None
+            if warning:
+                self.warnings.append(warning)
+        self.file_data = file_data
+        self.flags = {
+            k: _parse(SETTINGS[k], v, "flag") for k, v in (flags or {}).items() if v is not None
+        }
         self.profile = profile or self.environ.get("OUTEAI_PROFILE") or None
         profiles = self.file_data.get("profiles", {})
         if self.profile is not None and self.profile not in profiles:
             known = ", ".join(sorted(profiles)) or "none defined"
             raise ConfigError(
                 f"unknown profile {self.profile!r} (profiles: {known})",
-                hint=f"create it with 'outeai config set --profile {self.profile} KEY VALUE'",
+                advice=(Advice(Fix.CREATE, "profile", self.profile),),
             )
         self.profile_data = profiles.get(self.profile, {}) if self.profile else {}
 
@@ -258,17 +407,26 @@ class Settings:
             return Resolved(self.flags[key], "flag")
         for var in spec.env:
             if self.environ.get(var):
-                return Resolved(_parse(spec, self.environ[var], f"${var}"), f"environment ({var})")
+                source = f"environment ({var})"
+                return Resolved(_parse(spec, self.environ[var], source), source)
         if key in self.profile_data:
-            return Resolved(
-                _parse(spec, self.profile_data[key], f"profile {self.profile}"),
-                f"profile {self.profile}",
-            )
+            source = f"profile {self.profile}"
+            return Resolved(_parse(spec, self.profile_data[key], source), source)
         if key in self.file_data:
             return Resolved(_parse(spec, self.file_data[key], "config file"), "config file")
         return Resolved(spec.default, "default")
 
-    def get(self, key: str) -> Any:
+    @overload
+    def get(self, key: TextName) -> str: ...
+    @overload
+    def get(self, key: OptionalTextName) -> str | None: ...
+    @overload
+    def get(self, key: FloatName) -> float: ...
+    @overload
+    def get(self, key: IntName) -> int: ...
+    @overload
+    def get(self, key: BoolName) -> bool: ...
+    def get(self, key: str) -> object:
         return self.resolve(key).value
 
     def effective(self) -> dict[str, Resolved]:
@@ -283,28 +441,37 @@ class Settings:
         }
 
 
-def _parse(spec: SettingSpec, raw: Any, where: str) -> Any:
+def _parse(spec: SettingSpec, raw: object, source: str) -> Any:
+    """Check one value from `source` ("flag", "config file"...) by its row of the table."""
     try:
-        # A hand-edited file may hold `speaker = 3`: text settings must be TOML strings.
-        if not isinstance(raw, str) and not isinstance(spec.default, int | float):
-            raise ValueError(f"must be a string (in quotes), not {type(raw).__name__}")
-        return spec.parse(str(raw))
+        return spec.parse(raw)
     except ValueError as exc:
-        shown = "value" if spec.name == "token" else repr(raw)
+        shown = "" if spec.name == "token" else f" {_shown(raw)}"
+        if source == "flag":
+            where = "given on the command line"
+        elif source.startswith("environment ("):
+            where = f"in ${source.removeprefix('environment (').rstrip(')')}"
+        else:
+            where = f"in {source}"
         raise ConfigError(
-            f"invalid {spec.name} {shown} in {where}: {exc}",
-            hint=f"fix it with 'outeai config set {spec.name} VALUE'",
+            f"invalid {spec.name}{shown} {where}: {exc}",
+            advice=(Advice(Fix.CORRECT, spec.name, spec.example, source=source),),
         ) from None
+
+
+def _shown(raw: object) -> str:
+    text = repr(raw) if isinstance(raw, str) else f"{raw:g}" if isinstance(raw, float) else str(raw)
+    return text if len(text) <= 60 else text[:60] + "…"
 
 
 # -- reading and changing single settings ------------------------------------------------------
 
 
-def setting_name(key: str) -> str:
+def setting_name(key: str) -> SettingName:
     """The canonical name of a setting (`base-url` → `base_url`), or an error listing them all."""
     name = key.strip().lower().replace("-", "_")
     if name in SETTINGS:
-        return name
+        return cast("SettingName", name)
     import difflib
 
     close = difflib.get_close_matches(name, list(SETTINGS), n=1)
@@ -321,15 +488,17 @@ def parse_setting(key: str, raw: str) -> Any:
         return spec.parse(raw)
     except ValueError as exc:
         shown = "" if spec.name == "token" else f" {raw!r}"
-        example = f"outeai config set {spec.name} {spec.example}".rstrip()
-        raise ConfigError(f"invalid {spec.name}{shown}: {exc}", hint=f"e.g. {example}") from None
+        raise ConfigError(
+            f"invalid {spec.name}{shown}: {exc}",
+            advice=(Advice(Fix.CORRECT, spec.name, spec.example),),
+        ) from None
 
 
 def _target_table(data: dict[str, Any], profile: str | None, *, create: bool) -> dict[str, Any]:
     if profile is None:
         return data
     if not profile.strip():
-        raise InputError("the profile name is empty", hint="e.g. --profile local")
+        raise InputError("the profile name is empty", hint="name one, e.g. local")
     profiles = data.setdefault("profiles", {}) if create else data.get("profiles", {})
     if create:
         return profiles.setdefault(profile, {})  # type: ignore[no-any-return]
@@ -343,7 +512,7 @@ def where(profile: str | None) -> str:
 
 def set_setting(
     key: str, raw: str, *, profile: str | None = None, path: Path | None = None
-) -> tuple[str, Any, Path]:
+) -> tuple[SettingName, Any, Path]:
     """Validate and store one setting (top level, or in [profiles.PROFILE]).
 
     Returns (canonical name, stored value, path). The file is read first, so a corrupt file
@@ -352,24 +521,26 @@ def set_setting(
     name = setting_name(key)
     value = parse_setting(name, raw)
     path = path or config_path()
-    data = load_file(path)
-    _target_table(data, profile, create=True)[name] = value
-    save_file(data, path)
+    with _locked(path):
+        data = load_file(path)
+        _target_table(data, profile, create=True)[name] = value
+        save_file(data, path)
     return name, value, path
 
 
 def unset_setting(
     key: str, *, profile: str | None = None, path: Path | None = None
-) -> tuple[str, bool, Path]:
+) -> tuple[SettingName, bool, Path]:
     """Remove one setting from the file. Returns (name, whether it was there, path)."""
     name = setting_name(key)
     path = path or config_path()
-    data = load_file(path)
-    table = _target_table(data, profile, create=False)
-    if name not in table:
-        return name, False, path
-    del table[name]
-    save_file(data, path)
+    with _locked(path):
+        data = load_file(path)
+        table = _target_table(data, profile, create=False)
+        if name not in table:
+            return name, False, path
+        del table[name]
+        save_file(data, path)
     return name, True, path
 
 
@@ -394,7 +565,9 @@ def check_voice_name(name: str) -> str:
     if builtin is not None:
         raise InputError(
             f"{name} is a built-in voice and needs no registration",
-            hint=f"to send it as a custom voice anyway, use -s custom:{name}",
+            advice=(
+                Advice(Fix.SET, "speaker", f"custom:{name}", "to send it as a custom voice anyway"),
+            ),
         )
     return name
 
@@ -405,17 +578,24 @@ def add_custom_voice(
     """Register (or re-describe) a custom voice. Returns (name, whether it is new, path)."""
     name = check_voice_name(name)
     path = path or config_path()
-    data = load_file(path)
-    voices = data.setdefault("voices", {})
-    is_new = name not in voices
-    voices[name] = {"description": description.strip()}
-    save_file(data, path)
+    with _locked(path):
+        data = load_file(path)
+        voices = data.setdefault("voices", {})
+        is_new = name not in voices
+        voices[name] = {"description": description.strip()}
+        save_file(data, path)
     return name, is_new, path
 
 
 def remove_custom_voice(name: str, *, path: Path | None = None) -> Path:
     """Forget a registered custom voice; an unknown name is an error naming the known ones."""
     path = path or config_path()
+    with _locked(path):
+        _remove_voice(name, path)
+    return path
+
+
+def _remove_voice(name: str, path: Path) -> None:
     data = load_file(path)
     voices = data.get("voices", {})
     if name not in voices:
@@ -425,10 +605,9 @@ def remove_custom_voice(name: str, *, path: Path | None = None) -> Path:
         close = difflib.get_close_matches(name, list(voices), n=1)
         raise InputError(
             f"no custom voice named {name!r} ({known})",
-            hint=f"did you mean {close[0]}?" if close else "see 'outeai voices --kind custom'",
+            hint=f"did you mean {close[0]}?" if close else "",
         )
     del voices[name]
     if not voices:
         del data["voices"]
     save_file(data, path)
-    return path

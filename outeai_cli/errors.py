@@ -1,8 +1,15 @@
-"""Typed errors raised by the library, and the exit code each maps to in the CLI."""
+"""Typed errors raised by the library, the advice they carry, and the exit code of each.
+
+The library never words a fix with a command-line flag: an error carries `Advice` naming the
+setting or call option to change (`Advice(Fix.RAISE, "idle_timeout")`), and the CLI alone
+turns that into "raise --idle-timeout" (outeai_cli/cli/errors.py). `str(advice)` is the
+library's own wording, for callers that are not the CLI.
+"""
 
 from __future__ import annotations
 
-from enum import IntEnum
+from dataclasses import dataclass
+from enum import Enum, IntEnum
 
 
 class ExitCode(IntEnum):
@@ -17,20 +24,75 @@ class ExitCode(IntEnum):
     TERMINATED = 143  # SIGTERM
 
 
+class Fix(Enum):
+    """What to do with an option (a setting name, or a call option such as `force`)."""
+
+    RAISE = "raise"  # a larger number
+    LOWER = "lower"  # a smaller number
+    ENABLE = "enable"  # turn a switch on (force, allow_insecure_http)
+    SET = "set"  # give this value (Advice.value)
+    CHOOSE = "choose"  # pick one of these values (Advice.value: "a|b|c")
+    GIVE = "give"  # the option is missing: give one (e.g. the token, an output file)
+    REPLACE = "replace"  # the value given was refused: give another one
+    CORRECT = "correct"  # an invalid setting: fix it where it came from (Advice.source)
+    CREATE = "create"  # a named thing (a profile) does not exist yet: create it
+
+
+@dataclass(frozen=True, slots=True)
+class Advice:
+    """One change that fixes (or avoids) an error, in terms of options, never of flags."""
+
+    fix: Fix
+    option: str
+    value: str = ""  # SET/CHOOSE/CORRECT: the value(s) to use, as text
+    purpose: str = ""  # why, e.g. "to overwrite it"
+    source: str = ""  # CORRECT: where the bad value came from (a `Resolved.source`)
+
+    def __str__(self) -> str:
+        name = self.option.replace("_", " ")
+        words = {
+            Fix.RAISE: f"raise the {name}",
+            Fix.LOWER: f"lower the {name}",
+            Fix.ENABLE: f"enable {name}",
+            Fix.SET: f"set {name} to {self.value}",
+            Fix.CHOOSE: f"choose {name}: {self.value}",
+            Fix.GIVE: f"give the {name}",
+            Fix.REPLACE: f"give another {name}",
+            Fix.CORRECT: f"correct {name} in the {self.source or 'settings'}"
+            + (f", e.g. {self.value}" if self.value else ""),
+            Fix.CREATE: f"create the {name} {self.value}",
+        }[self.fix]
+        return f"{words} {self.purpose}".rstrip()
+
+
 class OuteAIError(Exception):
-    """Base of every error this library raises on purpose."""
+    """Base of every error this library raises on purpose.
+
+    `hint` is plain advice in words (no flags); `advice` the option changes that fix it.
+    """
 
     exit_code: ExitCode = ExitCode.FAILURE
     hint: str = ""
+    advice: tuple[Advice, ...] = ()
 
-    def __init__(self, message: str, *, hint: str = "") -> None:
+    def __init__(self, message: str, *, hint: str = "", advice: tuple[Advice, ...] = ()) -> None:
         super().__init__(message)
         self.message = message
         if hint:
             self.hint = hint
+        if advice:
+            self.advice = advice
 
     def __str__(self) -> str:
         return self.message
+
+    @property
+    def hint_text(self) -> str:
+        """The hint and the advice in the library's words (the CLI words advice itself)."""
+        advice = ", or ".join(str(a) for a in self.advice)
+        if not self.hint or not advice:
+            return self.hint or advice
+        return f"{self.hint} {advice}" if self.hint.endswith(":") else f"{self.hint}, or {advice}"
 
 
 class InputError(OuteAIError):
@@ -49,9 +111,15 @@ class AuthenticationError(OuteAIError):
     exit_code = ExitCode.AUTH
 
     def __init__(
-        self, message: str, *, status: int | None = None, code: str | None = None, hint: str = ""
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        hint: str = "",
+        advice: tuple[Advice, ...] = (),
     ) -> None:
-        super().__init__(message, hint=hint)
+        super().__init__(message, hint=hint, advice=advice)
         self.status = status
         self.code = code
 
@@ -67,8 +135,9 @@ class APIError(OuteAIError):
         code: str | None = None,
         retry_after: float | None = None,
         hint: str = "",
+        advice: tuple[Advice, ...] = (),
     ) -> None:
-        super().__init__(message, hint=hint)
+        super().__init__(message, hint=hint, advice=advice)
         self.status = status
         self.code = code
         self.retry_after = retry_after
@@ -90,7 +159,7 @@ class ProtocolError(OuteAIError):
     """The response stream is malformed: no final event, bad base64, not NDJSON..."""
 
     exit_code = ExitCode.PROTOCOL
-    hint = "retry; if it persists, check --base-url points at the OuteTTS API, not a proxy page"
+    hint = "retry; if it persists, check that the base URL is the OuteTTS API, not a proxy page"
 
 
 class TransportError(OuteAIError):
@@ -98,9 +167,28 @@ class TransportError(OuteAIError):
 
     exit_code = ExitCode.NETWORK
 
-    def __init__(self, message: str, *, after_audio_started: bool = False, hint: str = "") -> None:
-        super().__init__(message, hint=hint)
+    timeout = False  # True for the timeouts: retrying would only wait as long again
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        after_audio_started: bool = False,
+        hint: str = "",
+        advice: tuple[Advice, ...] = (),
+    ) -> None:
+        super().__init__(message, hint=hint, advice=advice)
         self.after_audio_started = after_audio_started
+
+
+class TimeoutExpired(TransportError):
+    """One of the time limits expired (`limit`: connect, first_event, idle, max_time)."""
+
+    timeout = True
+
+    def __init__(self, message: str, *, limit: str, advice: tuple[Advice, ...] = ()) -> None:
+        super().__init__(message, hint="retry", advice=advice or (Advice(Fix.RAISE, limit),))
+        self.limit = limit
 
 
 class InsecureTransportError(InputError):

@@ -7,13 +7,13 @@ sink, and only the object's small remainder is kept to validate it when the line
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from typing import IO, Any
 
 from outeai_cli.base64stream import Base64JSONStringDecoder
 from outeai_cli.errors import ProtocolError
+from outeai_cli.untrusted import clean_text, parse_json
 
 # Status lines are tiny; anything this long that is not the audio line is not our protocol.
 MAX_LINE_BYTES = 1 << 20
@@ -55,6 +55,11 @@ class NDJSONAudioReader:
     @property
     def in_audio(self) -> bool:
         return self._state in ("audio", "suffix")
+
+    @property
+    def audio_bytes(self) -> int:
+        """Audio bytes decoded so far."""
+        return self._decoder.size if self._decoder is not None else 0
 
     def feed(self, chunk: bytes) -> None:
         """Consume the next bytes of the response, split anywhere."""
@@ -177,8 +182,8 @@ class NDJSONAudioReader:
     def _parse_object(self, text: bytes, not_json: str) -> dict[str, Any]:
         """The line as a JSON object, or a ProtocolError naming the line and what is wrong."""
         try:
-            obj = json.loads(text)
-        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+            obj = parse_json(text)
+        except ValueError:
             raise ProtocolError(f"line {self.line_number} of the response {not_json}") from None
         if not isinstance(obj, dict):
             raise ProtocolError(f"line {self.line_number} of the response is not a JSON object")
@@ -186,5 +191,5 @@ class NDJSONAudioReader:
 
 
 def _preview(line: bytes, limit: int = 60) -> str:
-    text = line[:limit].decode("utf-8", "replace")
+    text = clean_text(line[:limit].decode("utf-8", "replace"))
     return repr(text + ("…" if len(line) > limit else ""))

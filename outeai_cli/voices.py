@@ -14,9 +14,7 @@ from outeai_cli.catalogue import BUILTIN_VOICES, all_names, find_voice
 
 if TYPE_CHECKING:
     from outeai_cli.config import Settings
-
-# The server's list is a quick metadata call: don't wait as long as for a cold synthesis.
-SERVER_LIST_TIMEOUT = 15.0
+    from outeai_cli.errors import OuteAIError
 
 
 def suggest(name: str, custom_names: Iterable[str] = (), *, kind: str = "default") -> str:
@@ -91,10 +89,13 @@ def custom_entries(custom: Mapping[str, str]) -> list[VoiceEntry]:
 
 
 def _text(item: Mapping[str, Any], *keys: str) -> str | None:
+    """The first of `keys` holding text, made safe to show (it comes from the server)."""
+    from outeai_cli.untrusted import clean_text
+
     for key in keys:
         value = item.get(key)
         if isinstance(value, str) and value.strip():
-            return value.strip()
+            return clean_text(value, limit=200).strip() or None
     return None
 
 
@@ -117,10 +118,11 @@ def server_entries(raw: Sequence[Mapping[str, Any]]) -> list[VoiceEntry]:
         entries.append(VoiceEntry(name, kind, language, gender, description, source="server"))
         aliases = item.get("aliases")
         for alias in aliases if isinstance(aliases, list) else []:
-            if isinstance(alias, str) and alias.strip():
+            alias_name = _text({"alias": alias}, "alias")
+            if alias_name is not None:
                 entries.append(
                     VoiceEntry(
-                        alias.strip(),
+                        alias_name,
                         kind,
                         language,
                         gender,
@@ -166,59 +168,30 @@ class ServerList:
 
     entries: list[VoiceEntry] | None = None
     note: str | None = None
-    warning: str | None = None
+    warning: OuteAIError | None = None  # why the list is missing; the caller words it
 
 
-def fetch_server_list(
-    settings: Settings, *, required: bool, allow_insecure_http: bool = False
-) -> ServerList:
+def fetch_server_list(settings: Settings, *, required: bool) -> ServerList:
     """Ask `GET {base}/voices` for the server's list.
 
     When `required`, every failure is raised (no token, 404, connection, 401...). Otherwise
     a 404 (a server without the endpoint) gives nothing quietly, a missing token gives a note
     and any other failure a one-line warning: the local lists are still worth showing.
     """
+    from outeai_cli.client import TTSClient
     from outeai_cli.errors import APIError, OuteAIError
-    from outeai_cli.security import redact
 
-    token = settings.get("token")
-    base_url = settings.get("base_url")
-    if not token and not required:
-        return ServerList(
-            note="no token configured, so the server's own list is not shown "
-            "(set one with 'outeai config set token')"
-        )
+    if not settings.get("token") and not required:
+        return ServerList(note="no token configured, so the server's own list is not shown")
     try:
-        return ServerList(_server_voices(token, base_url, settings, allow_insecure_http))
+        with TTSClient.from_settings(settings, retries=0) as client:
+            return ServerList(server_entries(client.voices()))
     except OuteAIError as exc:
         if required:
             raise
         if isinstance(exc, APIError) and exc.status == 404:
             return ServerList()
-        return ServerList(
-            warning=redact(
-                f"could not get the server's voice list from {base_url}: {exc} "
-                "(showing the local lists; --local skips the server)",
-                token,
-            )
-        )
-
-
-def _server_voices(
-    token: str | None, base_url: str, settings: Settings, allow_insecure_http: bool
-) -> list[VoiceEntry]:
-    from outeai_cli.client import TTSClient
-
-    timeout = min(float(settings.get("timeout")), SERVER_LIST_TIMEOUT)
-    with TTSClient(
-        token,
-        base_url=base_url,
-        timeout=timeout,
-        retries=0,
-        allow_insecure_http=allow_insecure_http,
-    ) as client:
-        client.require_token()
-        return server_entries(client.voices())
+        return ServerList(warning=exc)
 
 
 def list_voices(
@@ -227,7 +200,6 @@ def list_voices(
     mode: str = "auto",
     kind: str | None = None,
     language: str | None = None,
-    allow_insecure_http: bool = False,
 ) -> tuple[list[VoiceEntry], ServerList]:
     """The rows of `outeai voices`.
 
@@ -237,9 +209,7 @@ def list_voices(
     local = [*catalogue_entries(), *custom_entries(settings.custom_voices())]
     if mode == "local":
         return filter_entries(local, kind=kind, language=language), ServerList()
-    server = fetch_server_list(
-        settings, required=mode == "remote", allow_insecure_http=allow_insecure_http
-    )
+    server = fetch_server_list(settings, required=mode == "remote")
     rows = server.entries or []
     if mode == "auto":
         rows = merge(local, rows)

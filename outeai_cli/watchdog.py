@@ -1,9 +1,15 @@
-"""Enforce the first-event and idle timeouts on a streaming response.
+"""Enforce the first-event, idle and max-time limits on a streaming response.
 
 httpx applies one read timeout to every socket read of a request, but a cold start needs a
-long wait for the first bytes while a stalled stream should fail sooner. A small thread
-watches the time since the last bytes and shuts the socket down when the current limit
-passes; the blocked read then returns and the client reports which timeout expired.
+long wait for the first bytes while a stalled stream should fail sooner, and a stream that
+keeps trickling (a byte every few seconds, the same status event forever) never trips a read
+timeout at all. A small thread watches three clocks and shuts the socket down when one of
+them passes its limit; the blocked read then returns and the client reports which expired:
+
+- first-event: nothing at all arrived yet;
+- idle: no progress since the last (the parser's progress count, which grows only with new
+  audio or a status that says something new; bytes alone are not progress);
+- max_time: the whole request, however it progresses.
 """
 
 from __future__ import annotations
@@ -16,12 +22,16 @@ from typing import Any
 
 
 class StreamWatchdog:
-    def __init__(self, first_event: float, idle: float) -> None:
+    def __init__(self, first_event: float, idle: float, max_time: float = float("inf")) -> None:
         self.first_event = first_event
         self.idle = idle
-        self.expired: str | None = None  # "first-event" or "idle" once it fired
-        self._last = time.monotonic()
+        self.max_time = max_time
+        self.expired: str | None = None  # "first-event", "idle" or "max_time" once it fired
+        self._started = time.monotonic()
+        self._last = self._started  # the last progress (or the response's start)
         self._got_bytes = False
+        self._progress = 0
+        self._bytes_since_progress = False
         self._socket: socket.socket | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="outeai-watchdog", daemon=True)
@@ -41,22 +51,40 @@ class StreamWatchdog:
             self._socket = stream.get_extra_info("socket")
         self._last = time.monotonic()
 
-    def touch(self) -> None:
-        self._got_bytes = True
-        self._last = time.monotonic()
+    def touch(self, progress: int) -> None:
+        """Bytes arrived; `progress` is the parser's count after them."""
+        if not self._got_bytes or progress != self._progress:
+            self._got_bytes = True
+            self._progress = progress
+            self._bytes_since_progress = False
+            self._last = time.monotonic()
+        else:
+            self._bytes_since_progress = True
 
     @property
     def got_bytes(self) -> bool:
         return self._got_bytes
 
     @property
+    def got_bytes_without_progress(self) -> bool:
+        """Bytes kept coming after the last progress (a drip, or a repeated status)."""
+        return self._bytes_since_progress
+
+    @property
     def limit(self) -> float:
         return self.idle if self._got_bytes else self.first_event
 
     def _run(self) -> None:
-        while not self._stop.wait(min(0.25, self.limit / 4)):
-            if time.monotonic() - self._last > self.limit and self._socket is not None:
+        while not self._stop.wait(min(0.25, self.limit / 4, self.max_time / 4)):
+            if self._socket is None:
+                continue
+            now = time.monotonic()
+            if now - self._started > self.max_time:
+                self.expired = "max_time"
+            elif now - self._last > self.limit:
                 self.expired = "idle" if self._got_bytes else "first-event"
-                with contextlib.suppress(OSError):
-                    self._socket.shutdown(socket.SHUT_RDWR)
-                return
+            else:
+                continue
+            with contextlib.suppress(OSError):
+                self._socket.shutdown(socket.SHUT_RDWR)
+            return

@@ -140,17 +140,29 @@ VALID = {
     "timeout": ("120", 120.0),
     "max_chars": (" 500 ", 500),
     "jobs": ("8", 8),
+    "model": ("OuteTTS-1-Pro", "OuteTTS-1-Pro"),
+    "connect_timeout": ("2.5", 2.5),
+    "idle_timeout": ("30", 30.0),
+    "max_time": ("3600", 3600.0),
+    "retries": ("0", 0),
+    "allow_insecure_http": ("Yes", True),
 }
 INVALID = {
     "token": ("   ", "must not be empty"),
     "base_url": ("ftp://x", "must start with http:// or https://"),
     "api": ("v3", "must be one of tts, audio, tts-stream, auto"),
     "speaker": ("", "must not be empty"),
-    "temperature": ("1.5", "must be from 0.1 to 1.0"),
+    "temperature": ("1.5", "must be a number from 0.1 to 1.0"),
     "format": ("aiff", "must be one of flac, wav, ogg, mp3"),
     "timeout": ("soon", "must be a number"),
     "max_chars": ("2.5", "must be a whole number"),
     "jobs": ("0", "must be from 1 to 64"),
+    "model": (" ", "must not be empty"),
+    "connect_timeout": ("inf", "must be a finite number"),
+    "idle_timeout": ("nan", "must be a finite number"),
+    "max_time": ("1e300", "must be from 1 to 86400 seconds"),
+    "retries": ("11", "must be from 0 to 10"),
+    "allow_insecure_http": ("maybe", "must be true or false"),
 }
 
 
@@ -222,7 +234,7 @@ def test_set_rejects_a_bad_value_with_exit_2_and_leaves_the_file(run_cli, tmp_pa
     result = run_cli("config", "set", "temperature", "3")
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "outeai: error: invalid temperature '3': must be from 0.1 to 1.0; "
+        "outeai: error: invalid temperature '3': must be a number from 0.1 to 1.0; "
         "e.g. outeai config set temperature 0.4"
     )
     assert digest(path) == before

@@ -502,7 +502,7 @@ def test_a_dialect_the_server_does_not_speak_is_named_with_the_fix(
     assert result.returncode == 4
     assert error_lines(result.stderr) == [
         "outeai: error: HTTP 404: the server has no /tts_stream endpoint (non-JSON error body: "
-        "'Not Found'); it may not speak the tts-stream API: try --api auto, or another of "
+        "'Not Found'); it may not speak the tts-stream API: try --api auto, or choose one of "
         "--api tts|audio|tts-stream"
     ]
 

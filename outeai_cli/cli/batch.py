@@ -21,6 +21,7 @@ from outeai_cli.cli.options import (
     JobsOpt,
     JsonOpt,
     MaxCharsOpt,
+    MaxTimeOpt,
     ModelOpt,
     NoCacheOpt,
     PauseOpt,
@@ -114,9 +115,10 @@ def batch(
     base_url: BaseUrlOpt = None,
     token: TokenOpt = None,
     timeout: TimeoutOpt = None,
-    connect_timeout: ConnectTimeoutOpt = 10.0,
-    idle_timeout: IdleTimeoutOpt = 60.0,
-    retries: RetriesOpt = 3,
+    connect_timeout: ConnectTimeoutOpt = None,
+    idle_timeout: IdleTimeoutOpt = None,
+    max_time: MaxTimeOpt = None,
+    retries: RetriesOpt = None,
     api: ApiOpt = None,
     model: ModelOpt = None,
     profile: ProfileOpt = None,
@@ -129,29 +131,28 @@ def batch(
     from outeai_cli.cache import PieceCache
     from outeai_cli.cli.errors import format_error
     from outeai_cli.cli.machine import error_object
+    from outeai_cli.cli.options import ConnectionOptions
     from outeai_cli.cli.progress import make_overall_reporter
     from outeai_cli.cli.terminal import Terminal, shown_path
     from outeai_cli.client import TTSClient, validate_temperature
-    from outeai_cli.config import Settings
     from outeai_cli.errors import InputError
     from outeai_cli.speakers import parse_speaker
     from outeai_cli.synthesis import SynthesisOptions
 
     terminal = Terminal.of(context)
-    settings = Settings(
-        {
-            "token": token,
-            "base_url": base_url,
-            "speaker": speaker,
-            "temperature": temperature,
-            "format": fmt,
-            "timeout": timeout,
-            "api": api,
-            "max_chars": max_chars,
-            "jobs": jobs,
-        },
+    settings = ConnectionOptions(
+        token=token,
+        base_url=base_url,
         profile=profile,
-    )
+        api=api,
+        model=model,
+        timeout=timeout,
+        connect_timeout=connect_timeout,
+        idle_timeout=idle_timeout,
+        max_time=max_time,
+        retries=retries,
+        allow_insecure_http=allow_insecure_http,
+    ).settings(speaker=speaker, temperature=temperature, format=fmt, max_chars=max_chars, jobs=jobs)
     out_format = format_for_path("x.flac", settings.get("format") or "flac")
     if output_dir.exists() and not output_dir.is_dir():
         raise InputError(f"{output_dir} is not a directory", hint="give a directory with -o")
@@ -161,15 +162,7 @@ def batch(
     default_temperature = validate_temperature(settings.get("temperature"))
     items = load_items(source, fmt=out_format, stdin=terminal.stdin_bytes)
 
-    client = TTSClient.from_settings(
-        settings,
-        connect_timeout=connect_timeout,
-        idle_timeout=idle_timeout,
-        retries=retries,
-        model=model,
-        allow_insecure_http=allow_insecure_http,
-    )
-    client.require_token()
+    client = TTSClient.from_settings(settings)
     options = SynthesisOptions(
         max_chars=settings.get("max_chars"),
         jobs=settings.get("jobs"),

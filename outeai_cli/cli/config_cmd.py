@@ -64,6 +64,11 @@ def _say(text: str) -> None:
     print(f"outeai: {text}", file=sys.stderr)
 
 
+def _warn(warnings: list[str]) -> None:
+    for warning in warnings:
+        _say(f"warning: {warning}")
+
+
 def _read_token() -> str:
     """A hidden prompt on a terminal; otherwise the first line of stdin."""
     import click
@@ -138,15 +143,15 @@ def set_(
 def get(key: KeyArg, profile: ProfileOpt = None, reveal: RevealOpt = False) -> None:
     """Print the effective value of one setting (the token masked unless --reveal)."""
     from outeai_cli.config import Settings, setting_name
-    from outeai_cli.errors import AuthenticationError
+    from outeai_cli.errors import Advice, AuthenticationError, Fix
 
     name = setting_name(key)
-    value = Settings(profile=profile).get(name)
+    settings = Settings(profile=profile)
+    _warn(settings.warnings)
+    value = settings.resolve(name).value
     if value is None:
         if name == "token":
-            raise AuthenticationError(
-                "no API token", hint="run 'outeai config set token' or export OUTEAI_TOKEN=..."
-            )
+            raise AuthenticationError("no API token", advice=(Advice(Fix.GIVE, "token"),))
         _say(f"{name} is not set")
         return
     typer.echo(_display(name, value, reveal))
@@ -180,10 +185,10 @@ def show(
     """Show every effective setting and where it came from."""
     from outeai_cli.cli.tables import print_rows
     from outeai_cli.cli.terminal import Terminal
-    from outeai_cli.config import Settings, config_path, parse_setting
+    from outeai_cli.config import Settings, config_path
 
-    flags = {k: parse_setting(k, v) for k, v in (("token", token), ("base_url", base_url)) if v}
-    settings = Settings(flags, profile=profile)
+    settings = Settings({"token": token, "base_url": base_url}, profile=profile)
+    _warn(settings.warnings)
     effective = settings.effective()
     path = config_path()
     if as_json:

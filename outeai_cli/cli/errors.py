@@ -1,25 +1,104 @@
-"""Map the library's typed errors to one line on stderr and a documented exit code."""
+"""Map the library's typed errors to one line on stderr and a documented exit code.
+
+The only place advice (`outeai_cli.errors.Advice`) becomes words with flag names.
+"""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
 
-from outeai_cli.errors import OuteAIError
+from outeai_cli.errors import Advice, Fix, OuteAIError
 
 EXIT_CODES_HELP = """Exit status: 0 ok; 1 other failure (a file could not be written, the audio
 player failed); 2 bad usage or input; 3 missing or rejected token; 4 request refused by the API
 (other 4xx); 5 network or server failure (5xx, timeouts); 6 malformed response stream;
 130 interrupted (Ctrl-C); 141 stdout closed by its reader; 143 terminated (SIGTERM)."""
 
+# The flag for each option the library's advice can name (settings and call options).
+FLAGS = {
+    "allow_insecure_http": "--allow-insecure-http",
+    "api": "--api",
+    "base_url": "--base-url",
+    "connect_timeout": "--connect-timeout",
+    "file": "--file",
+    "force": "--force",
+    "format": "--format",
+    "idle_timeout": "--idle-timeout",
+    "jobs": "-j",
+    "max_chars": "--max-chars",
+    "max_time": "--max-time",
+    "model": "--model",
+    "output": "-o",
+    "profile": "--profile",
+    "retries": "--retries",
+    "speaker": "-s",
+    "subtitles": "--subtitles",
+    "temperature": "-t",
+    "timeout": "--timeout",
+    "token": "--token",
+}
+
 
 class Terminated(BaseException):
     """SIGTERM, raised in the main thread so cleanup handlers run as for Ctrl-C."""
 
 
+def word_advice(advice: Advice) -> str:
+    """One piece of advice as the user types it: "raise --idle-timeout"."""
+    flag = FLAGS.get(advice.option, advice.option)
+    if advice.option == "token" and advice.fix is Fix.GIVE:
+        words = "run 'outeai config set token' or export OUTEAI_TOKEN=..."
+    elif advice.option == "token" and advice.fix in (Fix.REPLACE, Fix.CORRECT):
+        words = "set a valid one with 'outeai config set token' or OUTEAI_TOKEN"
+    elif advice.fix is Fix.CORRECT:
+        words = _correct(advice, flag)
+    elif advice.fix is Fix.CREATE:
+        words = f"create it with 'outeai config set {flag} {advice.value} KEY VALUE'"
+    else:
+        words = {
+            Fix.RAISE: f"raise {flag}",
+            Fix.LOWER: f"lower {flag}",
+            Fix.ENABLE: f"pass {flag}",
+            Fix.SET: f"try {flag} {advice.value}",
+            Fix.CHOOSE: f"choose one of {flag} {advice.value}",
+            Fix.GIVE: f"give {flag}",
+            Fix.REPLACE: f"give another {flag}",
+        }[advice.fix]
+    return f"{words} {advice.purpose}".rstrip()
+
+
+def _correct(advice: Advice, flag: str) -> str:
+    """How to fix an invalid setting, depending on where the value came from."""
+    example = advice.value or "VALUE"
+    source = advice.source
+    if source == "flag":
+        return f"e.g. {flag} {example}"
+    if not source:  # a value being typed for `outeai config set`
+        return f"e.g. outeai config set {advice.option} {example}".rstrip()
+    if source.startswith("environment ("):
+        return f"fix or unset ${source.removeprefix('environment (').rstrip(')')}"
+    profile = (
+        f"--profile {source.removeprefix('profile ')} " if source.startswith("profile ") else ""
+    )
+    return f"fix it with 'outeai config set {profile}{advice.option} {example}'"
+
+
+def hint_text(exc: OuteAIError) -> str:
+    """The error's hint and advice, worded for this CLI: "retry, or raise --idle-timeout"."""
+    advice = ", or ".join(word_advice(a) for a in exc.advice)
+    if not exc.hint or not advice:
+        return exc.hint or advice
+    return f"{exc.hint} {advice}" if exc.hint.endswith(":") else f"{exc.hint}, or {advice}"
+
+
 def format_error(exc: OuteAIError) -> str:
+    from outeai_cli.untrusted import clean_text
+
     message = exc.message.rstrip(".")
-    return f"outeai: error: {message}" + (f"; {exc.hint}" if exc.hint else "")
+    hint = hint_text(exc)
+    line = f"outeai: error: {message}" + (f"; {hint}" if hint else "")
+    return clean_text(line, limit=4000)
 
 
 def report(exc: OuteAIError) -> int:

@@ -1,13 +1,18 @@
-"""Option types shared by several commands, defined once."""
+"""Option types shared by several commands, defined once; the connection options' one reader."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from outeai_cli.cli.completion import complete_speaker
+from outeai_cli.config import SETTINGS
+
+if TYPE_CHECKING:
+    from outeai_cli.config import Settings
 
 # Help panels (headings of grouped options in --help), in the order a reader needs them.
 INPUT = "Input"
@@ -15,6 +20,13 @@ VOICE = "Voice"
 OUTPUT = "Output"
 LONG_TEXT = "Long text"
 CONNECTION = "Connection"
+
+
+def _default(name: str) -> str:
+    """A setting's default as the help shows it (the settings table is its one source)."""
+    value = SETTINGS[name].default
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
 
 TokenOpt = Annotated[
     str | None,
@@ -32,7 +44,7 @@ BaseUrlOpt = Annotated[
     typer.Option(
         "--base-url",
         metavar="URL",
-        help="API root ending in /api/v1 (env OUTEAI_BASE_URL; default https://outeai.com/api/v1).",
+        help=f"API root ending in /api/v1 (env OUTEAI_BASE_URL; default {_default('base_url')}).",
         rich_help_panel=CONNECTION,
         show_default=False,
     ),
@@ -51,7 +63,8 @@ InsecureOpt = Annotated[
     bool,
     typer.Option(
         "--allow-insecure-http",
-        help="Allow sending the token over plain http to a non-loopback host.",
+        help="Allow sending the token over plain http to a non-loopback host "
+        "(config: allow_insecure_http).",
         rich_help_panel=CONNECTION,
     ),
 ]
@@ -84,7 +97,7 @@ ModelOpt = Annotated[
         "--model",
         metavar="NAME",
         help="Model name for the audio API (default OuteTTS-1-Pro) or the tts-stream API "
-        "(default outetts_1_pro).",
+        "(default outetts_1_pro) (config: model).",
         rich_help_panel=CONNECTION,
         show_default=False,
     ),
@@ -109,7 +122,8 @@ TemperatureOpt = Annotated[
         "-t",
         "--temperature",
         metavar="T",
-        help="Sampling temperature, 0.1-1.0 (config: temperature; default 0.4).",
+        help=f"Sampling temperature, {SETTINGS['temperature'].help.rpartition(' ')[2]} "
+        f"(config: temperature; default {_default('temperature')}).",
         show_default=False,
         rich_help_panel=VOICE,
     ),
@@ -158,46 +172,60 @@ NoCacheOpt = Annotated[
         rich_help_panel=LONG_TEXT,
     ),
 ]
+# Numbers are range-checked by the settings table (as file values are), not here.
 TimeoutOpt = Annotated[
     float | None,
     typer.Option(
         "--timeout",
         metavar="SECONDS",
-        min=0.1,
-        help="Seconds to wait for a request's first event (config: timeout; default 90).",
+        help="Seconds to wait for a request's first event "
+        f"(config: timeout; default {_default('timeout')}).",
         rich_help_panel=CONNECTION,
         show_default=False,
     ),
 ]
 ConnectTimeoutOpt = Annotated[
-    float,
+    float | None,
     typer.Option(
         "--connect-timeout",
         metavar="SECONDS",
-        min=0.1,
-        help="Seconds to wait for the connection.",
+        help="Seconds to wait for the connection "
+        f"(config: connect_timeout; default {_default('connect_timeout')}).",
         rich_help_panel=CONNECTION,
+        show_default=False,
     ),
 ]
 IdleTimeoutOpt = Annotated[
-    float,
+    float | None,
     typer.Option(
         "--idle-timeout",
         metavar="SECONDS",
-        min=0.1,
-        help="Seconds of silence allowed mid-response.",
+        help="Seconds a response may go without progress: no new audio and no new status "
+        f"(config: idle_timeout; default {_default('idle_timeout')}).",
         rich_help_panel=CONNECTION,
+        show_default=False,
+    ),
+]
+MaxTimeOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--max-time",
+        metavar="SECONDS",
+        help="Most seconds one request may take in all; each piece of a long text gets as "
+        f"much (config: max_time; default {_default('max_time')}).",
+        rich_help_panel=CONNECTION,
+        show_default=False,
     ),
 ]
 RetriesOpt = Annotated[
-    int,
+    int | None,
     typer.Option(
         "--retries",
         metavar="N",
-        min=0,
-        max=10,
-        help="Retries per request on connect errors, 429 and 502-504.",
+        help="Retries per request on connect errors, 429 and 502-504 "
+        f"(config: retries; default {_default('retries')}).",
         rich_help_panel=CONNECTION,
+        show_default=False,
     ),
 ]
 JsonOpt = Annotated[
@@ -212,6 +240,59 @@ JsonOpt = Annotated[
 QuietOpt = Annotated[
     bool, typer.Option("-q", "--quiet", help="Print nothing but errors.", rich_help_panel=OUTPUT)
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionOptions:
+    """The connection flags of a command that talks to the server (None: not given).
+
+    `say`, `batch` and `voices` take the same ones; `settings()` is where they meet the
+    config file and the environment, each checked by the settings table.
+    """
+
+    token: str | None = None
+    base_url: str | None = None
+    profile: str | None = None
+    api: Api | None = None
+    model: str | None = None
+    timeout: float | None = None
+    connect_timeout: float | None = None
+    idle_timeout: float | None = None
+    max_time: float | None = None
+    retries: int | None = None
+    allow_insecure_http: bool = False
+
+    def settings(self, **command_flags: object) -> Settings:
+        """The effective settings: these flags and the command's own, over env and file.
+
+        Warnings about the config file (readable by others) are printed here, once.
+        """
+        import sys
+
+        from outeai_cli.config import Settings
+
+        flags: dict[str, object] = {
+            "token": self.token,
+            "base_url": self.base_url,
+            "api": self.api.value if self.api is not None else None,
+            "model": self.model,
+            "timeout": self.timeout,
+            "connect_timeout": self.connect_timeout,
+            "idle_timeout": self.idle_timeout,
+            "max_time": self.max_time,
+            "retries": self.retries,
+            # Off is the absence of the flag, so the config file may still turn it on.
+            "allow_insecure_http": True if self.allow_insecure_http else None,
+            **command_flags,
+        }
+        settings = Settings(flags, profile=self.profile)
+        for warning in settings.warnings:
+            print(f"outeai: warning: {warning}", file=sys.stderr)
+        return settings
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON object on stdout for scripts.")]
+QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing but errors.")]
 
 
 def examples(*lines: str) -> str:

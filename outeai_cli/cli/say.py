@@ -22,6 +22,7 @@ from outeai_cli.cli.options import (
     JobsOpt,
     JsonOpt,
     MaxCharsOpt,
+    MaxTimeOpt,
     ModelOpt,
     NoCacheOpt,
     PauseOpt,
@@ -138,9 +139,10 @@ def say(
     base_url: BaseUrlOpt = None,
     token: TokenOpt = None,
     timeout: TimeoutOpt = None,
-    connect_timeout: ConnectTimeoutOpt = 10.0,
-    idle_timeout: IdleTimeoutOpt = 60.0,
-    retries: RetriesOpt = 3,
+    connect_timeout: ConnectTimeoutOpt = None,
+    idle_timeout: IdleTimeoutOpt = None,
+    max_time: MaxTimeOpt = None,
+    retries: RetriesOpt = None,
     api: ApiOpt = None,
     model: ModelOpt = None,
     profile: ProfileOpt = None,
@@ -149,10 +151,10 @@ def say(
     """Speak TEXT and save the audio (or write it to stdout)."""
     from dataclasses import replace
 
+    from outeai_cli.cli.options import ConnectionOptions
     from outeai_cli.cli.progress import human_size, make_overall_reporter, make_reporter
     from outeai_cli.cli.terminal import CountedOutput, Terminal
     from outeai_cli.client import TTSClient, validate_temperature
-    from outeai_cli.config import Settings
     from outeai_cli.errors import APIError, InterruptedByUser
     from outeai_cli.speakers import parse_speaker
     from outeai_cli.synthesis import (
@@ -164,20 +166,19 @@ def say(
     from outeai_cli.textinput import read_text
 
     terminal = Terminal.of(context)
-    settings = Settings(
-        {
-            "token": token,
-            "base_url": base_url,
-            "speaker": speaker,
-            "temperature": temperature,
-            "format": fmt,
-            "timeout": timeout,
-            "api": api.value if api else None,
-            "max_chars": max_chars,
-            "jobs": jobs,
-        },
+    settings = ConnectionOptions(
+        token=token,
+        base_url=base_url,
         profile=profile,
-    )
+        api=api,
+        model=model,
+        timeout=timeout,
+        connect_timeout=connect_timeout,
+        idle_timeout=idle_timeout,
+        max_time=max_time,
+        retries=retries,
+        allow_insecure_http=allow_insecure_http,
+    ).settings(speaker=speaker, temperature=temperature, format=fmt, max_chars=max_chars, jobs=jobs)
     text_to_speak = read_text(text, file, terminal.stdin_bytes, terminal.stdin_is_tty)
     voice = parse_speaker(settings.get("speaker"), frozenset(settings.custom_voices()))
     chosen_temperature = validate_temperature(settings.get("temperature"))
@@ -193,14 +194,7 @@ def say(
         force=force,
     )
 
-    client = TTSClient.from_settings(
-        settings,
-        connect_timeout=connect_timeout,
-        idle_timeout=idle_timeout,
-        retries=retries,
-        model=model,
-        allow_insecure_http=allow_insecure_http,
-    )
+    client = TTSClient.from_settings(settings)
     subtitles_path = _subtitles_target(subtitles, force=force)
     options = SynthesisOptions(
         max_chars=settings.get("max_chars"),
@@ -212,7 +206,6 @@ def say(
     long_text = needs_pieces(text_to_speak, options)
     if long_text and not no_cache:  # only split texts use the cache
         options = replace(options, cache=_piece_cache())
-    client.require_token()
     _announce_api(client, settings, model, terminal, quiet=quiet)
     if out_format is None:
         out_format = client.dialect.audio_format

@@ -9,13 +9,24 @@ from typing import Annotated
 
 import typer
 
-from outeai_cli.cli.options import BaseUrlOpt, InsecureOpt, ProfileOpt, TokenOpt, examples
+from outeai_cli.cli.options import (
+    ApiOpt,
+    BaseUrlOpt,
+    ConnectTimeoutOpt,
+    IdleTimeoutOpt,
+    InsecureOpt,
+    MaxTimeOpt,
+    ProfileOpt,
+    TimeoutOpt,
+    TokenOpt,
+    examples,
+)
 
 EPILOG = examples(
     "outeai voices",
     "outeai voices --local --language en",
     "outeai voices --kind custom --json",
-    "outeai voices --remote",
+    "outeai voices --remote --api tts-stream",
     'outeai voices add my-voice --description "my cloned voice"',
     "outeai voices remove my-voice",
 )
@@ -61,35 +72,56 @@ def voices(
         bool,
         typer.Option("--remote", help="Only the server's list; fail if the server cannot give it."),
     ] = False,
+    api: ApiOpt = None,
     base_url: BaseUrlOpt = None,
     token: TokenOpt = None,
     profile: ProfileOpt = None,
+    timeout: TimeoutOpt = None,
+    connect_timeout: ConnectTimeoutOpt = None,
+    idle_timeout: IdleTimeoutOpt = None,
+    max_time: MaxTimeOpt = None,
     allow_insecure_http: InsecureOpt = False,
 ) -> None:
     """List the voices: built-in, your custom ones, and the server's list."""
     if ctx.invoked_subcommand is not None:
         return
+    from outeai_cli.cli.errors import format_error
+    from outeai_cli.cli.options import ConnectionOptions
     from outeai_cli.cli.tables import print_rows
     from outeai_cli.cli.terminal import Terminal
-    from outeai_cli.config import Settings
     from outeai_cli.errors import InputError
     from outeai_cli.voices import list_voices
 
     if local and remote:
         raise InputError("--local and --remote exclude each other", hint="give one of them")
-    settings = Settings({"token": token, "base_url": base_url}, profile=profile)
+    settings = ConnectionOptions(
+        token=token,
+        base_url=base_url,
+        profile=profile,
+        api=api,
+        timeout=timeout,
+        connect_timeout=connect_timeout,
+        idle_timeout=idle_timeout,
+        max_time=max_time,
+        allow_insecure_http=allow_insecure_http,
+    ).settings()
     mode = "local" if local else "remote" if remote else "auto"
     entries, server = list_voices(
-        settings,
-        mode=mode,
-        kind=kind.value if kind else None,
-        language=language,
-        allow_insecure_http=allow_insecure_http,
+        settings, mode=mode, kind=kind.value if kind else None, language=language
     )
     if server.note:
-        print(f"outeai: note: {server.note}", file=sys.stderr)
+        print(
+            f"outeai: note: {server.note} (set one with 'outeai config set token')",
+            file=sys.stderr,
+        )
     if server.warning:
-        print(f"outeai: warning: {server.warning}", file=sys.stderr)
+        problem = format_error(server.warning).removeprefix("outeai: error: ")
+        print(
+            f"outeai: warning: could not get the server's voice list from "
+            f"{settings.get('base_url')}: {problem} (showing the local lists; --local skips "
+            "the server)",
+            file=sys.stderr,
+        )
     if as_json:
         import json
 

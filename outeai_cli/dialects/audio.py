@@ -15,6 +15,7 @@ from outeai_cli.dialects.base import RequestSpec
 from outeai_cli.dialects.ndjson_events import NDJSONEventParser, int_or_none
 from outeai_cli.events import Event, StatusEvent
 from outeai_cli.speakers import Speaker
+from outeai_cli.untrusted import clean_text
 
 DEFAULT_MODEL = "OuteTTS-1-Pro"
 _STATUS_FIELDS = ("generation_status", "audio_token_count")
@@ -47,6 +48,11 @@ class AudioDialect:
     def parser(self, sink: IO[bytes], emit: Callable[[Event], None]) -> AudioStreamParser:
         return AudioStreamParser(sink, emit)
 
+    def voices_request(self, token: str) -> RequestSpec:
+        # This API's only way to authenticate: the token in the query string (https only,
+        # loopback aside; the client checks that when the dialect is chosen).
+        return RequestSpec("GET", "voices", params={"token": token})
+
 
 class AudioStreamParser(NDJSONEventParser):
     final_key = "audio_data"
@@ -55,7 +61,7 @@ class AudioStreamParser(NDJSONEventParser):
         if "audio_token_count" not in obj and "generation_status" not in obj:
             return None
         tokens = int_or_none(obj.get("audio_token_count"))
-        stage = str(obj.get("generation_status") or "Generating audio")
+        stage = clean_text(obj.get("generation_status") or "Generating audio", limit=200)
         if tokens:
             stage = f"{stage} ({tokens} audio tokens)"
         return StatusEvent(

@@ -28,6 +28,12 @@ class StreamParser(Protocol):
     @property
     def audio_started(self) -> bool: ...
 
+    @property
+    def progress(self) -> int:
+        """Grows whenever the response moves the work on: new audio, or a status that says
+        something new. The idle limit watches it (a repeated status is not progress)."""
+        ...
+
     def feed(self, chunk: bytes) -> None: ...
 
     def close(self) -> None: ...
@@ -47,3 +53,12 @@ class Dialect(Protocol):
     ) -> RequestSpec: ...
 
     def parser(self, sink: IO[bytes], emit: Callable[[Event], None]) -> StreamParser: ...
+
+    def voices_request(self, token: str) -> RequestSpec:
+        """`GET {base}/voices`, authenticated the way this API authenticates."""
+        ...
+
+
+def bearer_voices_request(token: str) -> RequestSpec:
+    """The voice list with the token in an Authorization header (never in the URL)."""
+    return RequestSpec("GET", "voices", headers={"Authorization": f"Bearer {token}"})

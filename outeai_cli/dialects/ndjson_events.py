@@ -14,6 +14,7 @@ from outeai_cli.base64stream import Base64JSONStringDecoder
 from outeai_cli.errors import ProtocolError
 from outeai_cli.events import AudioEvent, Event, StatusEvent
 from outeai_cli.ndjson import NDJSONAudioReader
+from outeai_cli.untrusted import clean_text
 
 
 class NDJSONEventParser:
@@ -25,11 +26,18 @@ class NDJSONEventParser:
         self._emit = emit
         self._reader = NDJSONAudioReader(sink, self._on_line, self._on_final)
         self._status_seen = False
+        self._last_status: StatusEvent | None = None
+        self._new_statuses = 0
 
     @property
     def audio_started(self) -> bool:
         """True once the service has begun generating (a status event or audio arrived)."""
         return self._status_seen or self._reader.in_audio or self._reader.final_seen
+
+    @property
+    def progress(self) -> int:
+        """New statuses plus decoded audio bytes: a status repeated word for word is not news."""
+        return self._new_statuses + self._reader.audio_bytes
 
     def feed(self, chunk: bytes) -> None:
         self._reader.feed(chunk)
@@ -50,12 +58,18 @@ class NDJSONEventParser:
         event = self.status(obj)
         if event is not None:
             self._status_seen = True
+            if event != self._last_status:
+                self._new_statuses += 1
+                self._last_status = event
             self._emit(event)
         elif isinstance(obj.get(self.final_key), dict):
             # Every line holding the audio key goes through _on_final; this one has none.
             raise ProtocolError(f'the "{self.final_key}" event has no "audio_bytes" string')
         elif "error" in obj:
-            raise ProtocolError(f"the server reported an error mid-stream: {obj['error']}")
+            # Its text is the server's: an echo of the request would carry the token.
+            error = obj["error"]
+            text = error.get("message", error) if isinstance(error, dict) else error
+            raise ProtocolError(f"the server reported an error mid-stream: {clean_text(text)}")
         # Anything else is an unknown event: tolerated, as the contract asks.
 
     def _on_final(self, obj: dict[str, Any], decoder: Base64JSONStringDecoder) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import IO, Any
 
-from outeai_cli.dialects.base import RequestSpec
+from outeai_cli.dialects.base import RequestSpec, bearer_voices_request
 from outeai_cli.dialects.ndjson_events import NDJSONEventParser, float_or_none, int_or_none
 from outeai_cli.errors import ProtocolError
 from outeai_cli.events import Event, StatusEvent
 from outeai_cli.speakers import Speaker
+from outeai_cli.untrusted import clean_text
 
 _STATUS_FIELDS = ("generation_status", "text_chunks", "current_text_chunk", "generated_seconds")
 
@@ -37,6 +38,10 @@ class TTSDialect:
     def parser(self, sink: IO[bytes], emit: Callable[[Event], None]) -> TTSStreamParser:
         return TTSStreamParser(sink, emit)
 
+    def voices_request(self, token: str) -> RequestSpec:
+        # The original API documents no voice list; a header keeps the token out of URLs.
+        return bearer_voices_request(token)
+
 
 class TTSStreamParser(NDJSONEventParser):
     final_key = "data"
@@ -45,7 +50,7 @@ class TTSStreamParser(NDJSONEventParser):
         if "generation_status" not in obj:
             return None
         return StatusEvent(
-            stage=str(obj.get("generation_status") or ""),
+            stage=clean_text(obj.get("generation_status") or "", limit=200),
             text_chunks=int_or_none(obj.get("text_chunks")),
             current_text_chunk=int_or_none(obj.get("current_text_chunk")),
             generated_seconds=float_or_none(obj.get("generated_seconds")),

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
-from outeai_cli.dialects.base import RequestSpec
+from outeai_cli.dialects.base import RequestSpec, bearer_voices_request
 from outeai_cli.errors import ProtocolError
 from outeai_cli.events import AudioEvent, Event, StatusEvent
 from outeai_cli.speakers import Speaker
@@ -53,6 +53,9 @@ class TTSStreamDialect:
 
     def parser(self, sink: IO[bytes], emit: Callable[[Event], None]) -> WAVStreamParser:
         return WAVStreamParser(sink, emit)
+
+    def voices_request(self, token: str) -> RequestSpec:
+        return bearer_voices_request(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +141,10 @@ class WAVStreamParser:
     @property
     def audio_started(self) -> bool:
         return self._received > 0
+
+    @property
+    def progress(self) -> int:
+        return self._received + len(self._head)
 
     @property
     def seconds(self) -> float:

@@ -63,7 +63,8 @@ def _voices(state: ServerState) -> Callable[[Request], Awaitable[Response]]:
     settings = state.settings
 
     async def voices(request: Request) -> Response:
-        token = bearer_token(request) or ""
+        # Bearer as the 2026 API does; ?token= as the 2025 API authenticates everything.
+        token = bearer_token(request) or request.query_params.get("token", "")
         if settings.tokens and token not in settings.tokens:
             raise HTTPProblem(401, "invalid or missing token", "unauthorized")
         faults = settings.faults.draw(ENDPOINT_FAULTS)

@@ -1,0 +1,71 @@
+"""Everything a server (or a file anyone could have edited) says passes through here.
+
+- `parse_json`: the one place untrusted JSON is parsed. Size- and depth-bounded, so a body
+  nested 60,000 deep is a ValueError like any other bad JSON, never a RecursionError; NaN
+  and Infinity are refused.
+- `clean_text`: what a server says, made safe to show: control characters (C0, C1, DEL and
+  the bidirectional overrides) removed so it cannot move the cursor, retitle the window or
+  hide text, and every registered secret masked (see `security.redact_secrets`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+MAX_DEPTH = 64
+MAX_JSON_BYTES = 8 << 20
+MAX_TEXT_CHARS = 2000
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKETS = re.compile(rb"[\[\]{}]")
+# Line breaks and tabs become a space (a message stays one line); other controls go.
+_SPACE_LIKE = re.compile("[\t\n\r\x0b\x0c\x85\u2028\u2029]+")
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def parse_json(
+    data: bytes | str, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_DEPTH
+) -> Any:
+    """Parse untrusted JSON; any problem (syntax, size, depth, encoding) is a ValueError."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
+    if len(raw) > max_bytes:
+        raise ValueError(f"over {max_bytes} bytes of JSON")
+    if raw.count(b"[") + raw.count(b"{") > max_depth:  # else it cannot nest too deep
+        depth = deepest = 0
+        for match in _BRACKETS.finditer(_STRING.sub(b'""', raw)):
+            depth += 1 if match.group() in b"[{" else -1
+            deepest = max(deepest, depth)
+            if deepest > max_depth:
+                raise ValueError(f"JSON nested over {max_depth} levels deep")
+    try:
+        return json.loads(raw, parse_constant=_refuse_constant)
+    except RecursionError:  # not reachable after the depth check; kept as a backstop
+        raise ValueError("JSON nested too deep") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 ({exc.reason})") from None
+
+
+def parse_json_object(data: bytes | str, **limits: int) -> dict[str, Any]:
+    """`parse_json`, insisting on an object."""
+    value = parse_json(data, **limits)
+    if not isinstance(value, dict):
+        raise ValueError("not a JSON object")
+    return value
+
+
+def clean_text(value: object, *, limit: int = MAX_TEXT_CHARS) -> str:
+    """A server-supplied value as one safe line: no control characters, secrets masked."""
+    from outeai_cli.security import redact_secrets
+
+    text = value if isinstance(value, str) else str(value)
+    # Controls go first: a token split by them ("ab\x07cd") must still be found and masked.
+    text = redact_secrets(_CONTROLS.sub("", _SPACE_LIKE.sub(" ", text)))
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return text
