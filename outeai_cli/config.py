@@ -189,7 +189,7 @@ SETTINGS: dict[str, SettingSpec] = {
             check_temperature,
             DEFAULT_TEMPERATURE,
             (),
-            "sampling temperature {:g}-{:g}".format(*TEMPERATURE_RANGE),
+            "sampling temperature {}-{}".format(*TEMPERATURE_RANGE),
             f"{DEFAULT_TEMPERATURE:g}",
         ),
         SettingSpec("format", _format, None, (), "output format when -o has no extension", "wav"),

@@ -291,10 +291,6 @@ class ConnectionOptions:
         return settings
 
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print a JSON object on stdout for scripts.")]
-QuietOpt = Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing but errors.")]
-
-
 def examples(*lines: str) -> str:
     """An 'Examples' epilog, one command per line (\\b keeps Click from rewrapping it)."""
     body = "\n".join(f"  {line}" for line in lines)
