@@ -161,7 +161,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 def main() -> None:
-    from outeai_cli.cli.errors import interrupted, report
+    from outeai_cli.cli.errors import error_parts, interrupted, report, unexpected
     from outeai_cli.errors import ExitCode, OuteAIError
 
     signal.signal(signal.SIGTERM, _on_sigterm)
@@ -187,7 +187,7 @@ def main() -> None:
     except InterruptedByUser as exc:
         fail(int(ExitCode.INTERRUPTED), interrupted(notes=notes_of(exc)))
     except OuteAIError as exc:
-        fail(report(exc), exc.message, exc.hint)
+        fail(report(exc), *error_parts(exc))
     except NoArgsIsHelpError as exc:  # bare `outeai`, `outeai config`: help, as gh and git do
         print(exc.ctx.get_help())
         sys.exit(0)
@@ -208,6 +208,8 @@ def main() -> None:
         message = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
         print(f"outeai: error: {message}", file=sys.stderr)
         fail(int(ExitCode.FAILURE), message)
+    except Exception as exc:  # a bug: one line (the traceback only with OUTEAI_DEBUG=1)
+        fail(int(ExitCode.FAILURE), unexpected(exc))
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -101,6 +101,30 @@ def format_error(exc: OuteAIError) -> str:
     return clean_text(line, limit=4000)
 
 
+def error_parts(exc: OuteAIError) -> tuple[str, str]:
+    """The message and hint as `format_error` shows them, for the --json error object."""
+    from outeai_cli.untrusted import clean_text
+
+    return clean_text(exc.message.rstrip("."), limit=4000), clean_text(hint_text(exc))
+
+
+def unexpected(exc: BaseException) -> str:
+    """Report an exception no one expected in one line; the traceback if OUTEAI_DEBUG=1."""
+    import os
+
+    from outeai_cli.untrusted import clean_text
+
+    if os.environ.get("OUTEAI_DEBUG") == "1":
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    detail = clean_text(str(exc), limit=300)
+    message = f"unexpected {type(exc).__name__}" + (f": {detail}" if detail else "")
+    hint = "this is a bug in outeai; run it again with OUTEAI_DEBUG=1 for the traceback"
+    print(f"outeai: error: {message}; {hint}", file=sys.stderr)
+    return message
+
+
 def report(exc: OuteAIError) -> int:
     print(format_error(exc), file=sys.stderr)
     return int(exc.exit_code)
