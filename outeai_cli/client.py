@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -376,15 +376,25 @@ class TTSClient:
                     spec.method, url, json=spec.json, headers=spec.headers, params=spec.params
                 ) as response,
             ):
+                # Watched from the headers on: an error body that drips is held to the limits.
+                watchdog.attach(response)
                 if not 200 <= response.status_code < 300:
-                    raise self._api_error(response, spec.path)
+                    body = bytearray()
+                    for chunk in response.iter_bytes():
+                        body += chunk
+                        if len(body) > _ERROR_BODY_LIMIT:
+                            break
+                    if watchdog.expired:
+                        raise httpx.ReadTimeout(f"{watchdog.expired} expired")
+                    raise self._api_error(
+                        response.status_code, response.headers, bytes(body), spec.path
+                    )
                 if "html" in response.headers.get("content-type", "").lower():
                     raise ProtocolError(
                         "the server (or a proxy) answered with an HTML page, "
                         f"not {self.dialect.response_kind}",
                         hint="check the base URL",
                     )
-                watchdog.attach(response)
                 for chunk in response.iter_bytes():
                     parser.feed(chunk)
                     watchdog.touch(parser.progress)
@@ -407,21 +417,15 @@ class TTSClient:
             raise
 
     def _api_error(
-        self, response: httpx.Response, path: str = ""
+        self, status: int, headers: Mapping[str, str], body: bytes, path: str = ""
     ) -> APIError | AuthenticationError:
         """The typed error for a non-2xx answer, from its (bounded) body."""
-        body = b""
-        for chunk in response.iter_bytes():
-            body += chunk
-            if len(body) > _ERROR_BODY_LIMIT:
-                break
-        status = response.status_code
         if 300 <= status < 400:
-            return _redirect_error(status, response.headers.get("location"), self.base_url)
+            return _redirect_error(status, headers.get("location"), self.base_url)
         obj = _json_object(body)
-        message, code = _error_message(obj, body, response.headers.get("content-type", ""))
+        message, code = _error_message(obj, body, headers.get("content-type", ""))
         message = clean_text(redact(message, self.token))
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        retry_after = parse_retry_after(headers.get("retry-after"))
         if status == 401:
             return AuthenticationError(
                 f"the token {mask_token(self.token)} was rejected (HTTP 401: {message})",
@@ -478,22 +482,21 @@ class TTSClient:
         """
         import httpx
 
+        from outeai_cli.watchdog import fetch
+
         spec = self.dialect.voices_request(self.require_token())
         t = self.timeouts
         wait = min(t.first_event, t.max_time, VOICES_TIMEOUT)
         try:
-            with self.http.stream(
+            answer = fetch(
+                self.http,
                 spec.method,
                 f"{self.base_url}/{spec.path}",
+                seconds=wait,
+                limit=_VOICES_BODY_LIMIT,
                 headers=spec.headers,
                 params=spec.params,
-                timeout=httpx.Timeout(
-                    connect=t.connect, read=wait, write=t.connect, pool=t.connect
-                ),
-            ) as response:
-                if response.status_code != 200:
-                    raise self._api_error(response)
-                body = _read_bounded(response, _VOICES_BODY_LIMIT)
+            )
         except httpx.TimeoutException:
             raise TimeoutExpired(
                 f"timeout: the server did not answer GET /{spec.path} within {wait:g} s",
@@ -501,9 +504,11 @@ class TTSClient:
             ) from None
         except httpx.TransportError as exc:
             raise _transport_error(exc, False, self.base_url) from None
-        if body is None:
+        if answer.status != 200:
+            raise self._api_error(answer.status, answer.headers, answer.body)
+        if answer.truncated:
             raise ProtocolError(f"the voice list is over {_VOICES_BODY_LIMIT} bytes")
-        obj = _json_object(body)
+        obj = _json_object(answer.body)
         data = obj.get("data") if obj is not None else None
         voices = data.get("voices") if isinstance(data, dict) else None
         if not isinstance(voices, list):
@@ -528,16 +533,6 @@ class _PipeSink:
 
     def flush(self) -> None:
         self.raw.flush()
-
-
-def _read_bounded(response: httpx.Response, limit: int) -> bytes | None:
-    """The body, or None once it passes `limit` bytes (the rest is not read)."""
-    body = bytearray()
-    for chunk in response.iter_bytes():
-        body += chunk
-        if len(body) > limit:
-            return None
-    return bytes(body)
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:

@@ -18,7 +18,52 @@ import contextlib
 import socket
 import threading
 import time
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A small response read whole: status, headers, and the body up to a limit."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    truncated: bool  # the body was longer than the limit (the rest was not read)
+
+
+def fetch(
+    http: httpx.Client, method: str, url: str, *, seconds: float, limit: int, **kwargs: Any
+) -> Fetched:
+    """One small request (a voice list, a health probe) that takes `seconds` at most in all.
+
+    A byte drip cannot stretch it: the watchdog ends the whole exchange when time is up
+    (httpx.ReadTimeout then, like any read timeout).
+    """
+    import httpx
+
+    watchdog = StreamWatchdog(seconds, seconds, seconds)
+    with watchdog, http.stream(method, url, **kwargs) as response:
+        watchdog.attach(response)
+        body = bytearray()
+        truncated = False
+        try:
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    truncated = True
+                    break
+        except httpx.TransportError:
+            if watchdog.expired:
+                raise httpx.ReadTimeout(f"no whole answer within {seconds:g} s") from None
+            raise
+        if watchdog.expired:
+            raise httpx.ReadTimeout(f"no whole answer within {seconds:g} s")
+        return Fetched(response.status_code, response.headers, bytes(body[:limit]), truncated)
 
 
 class StreamWatchdog:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from outeai_cli.dialects.base import DIALECTS
-from outeai_cli.errors import APIError, TransportError
+from outeai_cli.errors import Advice, APIError, Fix, TransportError
 
 if TYPE_CHECKING:
     import httpx
@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 CACHE_FILE = "api-dialects.json"
 PROBE_TIMEOUT = 15.0
 FALLBACK = "tts"
+_HEALTH_LIMIT = 64 * 1024
+_CACHE_LIMIT = 1 << 20
+_ACCEPT_JSON = {"Accept": "application/json"}
+_CHOOSE = Advice(Fix.CHOOSE, "api", "tts|audio|tts-stream", "to skip the detection")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +39,8 @@ class APIChoice:
 
     name: str
     how: str  # "chosen" (given), "detected" (probed just now), "remembered" (an earlier probe)
-    cache: Path | None = None
+    cache: Path | None = None  # where the answer is remembered
+    not_stored: Path | None = None  # the cache that could not be written (read-only...)
 
     def describe(self, base_url: str) -> str:
         """One line for stderr saying which API is used and why."""
@@ -43,10 +48,11 @@ class APIChoice:
             return f"using the {self.name} API"
         if self.how == "detected":
             reason = "it answers GET /health" if self.name == "tts-stream" else "no GET /health"
-            return (
-                f"using the {self.name} API for {base_url} (auto-detected: {reason}; "
-                f"remembered in {self.cache})"
-            )
+            if self.cache is None:
+                kept = f"not remembered: cannot write {self.not_stored}, so it asks every time"
+            else:
+                kept = f"remembered in {self.cache}"
+            return f"using the {self.name} API for {base_url} (auto-detected: {reason}; {kept})"
         return f"using the {self.name} API for {base_url} (auto-detected earlier; {self.cache})"
 
 
@@ -65,8 +71,10 @@ def detect(
     if isinstance(known, dict) and known.get("api") in DIALECTS:
         return APIChoice(known["api"], "remembered", cache)
     name = probe(base_url, http, timeout=timeout)
-    remember(base_url, name, cache)
-    return APIChoice(name, "detected", cache)
+    stored = remember(base_url, name, cache)
+    return APIChoice(
+        name, "detected", cache if stored else None, not_stored=None if stored else cache
+    )
 
 
 def probe(base_url: str, http: httpx.Client, *, timeout: float = PROBE_TIMEOUT) -> str:
@@ -77,54 +85,69 @@ def probe(base_url: str, http: httpx.Client, *, timeout: float = PROBE_TIMEOUT) 
     """
     import httpx
 
+    from outeai_cli.untrusted import clean_text
+    from outeai_cli.watchdog import fetch
+
     url = f"{base_url}/health"
     try:
-        response = http.get(url, timeout=timeout, headers={"Accept": "application/json"})
+        answer = fetch(http, "GET", url, seconds=timeout, limit=_HEALTH_LIMIT, headers=_ACCEPT_JSON)
     except httpx.TransportError as exc:
         raise TransportError(
-            f"cannot reach {url} to detect the API dialect: {exc or type(exc).__name__}",
-            hint="check the base URL, or choose the dialect with --api tts|audio|tts-stream",
+            f"cannot reach {url} to detect the API dialect: "
+            f"{clean_text(str(exc) or type(exc).__name__)}",
+            hint="check the base URL",
+            advice=(_CHOOSE,),
         ) from None
-    status = response.status_code
-    if status in (401, 403) or (200 <= status < 300 and _is_json_object(response.content)):
+    status = answer.status
+    if status in (401, 403) or (200 <= status < 300 and _is_json_object(answer.body)):
         return "tts-stream"
     if status in (404, 405) or 200 <= status < 300:  # a 2xx page that is not JSON: no API
         return FALLBACK
     raise APIError(
         f"cannot detect the API dialect: GET {url} answered HTTP {status}",
         status=status,
-        hint="retry later, or choose it with --api tts|audio|tts-stream",
+        hint="retry later",
+        advice=(_CHOOSE,),
     )
 
 
-def remember(base_url: str, name: str, cache: Path | None = None) -> None:
-    """Store the answer for `base_url`; a cache that cannot be written is skipped quietly."""
+def remember(base_url: str, name: str, cache: Path | None = None) -> bool:
+    """Store the answer for `base_url`; False when the cache cannot be written (no error)."""
     cache = cache or cache_path()
     data = _load(cache)
     data[base_url] = {"api": name, "detected_at": int(time.time())}
-    with contextlib.suppress(OSError):
+    try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".api-dialects.", dir=cache.parent)
-        try:
-            with os.fdopen(fd, "w") as handle:
-                json.dump(data, handle, indent=1, sort_keys=True)
-            os.replace(tmp, cache)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+    except OSError:
+        return False
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=1, sort_keys=True)
+        os.replace(tmp, cache)
+        return True
+    except OSError:
+        return False
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def _load(cache: Path) -> dict[str, object]:
     """The remembered answers; a missing or damaged file is an empty cache."""
+    from outeai_cli.untrusted import parse_json
+
     try:
-        data = json.loads(cache.read_text("utf-8"))
+        data = parse_json(cache.read_bytes(), max_bytes=_CACHE_LIMIT)
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
 
 
 def _is_json_object(body: bytes) -> bool:
+    from outeai_cli.untrusted import parse_json
+
     try:
-        return isinstance(json.loads(body), dict)
-    except (ValueError, UnicodeDecodeError):
+        return isinstance(parse_json(body), dict)
+    except ValueError:
         return False

@@ -1,0 +1,192 @@
+"""What a hostile server says never reaches the terminal raw, never leaks the token, never hangs.
+
+The CLI as a subprocess against `outeai serve --fault` (the shared local server), one attack
+per test: control characters, echoes of the request, JSON nested 60,000 deep, endless status
+events, a byte drip, a redirect.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from urllib.parse import quote, quote_plus
+
+import pytest
+
+from outeai_cli.server.faults import HOSTILE_TEXT
+from tests.conftest import TOKEN
+
+# What a terminal would act on: C0 controls but the newline, DEL, C1 controls (incl. NEL, CSI).
+CONTROLS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+TOKEN_FORMS = (TOKEN, quote(TOKEN, safe=""), quote_plus(TOKEN), json.dumps(TOKEN)[1:-1])
+EXTENSION = {"tts": "flac", "audio": "mp3", "tts-stream": "wav"}
+
+
+def assert_clean(text: str) -> None:
+    assert not CONTROLS.search(text), repr(text)
+    for form in TOKEN_FORMS:
+        assert form not in text
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("outeai: error: ")]
+
+
+# -- the token, echoed back in every form -------------------------------------------------------
+
+
+@pytest.mark.parametrize(("api", "code"), [("tts", 6), ("audio", 6), ("tts-stream", 4)])
+def test_a_server_echoing_the_request_never_shows_the_token(
+    run_cli, server, tmp_path, api: str, code: int
+) -> None:
+    server.set_faults("echo-request")
+    result = run_cli("say", "hi", "--api", api, "-o", f"x.{EXTENSION[api]}", "--retries", "0")
+    assert result.returncode == code, result.stderr
+    assert len(error_lines(result.stderr)) == 1, result.stderr
+    assert_clean(result.stderr + result.out)
+    assert "test…cdef" in result.stderr  # the echo is still shown, masked
+    assert not (tmp_path / f"x.{EXTENSION[api]}").exists()
+
+
+# -- terminal control characters -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("api", ["tts", "audio"])
+def test_control_characters_in_statuses_never_reach_the_terminal(run_cli, server, api) -> None:
+    server.set_faults("control-chars")
+    result = run_cli("say", "hi", "--api", api, "-o", f"x.{EXTENSION[api]}")
+    assert result.returncode == 0, result.stderr
+    assert_clean(result.stderr)
+
+
+def test_control_characters_in_voice_descriptions_never_reach_the_terminal(run_cli, server) -> None:
+    server.set_faults("control-chars")
+    for args in (("voices", "--remote"), ("voices", "--remote", "--json")):
+        result = run_cli(*args)
+        assert result.returncode == 0, result.stderr
+        assert_clean(result.out + result.stderr)
+        assert "OVERWRITTEN" in result.out  # the printable rest of the text is kept
+
+
+def test_control_characters_in_an_error_message_never_reach_the_terminal(run_cli, server) -> None:
+    server.set_faults("control-chars-error")
+    for args in (("say", "hi", "-o", "x.flac"), ("voices", "--remote")):
+        result = run_cli(*args)
+        assert result.returncode == 4, result.stderr
+        assert_clean(result.stderr)
+        assert len(error_lines(result.stderr)) == 1
+        assert "(check the input)" in result.stderr
+
+
+def test_hostile_text_is_really_hostile() -> None:
+    assert CONTROLS.search(HOSTILE_TEXT)  # the attack these tests rest on
+
+
+# -- JSON nested 60,000 deep ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fault", "args", "code"),
+    [
+        ("deep-json", ("say", "hi", "-o", "x.flac", "--retries", "0"), 4),
+        ("deep-json", ("voices", "--remote"), 6),
+        # Only the /health probe gets it: not a JSON object, so not the 2026 API.
+        ("deep-json:1", ("say", "hi", "-o", "x.wav", "--api", "auto"), 0),
+    ],
+    ids=["error-body", "voices", "health"],
+)
+def test_deeply_nested_json_is_one_clear_line_never_a_traceback(
+    run_cli, server, fault: str, args: tuple[str, ...], code: int
+) -> None:
+    server.set_faults(fault)
+    result = run_cli(*args)
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr and "RecursionError" not in result.stderr
+    assert len(error_lines(result.stderr)) == (1 if code else 0), result.stderr
+
+
+# -- streams that never end -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("api", ["tts", "audio"])
+def test_status_events_that_never_advance_count_as_idle(run_cli, server, api: str) -> None:
+    server.set_faults("endless-status")
+    started = time.monotonic()
+    result = run_cli(
+        "say", "hi", "--api", api, "-o", f"x.{EXTENSION[api]}",
+        "--timeout", "3", "--idle-timeout", "2", "--retries", "0",
+        timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 5, result.stderr
+    assert time.monotonic() - started < 20
+    (line,) = error_lines(result.stderr)
+    assert line.startswith("outeai: error: idle timeout: the server kept sending events that")
+    assert line.endswith("retry, or raise --idle-timeout")
+
+
+def test_max_time_ends_a_request_that_keeps_progressing_too_slowly(run_cli, server) -> None:
+    server.set_faults("endless-status")
+    result = run_cli(
+        "say", "hi", "-o", "x.flac", "--max-time", "2", "--idle-timeout", "60", "--retries", "0",
+        timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 5, result.stderr
+    assert error_lines(result.stderr) == [
+        "outeai: error: max-time expired: the request was still running after 2 s; "
+        "retry, or raise --max-time"
+    ]
+
+
+def test_a_byte_drip_is_idle(run_cli, server) -> None:
+    server.set_faults("drip")
+    started = time.monotonic()
+    result = run_cli(
+        "say", "hi", "-o", "x.flac", "--timeout", "5", "--idle-timeout", "3", "--retries", "0",
+        timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 5, result.stderr
+    assert time.monotonic() - started < 20
+    (line,) = error_lines(result.stderr)
+    assert "idle timeout" in line and "raise --idle-timeout" in line
+
+
+# -- redirects ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [("say", "hi", "-o", "x.flac"), ("voices", "--remote")])
+def test_a_redirect_names_its_target_masked_and_is_not_followed(
+    run_cli, server, args: tuple[str, ...]
+) -> None:
+    server.set_faults("http-302")
+    result = run_cli(*args, "--retries", "0") if args[0] == "say" else run_cli(*args)
+    assert result.returncode == 5, result.stderr
+    (line,) = error_lines(result.stderr)
+    root = server.base_url.removesuffix("/api/v1")
+    assert f"HTTP 302: the server redirects to {root}/moved/api/v1/" in line
+    assert "?…" in line and "redirects are not followed on purpose" in line
+    assert_clean(result.stderr)
+    paths = [r["path"] for r in server.requests()]
+    assert not any("moved" in p for p in paths), paths
+
+
+def test_a_voice_list_that_drips_ends_at_the_timeout(run_cli, server) -> None:
+    server.set_faults("drip")
+    started = time.monotonic()
+    result = run_cli("voices", "--remote", "--timeout", "3", timeout=30)
+    assert result.returncode == 5, result.stderr
+    assert time.monotonic() - started < 15
+    (line,) = error_lines(result.stderr)
+    assert "did not answer GET /voices within 3 s" in line
+
+
+def test_api_auto_does_not_claim_remembered_when_the_cache_cannot_be_written(
+    run_cli, server
+) -> None:
+    # A cache "directory" under /dev/null cannot be created, even by root.
+    result = run_cli(
+        "say", "hi", "-o", "x.flac", "--api", "auto", env={"XDG_CACHE_HOME": "/dev/null/c"}
+    )
+    assert result.returncode == 0, result.stderr
+    assert "remembered in" not in result.stderr
+    assert "not remembered: cannot write /dev/null/c/outeai/api-dialects.json" in result.stderr
