@@ -115,7 +115,7 @@ def test_flag_values_are_checked_by_the_same_table_as_file_values() -> None:
 
     for source in ({"flags": {"temperature": 1.5}}, {"file_data": {"temperature": 1.5}}):
         kwargs = {"environ": {}, "file_data": {}, **source}
-        with pytest.raises(ConfigError, match="must be a number from 0.1 to 1.0"):
+        with pytest.raises(ConfigError, match=r"must be a number from 0\.1 to 1\.0"):
             Settings(**kwargs).get("temperature")  # type: ignore[arg-type]
 
 
@@ -250,9 +250,11 @@ def test_an_untrusted_tls_certificate_is_named(tmp_path: Path) -> None:
             assert line, "openssl s_server did not start"
         port = int(line.rsplit(":", 1)[1])
         url = f"https://127.0.0.1:{port}/api/v1"
-        with TTSClient(TOKEN, base_url=url, retries=0) as client:
-            with pytest.raises(TransportError) as caught:
-                client.generate("hi")
+        with (
+            TTSClient(TOKEN, base_url=url, retries=0) as client,
+            pytest.raises(TransportError) as caught,
+        ):
+            client.generate("hi")
         assert caught.value.message.startswith(
             f"cannot connect to {url}: TLS certificate not trusted"
         )

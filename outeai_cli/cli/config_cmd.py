@@ -79,7 +79,7 @@ def _read_token() -> str:
     terminal = Terminal()
     if terminal.stdin_is_tty:
         return str(click.prompt("API token", hide_input=True, err=True))
-    line = terminal.stdin.readline()
+    line = terminal.stdin_bytes.readline().decode("utf-8", "replace")
     if not line.strip():
         raise InputError(
             "no token on stdin",

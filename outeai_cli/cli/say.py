@@ -343,6 +343,10 @@ def _choose_output(
                 "--play needs a file, but the audio is going to stdout",
                 hint="give -o FILE, or pipe it to a player: -o - | ffplay -autoexit -nodisp -",
             )
+        if terminal.stdout_closed:
+            raise InputError(
+                "standard output is closed, so the audio has nowhere to go", hint="give -o FILE"
+            )
         if terminal.stdout_is_tty:
             raise InputError(
                 "refusing to write audio to a terminal",

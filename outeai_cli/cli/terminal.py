@@ -7,10 +7,25 @@ the context object (`CliRunner().invoke(app, args, obj=terminal)`).
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO, cast
+
+
+class _ClosedStdin(io.RawIOBase):
+    """Standard input when the shell closed it (`<&-`): reading is a clear error."""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        from outeai_cli.errors import InputError
+
+        raise InputError(
+            "standard input is closed", hint="give the text as an argument or with --file FILE"
+        )
 
 
 @dataclass
@@ -31,6 +46,11 @@ class Terminal:
         """Standard output as bytes, for audio."""
         return cast(BinaryIO, getattr(self.stdout, "buffer", self.stdout))
 
+    @property
+    def stdout_closed(self) -> bool:
+        """The shell closed standard output (`>&-`): Python has no stream for it."""
+        return self.stdout is None
+
     def print_out(self, line: str) -> None:
         """A line of machine-readable output (e.g. --json)."""
         print(line, file=self.stdout, flush=True)
@@ -40,6 +60,8 @@ class Terminal:
 
         On a terminal it is wrapped between words, so a path is never cut in two.
         """
+        if self.stderr is None:  # print(file=None) would write to stdout: the audio
+            return
         if self.stderr_is_tty:
             import textwrap
 
@@ -61,6 +83,8 @@ class Terminal:
     @property
     def stdin_bytes(self) -> BinaryIO:
         """Standard input as bytes (text is decoded strictly later, naming bad offsets)."""
+        if self.stdin is None:
+            return cast(BinaryIO, io.BufferedReader(_ClosedStdin()))
         return cast(BinaryIO, getattr(self.stdin, "buffer", self.stdin))
 
     @staticmethod
