@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from outeai_cli.errors import InputError, ProtocolError
+from outeai_cli.errors import Advice, Fix, InputError, ProtocolError
 
 # Formats the CLI can write, by extension; each maps to soundfile's (format, subtype).
 OUTPUT_FORMATS: dict[str, tuple[str, str | None]] = {
@@ -47,12 +47,14 @@ def format_for_path(path: str | os.PathLike[str], override: str | None = None) -
     if not suffix:
         raise InputError(
             f"cannot tell the audio format of {os.fspath(path)!r}: it has no extension",
-            hint=f"add one of .{', .'.join(OUTPUT_FORMATS)} or pass --format",
+            hint=f"add one of .{', .'.join(OUTPUT_FORMATS)}",
+            advice=(Advice(Fix.GIVE, "format"),),
         )
     if suffix not in OUTPUT_FORMATS:
         raise InputError(
             f"unsupported output extension '.{suffix}' in {os.fspath(path)!r}",
-            hint=f"use one of .{', .'.join(OUTPUT_FORMATS)} or pass --format",
+            hint=f"use one of .{', .'.join(OUTPUT_FORMATS)}",
+            advice=(Advice(Fix.GIVE, "format"),),
         )
     return suffix
 
@@ -68,7 +70,10 @@ def atomic_output(target: Path, *, force: bool = False) -> Iterator[IO[bytes]]:
     target = Path(target)
     directory = target.parent
     if not force and target.exists():
-        raise InputError(f"{os.fspath(target)} already exists", hint="pass --force to overwrite it")
+        raise InputError(
+            f"{os.fspath(target)} already exists",
+            advice=(Advice(Fix.ENABLE, "force", purpose="to overwrite it"),),
+        )
     if not directory.is_dir():
         raise InputError(
             f"the directory {os.fspath(directory)} does not exist", hint="create it first"
@@ -82,7 +87,7 @@ def atomic_output(target: Path, *, force: bool = False) -> Iterator[IO[bytes]]:
             if not force and target.exists():
                 raise InputError(
                     f"{os.fspath(target)} appeared while writing",
-                    hint="pass --force to overwrite it",
+                    advice=(Advice(Fix.ENABLE, "force", purpose="to overwrite it"),),
                 )
             if tmp is None:  # anonymous: give it a name only now, then rename over the target
                 tmp = directory / f".{target.name}.{os.getpid()}.part"

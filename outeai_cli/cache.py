@@ -24,10 +24,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from outeai_cli.audio import atomic_output
+from outeai_cli.untrusted import parse_json_object
 
 APP_NAME = "outeai"
 _VERSION = 1
 _COPY_BLOCK = 1 << 20
+_META_LIMIT = 64 * 1024  # an entry's metadata is a few fields; anything bigger was tampered with
 
 
 def default_cache_dir() -> Path:
@@ -91,7 +93,7 @@ class PieceCache:
         """
         audio_path, meta_path = self._paths(key)
         try:
-            meta = json.loads(meta_path.read_bytes())
+            meta = parse_json_object(meta_path.read_bytes(), max_bytes=_META_LIMIT)
             expected_size, expected_hash = int(meta["bytes"]), str(meta["sha256"])
             entry = CachedAudio(
                 str(meta["format"]), _optional_float(meta.get("duration")), expected_size

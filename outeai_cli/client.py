@@ -113,7 +113,8 @@ def validate_text(text: str) -> str:
     if not isinstance(text, str) or not text.strip():
         raise InputError(
             "the text is empty",
-            hint="give the text to speak as an argument, with --file, or on stdin",
+            hint="give the text to speak as an argument or on stdin",
+            advice=(Advice(Fix.GIVE, "file", purpose="to read it from a file"),),
         )
     return text
 

@@ -192,7 +192,14 @@ SETTINGS: dict[str, SettingSpec] = {
             "sampling temperature {}-{}".format(*TEMPERATURE_RANGE),
             f"{DEFAULT_TEMPERATURE:g}",
         ),
-        SettingSpec("format", _format, None, (), "output format when -o has no extension", "wav"),
+        SettingSpec(
+            "format",
+            _format,
+            None,
+            (),
+            "output format when the output file has no extension",
+            "wav",
+        ),
         SettingSpec(
             "timeout",
             _seconds(0.1),

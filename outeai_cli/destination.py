@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, cast
 
 from outeai_cli.audio import atomic_output, spool_file
-from outeai_cli.errors import InputError
+from outeai_cli.errors import Advice, Fix, InputError
 
 _COPY_BLOCK = 1 << 20
 
@@ -25,9 +25,16 @@ _COPY_BLOCK = 1 << 20
 def check_target(target: Path, *, force: bool) -> None:
     """Fail before any request if the output could not be written."""
     if target.is_dir():
-        raise InputError(f"{os.fspath(target)} is a directory", hint="give a file name with -o")
+        raise InputError(
+            f"{os.fspath(target)} is a directory",
+            hint="give a file name, not a directory",
+            advice=(Advice(Fix.REPLACE, "output"),),
+        )
     if not force and target.exists():
-        raise InputError(f"{os.fspath(target)} already exists", hint="pass --force to overwrite it")
+        raise InputError(
+            f"{os.fspath(target)} already exists",
+            advice=(Advice(Fix.ENABLE, "force", purpose="to overwrite it"),),
+        )
     parent = target.parent
     if not parent.is_dir():
         raise InputError(
@@ -39,7 +46,7 @@ def check_target(target: Path, *, force: bool) -> None:
     except OSError as exc:
         raise InputError(
             f"cannot write to the directory {os.fspath(parent)} ({exc.strerror})",
-            hint="choose another -o path",
+            advice=(Advice(Fix.REPLACE, "output"),),
         ) from None
 
 

@@ -94,7 +94,7 @@ def find_player(fmt: str, search_path: str | None = None) -> Choice:
     raise PlayerNotFoundError(
         f"no installed audio player can play {fmt.upper()} ({found})",
         hint="install ffmpeg (for ffplay) or mpv, or save in a format your player reads "
-        "(e.g. -o NAME.wav)",
+        "(e.g. NAME.wav)",
     )
 
 

@@ -23,7 +23,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from outeai_cli.errors import InputError
+from outeai_cli.errors import Advice, Fix, InputError
 
 DEFAULT_MAX_CHARS = 200  # the per-request cap the service documents for one plan
 
@@ -52,7 +52,7 @@ def split_text(
     if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 1:
         raise InputError(
             f"the character cap must be a whole number of at least 1, got {max_chars!r}",
-            hint="e.g. --max-chars 200",
+            advice=(Advice(Fix.SET, "max_chars", "200"),),
         )
     spans = _pack(
         _sentences(text, language), max_chars, lambda s, e: _split_long(text, s, e, max_chars)

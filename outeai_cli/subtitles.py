@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from outeai_cli.audio import atomic_output
-from outeai_cli.errors import InputError
+from outeai_cli.errors import Advice, Fix, InputError
 
 SUBTITLE_FORMATS = ("srt", "vtt")
 _SPACES = re.compile(r"\s+")
@@ -55,10 +55,13 @@ def check_subtitles_target(path: Path, *, force: bool) -> None:
     subtitle_format(path)
     if path.is_dir():
         raise InputError(
-            f"{os.fspath(path)} is a directory", hint="give a file name to --subtitles"
+            f"{os.fspath(path)} is a directory", hint="give a file name, not a directory"
         )
     if not force and path.exists():
-        raise InputError(f"{os.fspath(path)} already exists", hint="pass --force to overwrite it")
+        raise InputError(
+            f"{os.fspath(path)} already exists",
+            advice=(Advice(Fix.ENABLE, "force", purpose="to overwrite it"),),
+        )
     if not path.parent.is_dir():
         raise InputError(
             f"the directory {os.fspath(path.parent)} does not exist", hint="create it first"

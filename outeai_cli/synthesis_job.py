@@ -355,7 +355,7 @@ class SynthesisJob:
                 Note(
                     f"piece {task.number}: the server refused {len(piece.text)} characters as "
                     f"too long ({exc.message}); splitting it further "
-                    "(lower --max-chars to avoid this)"
+                    "(a lower max_chars setting avoids this)"
                 )
             )
             return self._fetch_split(task, piece, scheduler)

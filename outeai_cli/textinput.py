@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import BinaryIO
 
-from outeai_cli.errors import InputError
+from outeai_cli.errors import Advice, Fix, InputError
 
 
 def decode_text(raw: bytes, source: str) -> str:
@@ -17,7 +17,7 @@ def decode_text(raw: bytes, source: str) -> str:
     except UnicodeDecodeError as exc:
         raise InputError(
             f"{source} is not valid UTF-8 (invalid byte 0x{raw[exc.start]:02x} at offset {exc.start})",
-            hint="convert it first, e.g. iconv -f latin1 -t utf-8",
+            hint="convert it to UTF-8 first (e.g. with iconv)",
         ) from None
     if not text.strip():
         raise InputError(f"{source} is empty", hint="give some text to speak")
@@ -33,8 +33,7 @@ def read_text(
     """The text from exactly one source; an error (nothing sent) when none or two are given."""
     if argument is not None and file is not None:
         raise InputError(
-            "give the text either as an argument or with --file, not both",
-            hint="drop one of them",
+            "the text was given both as an argument and as a file", hint="give only one of them"
         )
     if argument is not None:
         # Arguments arrive decoded with surrogateescape: re-encode to find undecodable bytes.
@@ -46,17 +45,18 @@ def read_text(
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
-            raise InputError(f"no such file: {file}", hint="check the --file path") from None
+            raise InputError(f"no such file: {file}", hint="check the file's path") from None
         except IsADirectoryError:
             raise InputError(
-                f"{file} is a directory", hint="give a text file with --file"
+                f"{file} is a directory", hint="give a text file, not a directory"
             ) from None
         except PermissionError:
             raise InputError(f"cannot read {file}: permission denied") from None
         return decode_text(raw, file)
     raise InputError(
         "no text to speak",
-        hint='give it as an argument (outeai say "Hello"), with --file PATH, or pipe it on stdin',
+        hint='give it as an argument (outeai say "Hello") or pipe it on stdin',
+        advice=(Advice(Fix.GIVE, "file", purpose="to read it from a file"),),
     )
 
 

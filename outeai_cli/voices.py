@@ -17,22 +17,12 @@ if TYPE_CHECKING:
     from outeai_cli.errors import OuteAIError
 
 
-def suggest(name: str, custom_names: Iterable[str] = (), *, kind: str = "default") -> str:
-    """A hint for a voice the server refused: the closest other names, and where to see all."""
-    custom = list(custom_names)
-    if kind == "custom" and name in custom:
-        return (
-            f"'{name}' is registered here ('outeai voices add' only records the name), but the "
-            f"server has no custom voice by that name: check it in your account, or for "
-            f"'outeai serve' start it with --custom-voice {name}"
-        )
-    known = [k for k in [*all_names(), *custom] if k.upper() != name.upper()]
+def close_names(name: str, custom_names: Iterable[str] = ()) -> list[str]:
+    """Up to three known voice names (built-in or custom) closest to `name`, best first."""
+    known = [k for k in [*all_names(), *custom_names] if k.upper() != name.upper()]
     close = difflib.get_close_matches(name.upper(), [k.upper() for k in known], n=3, cutoff=0.5)
     by_upper = {k.upper(): k for k in known}
-    if close:
-        names = ", ".join(by_upper[c] for c in close)
-        return f"did you mean {names}? Run 'outeai voices' to see every voice"
-    return "run 'outeai voices' to see every voice"
+    return [by_upper[c] for c in close]
 
 
 @dataclass(frozen=True, slots=True)

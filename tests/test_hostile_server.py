@@ -190,3 +190,40 @@ def test_api_auto_does_not_claim_remembered_when_the_cache_cannot_be_written(
     assert result.returncode == 0, result.stderr
     assert "remembered in" not in result.stderr
     assert "not remembered: cannot write /dev/null/c/outeai/api-dialects.json" in result.stderr
+
+
+# -- files anyone could have edited: the same bounded parse ------------------------------------
+
+DEEP = "[" * 60_000 + "]" * 60_000
+
+
+def test_a_deeply_nested_manifest_line_is_a_row_error(run_cli, server, tmp_path) -> None:
+    (tmp_path / "list.jsonl").write_text(DEEP + "\n")
+    result = run_cli("batch", "list.jsonl", "-o", "out")
+    assert result.returncode == 2, result.stderr
+    (line,) = error_lines(result.stderr)
+    assert "list.jsonl line 1: not valid JSON" in line
+    assert "Traceback" not in result.stderr
+
+
+def test_a_deeply_nested_results_line_is_skipped(run_cli, server, tmp_path) -> None:
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "outeai-results.jsonl").write_text(DEEP + "\n")
+    (tmp_path / "list.jsonl").write_text(json.dumps({"text": "hi", "output": "a.flac"}) + "\n")
+    result = run_cli("batch", "list.jsonl", "-o", "out")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out" / "a.flac").exists()
+
+
+def test_a_deeply_nested_cache_entry_is_a_miss(tmp_path) -> None:
+    import io
+
+    from outeai_cli.cache import PieceCache, piece_key
+
+    cache = PieceCache(tmp_path / "c")
+    key = piece_key(api="tts", base_url="http://x/api/v1", speaker="s", temperature=0.4, text="t")
+    source = tmp_path / "piece.flac"
+    source.write_bytes(b"fLaC" + bytes(100))
+    cache.store(key, source, format="flac", duration=1.0)
+    (tmp_path / "c" / key[:2] / f"{key}.json").write_text(DEEP)
+    assert cache.fetch(key, io.BytesIO()) is None

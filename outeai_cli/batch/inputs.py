@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import re
 from collections.abc import Iterable
@@ -23,6 +22,7 @@ from typing import Any, BinaryIO
 from outeai_cli.audio import format_for_path
 from outeai_cli.errors import InputError
 from outeai_cli.textinput import decode_text
+from outeai_cli.untrusted import parse_json
 
 MANIFEST_FIELDS = ("text", "file", "output", "speaker", "temperature")
 
@@ -89,7 +89,7 @@ def _jsonl_rows(raw: str, path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = parse_json(line)
         except ValueError as exc:
             raise _row_error(path, number, f"not valid JSON ({exc})") from None
         if not isinstance(row, dict):
@@ -178,17 +178,14 @@ def _output_name(
 
 
 def _temperature(value: Any, path: Path, number: int) -> float | None:
+    from outeai_cli.config import check_temperature
+
     if value is None:
         return None
     try:
-        number_value = float(value)
-    except (TypeError, ValueError):
-        number_value = -1.0
-    if isinstance(value, bool) or not 0.1 <= number_value <= 1.0:
-        raise _row_error(
-            path, number, f"'temperature' must be a number from 0.1 to 1.0, got {value!r}"
-        )
-    return number_value
+        return check_temperature(value)  # the settings' own range check
+    except ValueError as exc:
+        raise _row_error(path, number, f"'temperature' {exc}, got {value!r}") from None
 
 
 def _row_error(path: Path, number: int, problem: str, *, hint: str = "") -> InputError:

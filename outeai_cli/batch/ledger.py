@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from outeai_cli.errors import InputError
 from outeai_cli.speakers import Speaker
+from outeai_cli.untrusted import parse_json
 
 if TYPE_CHECKING:
     from outeai_cli.batch.inputs import BatchItem
@@ -40,7 +41,7 @@ class ResultsLog:
             raise InputError(f"cannot read the results file {path}: {exc.strerror}") from None
         for line in lines:
             try:
-                record = json.loads(line)
+                record = parse_json(line)
             except ValueError:
                 continue
             if isinstance(record, dict) and isinstance(record.get("output"), str):

@@ -62,7 +62,7 @@ def word_advice(advice: Advice) -> str:
             Fix.ENABLE: f"pass {flag}",
             Fix.SET: f"try {flag} {advice.value}",
             Fix.CHOOSE: f"choose one of {flag} {advice.value}",
-            Fix.GIVE: f"give {flag}",
+            Fix.GIVE: f"use {flag}",
             Fix.REPLACE: f"give another {flag}",
         }[advice.fix]
     return f"{words} {advice.purpose}".rstrip()

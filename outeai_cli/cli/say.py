@@ -227,9 +227,9 @@ def say(
             )
     except APIError as exc:
         if exc.status == 404 and not exc.hint:  # the API's own 404: an unknown voice
-            from outeai_cli.voices import suggest
+            from outeai_cli.cli.voices_cmd import unknown_voice_hint
 
-            exc.hint = suggest(voice.name, settings.custom_voices(), kind=voice.kind)
+            exc.hint = unknown_voice_hint(voice.name, settings.custom_voices(), kind=voice.kind)
         raise
     except BaseException as exc:
         if not isinstance(exc, Exception) or isinstance(exc, InterruptedByUser):

@@ -4,6 +4,7 @@
 # annotation at start-up, a measurable share of `outeai --help`.
 
 import sys
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Annotated
 
@@ -35,6 +36,25 @@ app = typer.Typer(
     name="voices",
     help="List the voices: built-in, your custom ones, and the server's list.",
 )
+
+
+def unknown_voice_hint(
+    name: str, custom_names: Iterable[str] = (), *, kind: str = "default"
+) -> str:
+    """A hint for a voice the server refused: the closest other names, and where to see all."""
+    from outeai_cli.voices import close_names
+
+    custom = list(custom_names)
+    if kind == "custom" and name in custom:
+        return (
+            f"'{name}' is registered here ('outeai voices add' only records the name), but the "
+            f"server has no custom voice by that name: check it in your account, or for "
+            f"'outeai serve' start it with --custom-voice {name}"
+        )
+    close = close_names(name, custom)
+    if close:
+        return f"did you mean {', '.join(close)}? Run 'outeai voices' to see every voice"
+    return "run 'outeai voices' to see every voice"
 
 
 class Kind(StrEnum):
