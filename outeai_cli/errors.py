@@ -195,5 +195,36 @@ class InsecureTransportError(InputError):
     """Plain http to a non-loopback host: refused before any connection."""
 
 
+class OutputError(OuteAIError):
+    """The output could not be written (a full disk, a quota, an I/O error); nothing was
+    committed."""
+
+    exit_code = ExitCode.FAILURE
+
+    @classmethod
+    def of(cls, exc: OSError, destination: object) -> OutputError | None:
+        """The error a failed write stands for, naming where; None for other OS errors
+        (a closed pipe, say, which is not a storage problem)."""
+        import errno
+        import os
+
+        causes = {
+            errno.ENOSPC: "no space left on the device",
+            errno.EDQUOT: "the disk quota is exhausted",
+            errno.EFBIG: "the file grew over the size this system allows",
+            errno.EIO: "the device reported an I/O error",
+            errno.EROFS: "the file system is read-only",
+        }
+        cause = causes.get(exc.errno or 0)
+        if cause is None:
+            return None
+        detail = f" (while writing {exc.filename})" if exc.filename else ""
+        if isinstance(destination, str | os.PathLike):
+            message = f"cannot write {os.fspath(destination)}: {cause}{detail}; nothing was saved"
+        else:
+            message = f"cannot write standard output: {cause}{detail}"
+        return cls(message, hint="free some space", advice=(Advice(Fix.REPLACE, "output"),))
+
+
 class InterruptedByUser(OuteAIError):
     exit_code = ExitCode.INTERRUPTED

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from outeai_cli.errors import InterruptedByUser
+from outeai_cli.errors import InterruptedByUser, OutputError
 from outeai_cli.scheduler import RunProgress, Scheduler
 from outeai_cli.synthesis_job import SynthesisJob
 from outeai_cli.synthesis_types import (
@@ -57,6 +57,25 @@ def synthesize(
     `on_progress` sees snapshots of a split run (pieces done, requests in flight, notes).
     Setting `cancel` stops the run as a Ctrl-C does.
     """
+    try:
+        return _run(client, request, destination, fmt, options, on_event, on_progress, cancel)
+    except OSError as exc:  # cleaning up after a full disk may fail the same way: both land here
+        problem = OutputError.of(exc, destination)
+        if problem is None:
+            raise
+        raise problem from None
+
+
+def _run(
+    client: TTSClient,
+    request: SynthesisRequest,
+    destination: Path | IO[bytes],
+    fmt: str,
+    options: SynthesisOptions | None,
+    on_event: Callable[[Event], None] | None,
+    on_progress: Callable[[RunProgress], None] | None,
+    cancel: threading.Event | None,
+) -> SynthesisResult:
     options = options or SynthesisOptions()
     split = needs_pieces(request.text, options)
     started = time.monotonic()

@@ -4,6 +4,7 @@ over (numbers, tokens, closed streams) is one clear line, never a traceback."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -336,3 +337,27 @@ def test_concurrent_config_edits_lose_no_update(cli_env, tmp_path: Path) -> None
     data = tomllib.loads((tmp_path / "config" / "outeai" / "config.toml").read_text())
     assert set(data["profiles"]) == {f"p{i}" for i in range(4)}
     assert set(data["voices"]) == {f"clone-{i}" for i in range(4)}
+
+
+# -- a full disk ---------------------------------------------------------------------------------
+
+
+def test_a_full_disk_names_the_output_and_the_fix(cli_env, tmp_path: Path, server) -> None:
+    if os.geteuid() != 0 or not shutil.which("unshare"):
+        pytest.skip("needs root and unshare for a private, tiny tmpfs")
+    full = tmp_path / "full"
+    full.mkdir()
+    text = "A sentence long enough that its audio does not fit in sixty four kilobytes."
+    script = (
+        f"mount -t tmpfs -o size=64k tmpfs {full} && "
+        f"exec {sys.executable} -m outeai_cli say '{text}' -o {full}/x.wav"
+    )
+    proc = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script], env=cli_env, cwd=tmp_path, capture_output=True
+    )
+    stderr = proc.stderr.decode()
+    assert proc.returncode == 1, stderr
+    assert stderr.strip() == (
+        f"outeai: error: cannot write {full}/x.wav: no space left on the device; nothing was "
+        "saved; free some space, or give another -o"
+    )
