@@ -5,12 +5,14 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from outeai_cli.config import DEFAULT_RETRIES
+
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """Exponential backoff with full jitter, bounded in count and in total time."""
 
-    retries: int = 3
+    retries: int = DEFAULT_RETRIES
     base_delay: float = 0.5
     max_delay: float = 8.0
     max_retry_after: float = 30.0

@@ -159,7 +159,7 @@ def check_transport(base_url: str, *, allow_insecure_http: bool = False) -> None
     if parts.scheme not in ("http", "https"):
         raise InsecureTransportError(
             f"the base URL {base_url!r} is not an http(s) URL",
-            hint="use e.g. https://outeai.com/api/v1 or http://127.0.0.1:8000/api/v1",
+            hint="give the API root as an http:// or https:// URL ending in /api/v1",
         )
     if not parts.hostname:
         raise InsecureTransportError(f"the base URL {base_url!r} has no host")
