@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from outeai_cli.audio import format_for_path
-from outeai_cli.errors import InputError
+from outeai_cli.errors import Advice, InputError
 from outeai_cli.textinput import decode_text
 from outeai_cli.untrusted import parse_json
 
@@ -145,7 +145,9 @@ def _manifest_items(
                     path, number, f"cannot read {row['file']}: {exc.strerror}"
                 ) from None
             except InputError as exc:
-                raise _row_error(path, number, exc.message, hint=exc.hint) from None
+                raise _row_error(
+                    path, number, exc.message, hint=exc.hint, advice=exc.advice
+                ) from None
             stem = Path(row["file"]).stem
         output, item_fmt, explicit = _output_name(row.get("output"), stem, fmt, path, number)
         temperature = _temperature(row.get("temperature"), path, number)
@@ -174,7 +176,7 @@ def _output_name(
     try:
         return output, format_for_path(output), True
     except InputError as exc:
-        raise _row_error(path, number, exc.message, hint=exc.hint) from None
+        raise _row_error(path, number, exc.message, hint=exc.hint, advice=exc.advice) from None
 
 
 def _temperature(value: Any, path: Path, number: int) -> float | None:
@@ -188,8 +190,14 @@ def _temperature(value: Any, path: Path, number: int) -> float | None:
         raise _row_error(path, number, f"'temperature' {exc}, got {value!r}") from None
 
 
-def _row_error(path: Path, number: int, problem: str, *, hint: str = "") -> InputError:
-    return InputError(f"{path} line {number}: {problem}", hint=hint or "fix that row and run again")
+def _row_error(
+    path: Path, number: int, problem: str, *, hint: str = "", advice: tuple[Advice, ...] = ()
+) -> InputError:
+    return InputError(
+        f"{path} line {number}: {problem}",
+        hint=hint or ("" if advice else "fix that row and run again"),
+        advice=advice,
+    )
 
 
 def _slug(text: str) -> str:
