@@ -33,7 +33,7 @@ def read_text(
     """The text from exactly one source; an error (nothing sent) when none or two are given."""
     if argument is not None and file is not None:
         raise InputError(
-            "the text was given both as an argument and as a file", hint="give only one of them"
+            "give the text either as an argument or in a file, not both", hint="drop one of them"
         )
     if argument is not None:
         # Arguments arrive decoded with surrogateescape: re-encode to find undecodable bytes.
