@@ -130,12 +130,19 @@ class RunProgress:
 class Task(Protocol):
     """A unit of work for the pool; `run` reports through the scheduler and returns a value."""
 
+    @property
+    def owner(self) -> object:
+        """What the task works for (its job): the driving thread routes events by it."""
+        ...
+
     def run(self, scheduler: Scheduler) -> Any: ...
     def cancelled(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
 class StageChanged:
+    """The task's request reached a new stage (or chunk), for the requests-in-flight display."""
+
     task: Task
     stage: str
     chunk: int | None = None
@@ -152,17 +159,23 @@ class Relayed:
 
 @dataclass(frozen=True, slots=True)
 class Note:
+    """A message worth a line of its own (a retry, a slow-down, a re-split piece)."""
+
     text: str
 
 
 @dataclass(frozen=True, slots=True)
 class TaskDone:
+    """The task finished; `value` is what its `run` returned."""
+
     task: Task
     value: Any
 
 
 @dataclass(frozen=True, slots=True)
 class TaskFailed:
+    """The task raised; the driving thread decides what that means for its owner."""
+
     task: Task
     error: BaseException
 

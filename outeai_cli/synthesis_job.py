@@ -75,6 +75,10 @@ class PieceTask:
     uses: int = 1  # pieces served
     parts: list[_Part] | None = None
 
+    @property
+    def owner(self) -> SynthesisJob:
+        return self.job
+
     def run(self, scheduler: Scheduler) -> list[_Part]:
         return self.job.fetch(self, scheduler)
 

@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from outeai_cli.batch.inputs import BatchItem
 from outeai_cli.batch.ledger import (
@@ -184,7 +184,7 @@ class _BatchRun:
                 event = self.scheduler.next_event()
                 if isinstance(event, Note):
                     continue  # a piece's note (a retry, a re-split): the item's line speaks for it
-                job = event.task.job  # type: ignore[attr-defined]
+                job = cast("SynthesisJob", event.task.owner)
                 if job not in self.open:
                     continue  # a late event of an item that already ended
                 try:
