@@ -164,10 +164,14 @@ def test_magic_then_garbage_in_wav_is_riff_wave_then_no_fmt_chunk(
     assert does_not_decode(body)
 
 
-@pytest.mark.parametrize(
-    ("fault", "field", "value"),
-    [("wav-many-channels", "channels", 65535), ("wav-absurd-rate", "rate", 2_000_000_000)],
-)
+# (fault, the header field it sets, the value)
+WAV_HEADER_ATTACKS = [
+    ("wav-many-channels", "channels", 65535),
+    ("wav-absurd-rate", "rate", 2_000_000_000),
+]
+
+
+@pytest.mark.parametrize(("fault", "field", "value"), WAV_HEADER_ATTACKS)
 def test_wav_header_attacks_in_the_final_event_carry_the_real_samples(
     server: ServerHandle, fault: str, field: str, value: int
 ) -> None:
@@ -181,10 +185,7 @@ def test_wav_header_attacks_in_the_final_event_carry_the_real_samples(
         assert audio[44:] == pcm
 
 
-@pytest.mark.parametrize(
-    ("fault", "field", "value"),
-    [("wav-many-channels", "channels", 65535), ("wav-absurd-rate", "rate", 2_000_000_000)],
-)
+@pytest.mark.parametrize(("fault", "field", "value"), WAV_HEADER_ATTACKS)
 def test_wav_header_attacks_in_the_streamed_wav(
     server: ServerHandle, fault: str, field: str, value: int
 ) -> None:
