@@ -195,3 +195,15 @@ def test_a_long_text_waiting_on_a_cold_service_says_so_live_and_on_a_pipe(
     piped = run_cli(*args[:3], "y.flac", *args[4:], env={"OUTEAI_BASE_URL": cold.base_url})
     assert piped.returncode == 0, piped.stderr
     assert piped.stderr.count("cold start") == 1, piped.stderr
+
+
+def test_an_error_line_on_a_terminal_wraps_between_words(cli_env, tmp_path: Path) -> None:
+    missing = "no-such-directory-with-a-long-name/and-another-level-below"
+    code, shots, _ = screens_in_pty(
+        ["say", "hi", "-o", f"{missing}/x.flac"], cli_env, tmp_path, columns=60
+    )
+    assert code == 2
+    lines = shots[-1].splitlines()
+    assert lines[0].startswith("outeai: error: the directory"), lines
+    assert any(line.strip() == missing for line in lines), lines  # whole, on a line of its own
+    assert all(line.startswith("  ") for line in lines[1:]), lines

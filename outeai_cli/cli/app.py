@@ -161,7 +161,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 def main() -> None:
-    from outeai_cli.cli.errors import error_parts, interrupted, report, unexpected
+    from outeai_cli.cli.errors import error_parts, interrupted, report, say_line, unexpected
     from outeai_cli.errors import ExitCode, OuteAIError
 
     signal.signal(signal.SIGTERM, _on_sigterm)
@@ -193,10 +193,7 @@ def main() -> None:
         sys.exit(0)
     except typer.TyperException as exc:  # Typer's (vendored) Click usage errors
         message, hint = usage_error(exc)
-        print(
-            f"outeai: error: {message}{'' if message.endswith('?') else ';'} {hint}",
-            file=sys.stderr,
-        )
+        say_line(f"outeai: error: {message}{'' if message.endswith('?') else ';'} {hint}")
         fail(exc.exit_code, message, hint)
     except (KeyboardInterrupt, typer.Abort) as exc:
         fail(int(ExitCode.INTERRUPTED), interrupted(notes=notes_of(exc)))
@@ -206,7 +203,7 @@ def main() -> None:
         _quiet_broken_pipe()
     except OSError as exc:
         message = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
-        print(f"outeai: error: {message}", file=sys.stderr)
+        say_line(f"outeai: error: {message}")
         fail(int(ExitCode.FAILURE), message)
     except Exception as exc:  # a bug: one line (the traceback only with OUTEAI_DEBUG=1)
         fail(int(ExitCode.FAILURE), unexpected(exc))

@@ -121,12 +121,19 @@ def unexpected(exc: BaseException) -> str:
     detail = clean_text(str(exc), limit=300)
     message = f"unexpected {type(exc).__name__}" + (f": {detail}" if detail else "")
     hint = "this is a bug in outeai; run it again with OUTEAI_DEBUG=1 for the traceback"
-    print(f"outeai: error: {message}; {hint}", file=sys.stderr)
+    say_line(f"outeai: error: {message}; {hint}")
     return message
 
 
+def say_line(line: str) -> None:
+    """One line on stderr; on a terminal wrapped between words (a path is never cut)."""
+    from outeai_cli.cli.terminal import Terminal
+
+    Terminal().print_err(line)
+
+
 def report(exc: OuteAIError) -> int:
-    print(format_error(exc), file=sys.stderr)
+    say_line(format_error(exc))
     return int(exc.exit_code)
 
 
@@ -135,5 +142,5 @@ def interrupted(signal_name: str = "interrupted", notes: Sequence[str] = ()) -> 
     library and the command added to the exception). Returns the line's message."""
     kept = "; ".join(notes) or "no partial file was left behind"
     message = f"{signal_name}; {kept}"
-    print(f"outeai: {message}", file=sys.stderr)
+    say_line(f"outeai: {message}")
     return message

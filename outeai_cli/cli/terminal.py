@@ -75,10 +75,14 @@ class Terminal:
         print(line, file=self.stderr, flush=True)
 
     def stderr_columns(self) -> int:
+        """The terminal's width: COLUMNS when set (as Rich and Click read it), else the tty's."""
+        columns = self.environ.get("COLUMNS", "")
+        if columns.isdigit() and int(columns) > 0:
+            return int(columns)
         try:
             return os.get_terminal_size(self.stderr.fileno()).columns or 80
         except (AttributeError, ValueError, OSError):
-            return int(self.environ.get("COLUMNS", "") or 80)
+            return 80
 
     @property
     def stdin_bytes(self) -> BinaryIO:
