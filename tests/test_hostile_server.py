@@ -14,6 +14,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
+from outeai_cli.client import TTSClient
 from outeai_cli.server.faults import HOSTILE_TEXT
 from tests.conftest import TOKEN
 
@@ -53,11 +54,37 @@ def test_a_server_echoing_the_request_never_shows_the_token(
 
 
 @pytest.mark.parametrize("api", ["tts", "audio"])
-def test_control_characters_in_statuses_never_reach_the_terminal(run_cli, server, api) -> None:
+def test_control_characters_in_statuses_never_reach_the_terminal_or_a_caller(
+    run_cli, server, api: str
+) -> None:
     server.set_faults("control-chars")
     result = run_cli("say", "hi", "--api", api, "-o", f"x.{EXTENSION[api]}")
     assert result.returncode == 0, result.stderr
     assert_clean(result.stderr)
+    # A library caller that logs the stages gets them clean too.
+    stages: list[str] = []
+    with TTSClient(TOKEN, base_url=server.base_url, api=api, retries=0) as client:
+        client.generate("hi", on_event=lambda e: stages.append(getattr(e, "stage", "")))
+    assert any("OVERWRITTEN" in stage for stage in stages), stages
+    for stage in stages:
+        assert_clean(stage)
+
+
+@pytest.mark.parametrize(
+    "token", ['tok"en\\with/quotes-0123456789', "plain/slash+plus=eq-0123456789"]
+)
+def test_an_echoed_token_is_masked_in_every_encoding(run_cli, server, token: str) -> None:
+    server.set_faults("echo-request")
+    forms = {token, quote(token, safe=""), quote_plus(token), json.dumps(token)[1:-1]}
+    forms.add(json.dumps(token)[1:-1].replace("/", "\\/"))
+    for api, ext in (("tts", "flac"), ("audio", "mp3")):
+        result = run_cli(
+            "say", "hi", "--api", api, "-o", f"x.{ext}", "--retries", "0",
+            env={"OUTEAI_TOKEN": token},
+        )  # fmt: skip
+        assert result.returncode == 6, result.stderr
+        for form in forms:
+            assert form not in result.stderr, (api, form, result.stderr)
 
 
 def test_control_characters_in_voice_descriptions_never_reach_the_terminal(run_cli, server) -> None:
