@@ -254,3 +254,19 @@ def test_a_deeply_nested_cache_entry_is_a_miss(tmp_path) -> None:
     cache.store(key, source, format="flac", duration=1.0)
     (tmp_path / "c" / key[:2] / f"{key}.json").write_text(DEEP)
     assert cache.fetch(key, io.BytesIO()) is None
+
+
+@pytest.mark.parametrize(
+    ("output", "problem"),
+    [(".", "must be a relative path inside the output directory"), ("a\x00b.flac", "control")],
+    ids=["dot", "nul"],
+)
+def test_an_unusable_manifest_output_is_a_row_error(
+    run_cli, server, tmp_path, output: str, problem: str
+) -> None:
+    (tmp_path / "list.jsonl").write_text(json.dumps({"text": "hi", "output": output}) + "\n")
+    result = run_cli("batch", "list.jsonl", "-o", "out")
+    assert result.returncode == 2, result.stderr
+    (line,) = error_lines(result.stderr)
+    assert "list.jsonl line 1:" in line and problem in line
+    assert server.requests() == []

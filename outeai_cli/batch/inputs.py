@@ -165,12 +165,14 @@ def _output_name(
     if value is None:
         return Path(f"{stem}.{fmt}"), fmt, False
     output = Path(value)
-    if not value.strip() or output.is_absolute() or ".." in output.parts:
+    if not value.strip() or output.is_absolute() or ".." in output.parts or not output.name:
         raise _row_error(
             path,
             number,
             f"'output' must be a relative path inside the output directory, got {value!r}",
         )
+    if any(ord(c) < 32 or c == "\x7f" for c in value):
+        raise _row_error(path, number, f"'output' holds a control character: {value!r}")
     if not output.suffix:
         return output.with_name(f"{output.name}.{fmt}"), fmt, True
     try:
