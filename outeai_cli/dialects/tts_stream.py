@@ -202,5 +202,7 @@ class WAVStreamParser:
 
 
 def _preview(head: bytes, limit: int = 24) -> str:
-    text = head[:limit].decode("utf-8", "replace")
+    from outeai_cli.untrusted import clean_text
+
+    text = clean_text(head[:limit].decode("utf-8", "replace"))
     return repr(text + ("…" if len(head) > limit else ""))
