@@ -24,6 +24,7 @@ from outeai_cli.audio import detect_format
 from outeai_cli.dialects.tts import TTSStreamParser
 from outeai_cli.errors import ProtocolError
 from outeai_cli.events import AudioEvent, Event, StatusEvent
+from outeai_cli.untrusted import clean_text
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 STATUS_FIELDS = ("generation_status", "text_chunks", "current_text_chunk", "generated_seconds")
@@ -165,7 +166,7 @@ def valid_streams(draw: st.DrawFn) -> ValidStream:
 def expected_events(stream: ValidStream) -> list[Event]:
     events: list[Event] = [
         StatusEvent(
-            stage=obj["generation_status"],
+            stage=clean_text(obj["generation_status"], limit=200),  # server text: made safe
             text_chunks=obj.get("text_chunks"),
             current_text_chunk=obj.get("current_text_chunk"),
             generated_seconds=obj.get("generated_seconds"),
