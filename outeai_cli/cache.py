@@ -8,8 +8,9 @@ the temperature and the exact text sent.
 Layout under platformdirs' user cache dir (XDG_CACHE_HOME honoured), `pieces/ab/<key>`:
 `<key>.audio` holds the bytes as delivered and `<key>.json` their length and SHA-256. Both are
 written to a temp file, fsynced and renamed into place; the sidecar goes last, so an entry without a
-valid sidecar is incomplete. Reads check the length and hash and drop an entry that fails,
-so a partly written or damaged entry is never reused.
+valid sidecar is incomplete. Only audio that decodes completely is stored, and reads check the
+length, the hash and the decoding again, dropping an entry that fails: a partly written,
+damaged or bad entry is never reused, so a re-run requests that piece again.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import IO, Any
 
 from outeai_cli.audio import atomic_output
 from outeai_cli.untrusted import parse_json_object
+from outeai_cli.verify import DamagedAudio, check_audio
 
 APP_NAME = "outeai"
 _VERSION = 1
@@ -88,8 +90,8 @@ class PieceCache:
     def fetch(self, key: str, dest: IO[bytes]) -> CachedAudio | None:
         """Copy a valid entry's audio into `dest` and describe it; None on a miss.
 
-        An entry that fails validation is removed and counts as a miss. `dest` may then hold
-        part of it: the caller truncates or discards it.
+        An entry that fails validation (length, hash, or a complete decode) is removed and
+        counts as a miss. `dest` may then hold part of it: the caller truncates or discards it.
         """
         audio_path, meta_path = self._paths(key)
         try:
@@ -114,13 +116,19 @@ class PieceCache:
         except OSError:
             self._discard(key)
             return None
-        if size != expected_size or digest.hexdigest() != expected_hash:
+        if (
+            size != expected_size
+            or digest.hexdigest() != expected_hash
+            or not _decodes(audio_path, entry.format)
+        ):
             self._discard(key)
             return None
         return entry
 
     def store(self, key: str, source: Path, *, format: str, duration: float | None) -> None:
-        """Add an entry from a finished audio file. Raises OSError if the disk refuses."""
+        """Add an entry from a finished audio file. Raises OSError if the disk refuses, and
+        DamagedAudio (storing nothing) if the audio does not decode completely."""
+        check_audio(source, expected=format)
         audio_path, meta_path = self._paths(key)
         audio_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         digest = hashlib.sha256()
@@ -175,6 +183,14 @@ class PieceCache:
         if not self.directory.is_dir():
             return []
         return [p for p in self.directory.glob("*/*") if p.is_file()]
+
+
+def _decodes(path: Path, fmt: str) -> bool:
+    try:
+        check_audio(path, expected=fmt)
+    except DamagedAudio:
+        return False
+    return True
 
 
 def _optional_float(value: Any) -> float | None:

@@ -1,0 +1,190 @@
+"""The decode check every output passes before it is committed (outeai_cli.verify)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from outeai_cli.audio import OUTPUT_FORMATS
+from outeai_cli.verify import DamagedAudio, check_audio
+
+RATE = 24000
+
+
+def write_audio(path: Path, fmt: str, seconds: float = 2.0, channels: int = 1) -> bytes:
+    frames = int(RATE * seconds)
+    t = np.arange(frames) / RATE
+    signal_ = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.05 * np.sin(2 * np.pi * 3100 * t)
+    samples = np.repeat(signal_[:, None], channels, axis=1)
+    container, subtype = OUTPUT_FORMATS[fmt]
+    sf.write(path, samples, RATE, format=container, subtype=subtype or "PCM_16")
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("fmt", ["flac", "wav", "ogg", "mp3"])
+def test_a_whole_file_passes_with_its_length(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / f"a.{fmt}"
+    write_audio(path, fmt, channels=2)
+    check = check_audio(path, expected=fmt)
+    assert (check.format, check.samplerate, check.channels) == (fmt, RATE, 2)
+    if fmt == "mp3":  # counted from the frames, with the encoder's delay and padding
+        assert 2 * RATE <= check.frames < 2 * RATE + 3 * 1152
+    else:
+        assert check.frames == 2 * RATE
+
+
+@pytest.mark.parametrize("fmt", ["flac", "wav", "ogg", "mp3"])
+def test_half_a_file_fails(tmp_path: Path, fmt: str) -> None:
+    data = write_audio(tmp_path / f"a.{fmt}", fmt)
+    half = tmp_path / f"half.{fmt}"
+    half.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DamagedAudio, match="damaged"):
+        check_audio(half)
+
+
+@pytest.mark.parametrize("fmt", ["flac", "wav", "ogg", "mp3"])
+def test_a_valid_magic_followed_by_garbage_fails(tmp_path: Path, fmt: str) -> None:
+    data = write_audio(tmp_path / f"a.{fmt}", fmt)
+    garbage = tmp_path / f"garbage.{fmt}"
+    garbage.write_bytes(data[:4] + os.urandom(len(data) - 4))
+    with pytest.raises(DamagedAudio):
+        check_audio(garbage)
+
+
+def test_flac_magic_and_garbage_fails(tmp_path: Path) -> None:
+    path = tmp_path / "x.flac"
+    path.write_bytes(b"fLaC" + bytes(range(256)) * 40)
+    with pytest.raises(DamagedAudio):
+        check_audio(path)
+
+
+def test_a_flac_cut_at_a_frame_boundary_fails(tmp_path: Path) -> None:
+    # Cut where a frame starts, so the decoder cannot notice a torn frame: only the length
+    # STREAMINFO declares tells the file is short.
+    data = write_audio(tmp_path / "a.flac", "flac", seconds=6)
+    cut = data.index(b"\xff\xf8", len(data) // 2)
+    path = tmp_path / "cut.flac"
+    path.write_bytes(data[:cut])
+    with pytest.raises(DamagedAudio):
+        check_audio(path)
+
+
+def test_a_flipped_bit_in_a_flac_fails(tmp_path: Path) -> None:
+    data = bytearray(write_audio(tmp_path / "a.flac", "flac"))
+    data[len(data) * 2 // 3] ^= 0x10
+    path = tmp_path / "flipped.flac"
+    path.write_bytes(bytes(data))
+    with pytest.raises(DamagedAudio):
+        check_audio(path)
+
+
+def test_a_wav_whose_header_declares_more_data_than_present_fails(tmp_path: Path) -> None:
+    # libsndfile reads this "completely" (it trims the count to what is there), so the
+    # header's data size is compared with the file's size.
+    data = write_audio(tmp_path / "a.wav", "wav")
+    path = tmp_path / "truncated.wav"
+    path.write_bytes(data[:-1000])
+    assert sf.info(path).frames > 0  # what a decoder-only check would accept
+    with pytest.raises(DamagedAudio, match="cut short"):
+        check_audio(path)
+
+
+@pytest.mark.parametrize(
+    ("offset", "value", "words"),
+    [(22, 65535, "65535 channels"), (24, 4_000_000_000, "sample rate of 4000000000")],
+)
+def test_a_wav_header_with_absurd_channels_or_rate_fails(
+    tmp_path: Path, offset: int, value: int, words: str
+) -> None:
+    data = bytearray(write_audio(tmp_path / "a.wav", "wav"))
+    struct.pack_into("<H" if offset == 22 else "<I", data, offset, value)
+    path = tmp_path / "absurd.wav"
+    path.write_bytes(bytes(data))
+    with pytest.raises(DamagedAudio, match=words):
+        check_audio(path)
+
+
+def test_a_wav_with_the_streaming_placeholder_size_fails(tmp_path: Path) -> None:
+    data = bytearray(write_audio(tmp_path / "a.wav", "wav"))
+    struct.pack_into("<I", data, 40, 0xFFFFFFFF)
+    path = tmp_path / "stream.wav"
+    path.write_bytes(bytes(data))
+    with pytest.raises(DamagedAudio, match="unfinished"):
+        check_audio(path)
+
+
+def test_an_mp3_cut_at_a_frame_boundary_fails_by_its_frame_count(tmp_path: Path) -> None:
+    data = write_audio(tmp_path / "a.mp3", "mp3", seconds=4)
+    cut = data.index(b"\xff", len(data) // 2)
+    while data[cut + 1] & 0xE0 != 0xE0:
+        cut = data.index(b"\xff", cut + 1)
+    path = tmp_path / "cut.mp3"
+    path.write_bytes(data[:cut])
+    with pytest.raises(DamagedAudio):
+        check_audio(path)
+
+
+def test_bytes_after_the_end_of_an_ogg_stream_fail(tmp_path: Path) -> None:
+    data = write_audio(tmp_path / "a.ogg", "ogg")
+    path = tmp_path / "tail.ogg"
+    path.write_bytes(data + b"junk")
+    with pytest.raises(DamagedAudio, match="follow the end"):
+        check_audio(path)
+
+
+def test_not_audio_and_the_wrong_format_fail(tmp_path: Path) -> None:
+    text = tmp_path / "x.flac"
+    text.write_bytes(b"<html>502 Bad Gateway</html>")
+    with pytest.raises(DamagedAudio, match="not audio"):
+        check_audio(text)
+    wav = tmp_path / "a.wav"
+    write_audio(wav, "wav")
+    with pytest.raises(DamagedAudio, match="not the FLAC"):
+        check_audio(wav, expected="flac")
+
+
+def test_a_file_object_keeps_its_position(tmp_path: Path) -> None:
+    with open(tmp_path / "a.flac", "w+b") as handle:
+        handle.write(write_audio(tmp_path / "b.flac", "flac"))
+        position = handle.tell()
+        assert check_audio(handle).frames == 2 * RATE
+        assert handle.tell() == position
+
+
+def test_a_signal_stops_the_check_promptly(tmp_path: Path) -> None:
+    """The decoder reads through a descriptor, so Ctrl-C is not swallowed in a callback."""
+    path = tmp_path / "long.flac"
+    write_audio(path, "flac", seconds=600)
+    script = (
+        "import sys\n"
+        "from outeai_cli.verify import check_audio\n"
+        "with open(sys.argv[1], 'rb') as handle:\n"
+        "    print('checking', flush=True)\n"
+        "    for _ in range(50):\n"
+        "        check_audio(handle)\n"
+        "print('finished', flush=True)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == b"checking\n"
+    time.sleep(0.5)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert time.monotonic() - started < 5
+    assert b"finished" not in out
+    assert b"KeyboardInterrupt" in err and b"cffi callback" not in err
