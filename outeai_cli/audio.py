@@ -1,15 +1,17 @@
-"""Audio facts: format detection from magic bytes, output formats, atomic writes, conversion."""
+"""Audio facts: format detection from magic bytes, output formats, conversion."""
 
 from __future__ import annotations
 
-import contextlib
+import io
 import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+# Committing lives in outeai_cli.commit; these names stay importable here for older callers.
+from outeai_cli.commit import atomic_output, spool_file  # noqa: F401
 from outeai_cli.errors import Advice, Fix, InputError, ProtocolError
+
+_BLOCK_FRAMES = 65536
 
 # Formats the CLI can write, by extension; each maps to soundfile's (format, subtype).
 OUTPUT_FORMATS: dict[str, tuple[str, str | None]] = {
@@ -59,123 +61,78 @@ def format_for_path(path: str | os.PathLike[str], override: str | None = None) -
     return suffix
 
 
-@contextlib.contextmanager
-def atomic_output(target: Path, *, force: bool = False) -> Iterator[IO[bytes]]:
-    """Yield a temp file beside `target`; on success fsync it and rename it into place.
-
-    On any exception (KeyboardInterrupt included) the temp file is removed and the target is
-    left exactly as it was. Where the OS allows it the temp file is anonymous (O_TMPFILE)
-    until the commit, so even a kill -9 leaves nothing behind.
-    """
-    target = Path(target)
-    directory = target.parent
-    if not force and target.exists():
-        raise InputError(
-            f"{os.fspath(target)} already exists",
-            advice=(Advice(Fix.ENABLE, "force", purpose="to overwrite it"),),
-        )
-    if not directory.is_dir():
-        raise InputError(
-            f"the directory {os.fspath(directory)} does not exist", hint="create it first"
-        )
-    handle, tmp = _open_temp(directory, target.name)
-    try:
-        with handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-            if not force and target.exists():
-                raise InputError(
-                    f"{os.fspath(target)} appeared while writing",
-                    advice=(Advice(Fix.ENABLE, "force", purpose="to overwrite it"),),
-                )
-            if tmp is None:  # anonymous: give it a name only now, then rename over the target
-                tmp = directory / f".{target.name}.{os.getpid()}.part"
-                _link_anonymous(handle.fileno(), tmp)
-            os.chmod(tmp, 0o666 & ~_umask())
-            os.replace(tmp, target)
-            tmp = None
-        _fsync_dir(directory)
-    finally:
-        if tmp is not None:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-
-
-def _open_temp(directory: Path, name: str) -> tuple[IO[bytes], Path | None]:
-    """An anonymous O_TMPFILE in `directory` where supported, else a named hidden temp file."""
-    flag = getattr(os, "O_TMPFILE", 0)
-    if flag and os.path.isdir("/proc/self/fd"):
-        try:
-            fd = os.open(directory, flag | os.O_RDWR, 0o600)
-            return os.fdopen(fd, "w+b"), None
-        except OSError:
-            pass  # filesystem without O_TMPFILE support
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=directory)
-    return os.fdopen(fd, "w+b"), Path(tmp_name)
-
-
-def _link_anonymous(fd: int, path: Path) -> None:
-    # linkat(AT_SYMLINK_FOLLOW) on /proc/self/fd/N names an O_TMPFILE file; os.link only
-    # takes the linkat path (rather than link(2), which fails with EXDEV) given a dir fd.
-    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.link(f"/proc/self/fd/{fd}", path.name, dst_dir_fd=dir_fd, follow_symlinks=True)
-    finally:
-        os.close(dir_fd)
-
-
-def spool_file(directory: Path | None = None) -> IO[bytes]:
-    """An unnamed temporary file (removed by the OS when closed or when the process dies)."""
-    return tempfile.TemporaryFile(dir=directory)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def convert(source: IO[bytes], destination: IO[bytes], fmt: str) -> None:
+def convert(source: IO[bytes] | str | os.PathLike[str], destination: IO[bytes], fmt: str) -> None:
     """Re-encode the audio in `source` (any format soundfile reads) as `fmt` into `destination`.
 
-    Works in blocks so a long recording never sits in memory whole.
+    Works in blocks so a long recording never sits in memory whole, and through file
+    descriptors where the objects have them (see `descriptor_of`), so a signal stops it.
     """
     import soundfile as sf
 
-    container, subtype = OUTPUT_FORMATS[fmt]
-    source.seek(0)
     try:
-        with sf.SoundFile(source) as reader:
-            subtype = subtype or _lossless_subtype(reader.subtype)
-            with sf.SoundFile(
-                destination,
-                mode="w",
-                samplerate=reader.samplerate,
-                channels=reader.channels,
-                format=container,
-                subtype=subtype,
-            ) as writer:
-                for block in reader.blocks(
-                    blocksize=65536, dtype="int16" if subtype == "PCM_16" else "float32"
-                ):
+        with sf.SoundFile(readable(source), closefd=False) as reader:
+            writer, dtype = open_encoder(
+                destination, fmt, reader.samplerate, reader.channels, reader.subtype
+            )
+            with writer:
+                for block in reader.blocks(_BLOCK_FRAMES, dtype=dtype, always_2d=True):
                     writer.write(block)
     except (sf.LibsndfileError, RuntimeError) as exc:
         # Undecodable received audio is the response's fault, not the caller's.
         raise ProtocolError(f"the received audio could not be converted to {fmt}: {exc}") from None
 
 
-def _lossless_subtype(subtype: str) -> str:
-    return subtype if subtype in ("PCM_16", "PCM_24", "PCM_S8") else "PCM_16"
+def open_encoder(
+    out: IO[bytes], fmt: str, samplerate: int, channels: int, source_subtype: str
+) -> tuple[Any, str]:
+    """A soundfile writer of `fmt` into `out`, and the sample dtype to feed it.
+
+    Integers in, integers out: PCM samples pass through bit for bit.
+    """
+    import soundfile as sf
+
+    container, subtype = OUTPUT_FORMATS[fmt]
+    subtype = subtype or (source_subtype if source_subtype in ("PCM_16", "PCM_24") else "PCM_16")
+    dtype = {"PCM_16": "int16", "PCM_24": "int32"}.get(subtype, "float32")
+    writer = sf.SoundFile(
+        descriptor_of(out),
+        mode="w",
+        samplerate=samplerate,
+        channels=channels,
+        format=container,
+        subtype=subtype,
+        closefd=False,
+    )
+    return writer, dtype
+
+
+def readable(source: IO[bytes] | str | os.PathLike[str]) -> int | IO[bytes] | str:
+    """What to hand libsndfile to read `source` from its start (see `descriptor_of`)."""
+    if isinstance(source, str | os.PathLike):
+        return os.fspath(source)
+    target = descriptor_of(source)
+    if isinstance(target, int):
+        # libsndfile takes a descriptor's current offset as the start of the file.
+        os.lseek(target, 0, os.SEEK_SET)
+    else:
+        source.seek(0)
+    return target
+
+
+def descriptor_of(handle: IO[bytes]) -> int | IO[bytes]:
+    """The file descriptor behind `handle` when it has one (flushed), else `handle` itself.
+
+    Given a descriptor, libsndfile does its I/O in C. Given a Python file object it calls
+    back into Python for every read and write, and cffi prints and swallows an exception
+    raised in such a callback: a Ctrl-C or SIGTERM landing there would not stop the run but
+    silently cut the audio short.
+    """
+    try:
+        fd = handle.fileno()
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return handle
+    handle.flush()
+    return fd
 
 
 def audio_duration(path_or_file: str | os.PathLike[str] | IO[bytes]) -> float:

@@ -9,15 +9,15 @@ count the samples actually decoded, not the durations the server announced.
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from outeai_cli.audio import OUTPUT_FORMATS
+from outeai_cli.audio import convert, open_encoder, readable
 from outeai_cli.errors import ProtocolError
+from outeai_cli.verify import check_audio
 
 _BLOCK_FRAMES = 65536
 _COPY_BLOCK = 1 << 20
@@ -56,8 +56,9 @@ class Stitcher:
         import soundfile as sf
 
         number = self.pieces + 1
+        check_audio(source, what=f"the audio of piece {number}")  # whole, or not used at all
         try:
-            reader = sf.SoundFile(source)
+            reader = sf.SoundFile(readable(source), closefd=False)
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise ProtocolError(
                 f"the audio of piece {number} could not be decoded: {exc}"
@@ -88,23 +89,9 @@ class Stitcher:
         return Placement(start, self.frames)
 
     def _open(self, reader: Any) -> None:
-        import soundfile as sf
-
-        container, subtype = OUTPUT_FORMATS[self._fmt]
-        subtype = subtype or (
-            reader.subtype if reader.subtype in ("PCM_16", "PCM_24") else "PCM_16"
-        )
-        # Integers in, integers out: PCM samples pass through bit for bit.
-        self._dtype = {"PCM_16": "int16", "PCM_24": "int32"}.get(subtype, "float32")
         self.samplerate, self.channels = reader.samplerate, reader.channels
-        self._writer = sf.SoundFile(
-            _descriptor(self._out),
-            mode="w",
-            samplerate=self.samplerate,
-            channels=self.channels,
-            format=container,
-            subtype=subtype,
-            closefd=False,
+        self._writer, self._dtype = open_encoder(
+            self._out, self._fmt, self.samplerate, self.channels, reader.subtype
         )
 
     def close(self) -> None:
@@ -134,32 +121,12 @@ def copy_single(source: Path, delivered: str, out: IO[bytes], fmt: str) -> None:
 
     Re-encoding would gain nothing, and for a lossy delivery (MP3) it would lose quality.
     """
+    check_audio(source, expected=delivered, what="the received audio")
     if delivered == fmt:
         with open(source, "rb") as handle:
             shutil.copyfileobj(handle, out, _COPY_BLOCK)
         return
-    stitcher = Stitcher(out, fmt)  # decoded and encoded block by block, like any stitch
-    try:
-        stitcher.append(source)
-    except BaseException:
-        stitcher.abort()
-        raise
-    stitcher.close()
-
-
-def _descriptor(out: IO[bytes]) -> int | IO[bytes]:
-    """The file descriptor behind `out` when it has one, else `out` itself.
-
-    Given a descriptor, libsndfile writes through C I/O. Given a Python file object it calls
-    back into Python for every write, and a Ctrl-C landing in such a callback is printed and
-    swallowed by cffi instead of stopping the run.
-    """
-    try:
-        fd = out.fileno()
-    except (AttributeError, OSError, io.UnsupportedOperation):
-        return out
-    out.flush()
-    return fd
+    convert(source, out, fmt)  # decoded and encoded block by block, like any stitch
 
 
 def count_frames(source: str | os.PathLike[str]) -> tuple[int, int]:

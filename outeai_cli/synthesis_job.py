@@ -482,10 +482,13 @@ class SynthesisJob:
 
 
 def prepare_for_threads(client: TTSClient) -> None:
-    """Settle the client's lazy state (the dialect of --api auto, the connection pool) before
-    worker threads race to create it."""
+    """Settle the client's lazy state (the dialect of --api auto, the connection pool) and load
+    the audio decoder pieces are checked with, before worker threads race to create them."""
+    from outeai_cli.verify import load_decoder
+
     client.resolve_api()
     _ = client.http
+    load_decoder()
 
 
 def _convert_in_place(handle: IO[bytes], fmt: str, directory: Path | None) -> None:

@@ -1,0 +1,182 @@
+"""Committing outputs: never replacing what appeared meanwhile, never renaming over a pipe or a
+device, and conversion that a signal interrupts (outeai_cli.commit, outeai_cli.audio)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from outeai_cli.commit import AtomicFile, OutputExistsError, atomic_output, next_free_name
+from outeai_cli.errors import InputError
+from tests.helpers import files_in
+from tests.test_signals import start_say, wait_for_line
+
+# -- the library -----------------------------------------------------------------------------------
+
+
+def test_a_name_that_appears_while_writing_is_never_replaced(tmp_path: Path) -> None:
+    target = tmp_path / "out.flac"
+    with AtomicFile(target) as pending:
+        pending.file.write(b"new audio")
+        target.write_bytes(b"another run's audio")  # committed by someone else meanwhile
+        with pytest.raises(OutputExistsError, match="already exists while"):
+            pending.commit()
+    assert target.read_bytes() == b"another run's audio"
+    assert files_in(tmp_path) == {"out.flac"}
+
+
+def test_a_chosen_name_that_appears_while_writing_takes_the_next_free_one(tmp_path: Path) -> None:
+    target = tmp_path / "hello-world.flac"
+    with AtomicFile(target, fresh_name=True) as pending:
+        pending.file.write(b"new audio")
+        target.write_bytes(b"another run's audio")
+        (tmp_path / "hello-world-2.flac").write_bytes(b"a third")
+        committed = pending.commit()
+    assert committed == tmp_path / "hello-world-3.flac" == pending.path
+    assert committed.read_bytes() == b"new audio"
+    assert target.read_bytes() == b"another run's audio"
+
+
+def test_next_free_name_continues_a_number(tmp_path: Path) -> None:
+    (tmp_path / "a-2.flac").write_bytes(b"")
+    (tmp_path / "a-3.flac").write_bytes(b"")
+    assert next_free_name(tmp_path / "a-2.flac") == tmp_path / "a-4.flac"
+    assert next_free_name(tmp_path / "b.flac") == tmp_path / "b-2.flac"
+
+
+def test_an_existing_file_is_refused_up_front_without_force(tmp_path: Path) -> None:
+    (tmp_path / "out.flac").write_bytes(b"old")
+    with pytest.raises(OutputExistsError):
+        AtomicFile(tmp_path / "out.flac")
+    with atomic_output(tmp_path / "out.flac", force=True) as handle:
+        handle.write(b"new")
+    assert (tmp_path / "out.flac").read_bytes() == b"new"
+    assert files_in(tmp_path) == {"out.flac"}
+
+
+def test_a_symlink_to_a_file_is_followed_when_forced(tmp_path: Path) -> None:
+    (tmp_path / "real.flac").write_bytes(b"old")
+    (tmp_path / "link.flac").symlink_to("real.flac")
+    with atomic_output(tmp_path / "link.flac", force=True) as handle:
+        handle.write(b"new")
+    assert (tmp_path / "link.flac").is_symlink()
+    assert (tmp_path / "real.flac").read_bytes() == b"new"
+
+
+def test_a_fifo_is_written_into_not_replaced(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.flac"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    with atomic_output(fifo) as handle:  # nothing in a pipe to lose: no force needed
+        handle.write(b"audio" * 1000)
+    reader.join(timeout=10)
+    assert received == [b"audio" * 1000]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_a_directory_and_a_socket_are_refused(tmp_path: Path) -> None:
+    import socket
+
+    with pytest.raises(InputError, match="is a directory"):
+        AtomicFile(tmp_path, force=True)
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(os.fspath(tmp_path / "sock.flac"))
+        with pytest.raises(InputError, match="not a regular file"):
+            AtomicFile(tmp_path / "sock.flac", force=True)
+
+
+# -- the CLI ---------------------------------------------------------------------------------------
+
+
+def test_say_never_replaces_an_output_another_run_committed_meanwhile(
+    cli_env, make_server, tmp_path: Path
+) -> None:
+    slow = make_server(latency=1.5)
+    before = files_in(tmp_path)
+    env = {**cli_env, "OUTEAI_BASE_URL": slow.base_url}
+    proc = start_say(["Hello.", "-o", "out.flac"], env, tmp_path)
+    wait_for_line(proc, "Warming up")
+    (tmp_path / "out.flac").write_bytes(b"the other run's audio")
+    assert proc.wait(timeout=30) == 2
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    assert "out.flac already exists" in stderr and "Traceback" not in stderr
+    assert (tmp_path / "out.flac").read_bytes() == b"the other run's audio"
+    assert files_in(tmp_path) == before | {"out.flac"}
+
+
+def test_force_writes_into_a_character_device_without_replacing_it(run_cli, tmp_path: Path) -> None:
+    # Through a link to /dev/null: code that renamed over the name would replace the link,
+    # not /dev/null itself (a test must never risk the machine's /dev/null).
+    (tmp_path / "null.flac").symlink_to("/dev/null")
+    result = run_cli("say", "Hello.", "-o", "null.flac", "--force")
+    assert result.returncode == 0, result.stderr
+    assert os.readlink(tmp_path / "null.flac") == "/dev/null"
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_force_writes_into_a_fifo(run_cli, tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.flac"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    result = run_cli("say", "Hello.", "-o", "pipe.flac", "--force")
+    reader.join(timeout=10)
+    assert result.returncode == 0, result.stderr
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert received and received[0][:4] == b"fLaC"
+
+
+def test_force_through_a_dev_stdout_link_writes_to_stdout(run_cli, tmp_path: Path) -> None:
+    (tmp_path / "out.flac").symlink_to("/dev/stdout")
+    result = run_cli("say", "Hello.", "-o", "out.flac", "--force")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out.flac").is_symlink()
+    assert result.stdout[:4] == b"fLaC"
+
+
+def _output_being_encoded(pid: int, directory: Path, magic: tuple[bytes, ...]) -> bool:
+    """Whether the process holds a file in `directory` that already starts like the output."""
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if not os.readlink(f"/proc/{pid}/fd/{fd}").startswith(os.fspath(directory)):
+                continue
+            with open(f"/proc/{pid}/fd/{fd}", "rb") as handle:
+                head = handle.read(4)
+        except OSError:
+            continue
+        if head.startswith(magic):
+            return True
+    return False
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "words"),
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+)
+def test_a_signal_mid_conversion_stops_it_and_commits_nothing(
+    cli_env, server, tmp_path: Path, sig: int, code: int, words: str
+) -> None:
+    # 5,000 characters in one request: five minutes of audio, seconds of MP3 encoding.
+    text = ("The quick brown fox jumps over the lazy dog. " * 112)[:5000]
+    before = files_in(tmp_path)
+    proc = start_say([text, "-o", "big.mp3", "--max-chars", "5000"], cli_env, tmp_path)
+    deadline = time.monotonic() + 60
+    while not _output_being_encoded(proc.pid, tmp_path, (b"ID3", b"\xff\xfb", b"\xff\xf3")):
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert time.monotonic() < deadline, "never saw the conversion start"
+        time.sleep(0.01)
+    proc.send_signal(sig)
+    assert proc.wait(timeout=20) == code
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    assert f"outeai: {words}" in stderr
+    assert "Saved" not in stderr and "cffi" not in stderr and "Traceback" not in stderr
+    assert files_in(tmp_path) == before
