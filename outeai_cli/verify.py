@@ -93,14 +93,41 @@ def _check(source: Source, expected: str | None) -> AudioCheck:
 
 
 def load_decoder() -> None:
-    """Import the decoder (numpy, soundfile and libsndfile) now, in the calling thread.
+    """Load the decoder (numpy, soundfile, libsndfile) now, for good; before starting threads
+    that check audio.
 
-    Call it before starting threads that check audio: a first import inside a worker thread
-    can still be loading shared libraries when the main thread exits, and the interpreter
-    then crashes (SIGSEGV) instead of exiting with its code.
+    Worker threads are daemons, so one can still be inside libsndfile when the main thread
+    exits. Two ways that crashed the interpreter (SIGSEGV instead of the exit code): a first
+    import still loading shared libraries in a worker, and the exit freeing soundfile's cffi
+    handle, which dlclose()s libsndfile under the worker's feet. So: import here, and pin
+    the library (RTLD_NODELETE) so it stays mapped until the process is gone.
     """
+    global _pinned
     import numpy  # noqa: F401
     import soundfile  # noqa: F401
+
+    if _pinned:
+        return
+    _pinned = True
+    with contextlib.suppress(OSError, AttributeError, ValueError):
+        import ctypes
+
+        for path in _mapped_libraries("libsndfile"):
+            flags = os.RTLD_NOW | os.RTLD_NOLOAD | os.RTLD_NODELETE  # no new load, just pinned
+            ctypes.CDLL(path, mode=flags)
+
+
+_pinned = False
+
+
+def _mapped_libraries(name: str) -> set[str]:
+    """Paths of the shared libraries called `name`* mapped into this process (Linux)."""
+    with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+        return {
+            line.split(None, 5)[5].strip()
+            for line in maps
+            if name in line and len(line.split(None, 5)) == 6
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ import pytest
 from outeai_cli.commit import AtomicFile, OutputExistsError, atomic_output, next_free_name
 from outeai_cli.errors import InputError
 from tests.helpers import files_in
-from tests.test_signals import start_say, wait_for_line
+from tests.test_signals import start_say, wait_for_request
 
 # -- the library -----------------------------------------------------------------------------------
 
@@ -103,7 +103,7 @@ def test_say_never_replaces_an_output_another_run_committed_meanwhile(
     before = files_in(tmp_path)
     env = {**cli_env, "OUTEAI_BASE_URL": slow.base_url}
     proc = start_say(["Hello.", "-o", "out.flac"], env, tmp_path)
-    wait_for_line(proc, "Warming up")
+    wait_for_request(slow, proc)
     (tmp_path / "out.flac").write_bytes(b"the other run's audio")
     assert proc.wait(timeout=30) == 2
     stderr = proc.stderr.read().decode() if proc.stderr else ""
@@ -143,13 +143,14 @@ def test_force_through_a_dev_stdout_link_writes_to_stdout(run_cli, tmp_path: Pat
     assert result.stdout[:4] == b"fLaC"
 
 
-def _output_being_encoded(pid: int, directory: Path, magic: tuple[bytes, ...]) -> bool:
-    """Whether the process holds a file in `directory` that already starts like the output."""
+def _encoding_started(pid: int, magic: tuple[bytes, ...]) -> bool:
+    """Whether the process holds a file (wherever: its output or a spool) that already starts
+    like the encoded output."""
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
-            if not os.readlink(f"/proc/{pid}/fd/{fd}").startswith(os.fspath(directory)):
-                continue
             with open(f"/proc/{pid}/fd/{fd}", "rb") as handle:
+                if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                    continue
                 head = handle.read(4)
         except OSError:
             continue
@@ -170,7 +171,7 @@ def test_a_signal_mid_conversion_stops_it_and_commits_nothing(
     before = files_in(tmp_path)
     proc = start_say([text, "-o", "big.mp3", "--max-chars", "5000"], cli_env, tmp_path)
     deadline = time.monotonic() + 60
-    while not _output_being_encoded(proc.pid, tmp_path, (b"ID3", b"\xff\xfb", b"\xff\xf3")):
+    while not _encoding_started(proc.pid, (b"ID3", b"\xff\xfb", b"\xff\xf3")):
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
         assert time.monotonic() < deadline, "never saw the conversion start"
         time.sleep(0.01)
