@@ -334,6 +334,7 @@ def test_startup_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
         ("NOBODY={model}", None, "'NOBODY' is not a catalogue voice name"),
         ("EN-MALE-1-NEUTRAL={model}#7", None, "has one speaker; drop '#7'"),
         ("EN-MALE-1-NEUTRAL", None, "is not NAME=PATH.onnx[#SPEAKER]"),
+        ("EN-MALE-1-NEUTRAL={model}|en-male-1-neutral={model}", None, "mapped to a model twice"),
         ("EN-MALE-1-NEUTRAL={model}", "{tmp}/piper", "cannot run the piper program"),
     ],
 )
@@ -342,8 +343,8 @@ def test_each_startup_error_names_its_cause(
 ) -> None:
     """The same path `outeai serve` takes (its RuntimeError becomes the one line above)."""
     assert VOICE is not None
-    voice = spec.format(model=VOICE.path)
+    voices = spec.format(model=VOICE.path).split("|")
     with pytest.raises(RuntimeError) as caught:
-        pick_engine("piper", [voice], 1, program.format(tmp=tmp_path) if program else None)
+        pick_engine("piper", voices, 1, program.format(tmp=tmp_path) if program else None)
     assert expected in str(caught.value)
     assert "\n" not in str(caught.value)

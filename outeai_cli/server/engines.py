@@ -214,7 +214,7 @@ def pick_engine(
             raise RuntimeError("espeak-ng is not installed (e.g. apt-get install espeak-ng)")
         return espeak
     fallback: Engine = espeak or ToneEngine()
-    explicit = [_voice_mapping(spec) for spec in voice_specs]
+    explicit = _voice_mappings(voice_specs)
     packaged = packaged_model()
     if not explicit and packaged is None:
         if name == "piper":
@@ -231,13 +231,23 @@ def pick_engine(
                 "(or piper-tts) into this Python"
             )
         return fallback
-    models = dict(explicit)
+    models = explicit
     for voice in BUILTIN_VOICES:
         if voice.name not in models and packaged and voice.language == packaged.language_family:
             models[voice.name] = packaged
     pool = PiperPool(program, workers or os.cpu_count() or 1)
     pool.start(models.values())
     return PiperEngine(pool, models, fallback)
+
+
+def _voice_mappings(specs: Sequence[str]) -> dict[str, PiperModel]:
+    mapped: dict[str, PiperModel] = {}
+    for spec in specs:
+        name, model = _voice_mapping(spec)
+        if name in mapped:
+            raise RuntimeError(f"{name} is mapped to a model twice; keep one mapping")
+        mapped[name] = model
+    return mapped
 
 
 def _voice_mapping(spec: str) -> tuple[str, PiperModel]:
