@@ -7,6 +7,9 @@
    two-sentence text (median of 5). Target: <= 0.5 s each.
 3. Resident memory with the model loaded: the server, and the server plus its piper workers.
 
+The floor for (1) is printed first: the `piper` program alone speaking the same sentences (one
+worker process fed directly, no server), so a busy machine's figures can be read against it.
+
 Needs the `voice` extra (pip install -e '.[voice]'). Prints the figures and PASS/FAIL; exits 1
 if a target is missed.
 
@@ -22,6 +25,7 @@ import os
 import signal
 import statistics
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -93,6 +97,28 @@ def first_audio_byte(base_url: str) -> float:
     raise SystemExit("no audio")
 
 
+def piper_alone() -> float:
+    """RTF of one `piper` worker fed the text's sentences directly (median of 3 rounds)."""
+    from outeai_cli.server.piper import PiperProcess, find_program, noise_scale, packaged_model
+    from outeai_cli.server.text import split_sentences
+
+    model, program = packaged_model(), find_program()
+    if model is None or program is None:
+        raise SystemExit("the voice extra is not installed: pip install -e '.[voice]'")
+    with tempfile.TemporaryDirectory() as workdir:
+        worker = PiperProcess(program, model, noise_scale(model, 0.4), Path(workdir))
+        try:
+            worker.speak("Ready.")
+            rounds = []
+            for _ in range(3):
+                started = time.perf_counter()
+                frames = sum(len(worker.speak(s)) for s in split_sentences(TEXT))
+                rounds.append((time.perf_counter() - started) / (frames / model.sample_rate))
+        finally:
+            worker.close()
+    return statistics.median(rounds)
+
+
 def rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -118,6 +144,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workers", type=int, default=0, help="piper workers (0: one per core)")
     args = parser.parse_args()
+    floor = piper_alone()
+    print(f"the piper program alone: RTF {floor:.3f} (load average {os.getloadavg()[0]:.1f})")
     started = time.perf_counter()
     proc, base_url = start_server("--workers", str(args.workers), engine="piper")
     print(
