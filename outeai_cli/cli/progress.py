@@ -412,6 +412,11 @@ class PaceEstimate:
         self._times: list[float] = []
         self._widest = 1  # most requests seen in flight at once
 
+    @property
+    def samples(self) -> int:
+        """How many finished pieces the estimate rests on."""
+        return len(self._times)
+
     def update(self, progress: RunProgress, now: float) -> float | None:
         current = {_flight_key(entry) for entry in progress.in_flight}
         for key in current - self._started.keys():
@@ -490,6 +495,7 @@ class LiveOverallReporter(_OverallBase):
         self._flying: tuple[InFlight, ...] = ()
         self._failed = 0
         self._answered = False
+        self._estimated_from = (-1, -1)  # (finished, pieces timed) behind the shown ETA
         # Its stages are short words ("Starting", "Speaking", "Stitching", "Done").
         state = LineState(stage="Starting", unit=unit, with_eta=True, stage_width=9)
         self._line = LiveLine(state, self._flights)
@@ -516,9 +522,12 @@ class LiveOverallReporter(_OverallBase):
             self.message(progress.note)
         now = time.monotonic()
         state = self._line.state
-        state.eta = self._pace.update(progress, now)
-        self._line.eta_at = now
+        eta = self._pace.update(progress, now)
         finished = progress.done + progress.failed
+        if (finished, self._pace.samples) != self._estimated_from:
+            # A new estimate only when a piece finished: in between it counts down.
+            state.eta, self._line.eta_at = eta, now
+            self._estimated_from = (finished, self._pace.samples)
         if progress.in_flight or finished < progress.total:
             state.stage = "Speaking"
         else:  # every request is back; a long text still has its last pieces to stitch
