@@ -7,19 +7,16 @@ atomically with mode 0600.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import re
-import stat
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast, overload
 
+from outeai_cli.config_file import config_path, exposure_warning, load_file, locked, save_file
 from outeai_cli.errors import Advice, ConfigError, Fix, InputError
-
-APP_NAME = "outeai"
 
 # Each default is written here once; the client, the CLI help and `config show` read it.
 DEFAULT_BASE_URL = "https://outeai.com/api/v1"
@@ -271,100 +268,6 @@ SETTINGS: dict[str, SettingSpec] = {
 }
 
 
-def config_path() -> Path:
-    """OUTEAI_CONFIG, else config.toml in the platform's user config dir (XDG honoured)."""
-    explicit = os.environ.get("OUTEAI_CONFIG")
-    if explicit:
-        return Path(explicit).expanduser()
-    from platformdirs import user_config_dir
-
-    return Path(user_config_dir(APP_NAME, appauthor=False)) / "config.toml"
-
-
-def load_file(path: Path | None = None) -> dict[str, Any]:
-    """The parsed config file ({} when absent). A corrupt file is an error naming line/column."""
-    path = path or config_path()
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read the config file {path}: {exc.strerror}") from None
-    import tomllib  # here, not at the top: `outeai --help` stays light
-
-    try:
-        data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"the config file {path} is not valid TOML: {exc}",
-            hint="fix it by hand or move it aside; it was left unchanged",
-        ) from None
-    _check_shape(data, path)
-    return data
-
-
-def _check_shape(data: Mapping[str, Any], path: Path) -> None:
-    """Tables the program indexes into must be tables, so a hand edit cannot crash it."""
-    for section, example in (("profiles", "[profiles.local]"), ("voices", "[voices.my-voice]")):
-        tables = data.get(section, {})
-        if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
-            raise ConfigError(
-                f"in the config file {path}, '{section}' must hold tables like {example}",
-                hint="fix it by hand; it was left unchanged",
-            )
-
-
-def exposure_warning(path: Path) -> str | None:
-    """A warning when a file that may hold the token is readable by others (else None)."""
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        return f"{path} is readable by other users and may hold your token; run: chmod 600 {path}"
-    return None
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock for a read-modify-write of the config file.
-
-    The lock is a separate file beside it: the config file itself is replaced on each write,
-    so a lock on it would be a lock on a file that no longer has the name.
-    """
-    import fcntl
-
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
-def save_file(data: Mapping[str, Any], path: Path | None = None) -> Path:
-    """Write atomically with mode 0600 in a 0700 directory."""
-    import tempfile
-
-    import tomli_w
-
-    path = path or config_path()
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".config.", suffix=".toml", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            tomli_w.dump(dict(data), handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 @dataclass(frozen=True, slots=True)
 class Resolved:
     value: Any
@@ -528,7 +431,7 @@ def set_setting(
     name = setting_name(key)
     value = parse_setting(name, raw)
     path = path or config_path()
-    with _locked(path):
+    with locked(path):
         data = load_file(path)
         _target_table(data, profile, create=True)[name] = value
         save_file(data, path)
@@ -541,7 +444,7 @@ def unset_setting(
     """Remove one setting from the file. Returns (name, whether it was there, path)."""
     name = setting_name(key)
     path = path or config_path()
-    with _locked(path):
+    with locked(path):
         data = load_file(path)
         table = _target_table(data, profile, create=False)
         if name not in table:
@@ -549,72 +452,3 @@ def unset_setting(
         del table[name]
         save_file(data, path)
     return name, True, path
-
-
-# -- custom voices ([voices.NAME] tables) --------------------------------------------------------
-
-
-def check_voice_name(name: str) -> str:
-    from outeai_cli.catalogue import find_voice
-
-    name = name.strip()
-    if not name or any(ord(c) < 32 for c in name):
-        raise InputError(
-            "a custom voice name must be non-empty text on one line", hint="e.g. my-voice"
-        )
-    prefix, sep, _ = name.partition(":")
-    if sep and prefix in ("default", "custom"):
-        raise InputError(
-            f"give the custom voice name without the '{prefix}:' prefix",
-            hint=f"outeai voices add {name.partition(':')[2] or 'NAME'}",
-        )
-    builtin = find_voice(name)
-    if builtin is not None:
-        raise InputError(
-            f"{name} is a built-in voice and needs no registration",
-            advice=(
-                Advice(Fix.SET, "speaker", f"custom:{name}", "to send it as a custom voice anyway"),
-            ),
-        )
-    return name
-
-
-def add_custom_voice(
-    name: str, description: str = "", *, path: Path | None = None
-) -> tuple[str, bool, Path]:
-    """Register (or re-describe) a custom voice. Returns (name, whether it is new, path)."""
-    name = check_voice_name(name)
-    path = path or config_path()
-    with _locked(path):
-        data = load_file(path)
-        voices = data.setdefault("voices", {})
-        is_new = name not in voices
-        voices[name] = {"description": description.strip()}
-        save_file(data, path)
-    return name, is_new, path
-
-
-def remove_custom_voice(name: str, *, path: Path | None = None) -> Path:
-    """Forget a registered custom voice; an unknown name is an error naming the known ones."""
-    path = path or config_path()
-    with _locked(path):
-        _remove_voice(name, path)
-    return path
-
-
-def _remove_voice(name: str, path: Path) -> None:
-    data = load_file(path)
-    voices = data.get("voices", {})
-    if name not in voices:
-        known = f"registered: {', '.join(sorted(voices))}" if voices else "none is registered"
-        import difflib
-
-        close = difflib.get_close_matches(name, list(voices), n=1)
-        raise InputError(
-            f"no custom voice named {name!r} ({known})",
-            hint=f"did you mean {close[0]}?" if close else "",
-        )
-    del voices[name]
-    if not voices:
-        del data["voices"]
-    save_file(data, path)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from outeai_cli import config
+from outeai_cli import config_file as config_files
 from outeai_cli.config import SETTINGS, Settings
 from outeai_cli.errors import ConfigError, InputError
 from tests.conftest import TOKEN
@@ -123,9 +124,9 @@ def test_invalid_value_in_environment_names_the_variable() -> None:
 def test_outeai_config_overrides_the_xdg_location(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     monkeypatch.delenv("OUTEAI_CONFIG", raising=False)
-    assert config.config_path() == tmp_path / "xdg" / "outeai" / "config.toml"
+    assert config_files.config_path() == tmp_path / "xdg" / "outeai" / "config.toml"
     monkeypatch.setenv("OUTEAI_CONFIG", str(tmp_path / "elsewhere.toml"))
-    assert config.config_path() == tmp_path / "elsewhere.toml"
+    assert config_files.config_path() == tmp_path / "elsewhere.toml"
 
 
 # -- validation, by the SETTINGS table --------------------------------------------------------
@@ -191,7 +192,7 @@ def test_a_file_whose_profiles_is_not_a_table_is_a_config_error(tmp_path: Path) 
     path = tmp_path / "c.toml"
     path.write_text('profiles = "local"\n')
     with pytest.raises(ConfigError, match="'profiles' must hold tables"):
-        config.load_file(path)
+        config_files.load_file(path)
 
 
 def test_set_and_unset_in_a_new_profile_create_and_keep_its_table(tmp_path: Path) -> None:
@@ -203,7 +204,7 @@ def test_set_and_unset_in_a_new_profile_create_and_keep_its_table(tmp_path: Path
 
 def test_registering_a_builtin_name_as_custom_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="built-in voice"):
-        config.add_custom_voice("en-female-1-neural", path=tmp_path / "c.toml")
+        config_files.add_custom_voice("en-female-1-neural", path=tmp_path / "c.toml")
     assert not (tmp_path / "c.toml").exists()
 
 

@@ -300,7 +300,7 @@ def test_an_unexpected_exception_is_one_line_and_a_traceback_only_on_request(
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(
-        "import outeai_cli.config as c\n"
+        "import outeai_cli.config_file as c\n"
         "def broken(*a, **k):\n"
         "    raise ZeroDivisionError('planted bug')\n"
         "c.config_path = broken\n"

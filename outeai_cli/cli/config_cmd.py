@@ -115,6 +115,7 @@ def set_(
 ) -> None:
     """Validate and save one setting in the config file."""
     from outeai_cli import config
+    from outeai_cli.config_file import load_file
     from outeai_cli.errors import InputError
 
     name = config.setting_name(key)
@@ -124,7 +125,7 @@ def set_(
                 f"give a value: outeai config set {name} VALUE",
                 hint=f"{name} is the {SETTINGS[name].help}",
             )
-        config.load_file()  # refuse a corrupt file before asking for anything
+        load_file()  # refuse a corrupt file before asking for anything
         value = _read_token()
     elif name == "token":
         _say(
@@ -185,7 +186,8 @@ def show(
     """Show every effective setting and where it came from."""
     from outeai_cli.cli.tables import print_rows
     from outeai_cli.cli.terminal import Terminal
-    from outeai_cli.config import Settings, config_path
+    from outeai_cli.config import Settings
+    from outeai_cli.config_file import config_path
 
     settings = Settings({"token": token, "base_url": base_url}, profile=profile)
     _warn(settings.warnings)
@@ -223,6 +225,6 @@ def show(
 @app.command("path", epilog=EPILOG)
 def path() -> None:
     """Print the config file's path (OUTEAI_CONFIG, else the user config dir)."""
-    from outeai_cli.config import config_path
+    from outeai_cli.config_file import config_path
 
     typer.echo(str(config_path()))

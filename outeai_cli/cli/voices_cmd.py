@@ -162,7 +162,7 @@ def add(
     ] = "",
 ) -> None:
     """Register a custom voice, so 'outeai say -s NAME' sends it as {"custom": NAME}."""
-    from outeai_cli.config import add_custom_voice
+    from outeai_cli.config_file import add_custom_voice
 
     name, is_new, path = add_custom_voice(name, description)
     verb = "registered" if is_new else "updated"
@@ -178,7 +178,7 @@ def remove(
     name: Annotated[str, typer.Argument(help="A name registered with 'outeai voices add'.")],
 ) -> None:
     """Forget a registered custom voice (nothing is deleted on the service)."""
-    from outeai_cli.config import remove_custom_voice
+    from outeai_cli.config_file import remove_custom_voice
 
     path = remove_custom_voice(name)
     print(f"outeai: removed the custom voice {name} from {path}", file=sys.stderr)
