@@ -8,18 +8,23 @@ __version__ = "0.1.0"
 
 __all__ = [
     "APIError",
+    "Advice",
     "AudioEvent",
     "AuthenticationError",
     "Event",
+    "Fix",
     "InputError",
     "OuteAIError",
+    "OutputError",
     "ProtocolError",
+    "Settings",
     "StatusEvent",
     "SynthesisOptions",
     "SynthesisRequest",
     "SynthesisResult",
     "TTSClient",
     "TTSOutput",
+    "TimeoutExpired",
     "TransportError",
     "__version__",
     "parse_speaker",
@@ -32,6 +37,11 @@ _LAZY = {
     "TTSClient": "outeai_cli.client",
     "TTSOutput": "outeai_cli.client",
     "APIError": "outeai_cli.errors",
+    "Advice": "outeai_cli.errors",
+    "Fix": "outeai_cli.errors",
+    "OutputError": "outeai_cli.errors",
+    "TimeoutExpired": "outeai_cli.errors",
+    "Settings": "outeai_cli.config",
     "AuthenticationError": "outeai_cli.errors",
     "InputError": "outeai_cli.errors",
     "OuteAIError": "outeai_cli.errors",
@@ -49,12 +59,17 @@ _LAZY = {
 
 if TYPE_CHECKING:
     from outeai_cli.client import TTSClient, TTSOutput
+    from outeai_cli.config import Settings
     from outeai_cli.errors import (
+        Advice,
         APIError,
         AuthenticationError,
+        Fix,
         InputError,
         OuteAIError,
+        OutputError,
         ProtocolError,
+        TimeoutExpired,
         TransportError,
     )
     from outeai_cli.events import AudioEvent, Event, StatusEvent
