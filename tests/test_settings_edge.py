@@ -273,6 +273,7 @@ def test_an_untrusted_tls_certificate_is_named(tmp_path: Path) -> None:
         ("outeai config set token <&-", 2),
         ("outeai say -o x.flac <&-", 2),
         ("outeai say hi >&-", 2),
+        ("outeai batch - -o out <&-", 2),
     ],
 )
 def test_a_closed_standard_stream_is_one_line(

@@ -24,7 +24,7 @@ class _ClosedStdin(io.RawIOBase):
         from outeai_cli.errors import InputError
 
         raise InputError(
-            "standard input is closed", hint="give the text as an argument or with --file FILE"
+            "standard input is closed", hint="give the input as an argument or in a file instead"
         )
 
 
