@@ -245,13 +245,17 @@ def test_a_deeply_nested_results_line_is_skipped(run_cli, server, tmp_path) -> N
 def test_a_deeply_nested_cache_entry_is_a_miss(tmp_path) -> None:
     import io
 
+    import numpy as np
+    import soundfile as sf
+
     from outeai_cli.cache import PieceCache, piece_key
 
     cache = PieceCache(tmp_path / "c")
     key = piece_key(api="tts", base_url="http://x/api/v1", speaker="s", temperature=0.4, text="t")
     source = tmp_path / "piece.flac"
-    source.write_bytes(b"fLaC" + bytes(100))
-    cache.store(key, source, format="flac", duration=1.0)
+    sf.write(source, np.zeros(2400, dtype="int16"), 24000, format="FLAC")  # a real, valid FLAC
+    cache.store(key, source, format="flac", duration=0.1)
+    assert cache.fetch(key, io.BytesIO()) is not None  # valid until its sidecar is tampered with
     (tmp_path / "c" / key[:2] / f"{key}.json").write_text(DEEP)
     assert cache.fetch(key, io.BytesIO()) is None
 
