@@ -14,9 +14,10 @@ from tests.helpers import screens_in_pty
 WIDTHS = [40, 60, 80, 120]
 BAR = re.compile(r"[━─]{8,}")
 ELAPSED = re.compile(r"\b\d+:\d\d\b")
+# Pieces of three short sentences at --max-chars 40: the server reports each as 3 chunks.
 LONG_TEXT = (
-    "One two three four. Five six seven eight. Nine ten eleven twelve. "
-    "Thirteen fourteen fifteen. Sixteen seventeen eighteen. Nineteen twenty."
+    "One two. Three four. Five six. Seven eight. Nine ten. Eleven twelve. Thirteen now. "
+    "Fourteen then. Fifteen here. Sixteen there. Seventeen. Eighteen. Nineteen. Twenty."
 )
 
 
@@ -58,7 +59,7 @@ def test_single_request_line_keeps_stage_counts_audio_and_elapsed_at_any_width(
 def test_long_text_line_and_pieces_in_flight_at_any_width(
     cli_env, make_server, tmp_path: Path, columns: int
 ) -> None:
-    slow = make_server(latency=0.6)
+    slow = make_server(latency=0.9)
     code, shots, _ = screens_in_pty(
         ["say", LONG_TEXT, "-o", "x.flac", "--max-chars", "40", "-j", "2", "--no-cache"],
         {**cli_env, "OUTEAI_BASE_URL": slow.base_url},
