@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     REFUSED = 4  # request refused by the API (other 4xx)
     NETWORK = 5  # network or server failure (5xx, connect, timeout)
     PROTOCOL = 6  # malformed response stream
+    HUNG_UP = 129  # SIGHUP: the terminal closed
     INTERRUPTED = 130  # Ctrl-C
     TERMINATED = 143  # SIGTERM
 

@@ -65,7 +65,7 @@ class RequestLimiter:
 
 @contextlib.contextmanager
 def interrupts_deferred() -> Iterator[None]:
-    """Hold Ctrl-C and SIGTERM until the block ends, so that a commit and its record (the
+    """Hold Ctrl-C, SIGTERM and SIGHUP until the block ends, so that a commit and its record (the
     output renamed into place, its results line) happen both or neither.
 
     Only the main thread receives signals; elsewhere this does nothing.
@@ -74,7 +74,7 @@ def interrupts_deferred() -> Iterator[None]:
         yield
         return
     held: list[int] = []
-    signals = (signal.SIGINT, signal.SIGTERM)
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     previous = {sig: signal.getsignal(sig) for sig in signals}
     for sig in signals:
         signal.signal(sig, lambda signum, frame: held.append(signum))

@@ -156,15 +156,40 @@ def _commands_for(args: list[str]) -> tuple[str, ...]:
     return COMMAND_NAMES
 
 
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise Terminated()
+def _on_stop_signal(signum: int, frame: object) -> None:
+    raise Terminated(signum)
+
+
+def _occupy_closed_standard_streams() -> None:
+    """Put /dev/null on a standard descriptor the shell closed (`2>&-`, `>&-`, `<&-`).
+
+    Otherwise the next file opened takes that number: with stderr closed, the audio spool could
+    become "fd 2" and receive messages, and Python's `sys.stderr` is None, and print(file=None)
+    writes to stdout, which is the audio. So stderr gets a stream that discards; a closed
+    stdin or stdout keeps `sys.stdin`/`sys.stdout` None, so commands still see them closed.
+    """
+    import os
+
+    for fd, mode in ((0, os.O_RDONLY), (1, os.O_WRONLY), (2, os.O_WRONLY)):
+        try:
+            os.fstat(fd)
+        except OSError:
+            opened = os.open(os.devnull, mode)  # the lowest free number: usually `fd` itself
+            if opened != fd:
+                os.dup2(opened, fd)
+                os.close(opened)
+    if sys.stderr is None:
+        sys.stderr = open(2, "w", closefd=False, errors="backslashreplace")  # noqa: SIM115
 
 
 def main() -> None:
+    _occupy_closed_standard_streams()  # first: before anything else opens a file
     from outeai_cli.cli.errors import error_parts, interrupted, report, say_line, unexpected
     from outeai_cli.errors import ExitCode, OuteAIError
 
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    # A closed terminal (SIGHUP) stops a run like SIGTERM: cleanup runs, nothing is left.
+    signal.signal(signal.SIGTERM, _on_stop_signal)
+    signal.signal(signal.SIGHUP, _on_stop_signal)
     # httpx imports its own command-line tool (click, rich, pygments: ~30 ms) whenever those
     # are installed; we never call it. None in sys.modules makes that import fail at once and
     # httpx falls back to a stub.
@@ -198,7 +223,11 @@ def main() -> None:
     except (KeyboardInterrupt, typer.Abort) as exc:
         fail(int(ExitCode.INTERRUPTED), interrupted(notes=notes_of(exc)))
     except Terminated as exc:
-        fail(int(ExitCode.TERMINATED), interrupted("terminated", notes_of(exc)))
+        hung_up = exc.signum == signal.SIGHUP
+        fail(
+            int(ExitCode.HUNG_UP if hung_up else ExitCode.TERMINATED),
+            interrupted("hung up" if hung_up else "terminated", notes_of(exc)),
+        )
     except (BrokenPipeError, StdoutClosed):
         _quiet_broken_pipe()
     except OSError as exc:

@@ -5,6 +5,7 @@ The only place advice (`outeai_cli.errors.Advice`) becomes words with flag names
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -12,8 +13,9 @@ from outeai_cli.errors import Advice, Fix, OuteAIError
 
 EXIT_CODES_HELP = """Exit status: 0 ok; 1 other failure (a file could not be written, the audio
 player failed); 2 bad usage or input; 3 missing or rejected token; 4 request refused by the API
-(other 4xx); 5 network or server failure (5xx, timeouts); 6 malformed response stream;
-130 interrupted (Ctrl-C); 141 stdout closed by its reader; 143 terminated (SIGTERM)."""
+(other 4xx); 5 network or server failure (5xx, timeouts); 6 malformed response stream or
+audio that does not decode completely; 129 hung up (SIGHUP); 130 interrupted (Ctrl-C);
+141 stdout closed by its reader; 143 terminated (SIGTERM)."""
 
 # The flag for each option the library's advice can name (settings and call options).
 FLAGS = {
@@ -41,7 +43,11 @@ FLAGS = {
 
 
 class Terminated(BaseException):
-    """SIGTERM, raised in the main thread so cleanup handlers run as for Ctrl-C."""
+    """SIGTERM or SIGHUP, raised in the main thread so cleanup handlers run as for Ctrl-C."""
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 def word_advice(advice: Advice) -> str:

@@ -20,6 +20,7 @@ _CODES: dict[int, str] = {
     ExitCode.REFUSED: "refused",
     ExitCode.NETWORK: "network",
     ExitCode.PROTOCOL: "protocol",
+    ExitCode.HUNG_UP: "hung-up",
     ExitCode.INTERRUPTED: "interrupted",
     ExitCode.TERMINATED: "terminated",
 }
