@@ -220,6 +220,57 @@ def test_an_existing_output_is_checked_not_assumed(run_cli, server, tmp_path: Pa
     assert logged == {"one.flac": "skipped", "two.flac": "ok", "three.flac": "ok"}
 
 
+def test_a_truncated_wav_is_made_again_not_vouched_for(run_cli, server, tmp_path: Path) -> None:
+    """A WAV whose header declares more audio than the file holds reads "completely" in a
+    decoder (the count is trimmed), so the header is compared with the file's size."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "m.jsonl").write_text(
+        json.dumps({"text": "A wave.", "output": "wave.wav"}), encoding="utf-8"
+    )
+    good = reference_audio(server.base_url, "A wave.", TOKEN)
+    server.reset()
+    import io
+
+    samples, rate = sf.read(io.BytesIO(good), dtype="int16")
+    sf.write(out / "wave.wav", samples, rate, subtype="PCM_16")
+    whole = (out / "wave.wav").read_bytes()
+    (out / "wave.wav").write_bytes(whole[: len(whole) - 2000])
+    assert sf.info(out / "wave.wav").frames > 0  # what a decoder-only check accepted
+    result = run_cli("batch", "m.jsonl", "-o", "out")
+    assert result.returncode == 0, result.stderr
+    assert [r["text"] for r in server.tts_requests()] == ["A wave."]
+    assert {r["output"]: r["status"] for r in results(out)} == {"wave.wav": "ok"}
+    assert (out / "wave.wav").stat().st_size == len(whole)
+
+
+def test_an_output_cannot_escape_through_a_symlink_in_the_directory(
+    run_cli, server, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (out / "sub").symlink_to(elsewhere)
+    rows = [{"text": "Fine.", "output": "fine.flac"}, {"text": "Out.", "output": "sub/x.flac"}]
+    (tmp_path / "m.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    result = run_cli("batch", "m.jsonl", "-o", "out")
+    assert result.returncode == 2, result.stderr
+    assert "m.jsonl line 2" in result.stderr and "symbolic link" in result.stderr
+    assert server.tts_requests() == []
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_a_name_too_long_for_a_file_is_a_row_error(run_cli, server, tmp_path: Path) -> None:
+    rows = [{"text": "Fine.", "output": "fine.flac"}, {"text": "Long.", "output": "x" * 300}]
+    (tmp_path / "m.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    result = run_cli("batch", "m.jsonl", "-o", "out")
+    assert result.returncode == 2, result.stderr
+    assert "line 2" in result.stderr and "305 bytes" in result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+    assert server.tts_requests() == []
+
+
 def test_a_changed_input_remakes_its_output(run_cli, server, tmp_path: Path) -> None:
     manifest = tmp_path / "m.jsonl"
     manifest.write_text(

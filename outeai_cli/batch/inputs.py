@@ -159,6 +159,9 @@ def _manifest_items(
         raise InputError(f"{path} has no rows", hint="add one item per line")
 
 
+_NAME_MAX = 255  # bytes in one file or directory name (ext4, APFS, NTFS...)
+
+
 def _output_name(
     value: str | None, stem: str, fmt: str, path: Path, number: int
 ) -> tuple[Path, str, bool]:
@@ -173,8 +176,16 @@ def _output_name(
         )
     if any(ord(c) < 32 or c == "\x7f" for c in value):
         raise _row_error(path, number, f"'output' holds a control character: {value!r}")
+    named = output if output.suffix else output.with_name(f"{output.name}.{fmt}")
+    longest = max(len(os.fsencode(part)) for part in named.parts)
+    if longest > _NAME_MAX:
+        raise _row_error(
+            path,
+            number,
+            f"'output' has a name of {longest} bytes; a file name holds at most {_NAME_MAX}",
+        )
     if not output.suffix:
-        return output.with_name(f"{output.name}.{fmt}"), fmt, True
+        return named, fmt, True
     try:
         return output, format_for_path(output), True
     except InputError as exc:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,17 +100,15 @@ def file_sha256(path: Path) -> str:
 
 
 def decodes_completely(path: Path) -> bool:
-    """Whether an audio file reads to its end without error (and holds any audio at all)."""
-    import soundfile as sf
+    """Whether an audio file holds all the audio its header declares, every frame decoding
+    (`verify.check_audio`: a WAV cut short is caught even though decoders read it happily)."""
+    from outeai_cli.verify import DamagedAudio, check_audio
 
-    frames = 0
     try:
-        with sf.SoundFile(path) as reader:
-            for block in reader.blocks(65536, dtype="int16"):
-                frames += len(block)
-    except (sf.LibsndfileError, RuntimeError, OSError):
+        check_audio(path)
+    except DamagedAudio:
         return False
-    return frames > 0
+    return True
 
 
 def vouching_record(
@@ -166,10 +163,9 @@ def make_record(
 
 
 def _duration(path: Path) -> float | None:
-    import soundfile as sf
+    from outeai_cli.verify import DamagedAudio, check_audio
 
     try:
-        info = sf.info(os.fspath(path))
-    except (sf.LibsndfileError, RuntimeError):
+        return round(check_audio(path).seconds, 3)
+    except DamagedAudio:
         return None
-    return round(info.frames / info.samplerate, 3)

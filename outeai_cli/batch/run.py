@@ -30,6 +30,7 @@ from outeai_cli.errors import (
     APIError,
     AuthenticationError,
     ExitCode,
+    InputError,
     InterruptedByUser,
     OuteAIError,
 )
@@ -119,6 +120,8 @@ def run_batch(
             client.dialect.name, client.base_url, voice, item_temperature, item.text, item.format
         )
         entries.append(Entry(index, item, voice, item_temperature, key, out_dir / item.output))
+    for entry in entries:
+        _check_inside(out_dir, entry)
 
     with ResultsLog(results_path) as log, Scheduler(options.jobs) as scheduler:
         run = _BatchRun(client, entries, options, scheduler, log, on_progress)
@@ -135,6 +138,19 @@ def run_batch(
         results=os.fspath(results_path),
         requests=tally.requests,
     )
+
+
+def _check_inside(out_dir: Path, entry: Entry) -> None:
+    """Refuse, before any request, an output that a symbolic link already in the output
+    directory would send elsewhere (a manifest's names are checked, the links were not)."""
+    home = os.path.realpath(out_dir)
+    real = os.path.realpath(entry.target)
+    if os.path.commonpath([home, real]) != home:
+        raise InputError(
+            f"{entry.item.where}: {entry.name} leads out of {os.fspath(out_dir)} through a "
+            f"symbolic link (to {real})",
+            hint="remove the link, or give that item another 'output'",
+        )
 
 
 class _BatchRun:
