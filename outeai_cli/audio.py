@@ -7,8 +7,6 @@ import os
 from pathlib import Path
 from typing import IO, Any
 
-# Committing lives in outeai_cli.commit; these names stay importable here for older callers.
-from outeai_cli.commit import atomic_output, spool_file  # noqa: F401
 from outeai_cli.errors import Advice, Fix, InputError, ProtocolError
 
 _BLOCK_FRAMES = 65536

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from outeai_cli.audio import atomic_output
+from outeai_cli.commit import atomic_output
 from outeai_cli.untrusted import parse_json_object
 from outeai_cli.verify import DamagedAudio, check_audio
 

@@ -80,8 +80,11 @@ class TTSOutput:
     def save(
         self, path: str | os.PathLike[str], *, format: str | None = None, force: bool = True
     ) -> Path:
-        """Write the audio atomically; the extension (or `format`) picks the output format."""
-        from outeai_cli.audio import atomic_output, convert, format_for_path
+        """Write the audio atomically, once it is checked to decode completely; the extension
+        (or `format`) picks the output format."""
+        from outeai_cli.audio import convert, format_for_path
+        from outeai_cli.commit import atomic_output
+        from outeai_cli.verify import check_audio
 
         target = Path(path)
         fmt = format_for_path(target, format)
@@ -90,6 +93,7 @@ class TTSOutput:
                 handle.write(self.audio_bytes)
             else:
                 convert(io.BytesIO(self.audio_bytes), handle, fmt)
+            check_audio(handle, expected=fmt)
         return target
 
 

@@ -63,6 +63,7 @@ class AtomicFile:
         self.force = force
         self.fresh_name = fresh_name
         self.committed = False
+        self._created: tuple[int, int] | None = None  # (device, inode) of a name we linked
         self._kind = target_kind(self.target)
         if self._kind == "file" and not force:
             if not fresh_name:
@@ -112,6 +113,18 @@ class AtomicFile:
         self.discard()
         return self.target
 
+    def undo(self) -> None:
+        """Take back a commit that gave a new name (a link): the name goes again, if it is
+        still ours. A replaced file or a stream written into cannot be taken back."""
+        if self._created is None:
+            return
+        with contextlib.suppress(OSError):
+            info = os.lstat(self.target)
+            if (info.st_dev, info.st_ino) == self._created:
+                self.target.unlink()
+                _fsync_dir(self.target.parent)
+        self._created = None
+
     def discard(self) -> None:
         """Close the temp file and remove it if it has a name (a no-op after a commit)."""
         with contextlib.suppress(OSError):
@@ -132,6 +145,8 @@ class AtomicFile:
                     raise OutputExistsError(self.target, appeared=True) from None
                 self.target = next_free_name(self.target)
                 continue
+            info = os.fstat(self.file.fileno())
+            self._created = (info.st_dev, info.st_ino)
             _fsync_dir(self.target.parent)
             return
         raise OutputExistsError(self.target, appeared=True)

@@ -1,9 +1,10 @@
 """Where the audio goes: the one place that tells a file from a stream.
 
-A path gets a temp file beside it, committed atomically (renamed over it) once complete. A
-stream gets an unnamed spool file, copied to it once the whole audio is valid; or, for a
-response body that is the audio itself in the asked format, the stream directly, so a
-player starts before generation ends (a failure midway then leaves what was written).
+A path gets a temp file beside it, committed once complete and checked (see `commit` for how
+a name is taken). A stream gets an unnamed spool file, copied to it once the whole audio is
+checked; or, for a response body that is the audio itself in the asked format, the stream
+directly, so a player starts before generation ends (a failure midway then leaves what was
+written).
 """
 
 from __future__ import annotations
@@ -16,25 +17,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, cast
 
-from outeai_cli.audio import atomic_output, spool_file
+from outeai_cli.commit import AtomicFile, OutputExistsError, spool_file, target_kind
 from outeai_cli.errors import Advice, Fix, InputError
 
 _COPY_BLOCK = 1 << 20
 
 
 def check_target(target: Path, *, force: bool) -> None:
-    """Fail before any request if the output could not be written."""
-    if target.is_dir():
-        raise InputError(
-            f"{os.fspath(target)} is a directory",
-            hint="give a file name, not a directory",
-            advice=(Advice(Fix.REPLACE, "output"),),
-        )
-    if not force and target.exists():
-        raise InputError(
-            f"{os.fspath(target)} already exists",
-            advice=(Advice(Fix.ENABLE, "force", purpose="to overwrite it"),),
-        )
+    """Fail before any request if the output could not be committed (see `commit`)."""
+    kind = target_kind(target)  # refuses directories, terminals, sockets...
+    if kind == "stream":
+        return  # a pipe or a device: written into at the commit
+    if kind == "file" and not force:
+        raise OutputExistsError(target)
     parent = target.parent
     if not parent.is_dir():
         raise InputError(
@@ -51,23 +46,45 @@ def check_target(target: Path, *, force: bool) -> None:
 
 
 class Destination:
-    """An open destination: write the audio into `handle`; it is committed on a clean exit.
+    """An open destination: write the audio into `handle`, then `commit()` it.
 
-    `pieces_dir` is a hidden directory for the pieces of a split run (beside the file, or in
-    the temp directory for a stream). `live` means `handle` writes through to the stream as
-    bytes arrive: it cannot seek, and nothing can be taken back.
+    Leaving `open_destination` without a commit leaves nothing behind. `pieces_dir` is a
+    hidden directory for the pieces of a split run (beside the file, or in the temp directory
+    for a stream). `live` means `handle` writes through to the stream as bytes arrive: it
+    cannot seek, and nothing can be taken back (nor checked before it is out).
     """
 
-    def __init__(self, path: str, handle: IO[bytes], pieces_dir: Path | None, live: bool) -> None:
+    def __init__(
+        self,
+        path: str,
+        handle: IO[bytes],
+        pieces_dir: Path | None,
+        live: bool,
+        *,
+        pending: AtomicFile | None = None,
+        stream: IO[bytes] | None = None,
+    ) -> None:
         self.path = path
         self.handle = handle
         self.pieces_dir = pieces_dir
         self.live = live
+        self._pending = pending
+        self._stream = stream
 
     def size(self) -> int:
         if isinstance(self.handle, LiveWriter):
             return self.handle.written
         return self.handle.seek(0, os.SEEK_END)
+
+    def commit(self) -> str:
+        """Give a file its name (`path` becomes the name it got), or copy a spool to its
+        stream; returns `path`."""
+        if self._pending is not None:
+            self.path = os.fspath(self._pending.commit())
+        elif self._stream is not None:
+            self.handle.seek(0)
+            copy_out(self.handle, self._stream)
+        return self.path
 
 
 @contextlib.contextmanager
@@ -75,13 +92,15 @@ def open_destination(
     destination: Path | IO[bytes],
     *,
     force: bool,
+    fresh_name: bool = False,
     with_pieces: bool,
     live: bool,
     spool_dir: Path | None,
 ) -> Iterator[Destination]:
-    """A path: a temp file beside it, renamed over it on success (and a pieces directory).
-    A stream: an unnamed spool file copied to it on success; or, when `live`, the stream
-    itself (for a body that is the audio in the asked format, so a player starts at once)."""
+    """A path: a temp file committed under its name (`commit.AtomicFile`), and a pieces
+    directory beside it. A stream: an unnamed spool file, copied to it by the commit; or,
+    when `live`, the stream itself (for a body that is the audio in the asked format, so a
+    player starts at once)."""
     with contextlib.ExitStack() as stack:
         from outeai_cli.spool import spool_directory
 
@@ -92,8 +111,8 @@ def open_destination(
                 if with_pieces
                 else None
             )
-            handle = stack.enter_context(atomic_output(target, force=force))
-            yield Destination(os.fspath(target), handle, pieces, live=False)
+            pending = stack.enter_context(AtomicFile(target, force=force, fresh_name=fresh_name))
+            yield Destination(os.fspath(target), pending.file, pieces, False, pending=pending)
             return
         if live and not with_pieces:
             writer = cast(IO[bytes], LiveWriter(destination))  # write-only: enough for a sink
@@ -104,9 +123,7 @@ def open_destination(
             parent = spool_dir or Path(tempfile.gettempdir())
             pieces = stack.enter_context(spool_directory(parent, "outeai-stdout"))
         spool = stack.enter_context(spool_file(pieces or spool_dir))
-        yield Destination("-", spool, pieces, live=False)
-        spool.seek(0)
-        copy_out(spool, destination)
+        yield Destination("-", spool, pieces, live=False, stream=destination)
 
 
 def copy_out(source: IO[bytes], out: IO[bytes]) -> None:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from outeai_cli.audio import atomic_output
-from outeai_cli.errors import Advice, Fix, InputError
+from outeai_cli.commit import AtomicFile, OutputExistsError, target_kind
+from outeai_cli.errors import InputError
 
 SUBTITLE_FORMATS = ("srt", "vtt")
 _SPACES = re.compile(r"\s+")
@@ -53,15 +53,11 @@ def subtitle_format(path: str | os.PathLike[str]) -> str:
 def check_subtitles_target(path: Path, *, force: bool) -> None:
     """Fail before any request if the subtitles could not be written."""
     subtitle_format(path)
-    if path.is_dir():
-        raise InputError(
-            f"{os.fspath(path)} is a directory", hint="give a file name, not a directory"
-        )
-    if not force and path.exists():
-        raise InputError(
-            f"{os.fspath(path)} already exists",
-            advice=(Advice(Fix.ENABLE, "force", purpose="to overwrite it"),),
-        )
+    kind = target_kind(path)  # refuses directories, terminals, sockets...
+    if kind == "stream":
+        return
+    if kind == "file" and not force:
+        raise OutputExistsError(path)
     if not path.parent.is_dir():
         raise InputError(
             f"the directory {os.fspath(path.parent)} does not exist", hint="create it first"
@@ -78,9 +74,21 @@ def render(cues: Sequence[Cue], fmt: str) -> str:
 
 def write_subtitles(path: Path, cues: Sequence[Cue], *, force: bool = False) -> None:
     """Write the cues atomically in the format the extension names."""
+    with prepare_subtitles(path, cues, force=force) as pending:
+        pending.commit()
+
+
+def prepare_subtitles(path: Path, cues: Sequence[Cue], *, force: bool = False) -> AtomicFile:
+    """The cues written into a temp file that takes `path` only when committed (so that they
+    can be committed together with their audio)."""
     text = render(cues, subtitle_format(path))
-    with atomic_output(path, force=force) as handle:
-        handle.write(text.encode("utf-8"))
+    pending = AtomicFile(path, force=force)
+    try:
+        pending.file.write(text.encode("utf-8"))
+    except BaseException:
+        pending.discard()
+        raise
+    return pending
 
 
 def cue_text(text: str) -> str:

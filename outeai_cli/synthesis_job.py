@@ -10,7 +10,8 @@ the destination (converting it afterwards if the delivered format differs). A sp
    flight.
 4. The driving thread stitches pieces into the output as soon as every earlier piece is there,
    so encoding overlaps with the requests and spool files are deleted as they are consumed.
-5. The output is committed atomically (and the subtitles, if asked for, just before it).
+5. The output is checked to decode completely, then committed atomically (with the subtitles,
+   if asked for: both or neither).
 
 A worker that finishes a piece after the job was abandoned can still fill the cache (that
 audio was paid for) but never the output. A piece the server refuses as too long (413) is
@@ -46,9 +47,11 @@ from outeai_cli.scheduler import (
 from outeai_cli.splitting import Piece, split_piece, split_text
 from outeai_cli.subtitles import Cue
 from outeai_cli.synthesis_types import SynthesisOptions, SynthesisRequest, SynthesisResult
+from outeai_cli.verify import check_audio
 
 if TYPE_CHECKING:
     from outeai_cli.client import TTSClient
+    from outeai_cli.commit import AtomicFile
     from outeai_cli.stitching import Stitcher
 
 _COPY_BLOCK = 1 << 20
@@ -146,6 +149,7 @@ class SynthesisJob:
             open_destination(
                 self._destination_arg,
                 force=self.options.force,
+                fresh_name=self.options.fresh_name,
                 with_pieces=self.split,
                 live=dialect.body_is_audio and dialect.audio_format == self.fmt,
                 spool_dir=self.options.spool_dir,
@@ -232,19 +236,26 @@ class SynthesisJob:
         destination = self.destination
         if not self.split:
             (part,) = first
-            if part.format != self.fmt:
-                _convert_in_place(destination.handle, self.fmt, self.options.spool_dir)
             duration = part.duration
+            if not destination.live:  # (live audio is out already: nothing to check it before)
+                check_audio(destination.handle, expected=part.format, what="the received audio")
+                if part.format != self.fmt:
+                    _convert_in_place(destination.handle, self.fmt, self.options.spool_dir)
+                    check_audio(destination.handle, expected=self.fmt, what="the converted audio")
         else:
             if self._stitcher is not None:
                 self._stitcher.close()
             else:
                 self._cues = self._write_single(self._order[0], destination.handle)
             duration = round(self._cues[-1].end_seconds if self._cues else 0.0, 3)
-            if self.options.subtitles is not None:
-                from outeai_cli.subtitles import write_subtitles
+            check_audio(destination.handle, expected=self.fmt, what="the stitched audio")
+        subtitles: AtomicFile | None = None
+        if self.options.subtitles is not None:
+            from outeai_cli.subtitles import prepare_subtitles
 
-                write_subtitles(self.options.subtitles, self._cues, force=self.options.force)
+            subtitles = self._stack.enter_context(
+                prepare_subtitles(self.options.subtitles, self._cues, force=self.options.force)
+            )
         result = SynthesisResult(
             path=destination.path,
             format=self.fmt,
@@ -261,7 +272,9 @@ class SynthesisJob:
         )
         with interrupts_deferred():
             self.closed = True
-            self._stack.close()  # the commit
+            _commit_with_subtitles(destination, subtitles)
+            result = replace(result, path=destination.path)  # a chosen name may have moved on
+            self._stack.close()  # the temp files and the pieces directory go
             if on_commit is not None:
                 on_commit(result)
         return result
@@ -420,6 +433,8 @@ class SynthesisJob:
                 stream.close()
         if final is None:  # stream() raises unless the final event arrived
             raise ProtocolError("the stream ended without the final audio event")
+        if path is not None:  # a piece: whole, or neither cached nor stitched
+            check_audio(path, expected=final.format, what=f"the audio of piece {task.number}")
         if key is not None and path is not None and self.cache is not None:
             self._store(key, path, final, scheduler)
         return _Part(text, path, final.format, final.duration)
@@ -481,6 +496,22 @@ class SynthesisJob:
         return [_Part(text, path, entry.format, entry.duration)]
 
 
+def _commit_with_subtitles(destination: Destination, subtitles: AtomicFile | None) -> None:
+    """Both or neither: the subtitles take their name first (it fails, without a trace, if
+    the name appeared meanwhile), then the audio; if the audio cannot, the subtitles' new name
+    is taken back. (A forced commit that replaced a file cannot be taken back; it fails only
+    on an unusable disk.)"""
+    if subtitles is None:
+        destination.commit()
+        return
+    subtitles.commit()
+    try:
+        destination.commit()
+    except BaseException:
+        subtitles.undo()
+        raise
+
+
 def prepare_for_threads(client: TTSClient) -> None:
     """Settle the client's lazy state (the dialect of --api auto, the connection pool) and load
     the audio decoder pieces are checked with, before worker threads race to create them."""
@@ -492,7 +523,8 @@ def prepare_for_threads(client: TTSClient) -> None:
 
 
 def _convert_in_place(handle: IO[bytes], fmt: str, directory: Path | None) -> None:
-    from outeai_cli.audio import convert, spool_file
+    from outeai_cli.audio import convert
+    from outeai_cli.commit import spool_file
 
     with spool_file(directory) as converted:
         convert(handle, converted, fmt)

@@ -32,6 +32,7 @@ class SynthesisOptions:
     cache: PieceCache | None = None  # pieces kept for re-runs (split texts only)
     subtitles: Path | None = None  # .srt or .vtt, one cue per piece
     force: bool = False  # replace an existing output file (and subtitles)
+    fresh_name: bool = False  # an output name taken meanwhile: use the next free one (name-2...)
     spool_dir: Path | None = None  # where a stream's audio waits until complete
 
 

@@ -202,6 +202,8 @@ def say(
         pause=pause,
         subtitles=subtitles_path,
         force=force,
+        # A name made from the text that another run takes meanwhile: the next free one.
+        fresh_name=output is None and target is not None,
     )
     long_text = needs_pieces(text_to_speak, options)
     if long_text and not no_cache:  # only split texts use the cache

@@ -1,0 +1,179 @@
+"""What reaches a file or stdout is whole: damaged audio is exit 6 with nothing written, the
+cache keeps only audio that decodes, messages never land in the audio, a hang-up cleans up,
+and subtitles are committed together with their audio or not at all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from outeai_cli.verify import check_audio
+from tests.helpers import files_in, run_in_pty
+from tests.test_signals import start_say, wait_for_request
+
+DELIVERED = {"tts": "flac", "audio": "mp3", "tts-stream": "wav"}
+ATTACKS = ["half-audio", "magic-then-garbage", "wav-many-channels", "wav-absurd-rate"]
+TWO_PIECES = "The first sentence is here. And a second one follows it."
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+@pytest.mark.parametrize("api", ["tts", "audio", "tts-stream"])
+@pytest.mark.parametrize("where", ["as-delivered", "converted", "stdout"])
+def test_audio_that_does_not_decode_completely_is_never_written(
+    run_cli, server, tmp_path: Path, attack: str, api: str, where: str
+) -> None:
+    server.set_faults(attack)
+    before = files_in(tmp_path)
+    if where == "stdout":  # spooled, then copied: FLAC, so never the live WAV pass-through
+        args = ["-o", "-", "--format", "flac"]
+    else:
+        args = ["-o", f"out.{DELIVERED[api] if where == 'as-delivered' else 'ogg'}"]
+    result = run_cli("say", "--api", api, "Hello there.", *args)
+    assert result.returncode == 6, result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.count("outeai: error:") == 1
+    assert result.stdout == b""
+    assert files_in(tmp_path) == before
+
+
+@pytest.mark.parametrize("attack", ["half-audio", "magic-then-garbage"])
+def test_a_damaged_piece_of_a_long_text_fails_it(run_cli, server, tmp_path: Path, attack) -> None:
+    server.set_faults(attack)
+    before = files_in(tmp_path)
+    result = run_cli("say", TWO_PIECES, "-o", "long.flac", "--max-chars", "30")
+    assert result.returncode == 6, result.stderr
+    assert "piece" in result.stderr and "damaged" in result.stderr
+    assert files_in(tmp_path) == before
+
+
+def test_a_damaged_piece_is_never_cached_so_the_next_run_requests_it(
+    run_cli, server, tmp_path: Path
+) -> None:
+    server.set_faults("half-audio")
+    failed = run_cli("say", TWO_PIECES, "-o", "long.flac", "--max-chars", "30")
+    assert failed.returncode == 6
+    assert "they are cached" not in failed.stderr  # nothing to promise
+    server.reset()
+    again = run_cli("say", TWO_PIECES, "-o", "long.flac", "--max-chars", "30")
+    assert again.returncode == 0, again.stderr
+    assert "0 from the cache, 2 to request" in again.stderr
+    assert len(server.tts_requests()) == 2
+    check_audio(tmp_path / "long.flac", expected="flac")
+
+
+def test_a_cached_piece_that_no_longer_decodes_is_requested_again(
+    run_cli, server, tmp_path: Path
+) -> None:
+    first = run_cli("say", TWO_PIECES, "-o", "a.flac", "--max-chars", "30")
+    assert first.returncode == 0, first.stderr
+    # Damage one entry as an older version could have stored it: sidecar and hash agree.
+    import hashlib
+    import json
+
+    entries = sorted((tmp_path / "cache" / "outeai" / "pieces").glob("*/*.audio"))
+    assert len(entries) == 2
+    audio = entries[0]
+    half = audio.read_bytes()[: audio.stat().st_size // 2]
+    audio.write_bytes(half)
+    meta = audio.with_suffix(".json")
+    record = json.loads(meta.read_text())
+    record.update(bytes=len(half), sha256=hashlib.sha256(half).hexdigest())
+    meta.write_text(json.dumps(record))
+    server.reset()
+    second = run_cli("say", TWO_PIECES, "-o", "b.flac", "--max-chars", "30")
+    assert second.returncode == 0, second.stderr
+    assert "1 from the cache, 1 to request" in second.stderr
+    assert len(server.tts_requests()) == 1
+    assert sf.read(tmp_path / "a.flac")[0].tolist() == sf.read(tmp_path / "b.flac")[0].tolist()
+
+
+@pytest.mark.parametrize("text", ["Hello there.", TWO_PIECES], ids=["one-request", "pieces"])
+def test_with_stderr_closed_messages_never_reach_the_audio(
+    cli_env, server, tmp_path: Path, text: str
+) -> None:
+    out = tmp_path / "out.flac"
+    with open(out, "wb") as stdout:
+        code = subprocess.call(
+            [sys.executable, "-m", "outeai_cli", "say", text, "-o", "-", "--max-chars", "30"],
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=subprocess.DEVNULL,
+            env=cli_env,
+            cwd=tmp_path,
+            pass_fds=(),
+            preexec_fn=lambda: os.close(2),  # `2>&-`
+        )
+    assert code == 0
+    assert out.read_bytes()[:4] == b"fLaC"
+    check_audio(out, expected="flac")
+
+
+def test_a_name_made_from_the_text_moves_on_when_another_run_takes_it(
+    cli_env, make_server, tmp_path: Path
+) -> None:
+    slow = make_server(latency=1.5)
+    env = {**cli_env, "OUTEAI_BASE_URL": slow.base_url}
+
+    def take_the_name() -> None:
+        deadline = time.monotonic() + 20
+        while not slow.tts_requests() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (tmp_path / "hello-world.flac").write_bytes(b"the other run's audio")
+
+    other = threading.Thread(target=take_the_name)
+    other.start()
+    code, screen, _ = run_in_pty(["say", "Hello world."], env, tmp_path)
+    other.join()
+    assert code == 0, screen
+    assert "hello-world-2.flac (" in screen
+    assert (tmp_path / "hello-world.flac").read_bytes() == b"the other run's audio"
+    check_audio(tmp_path / "hello-world-2.flac", expected="flac")
+
+
+@pytest.mark.parametrize("to_stdout", [False, True], ids=["file", "stdout"])
+def test_sighup_stops_a_run_like_sigterm_and_leaves_no_spool(
+    cli_env, make_server, tmp_path: Path, to_stdout: bool
+) -> None:
+    slow = make_server(latency=20)
+    spool_parent = tmp_path / "tmp"
+    spool_parent.mkdir()
+    env = {**cli_env, "OUTEAI_BASE_URL": slow.base_url, "TMPDIR": str(spool_parent)}
+    args = [TWO_PIECES, "--max-chars", "30", "-o", "-" if to_stdout else "long.flac"]
+    before = files_in(tmp_path)
+    proc = start_say(args, env, tmp_path, stdout=subprocess.PIPE if to_stdout else None)
+    wait_for_request(slow, proc)
+    assert any(
+        name.endswith(".pieces") for name in os.listdir(spool_parent if to_stdout else tmp_path)
+    )
+    proc.send_signal(signal.SIGHUP)
+    assert proc.wait(timeout=10) == 129
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    assert "outeai: hung up" in stderr and "Traceback" not in stderr
+    assert files_in(tmp_path) == before
+    assert os.listdir(spool_parent) == []
+
+
+def test_subtitles_are_committed_with_their_audio_or_not_at_all(
+    cli_env, make_server, tmp_path: Path
+) -> None:
+    slow = make_server(latency=1.5)
+    env = {**cli_env, "OUTEAI_BASE_URL": slow.base_url}
+    proc = start_say(
+        [TWO_PIECES, "--max-chars", "30", "-o", "long.flac", "--subtitles", "long.srt"],
+        env,
+        tmp_path,
+    )
+    wait_for_request(slow, proc)
+    (tmp_path / "long.flac").write_bytes(b"another run's audio")  # the audio cannot commit
+    assert proc.wait(timeout=30) == 2
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    assert "long.flac already exists" in stderr
+    assert not (tmp_path / "long.srt").exists()
+    assert (tmp_path / "long.flac").read_bytes() == b"another run's audio"
