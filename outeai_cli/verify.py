@@ -25,6 +25,8 @@ import contextlib
 import hashlib
 import os
 import struct
+import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,41 +95,63 @@ def _check(source: Source, expected: str | None) -> AudioCheck:
 
 
 def load_decoder() -> None:
-    """Load the decoder (numpy, soundfile, libsndfile) now, for good; before starting threads
-    that check audio.
+    """Load libsndfile now, for good: call it before starting threads that check audio.
 
     Worker threads are daemons, so one can still be inside libsndfile when the main thread
-    exits. Two ways that crashed the interpreter (SIGSEGV instead of the exit code): a first
-    import still loading shared libraries in a worker, and the exit freeing soundfile's cffi
-    handle, which dlclose()s libsndfile under the worker's feet. So: import here, and pin
-    the library (RTLD_NODELETE) so it stays mapped until the process is gone.
+    exits. Two ways that crashed the interpreter (SIGSEGV instead of the exit code): the
+    library still being loaded by a worker, and the exit freeing the cffi handle, which
+    dlclose()s libsndfile under the worker's feet. So: load it here, and pin it
+    (RTLD_NODELETE) so that it stays mapped until the process is gone.
     """
-    global _pinned
-    import numpy  # noqa: F401
-    import soundfile  # noqa: F401
-
-    if _pinned:
-        return
-    _pinned = True
-    with contextlib.suppress(OSError, AttributeError, ValueError):
-        import ctypes
-
-        for path in _mapped_libraries("libsndfile"):
-            flags = os.RTLD_NOW | os.RTLD_NOLOAD | os.RTLD_NODELETE  # no new load, just pinned
-            ctypes.CDLL(path, mode=flags)
+    _decoder()
 
 
-_pinned = False
+_library: tuple[Any, Any] | None = None
+_library_lock = threading.Lock()
 
 
-def _mapped_libraries(name: str) -> set[str]:
-    """Paths of the shared libraries called `name`* mapped into this process (Linux)."""
-    with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
-        return {
-            line.split(None, 5)[5].strip()
-            for line in maps
-            if name in line and len(line.split(None, 5)) == 6
+def _decoder() -> tuple[Any, Any]:
+    """(ffi, lib): libsndfile through the cffi declarations soundfile ships (`_soundfile`),
+    without importing soundfile itself, which imports numpy: 180 ms of a one-sentence `say`,
+    against a few here."""
+    global _library
+    with _library_lock:
+        if _library is None:
+            from _soundfile import ffi  # type: ignore[import-not-found]
+
+            path = _libsndfile_path()
+            lib = ffi.dlopen(path)
+            with contextlib.suppress(OSError, AttributeError):
+                import ctypes
+
+                pinned = os.RTLD_NOW | os.RTLD_NOLOAD | os.RTLD_NODELETE  # no new load
+                ctypes.CDLL(path, mode=pinned)
+            _library = (ffi, lib)
+        return _library
+
+
+def _libsndfile_path() -> str:
+    """The libsndfile soundfile would load: its packaged copy, else the system's."""
+    import ctypes.util
+    import platform
+
+    with contextlib.suppress(ImportError, TypeError):
+        import _soundfile_data  # type: ignore[import-not-found]
+
+        machine = platform.machine()
+        arm = machine.lower().startswith(("aarch64", "armv8", "arm64"))
+        names = {
+            "linux": f"libsndfile_{'arm64' if arm else machine}.so",
+            "darwin": f"libsndfile_{machine}.dylib",
+            "win32": f"libsndfile_{'arm64' if arm else 'x64'}.dll",
         }
+        packaged = Path(_soundfile_data.__file__).parent / names.get(sys.platform, "-")
+        if packaged.is_file():
+            return os.fspath(packaged)
+    system = ctypes.util.find_library("sndfile")
+    if system is None:
+        raise _damaged("it cannot be checked: libsndfile is not installed")
+    return system
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,26 +421,44 @@ def _sane(rate: int, channels: int) -> None:
 # -- step 2: every frame decoded -------------------------------------------------------------------
 
 
-def _decode(fd: int, fmt: str, declared: _Declared) -> AudioCheck:
-    import numpy as np
-    import soundfile as sf
+_SFM_READ = 0x10
 
+
+def _decode(fd: int, fmt: str, declared: _Declared) -> AudioCheck:
+    ffi, lib = _decoder()
     wide = declared.bits > 16
-    digest = hashlib.md5(usedforsecurity=False) if declared.md5 is not None else None
-    frames = 0
+    width = 4 if wide else 2
+    # FLAC's MD5 covers samples in whole bytes; odd widths (12, 20 bits) are not compared.
+    digest = (
+        hashlib.md5(usedforsecurity=False)
+        if declared.md5 is not None and declared.bits % 8 == 0
+        else None
+    )
+    block = max(1, _DECODE_FRAMES // declared.channels)
+    buffer = ffi.new("int[]" if wide else "short[]", block * declared.channels)
+    read = lib.sf_readf_int if wide else lib.sf_readf_short
+    info = ffi.new("SF_INFO*")
     os.lseek(fd, 0, os.SEEK_SET)  # libsndfile treats a descriptor's offset as where the file starts
+    decoder = lib.sf_open_fd(fd, _SFM_READ, info, 0)  # 0: the descriptor stays ours
+    if decoder == ffi.NULL:
+        raise _damaged(f"it does not decode ({_message(ffi, lib.sf_strerror(ffi.NULL))})")
+    frames = 0
     try:
-        with sf.SoundFile(fd, closefd=False) as decoder:
-            if (decoder.samplerate, decoder.channels) != (declared.samplerate, declared.channels):
-                raise _damaged("the decoder disagrees with the header about rate or channels")
-            for block in decoder.blocks(
-                _DECODE_FRAMES, dtype="int32" if wide else "int16", always_2d=True
-            ):
-                frames += len(block)
-                if digest is not None:
-                    digest.update(_flac_md5_bytes(np, block, declared.bits))
-    except (sf.LibsndfileError, RuntimeError) as exc:
-        raise _damaged(f"it does not decode ({_decoder_message(exc)})") from None
+        if (info.samplerate, info.channels) != (declared.samplerate, declared.channels):
+            raise _damaged("the decoder disagrees with the header about rate or channels")
+        while True:
+            count = read(decoder, buffer, block)
+            error = lib.sf_error(decoder)
+            if error:
+                raise _damaged(f"it does not decode ({_message(ffi, lib.sf_error_number(error))})")
+            if count <= 0:
+                break
+            frames += count
+            if digest is not None:
+                samples = bytes(ffi.buffer(buffer, count * declared.channels * width))
+                digest.update(_flac_md5_bytes(samples, width, declared.bits))
+    finally:
+        lib.sf_close(decoder)
     if frames == 0:
         raise _damaged("it holds no audio")
     if declared.frames is not None and declared.frames != -1 and frames != declared.frames:
@@ -426,19 +468,24 @@ def _decode(fd: int, fmt: str, declared: _Declared) -> AudioCheck:
     return AudioCheck(fmt, frames, declared.samplerate, declared.channels)
 
 
-def _flac_md5_bytes(np: Any, block: Any, bits: int) -> bytes:
-    """Samples as FLAC's MD5 sees them: interleaved, little-endian, in whole bytes of `bits`."""
-    width = (bits + 7) // 8
-    if width == 2:
-        return bytes(block.astype("<i2", copy=False).tobytes())
-    shift = 16 - bits if width == 1 else 32 - bits  # libsndfile left-aligns narrower samples
-    samples = (block >> shift).astype("<i4")
-    return bytes(samples.view(np.uint8).reshape(-1, 4)[:, :width].tobytes())
+def _flac_md5_bytes(raw: bytes, width: int, bits: int) -> bytes:
+    """Samples as FLAC's MD5 sees them: interleaved, little-endian, in whole bytes of `bits`.
+
+    libsndfile left-aligns narrower samples in the 16- or 32-bit words it returns, so each
+    sample is the top byte(s) of its little-endian word.
+    """
+    size = (bits + 7) // 8
+    if size == width:
+        return raw
+    out = bytearray(len(raw) // width * size)
+    for index in range(size):
+        out[index::size] = raw[width - size + index :: width]
+    return bytes(out)
 
 
-def _decoder_message(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.removeprefix("Error : ").rstrip(".") or type(exc).__name__
+def _message(ffi: Any, text: Any) -> str:
+    message = ffi.string(text).decode("utf-8", "replace").strip()
+    return message.removeprefix("Error : ").rstrip(".") or "unknown decoder error"
 
 
 @contextlib.contextmanager

@@ -87,6 +87,19 @@ def test_a_flipped_bit_in_a_flac_fails(tmp_path: Path) -> None:
         check_audio(path)
 
 
+@pytest.mark.parametrize("subtype", ["PCM_S8", "PCM_16", "PCM_24"])
+def test_flac_samples_are_compared_with_the_md5_in_its_header(tmp_path: Path, subtype: str) -> None:
+    path = tmp_path / "a.flac"
+    t = np.arange(RATE) / RATE
+    sf.write(path, 0.3 * np.sin(2 * np.pi * 220 * t), RATE, subtype=subtype)
+    assert check_audio(path).frames == RATE  # the signature matches the samples
+    data = bytearray(path.read_bytes())
+    data[8 + 18] ^= 0x01  # STREAMINFO's MD5 starts 18 bytes into the block
+    path.write_bytes(bytes(data))
+    with pytest.raises(DamagedAudio, match="MD5"):
+        check_audio(path)
+
+
 def test_a_wav_whose_header_declares_more_data_than_present_fails(tmp_path: Path) -> None:
     # libsndfile reads this "completely" (it trims the count to what is there), so the
     # header's data size is compared with the file's size.
