@@ -30,12 +30,13 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A non-2xx answer, its body read up to a limit; `path` is the route asked for."""
+    """An answer read whole, its body up to a limit; `path` is the route asked for."""
 
     status: int
     headers: Mapping[str, str]
     body: bytes
     path: str = ""
+    truncated: bool = False  # the body was longer than the limit (the rest was not read)
 
 
 def api_error(

@@ -18,28 +18,19 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from outeai_cli.http_errors import Answer
 
 if TYPE_CHECKING:
     import httpx
 
 
-@dataclass(frozen=True, slots=True)
-class Fetched:
-    """A small response read whole: status, headers, and the body up to a limit."""
-
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
-    truncated: bool  # the body was longer than the limit (the rest was not read)
-
-
 def fetch(
     http: httpx.Client, method: str, url: str, *, seconds: float, limit: int, **kwargs: Any
-) -> Fetched:
-    """One small request (a voice list, a health probe) that takes `seconds` at most in all.
+) -> Answer:
+    """One small request (a voice list, a health probe) that takes `seconds` at most in all;
+    its answer read whole, up to `limit` bytes.
 
     A byte drip cannot stretch it: the watchdog ends the whole exchange when time is up
     (httpx.ReadTimeout then, like any read timeout).
@@ -63,7 +54,7 @@ def fetch(
             raise
         if watchdog.expired:
             raise httpx.ReadTimeout(f"no whole answer within {seconds:g} s")
-        return Fetched(response.status_code, response.headers, bytes(body[:limit]), truncated)
+        return Answer(response.status_code, response.headers, bytes(body[:limit]), "", truncated)
 
 
 class StreamWatchdog:

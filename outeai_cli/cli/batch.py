@@ -140,19 +140,10 @@ def batch(
     from outeai_cli.synthesis import SynthesisOptions
 
     terminal = Terminal.of(context)
-    settings = ConnectionOptions(
-        token=token,
-        base_url=base_url,
-        profile=profile,
-        api=api,
-        model=model,
-        timeout=timeout,
-        connect_timeout=connect_timeout,
-        idle_timeout=idle_timeout,
-        max_time=max_time,
-        retries=retries,
-        allow_insecure_http=allow_insecure_http,
-    ).settings(speaker=speaker, temperature=temperature, format=fmt, max_chars=max_chars, jobs=jobs)
+    # The connection flags (--token ... --max-time) are read by name from the parsed ones.
+    settings = ConnectionOptions.of(context.params).settings(
+        speaker=speaker, temperature=temperature, format=fmt, max_chars=max_chars, jobs=jobs
+    )
     out_format = format_for_path("x.flac", settings.get("format") or "flac")
     if output_dir.exists() and not output_dir.is_dir():
         raise InputError(f"{output_dir} is not a directory", hint="give a directory with -o")

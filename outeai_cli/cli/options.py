@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -261,6 +262,13 @@ class ConnectionOptions:
     max_time: float | None = None
     retries: int | None = None
     allow_insecure_http: bool = False
+
+    @classmethod
+    def of(cls, params: Mapping[str, Any]) -> ConnectionOptions:
+        """The connection options among a command's parsed parameters (`ctx.params`): every
+        command names them alike, so they are picked by name; those it lacks stay unset."""
+        names = [f.name for f in fields(cls)]
+        return cls(**{name: params[name] for name in names if params.get(name) is not None})
 
     def settings(self, **command_flags: object) -> Settings:
         """The effective settings: these flags and the command's own, over env and file.

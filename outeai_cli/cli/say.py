@@ -166,19 +166,10 @@ def say(
     from outeai_cli.textinput import read_text
 
     terminal = Terminal.of(context)
-    settings = ConnectionOptions(
-        token=token,
-        base_url=base_url,
-        profile=profile,
-        api=api,
-        model=model,
-        timeout=timeout,
-        connect_timeout=connect_timeout,
-        idle_timeout=idle_timeout,
-        max_time=max_time,
-        retries=retries,
-        allow_insecure_http=allow_insecure_http,
-    ).settings(speaker=speaker, temperature=temperature, format=fmt, max_chars=max_chars, jobs=jobs)
+    # The connection flags (--token ... --max-time) are read by name from the parsed ones.
+    settings = ConnectionOptions.of(context.params).settings(
+        speaker=speaker, temperature=temperature, format=fmt, max_chars=max_chars, jobs=jobs
+    )
     text_to_speak = read_text(text, file, terminal.stdin_bytes, terminal.stdin_is_tty)
     voice = parse_speaker(settings.get("speaker"), frozenset(settings.custom_voices()))
     chosen_temperature = validate_temperature(settings.get("temperature"))

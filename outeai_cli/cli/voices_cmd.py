@@ -114,17 +114,8 @@ def voices(
 
     if local and remote:
         raise InputError("--local and --remote exclude each other", hint="give one of them")
-    settings = ConnectionOptions(
-        token=token,
-        base_url=base_url,
-        profile=profile,
-        api=api,
-        timeout=timeout,
-        connect_timeout=connect_timeout,
-        idle_timeout=idle_timeout,
-        max_time=max_time,
-        allow_insecure_http=allow_insecure_http,
-    ).settings()
+    # The connection flags (--token ... --max-time) are read by name from the parsed ones.
+    settings = ConnectionOptions.of(ctx.params).settings()
     mode = "local" if local else "remote" if remote else "auto"
     entries, server = list_voices(
         settings, mode=mode, kind=kind.value if kind else None, language=language
