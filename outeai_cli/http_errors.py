@@ -151,7 +151,6 @@ def _redirect_error(status: int, location: str | None, base_url: str) -> APIErro
         "purpose, so the token never goes where the base URL does not point",
         status=status,
         hint="if that address is the API, use it as the base URL",
-        advice=(Advice(Fix.SET, "base_url", "URL"),),
     )
 
 

@@ -23,6 +23,13 @@ _BRACKETS = re.compile(rb"[\[\]{}]")
 # Line breaks and tabs become a space (a message stays one line); other controls go.
 _SPACE_LIKE = re.compile("[\t\n\r\x0b\x0c\x85\u2028\u2029]+")
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Whole terminal escape sequences go, not just their ESC: no "[31m" litter is left behind.
+# CSI (ESC [ or C1 0x9b) ... final byte; OSC/DCS/PM/APC strings up to BEL or ST; ESC + one.
+_ESCAPES = re.compile(
+    "(?:\x1b\\[|\x9b)[0-?]*[ -/]*[@-~]"
+    "|(?:\x1b[\\]P^_]|[\x90\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\\\|\x9c)?"
+    "|\x1b[@-Z\\\\-_]"
+)
 
 
 def _refuse_constant(name: str) -> float:
@@ -65,7 +72,7 @@ def clean_text(value: object, *, limit: int = MAX_TEXT_CHARS) -> str:
 
     text = value if isinstance(value, str) else str(value)
     # Controls go first: a token split by them ("ab\x07cd") must still be found and masked.
-    text = redact_secrets(_CONTROLS.sub("", _SPACE_LIKE.sub(" ", text)))
+    text = redact_secrets(_CONTROLS.sub("", _SPACE_LIKE.sub(" ", _ESCAPES.sub("", text))))
     if len(text) > limit:
         text = text[:limit] + "…"
     return text
