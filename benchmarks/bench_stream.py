@@ -174,6 +174,26 @@ class Bench:
 
 
 # -- the two parts of the benchmark -------------------------------------------------------
+check_seconds: dict[int, float] = {}  # size -> seconds the decode check of say's output takes
+
+
+def check_time(path: Path, runs: int = 3) -> float:
+    """Median seconds `verify.check_audio` takes on `path`, timed inside a child process."""
+    code = (
+        "import sys, time\n"
+        "from outeai_cli.verify import check_audio\n"
+        "started = time.perf_counter()\n"
+        "check_audio(sys.argv[1])\n"
+        "print(time.perf_counter() - started)\n"
+    )
+    times = [
+        float(subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                             text=True, check=True).stdout)
+        for _ in range(runs)
+    ]  # fmt: skip
+    return statistics.median(times)
+
+
 def bench_sizes(bench: Bench, sizes: Sequence[int], sdk_sizes: Sequence[int]) -> list[Row]:
     rows: list[Row] = []
     for size in sizes:
@@ -195,6 +215,9 @@ def bench_sizes(bench: Bench, sizes: Sequence[int], sdk_sizes: Sequence[int]) ->
                 say_pipe.runs.append(bench.say(url, TEXT, out, to_stdout=True))
                 say_pipe.identical = _same(say_pipe.identical, file_digest(out) == reference)
                 out.unlink()
+            bench.say(url, TEXT, out)
+            check_seconds[size] = check_time(out)
+            out.unlink()
             rows += [curl, say, say_pipe]
             if size in sdk_sizes:
                 sdk = Row(size, "official SDK 0.2.1")
@@ -270,6 +293,20 @@ def size_targets(rows: list[Row]) -> list[Target]:
     all_say = [r for r in rows if r.tool.startswith("outeai")]
     targets = []
     grow_curl = curl[biggest].wall - curl[smallest].wall
+    grow_check = check_seconds[biggest] - check_seconds[smallest]
+    print(
+        f"decode check of say's output (every output passes it before its commit): "
+        f"{check_seconds[smallest]:.3f} s at {smallest} MiB, {check_seconds[biggest]:.3f} s at "
+        f"{biggest} MiB"
+    )
+    for tool in ("outeai say -o FILE", "outeai say -o - >FILE"):
+        runs = {r.size_mib: r for r in rows if r.tool == tool}
+        receive = runs[biggest].wall - runs[smallest].wall - grow_check
+        print(
+            f"{tool}: receiving alone (growth minus the check) adds {receive:+.3f} s, "
+            f"{receive / grow_curl:.2f}x what curl adds ({grow_curl:+.3f} s); against curl "
+            f"followed by the same check: {(receive + grow_check) / (grow_curl + grow_check):.2f}x"
+        )
     for tool in ("outeai say -o FILE", "outeai say -o - >FILE"):
         runs = {r.size_mib: r for r in rows if r.tool == tool}
         grow_say = runs[biggest].wall - runs[smallest].wall
