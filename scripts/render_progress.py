@@ -18,7 +18,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from outeai_cli.cli.progress import LiveOverallReporter, LiveReporter
+from outeai_cli.cli.progress import LiveReporter
+from outeai_cli.cli.progress_overall import LiveOverallReporter
 from outeai_cli.cli.terminal import Terminal
 from outeai_cli.client import TTSClient
 from outeai_cli.events import Event, StatusEvent

@@ -132,7 +132,7 @@ def batch(
     from outeai_cli.cli.errors import format_error
     from outeai_cli.cli.machine import error_object
     from outeai_cli.cli.options import ConnectionOptions
-    from outeai_cli.cli.progress import make_overall_reporter
+    from outeai_cli.cli.progress_overall import make_overall_reporter
     from outeai_cli.cli.terminal import Terminal, shown_path
     from outeai_cli.client import TTSClient, validate_temperature
     from outeai_cli.errors import InputError

@@ -25,7 +25,7 @@ app = typer.Typer(
 
 
 def _describe(entries: int, size: int) -> str:
-    from outeai_cli.cli.progress import human_size
+    from outeai_cli.cli.progress_line import human_size
 
     return f"{entries} piece{'s' if entries != 1 else ''}, {human_size(size)}"
 

@@ -152,7 +152,9 @@ def say(
     from dataclasses import replace
 
     from outeai_cli.cli.options import ConnectionOptions
-    from outeai_cli.cli.progress import human_size, make_overall_reporter, make_reporter
+    from outeai_cli.cli.progress import make_reporter
+    from outeai_cli.cli.progress_line import human_size
+    from outeai_cli.cli.progress_overall import make_overall_reporter
     from outeai_cli.cli.terminal import CountedOutput, Terminal
     from outeai_cli.client import TTSClient, validate_temperature
     from outeai_cli.errors import APIError, InterruptedByUser
@@ -253,7 +255,7 @@ def say(
 
 def _what_was_written(stdout: "CountedOutput | None") -> str:
     """For a stopped run: what its output holds (a file is only ever replaced whole)."""
-    from outeai_cli.cli.progress import human_size
+    from outeai_cli.cli.progress_line import human_size
 
     if stdout is None:
         return "no partial file was left behind"
