@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -13,38 +13,34 @@ from typing import IO, TYPE_CHECKING, Any
 from outeai_cli.config import (
     DEFAULT_BASE_URL,
     DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_TIME,
     DEFAULT_RETRIES,
     DEFAULT_TEMPERATURE,
-    DEFAULT_TIMEOUT,
     TOKEN_ENV_VARS,
     check_temperature,
 )
-from outeai_cli.dialects import Dialect, RequestSpec, get_dialect
+from outeai_cli.dialects import Dialect, get_dialect
 from outeai_cli.errors import (
     Advice,
     APIError,
     AuthenticationError,
     Fix,
     InputError,
-    OuteAIError,
     ProtocolError,
     TimeoutExpired,
     TransportError,
 )
 from outeai_cli.events import AudioEvent, Event, RetryEvent
-from outeai_cli.http_errors import Answer, api_error, json_object, timeout_error, transport_error
+from outeai_cli.http_errors import Answer, json_object, transport_error
 from outeai_cli.retry import RetryPolicy
 from outeai_cli.security import (
     check_token,
     check_transport,
     check_url_token_transport,
-    is_loopback_host,
     redact_in_logs,
     register_secret,
 )
 from outeai_cli.speakers import DEFAULT_SPEAKER, Speaker, parse_speaker
+from outeai_cli.transport import Endpoint, PipeSink, Timeouts, open_http_client, send
 
 if TYPE_CHECKING:
     import httpx
@@ -54,18 +50,9 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TEMPERATURE", "TOKEN_ENV_VARS", "TTSClient", "Timeouts"]
 
-_ERROR_BODY_LIMIT = 64 * 1024
 _VOICES_BODY_LIMIT = 4 << 20
 # The voice list is a quick metadata call: don't wait as long as for a cold synthesis.
 VOICES_TIMEOUT = 15.0
-
-
-@dataclass(frozen=True, slots=True)
-class Timeouts:
-    connect: float = DEFAULT_CONNECT_TIMEOUT
-    first_event: float = DEFAULT_TIMEOUT
-    idle: float = DEFAULT_IDLE_TIMEOUT  # without progress (new audio or a new status)
-    max_time: float = DEFAULT_MAX_TIME  # one request in all, however it progresses
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,24 +219,7 @@ class TTSClient:
     @property
     def http(self) -> httpx.Client:
         if self._http is None:
-            import httpx
-
-            t = self.timeouts
-            # A loopback server (e.g. `outeai serve`) is reached directly over plain http: no
-            # proxy applies, and with no TLS there is no CA bundle to load (~20 ms of start-up).
-            direct = _is_loopback_http(self.base_url)
-            self._http = httpx.Client(
-                timeout=httpx.Timeout(
-                    connect=t.connect,
-                    read=min(max(t.first_event, t.idle), t.max_time),
-                    write=t.connect,
-                    pool=t.connect,
-                ),
-                trust_env=not direct,
-                verify=not direct,
-                follow_redirects=False,
-                headers={"User-Agent": f"outeai-cli/{_version()}"},
-            )
+            self._http = open_http_client(self.base_url, self.timeouts)
         return self._http
 
     # -- synthesis -------------------------------------------------------------------------
@@ -300,7 +270,7 @@ class TTSClient:
         spec = self.dialect.synthesis_request(self.require_token(), text, voice, temperature)
         in_memory = sink is None
         target: IO[bytes] = io.BytesIO() if sink is None else sink
-        pipe = None if target.seekable() else _PipeSink(target)
+        pipe = None if target.seekable() else PipeSink(target)
         if pipe is not None:
             target = pipe  # type: ignore[assignment]
         started_at = time.monotonic()
@@ -309,7 +279,7 @@ class TTSClient:
         while True:
             attempt += 1
             try:
-                for event in self._attempt(spec, target):
+                for event in send(self.http, self.dialect, spec, target, self._where):
                     if in_memory and isinstance(event, AudioEvent):
                         assert isinstance(target, io.BytesIO)
                         event = AudioEvent(
@@ -318,7 +288,9 @@ class TTSClient:
                     yield event
                 return
             except (APIError, TransportError) as exc:
-                delay = self._retry_delay(exc, attempt, started_at, retries_after_generation)
+                delay = self.retry_policy.delay_after(
+                    exc, attempt, started_at, retries_after_generation
+                )
                 if delay is not None and pipe is not None and pipe.written:
                     exc.hint = (
                         f"{pipe.written} bytes of audio were already written and cannot be "
@@ -339,91 +311,10 @@ class TTSClient:
                     target.seek(0)
                     target.truncate()
 
-    def _retry_delay(
-        self, exc: OuteAIError, attempt: int, started_at: float, after_generation: int
-    ) -> float | None:
-        policy = self.retry_policy
-        if attempt > policy.retries:
-            return None
-        if isinstance(exc, APIError):
-            if not exc.retryable:
-                return None
-            delay = policy.delay(attempt, exc.retry_after)
-        elif isinstance(exc, TransportError):
-            if exc.after_audio_started and after_generation >= policy.retries_after_generation:
-                return None
-            if exc.timeout:
-                return None
-            delay = policy.delay(attempt)
-        else:
-            return None
-        if time.monotonic() - started_at + delay > policy.total_time:
-            return None
-        return delay
-
-    def _attempt(self, spec: RequestSpec, sink: IO[bytes]) -> Iterator[Event]:
-        import httpx
-
-        from outeai_cli.watchdog import StreamWatchdog
-
-        pending: list[Event] = []
-        parser = self.dialect.parser(sink, pending.append)
-        url = f"{self.base_url}/{spec.path}"
-        t = self.timeouts
-        watchdog = StreamWatchdog(t.first_event, t.idle, t.max_time)
-        try:
-            with (
-                watchdog,
-                self.http.stream(
-                    spec.method, url, json=spec.json, headers=spec.headers, params=spec.params
-                ) as response,
-            ):
-                # Watched from the headers on: an error body that drips is held to the limits.
-                watchdog.attach(response)
-                if not 200 <= response.status_code < 300:
-                    body = bytearray()
-                    for chunk in response.iter_bytes():
-                        body += chunk
-                        if len(body) > _ERROR_BODY_LIMIT:
-                            break
-                    if watchdog.expired:
-                        raise httpx.ReadTimeout(f"{watchdog.expired} expired")
-                    raise self._api_error(
-                        response.status_code, response.headers, bytes(body), spec.path
-                    )
-                if "html" in response.headers.get("content-type", "").lower():
-                    raise ProtocolError(
-                        "the server (or a proxy) answered with an HTML page, "
-                        f"not {self.dialect.response_kind}",
-                        hint="check the base URL",
-                    )
-                for chunk in response.iter_bytes():
-                    parser.feed(chunk)
-                    watchdog.touch(parser.progress)
-                    if pending:
-                        yield from pending
-                        pending.clear()
-                if watchdog.expired:
-                    raise httpx.ReadTimeout(f"{watchdog.expired} expired")
-                parser.close()
-                yield from pending
-        except httpx.TimeoutException as exc:
-            raise timeout_error(exc, self.timeouts, watchdog) from None
-        except httpx.TransportError as exc:
-            if watchdog.expired:
-                raise timeout_error(exc, self.timeouts, watchdog) from None
-            raise transport_error(exc, parser.audio_started, self.base_url) from None
-        except ProtocolError:
-            if watchdog.expired:  # the shut-down socket cut the stream short
-                raise timeout_error(None, self.timeouts, watchdog) from None
-            raise
-
-    def _api_error(
-        self, status: int, headers: Mapping[str, str], body: bytes, path: str = ""
-    ) -> APIError | AuthenticationError:
-        """The typed error for a non-2xx answer, from its (bounded) body."""
-        answer = Answer(status, headers, body, path)
-        return api_error(answer, token=self.token, base_url=self.base_url, api=self.dialect.name)
+    @property
+    def _where(self) -> Endpoint:
+        """What error messages need to know: the server, the dialect, the token to mask."""
+        return Endpoint(self.base_url, self.timeouts, self.token, self.dialect.name)
 
     def require_token(self) -> str:
         """The token, checked once: a missing one is an AuthenticationError saying how to set
@@ -468,7 +359,7 @@ class TTSClient:
         except httpx.TransportError as exc:
             raise transport_error(exc, False, self.base_url) from None
         if answer.status != 200:
-            raise self._api_error(answer.status, answer.headers, answer.body)
+            raise self._where.api_error(Answer(answer.status, answer.headers, answer.body))
         if answer.truncated:
             raise ProtocolError(f"the voice list is over {_VOICES_BODY_LIMIT} bytes")
         obj = json_object(answer.body)
@@ -479,25 +370,6 @@ class TTSClient:
         return [v if isinstance(v, dict) else {"voice_id": str(v)} for v in voices]
 
 
-class _PipeSink:
-    """A sink that cannot start over (e.g. stdout): counts what was written to it."""
-
-    def __init__(self, raw: IO[bytes]) -> None:
-        self.raw = raw
-        self.written = 0
-
-    def write(self, data: bytes) -> int:
-        self.raw.write(data)
-        self.written += len(data)
-        return len(data)
-
-    def seekable(self) -> bool:
-        return False
-
-    def flush(self) -> None:
-        self.raw.flush()
-
-
 def _sample_rate(audio: bytes) -> int | None:
     """The rate soundfile reads from the audio's header, or None if it cannot tell."""
     import soundfile as sf
@@ -506,16 +378,3 @@ def _sample_rate(audio: bytes) -> int | None:
         return int(sf.info(io.BytesIO(audio)).samplerate)
     except (sf.LibsndfileError, RuntimeError, TypeError):
         return None
-
-
-def _is_loopback_http(base_url: str) -> bool:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(base_url)
-    return parts.scheme == "http" and is_loopback_host(parts.hostname or "")
-
-
-def _version() -> str:
-    from outeai_cli import __version__
-
-    return __version__

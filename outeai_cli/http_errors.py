@@ -24,7 +24,7 @@ from outeai_cli.security import mask_token, redact
 from outeai_cli.untrusted import clean_text, parse_json
 
 if TYPE_CHECKING:
-    from outeai_cli.client import Timeouts
+    from outeai_cli.transport import Timeouts
     from outeai_cli.watchdog import StreamWatchdog
 
 

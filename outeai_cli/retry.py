@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass
 
 from outeai_cli.config import DEFAULT_RETRIES
+from outeai_cli.errors import APIError, OuteAIError, TransportError
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,30 @@ class RetryPolicy:
             return max(0.0, min(retry_after, self.max_retry_after))
         ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
         return random.uniform(ceiling / 2, ceiling)
+
+    def delay_after(
+        self, exc: OuteAIError, attempt: int, started_at: float, after_generation: int
+    ) -> float | None:
+        """Seconds to wait before trying again after `exc` failed attempt number `attempt`
+        (`after_generation`: retries already spent on streams that broke mid-audio), or None
+        when it is not worth another try."""
+        if attempt > self.retries:
+            return None
+        if isinstance(exc, APIError):
+            if not exc.retryable:
+                return None
+            delay = self.delay(attempt, exc.retry_after)
+        elif isinstance(exc, TransportError):
+            if exc.after_audio_started and after_generation >= self.retries_after_generation:
+                return None
+            if exc.timeout:
+                return None
+            delay = self.delay(attempt)
+        else:
+            return None
+        if time.monotonic() - started_at + delay > self.total_time:
+            return None
+        return delay
 
 
 def parse_retry_after(value: str | None) -> float | None:
