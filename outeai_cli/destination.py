@@ -45,6 +45,25 @@ def check_target(target: Path, *, force: bool) -> None:
         ) from None
 
 
+def same_place(path: Path, destination: Path | IO[bytes]) -> bool:
+    """Whether writing `path` would reach `destination` (the same file, pipe or device: e.g.
+    subtitles to /dev/stdout while the audio goes to stdout)."""
+    try:
+        place = os.stat(path)
+    except OSError:  # not there yet: only the same name is the same place
+        return isinstance(destination, str | os.PathLike) and os.path.realpath(
+            path
+        ) == os.path.realpath(destination)
+    try:
+        if isinstance(destination, str | os.PathLike):
+            other = os.stat(destination)
+        else:
+            other = os.fstat(destination.fileno())
+    except (OSError, AttributeError, ValueError):
+        return False
+    return (place.st_dev, place.st_ino) == (other.st_dev, other.st_ino)
+
+
 class Destination:
     """An open destination: write the audio into `handle`, then `commit()` it.
 

@@ -177,3 +177,13 @@ def test_subtitles_are_committed_with_their_audio_or_not_at_all(
     assert "long.flac already exists" in stderr
     assert not (tmp_path / "long.srt").exists()
     assert (tmp_path / "long.flac").read_bytes() == b"another run's audio"
+
+
+def test_subtitles_that_would_land_in_the_audio_stream_are_refused(
+    run_cli, server, tmp_path: Path
+) -> None:
+    (tmp_path / "cues.srt").symlink_to("/dev/stdout")
+    result = run_cli("say", TWO_PIECES, "-o", "-", "--subtitles", "cues.srt")
+    assert result.returncode == 2, result.stderr
+    assert "both go to cues.srt" in result.stderr
+    assert result.stdout == b"" and server.tts_requests() == []

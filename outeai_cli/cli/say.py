@@ -189,6 +189,15 @@ def say(
 
     client = TTSClient.from_settings(settings)
     subtitles_path = _subtitles_target(subtitles, force=force)
+    if subtitles_path is not None:
+        from outeai_cli.destination import same_place
+        from outeai_cli.errors import InputError
+
+        if same_place(subtitles_path, target if target is not None else terminal.stdout_bytes):
+            raise InputError(
+                f"the subtitles and the audio would both go to {subtitles}",
+                hint="give the subtitles a file of their own",
+            )
     options = SynthesisOptions(
         max_chars=settings.get("max_chars"),
         jobs=settings.get("jobs"),
