@@ -10,14 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from outeai_cli.config import (
-    DEFAULT_BASE_URL,
-    DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_RETRIES,
-    DEFAULT_TEMPERATURE,
-    TOKEN_ENV_VARS,
-    check_temperature,
-)
 from outeai_cli.dialects import Dialect, get_dialect
 from outeai_cli.errors import (
     Advice,
@@ -38,6 +30,14 @@ from outeai_cli.security import (
     check_url_token_transport,
     redact_in_logs,
     register_secret,
+)
+from outeai_cli.settings_table import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_RETRIES,
+    DEFAULT_TEMPERATURE,
+    TOKEN_ENV_VARS,
+    check_temperature,
 )
 from outeai_cli.speakers import DEFAULT_SPEAKER, Speaker, parse_speaker
 from outeai_cli.transport import Endpoint, PipeSink, Timeouts, open_http_client, send

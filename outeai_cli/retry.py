@@ -6,8 +6,8 @@ import random
 import time
 from dataclasses import dataclass
 
-from outeai_cli.config import DEFAULT_RETRIES
 from outeai_cli.errors import APIError, OuteAIError, TransportError
+from outeai_cli.settings_table import DEFAULT_RETRIES
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,16 +10,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING
 
-from outeai_cli.config import (
+from outeai_cli.errors import APIError, AuthenticationError, ProtocolError
+from outeai_cli.events import Event
+from outeai_cli.http_errors import Answer, api_error, timeout_error, transport_error
+from outeai_cli.security import is_loopback_host
+from outeai_cli.settings_table import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_TIME,
     DEFAULT_TIMEOUT,
 )
-from outeai_cli.errors import APIError, AuthenticationError, ProtocolError
-from outeai_cli.events import Event
-from outeai_cli.http_errors import Answer, api_error, timeout_error, transport_error
-from outeai_cli.security import is_loopback_host
 
 if TYPE_CHECKING:
     import httpx

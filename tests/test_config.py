@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from outeai_cli import config
+from outeai_cli import config, settings_table
 from outeai_cli import config_file as config_files
-from outeai_cli.config import SETTINGS, Settings
+from outeai_cli.config import Settings
 from outeai_cli.errors import ConfigError, InputError
+from outeai_cli.settings_table import SETTINGS
 from tests.conftest import TOKEN
 from tests.helpers import run_in_pty
 
@@ -174,18 +175,18 @@ def test_validation_tables_cover_every_setting() -> None:
 @pytest.mark.parametrize("key", list(VALID))
 def test_parse_setting_accepts_and_normalises(key: str) -> None:
     raw, expected = VALID[key]
-    assert config.parse_setting(key, raw) == expected
+    assert settings_table.parse_setting(key, raw) == expected
 
 
 @pytest.mark.parametrize("key", list(INVALID))
 def test_parse_setting_rejects_with_the_reason(key: str) -> None:
     raw, reason = INVALID[key]
     with pytest.raises(ConfigError, match=reason):
-        config.parse_setting(key, raw)
+        settings_table.parse_setting(key, raw)
 
 
 def test_hyphenated_key_is_accepted() -> None:
-    assert config.setting_name("base-url") == "base_url"
+    assert settings_table.setting_name("base-url") == "base_url"
 
 
 def test_a_file_whose_profiles_is_not_a_table_is_a_config_error(tmp_path: Path) -> None:
@@ -493,7 +494,7 @@ def test_config_commands_do_not_import_httpx_or_soundfile(run_cli, tmp_path: Pat
         assert result.returncode == 0, result.stderr
         imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
         assert "httpx" not in imported and "soundfile" not in imported, args
-        assert "outeai_cli.config" in imported  # the check sees imports at all
+        assert "outeai_cli.settings_table" in imported  # the check sees imports at all
 
 
 def test_a_hand_written_number_where_text_belongs_is_a_config_error(

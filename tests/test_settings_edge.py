@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from outeai_cli.client import TTSClient
-from outeai_cli.config import SETTINGS, Settings
+from outeai_cli.config import Settings
 from outeai_cli.errors import TransportError
 from outeai_cli.security import is_loopback_host
+from outeai_cli.settings_table import SETTINGS
 from tests.conftest import TOKEN
 
 

@@ -193,7 +193,7 @@ def _output_name(
 
 
 def _temperature(value: Any, path: Path, number: int) -> float | None:
-    from outeai_cli.config import check_temperature
+    from outeai_cli.settings_table import check_temperature
 
     if value is None:
         return None

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from outeai_cli.cli.options import BaseUrlOpt, ProfileOpt, TokenOpt, examples
-from outeai_cli.config import SETTINGS
+from outeai_cli.settings_table import SETTINGS
 
 EPILOG = examples(
     "outeai config set token              # hidden prompt, or one line from stdin",
@@ -117,8 +117,9 @@ def set_(
     from outeai_cli import config
     from outeai_cli.config_file import load_file
     from outeai_cli.errors import InputError
+    from outeai_cli.settings_table import setting_name
 
-    name = config.setting_name(key)
+    name = setting_name(key)
     if value is None:
         if name != "token":
             raise InputError(
@@ -143,8 +144,9 @@ def set_(
 @app.command("get", epilog=EPILOG)
 def get(key: KeyArg, profile: ProfileOpt = None, reveal: RevealOpt = False) -> None:
     """Print the effective value of one setting (the token masked unless --reveal)."""
-    from outeai_cli.config import Settings, setting_name
+    from outeai_cli.config import Settings
     from outeai_cli.errors import Advice, AuthenticationError, Fix
+    from outeai_cli.settings_table import setting_name
 
     name = setting_name(key)
     settings = Settings(profile=profile)

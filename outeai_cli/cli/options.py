@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from outeai_cli.cli.completion import complete_speaker
-from outeai_cli.config import SETTINGS
+from outeai_cli.settings_table import SETTINGS
 
 if TYPE_CHECKING:
     from outeai_cli.config import Settings
