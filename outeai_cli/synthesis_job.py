@@ -4,35 +4,30 @@ A job that fits one request (not split) has one task that streams the response s
 the destination (converting it afterwards if the delivered format differs). A split job:
 1. `split_text` cuts the text into pieces of at most `max_chars` characters.
 2. Pieces already in the cache are copied into spool files (and counted as such).
-3. The pool requests the others, each straight into its own spool file in a hidden directory
-   next to the output (removed at the end; a later run sweeps one left by a killed process).
-   Finished pieces go into the cache at once, so an interrupted run loses only the pieces in
-   flight.
+3. The pool requests the others (`piece_fetch.PieceFetcher`), each straight into its own
+   spool file in a hidden directory next to the output (removed at the end; a later run sweeps
+   one left by a killed process). Finished pieces go into the cache at once, so an interrupted
+   run loses only the pieces in flight.
 4. The driving thread stitches pieces into the output as soon as every earlier piece is there,
    so encoding overlaps with the requests and spool files are deleted as they are consumed.
 5. The output is checked to decode completely, then committed atomically (with the subtitles,
    if asked for: both or neither).
-
-A worker that finishes a piece after the job was abandoned can still fill the cache (that
-audio was paid for) but never the output. A piece the server refuses as too long (413) is
-split in two and requested again, and later pieces at least that long are split before sending.
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import shutil
-import threading
 import time
-from collections.abc import Callable, Generator
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
 from outeai_cli.destination import Destination, open_destination
-from outeai_cli.errors import APIError, InputError, InterruptedByUser, OuteAIError, ProtocolError
-from outeai_cli.events import AudioEvent, Event, RetryEvent, StatusEvent
+from outeai_cli.errors import InputError
+from outeai_cli.events import Event
+from outeai_cli.piece_fetch import PieceFetcher, PieceTask
 from outeai_cli.scheduler import (
     InFlight,
     Note,
@@ -44,7 +39,7 @@ from outeai_cli.scheduler import (
     TaskFailed,
     interrupts_deferred,
 )
-from outeai_cli.splitting import Piece, split_piece, split_text
+from outeai_cli.splitting import Piece, split_text
 from outeai_cli.subtitles import Cue
 from outeai_cli.synthesis_types import SynthesisOptions, SynthesisRequest, SynthesisResult
 from outeai_cli.verify import check_audio
@@ -55,38 +50,6 @@ if TYPE_CHECKING:
     from outeai_cli.stitching import Stitcher
 
 _COPY_BLOCK = 1 << 20
-
-
-@dataclass(frozen=True, slots=True)
-class _Part:
-    """The audio of one request: a piece, or part of a piece the server refused as too long."""
-
-    text: str
-    path: Path | None  # None: written straight into the destination
-    format: str
-    duration: float | None
-
-
-@dataclass(eq=False)
-class PieceTask:
-    """Fetch one piece (identical pieces share one task when caching)."""
-
-    job: SynthesisJob
-    number: int  # 1-based number of the first piece it serves, for messages
-    piece: Piece
-    key: str | None
-    uses: int = 1  # pieces served
-    parts: list[_Part] | None = None
-
-    @property
-    def owner(self) -> SynthesisJob:
-        return self.job
-
-    def run(self, scheduler: Scheduler) -> list[_Part]:
-        return self.job.fetch(self, scheduler)
-
-    def cancelled(self) -> bool:
-        return self.job.closed
 
 
 class SynthesisJob:
@@ -114,6 +77,9 @@ class SynthesisJob:
         self.on_event: Callable[[Event], None] | None = None
         self.language = options.language or language_of(request.speaker)
         self.cache = options.cache if split else None
+        self.fetcher = PieceFetcher(
+            client, request, split=split, language=self.language, cache=self.cache
+        )
         if split:
             self.pieces = split_text(request.text, options.max_chars, language=self.language)
             if not self.pieces:
@@ -124,10 +90,8 @@ class SynthesisJob:
         self._destination_arg = destination
         self._stack = contextlib.ExitStack()
         self.destination: Destination | None = None
-        self.closed = False
         self.complete = False
         self.from_cache = 0
-        self.requests = 0
         self.done = 0
         self.audio_seconds = 0.0
         self.in_flight: dict[int, InFlight] = {}
@@ -136,12 +100,11 @@ class SynthesisJob:
         self._next_piece = 0
         self._cues: list[Cue] = []
         self._stitcher: Stitcher | None = None
-        self._names = itertools.count(1)
-        self._lock = threading.Lock()
-        self._refused_at = len(request.text) + 1  # shortest piece length answered with 413
-        self._cache_warned = False
 
-    # -- the driving thread ----------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        return self.fetcher.closed
+
     def open(self, scheduler: Scheduler) -> None:
         """Open the destination, take what the cache has, and hand the rest to the pool."""
         dialect = self.client.dialect
@@ -155,6 +118,7 @@ class SynthesisJob:
                 spool_dir=self.options.spool_dir,
             )
         )
+        self.fetcher.destination = self.destination
         tasks = self._plan()
         missing = [task for task in tasks if task.parts is None]
         self._pending = len(missing)
@@ -267,11 +231,11 @@ class SynthesisJob:
             delivered_format=delivered,
             pieces=len(self.pieces),
             from_cache=self.from_cache,
-            requests=self.requests,
+            requests=self.fetcher.requests,
             cues=tuple(self._cues),
         )
         with interrupts_deferred():
-            self.closed = True
+            self.fetcher.close()
             _commit_with_subtitles(destination, subtitles)
             result = replace(result, path=destination.path)  # a chosen name may have moved on
             self._stack.close()  # the temp files and the pieces directory go
@@ -281,8 +245,7 @@ class SynthesisJob:
 
     def abort(self, exc: BaseException) -> None:
         """Leave nothing behind: the temp output and the spool files go."""
-        with self._lock:
-            self.closed = True
+        self.fetcher.close()
         if self._stitcher is not None:
             self._stitcher.abort()
         self._stack.__exit__(type(exc), exc, exc.__traceback__)
@@ -292,15 +255,15 @@ class SynthesisJob:
         tasks: list[PieceTask] = []
         by_key: dict[str, PieceTask] = {}
         for number, piece in enumerate(self.pieces, start=1):
-            key = self._key(piece.text) if self.cache is not None else None
+            key = self.fetcher.cache_key(piece.text) if self.cache is not None else None
             if key is not None and key in by_key:
                 by_key[key].uses += 1
                 self._order.append(by_key[key])
                 continue
-            task = PieceTask(self, number, piece, key)
+            task = PieceTask(self, self.fetcher, number, piece, key)
             if key is not None:
                 by_key[key] = task
-                task.parts = self._from_cache(piece.text, key)
+                task.parts = self.fetcher.cached_parts(piece.text, key)
             tasks.append(task)
             self._order.append(task)
         self.from_cache = sum(1 for task in self._order if task.parts is not None)
@@ -348,152 +311,6 @@ class SynthesisJob:
         copy_single(part.path, part.format, out, self.fmt)
         frames, rate = count_frames(part.path)
         return [Cue(part.text, 0, frames, rate)]
-
-    # -- the pool's workers ------------------------------------------------------------------------
-    def fetch(self, task: PieceTask, scheduler: Scheduler) -> list[_Part]:
-        if not self.split:
-            assert self.destination is not None
-            return [self._request(task, task.piece.text, None, scheduler, self.destination.handle)]
-        return self._fetch(task, task.piece, task.key, scheduler)
-
-    def _fetch(
-        self, task: PieceTask, piece: Piece, key: str | None, scheduler: Scheduler
-    ) -> list[_Part]:
-        if len(piece.text) >= self._refused_at and len(piece.text) > 1:
-            return self._fetch_split(task, piece, scheduler)
-        try:
-            return [self._request(task, piece.text, key, scheduler, None)]
-        except APIError as exc:
-            if exc.status != 413 or len(piece.text) < 2:
-                raise
-            with self._lock:
-                self._refused_at = min(self._refused_at, len(piece.text))
-            scheduler.post(
-                Note(
-                    f"piece {task.number}: the server refused {len(piece.text)} characters as "
-                    f"too long ({exc.message}); splitting it further "
-                    "(a lower max_chars setting avoids this)"
-                )
-            )
-            return self._fetch_split(task, piece, scheduler)
-
-    def _fetch_split(self, task: PieceTask, piece: Piece, scheduler: Scheduler) -> list[_Part]:
-        parts: list[_Part] = []
-        for sub in split_piece(piece, max(1, len(piece.text) // 2), language=self.language):
-            key = self._key(sub.text) if self.cache is not None else None
-            cached = self._from_cache(sub.text, key) if key is not None else None
-            parts.extend(cached or self._fetch(task, sub, key, scheduler))
-        return parts
-
-    def _request(
-        self,
-        task: PieceTask,
-        text: str,
-        key: str | None,
-        scheduler: Scheduler,
-        into: IO[bytes] | None,
-    ) -> _Part:
-        """One request, into `into` (the destination) or else a new spool file."""
-        request = self.request
-
-        def stopped() -> bool:
-            return self.closed or scheduler.stopped()
-
-        path: Path | None = None
-        final: AudioEvent | None = None
-        with contextlib.ExitStack() as stack:
-            stack.enter_context(scheduler.limiter.slot(stopped))
-            sink = into
-            if sink is None:
-                path, sink = self._new_spool_file("w+b")
-                stack.enter_context(sink)
-            scheduler.post(StageChanged(task, "sending"))
-            with self._lock:
-                self.requests += 1
-            # A generator, closed explicitly below so an abandoned response frees its connection.
-            stream = cast(
-                "Generator[Event, None, None]",
-                self.client.stream(text, request.speaker, request.temperature, sink=sink),
-            )
-            try:
-                for event in stream:
-                    if stopped():
-                        raise InterruptedByUser("cancelled")
-                    if isinstance(event, AudioEvent):
-                        final = event
-                    elif isinstance(event, StatusEvent):
-                        stage = event.stage or "working"
-                        chunk = event.current_text_chunk if event.text_chunks else None
-                        scheduler.post(StageChanged(task, stage, chunk, event.text_chunks))
-                    elif isinstance(event, RetryEvent) and self.split:
-                        self._on_retry(task, event, scheduler)
-                    if not self.split:
-                        scheduler.post(Relayed(task, event))
-            finally:
-                stream.close()
-        if final is None:  # stream() raises unless the final event arrived
-            raise ProtocolError("the stream ended without the final audio event")
-        if path is not None:  # a piece: whole, or neither cached nor stitched
-            check_audio(path, expected=final.format, what=f"the audio of piece {task.number}")
-        if key is not None and path is not None and self.cache is not None:
-            self._store(key, path, final, scheduler)
-        return _Part(text, path, final.format, final.duration)
-
-    def _on_retry(self, task: PieceTask, event: RetryEvent, scheduler: Scheduler) -> None:
-        scheduler.post(StageChanged(task, f"retrying (attempt {event.attempt})"))
-        note = (
-            f"piece {task.number}: retrying (attempt {event.attempt}) in {event.delay:.1f} s: "
-            f"{event.reason}"
-        )
-        if event.status == 429:
-            lowered = scheduler.limiter.slow_down()
-            if lowered is not None:
-                note += f"; now at most {lowered} request{'s' if lowered > 1 else ''} at once"
-        scheduler.post(Note(note))
-
-    def _new_spool_file(self, mode: str) -> tuple[Path, IO[bytes]]:
-        """A new file in the pieces directory; never once the job is closed, so that removing
-        the directory on abort cannot race with a worker creating a file in it."""
-        assert self.destination is not None and self.destination.pieces_dir is not None
-        with self._lock:
-            if self.closed:
-                raise InterruptedByUser("cancelled")
-            path = self.destination.pieces_dir / f"{next(self._names)}.audio"
-            return path, cast(IO[bytes], open(path, mode))
-
-    # -- cache -------------------------------------------------------------------------------------
-    def _store(self, key: str, path: Path, final: AudioEvent, scheduler: Scheduler) -> None:
-        assert self.cache is not None
-        try:
-            self.cache.store(key, path, format=final.format, duration=final.duration)
-        except (OSError, OuteAIError) as exc:
-            with self._lock:
-                warned, self._cache_warned = self._cache_warned, True
-            if not warned:
-                scheduler.post(Note(f"could not write to the cache ({exc}); going on without it"))
-
-    def _key(self, text: str) -> str:
-        from outeai_cli.cache import piece_key
-
-        client, request = self.client, self.request
-        return piece_key(
-            api=client.dialect.name,
-            model=client.model or client.dialect.default_model,
-            base_url=client.base_url,
-            speaker=str(request.speaker),
-            temperature=request.temperature,
-            text=text,
-        )
-
-    def _from_cache(self, text: str, key: str) -> list[_Part] | None:
-        assert self.cache is not None
-        path, handle = self._new_spool_file("wb")
-        with handle:
-            entry = self.cache.fetch(key, handle)
-        if entry is None:
-            path.unlink(missing_ok=True)
-            return None
-        return [_Part(text, path, entry.format, entry.duration)]
 
 
 def _commit_with_subtitles(destination: Destination, subtitles: AtomicFile | None) -> None:
