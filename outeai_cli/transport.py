@@ -66,6 +66,8 @@ def open_http_client(base_url: str, timeouts: Timeouts) -> httpx.Client:
             write=t.connect,
             pool=t.connect,
         ),
+        # No idle connections kept: the watchdog sees a socket only when it connects.
+        limits=httpx.Limits(max_keepalive_connections=0),
         trust_env=not direct,
         verify=not direct,
         follow_redirects=False,
@@ -91,7 +93,12 @@ def send(
         with (
             watchdog,
             http.stream(
-                spec.method, url, json=spec.json, headers=spec.headers, params=spec.params
+                spec.method,
+                url,
+                json=spec.json,
+                headers=spec.headers,
+                params=spec.params,
+                extensions={"trace": watchdog.trace},
             ) as response,
         ):
             # Watched from the headers on: an error body that drips is held to the limits.

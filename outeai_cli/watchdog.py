@@ -10,6 +10,11 @@ them passes its limit; the blocked read then returns and the client reports whic
 - idle: no progress since the last (the parser's progress count, which grows only with new
   audio or a status that says something new; bytes alone are not progress);
 - max_time: the whole request, however it progresses.
+
+The socket is known from the moment it connects (httpx's `trace` hook), so the limits hold
+before the response headers too: a server that accepts and never answers, drips its header
+lines or sends `102 Processing` forever is cut off like a stalled body. That is also why the
+client keeps no idle connections: a reused one would not be seen connecting.
 """
 
 from __future__ import annotations
@@ -38,23 +43,26 @@ def fetch(
     import httpx
 
     watchdog = StreamWatchdog(seconds, seconds, seconds)
-    with watchdog, http.stream(method, url, **kwargs) as response:
-        watchdog.attach(response)
-        body = bytearray()
-        truncated = False
-        try:
+    body = bytearray()
+    truncated = False
+    try:
+        with (
+            watchdog,
+            http.stream(method, url, extensions={"trace": watchdog.trace}, **kwargs) as response,
+        ):
+            watchdog.attach(response)
             for chunk in response.iter_bytes():
                 body += chunk
                 if len(body) > limit:
                     truncated = True
                     break
-        except httpx.TransportError:
-            if watchdog.expired:
-                raise httpx.ReadTimeout(f"no whole answer within {seconds:g} s") from None
-            raise
+    except httpx.TransportError:
         if watchdog.expired:
-            raise httpx.ReadTimeout(f"no whole answer within {seconds:g} s")
-        return Answer(response.status_code, response.headers, bytes(body[:limit]), "", truncated)
+            raise httpx.ReadTimeout(f"no whole answer within {seconds:g} s") from None
+        raise
+    if watchdog.expired:
+        raise httpx.ReadTimeout(f"no whole answer within {seconds:g} s")
+    return Answer(response.status_code, response.headers, bytes(body[:limit]), "", truncated)
 
 
 class StreamWatchdog:
@@ -79,6 +87,13 @@ class StreamWatchdog:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(timeout=1)
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpx's trace hook: watch the socket as soon as it is connected."""
+        if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            stream = info.get("return_value")
+            if stream is not None:
+                self._socket = stream.get_extra_info("socket")
 
     def attach(self, response: Any) -> None:
         """Watch the socket behind an httpx response (its `network_stream` extension)."""
