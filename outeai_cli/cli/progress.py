@@ -10,9 +10,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, Self
 
-from outeai_cli.cli.progress_line import COLD_START, LATE, WAITING, LineState, LiveConsole, LiveLine
+from outeai_cli.cli.progress_line import (
+    COLD_START,
+    LATE,
+    WAITING,
+    LineState,
+    LiveLine,
+    LiveLineReporter,
+)
 from outeai_cli.cli.terminal import Terminal
 from outeai_cli.events import AudioEvent, Event, RetryEvent, StatusEvent
 
@@ -33,7 +40,7 @@ def make_reporter(terminal: Terminal, *, quiet: bool) -> Reporter:
 
 
 class QuietReporter:
-    def __enter__(self) -> QuietReporter:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -50,7 +57,7 @@ def _retry_line(event: RetryEvent) -> str:
     return f"retrying (attempt {event.attempt}) in {event.delay:.1f} s: {event.reason}"
 
 
-class LateTimer:
+class _LateTimer:
     """Say `text` once if no news came within LATE seconds (for plain output)."""
 
     def __init__(self, say: Callable[[str], None], text: str) -> None:
@@ -64,16 +71,16 @@ class LateTimer:
         self._timer.cancel()
 
 
-class PlainReporter:
-    """For logs and pipes: a quick request prints nothing; a slow one, a line now and then."""
+class PlainLines:
+    """The base of the reporters for logs and pipes: messages as lines, and the cold-start
+    hint when nothing was heard within LATE seconds."""
 
     def __init__(self, terminal: Terminal) -> None:
         self._out = terminal.stderr
-        self._last = ""
         self._said_at = time.monotonic()  # the start counts as news
-        self._late = LateTimer(self.message, COLD_START)
+        self._late = _LateTimer(self.message, COLD_START)
 
-    def __enter__(self) -> PlainReporter:
+    def __enter__(self) -> Self:
         self._late.start()
         return self
 
@@ -82,6 +89,14 @@ class PlainReporter:
 
     def message(self, text: str) -> None:
         print(f"outeai: {text}", file=self._out, flush=True)
+
+
+class PlainReporter(PlainLines):
+    """For logs and pipes: a quick request prints nothing; a slow one, a line now and then."""
+
+    def __init__(self, terminal: Terminal) -> None:
+        super().__init__(terminal)
+        self._last = ""
 
     def on_event(self, event: Event) -> None:
         self._late.cancel()
@@ -100,28 +115,11 @@ class PlainReporter:
             self.message(_retry_line(event))
 
 
-class LiveReporter:
+class LiveReporter(LiveLineReporter):
     """One line: spinner, stage, a bar over the text chunks, chunks, seconds of audio, elapsed."""
 
     def __init__(self, terminal: Terminal) -> None:
-        self._line = LiveLine(LineState(stage=WAITING, unit="chunks"))
-        self._live = LiveConsole(terminal, self._line)
-        self.console = self._live.console
-
-    def __enter__(self) -> LiveReporter:
-        self._live.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._live.stop()
-
-    @property
-    def renderable(self) -> LiveLine:
-        """What the line shows right now (used to render the README's picture)."""
-        return self._line
-
-    def message(self, text: str) -> None:
-        self._live.print(f"outeai: {text}")
+        super().__init__(terminal, LiveLine(LineState(stage=WAITING, unit="chunks")))
 
     def on_event(self, event: Event) -> None:
         state = self._line.state

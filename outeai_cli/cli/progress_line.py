@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from outeai_cli.cli.terminal import Terminal
 
@@ -196,31 +196,38 @@ def _flight_text(line: str, width: int) -> Text:
     return Text.assemble(("  ", ""), (fitted, "dim"), no_wrap=True)
 
 
-class LiveConsole:
-    """Rich Live around a LiveLine, on the terminal's stderr."""
+class LiveLineReporter:
+    """The base of the reporters that draw a LiveLine: Rich Live on the terminal's stderr
+    while the context is open, messages printed above the line."""
 
     def __init__(self, terminal: Terminal, line: LiveLine) -> None:
         self.console = terminal.stderr_console()
-        self.line = line
+        self._line = line
         self._live: Any = None
 
-    def start(self) -> None:
+    def __enter__(self) -> Self:
         from rich.live import Live
 
         # stdout may be carrying the audio: never wrap it.
         self._live = Live(
-            self.line,
+            self._line,
             console=self.console,
             transient=True,
             refresh_per_second=8,
             redirect_stdout=False,
         )
         self._live.start()
+        return self
 
-    def stop(self) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._live is not None:
             self._live.stop()
 
-    def print(self, text: str) -> None:
+    @property
+    def renderable(self) -> LiveLine:
+        """What the line shows right now (used to render the README's picture)."""
+        return self._line
+
+    def message(self, text: str) -> None:
         # Wrapped by Rich at word boundaries, not cut mid-word by the terminal.
-        self.console.print(text, markup=False, highlight=False, soft_wrap=False)
+        self.console.print(f"outeai: {text}", markup=False, highlight=False, soft_wrap=False)

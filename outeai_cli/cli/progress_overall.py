@@ -7,8 +7,15 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Protocol
 
-from outeai_cli.cli.progress import LateTimer
-from outeai_cli.cli.progress_line import COLD_START, LATE, LineState, LiveConsole, LiveLine, clock
+from outeai_cli.cli.progress import PlainLines, QuietReporter
+from outeai_cli.cli.progress_line import (
+    COLD_START,
+    LATE,
+    LineState,
+    LiveLine,
+    LiveLineReporter,
+    clock,
+)
 from outeai_cli.cli.terminal import Terminal
 from outeai_cli.events import Event
 
@@ -87,40 +94,19 @@ class PaceEstimate:
         return average * left / max(1, min(self._widest, left))
 
 
-class QuietOverallReporter(_OverallBase):
-    def __enter__(self) -> QuietOverallReporter:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pass
-
+class QuietOverallReporter(_OverallBase, QuietReporter):
     def update(self, progress: RunProgress) -> None:
         pass
 
-    def message(self, text: str) -> None:
-        pass
 
-
-class PlainOverallReporter(_OverallBase):
+class PlainOverallReporter(_OverallBase, PlainLines):
     """For logs and pipes: the notes, and a progress line at most every LATE seconds."""
 
     def __init__(self, terminal: Terminal, unit: str) -> None:
-        self._out = terminal.stderr
+        super().__init__(terminal)
         self._unit = unit
         self._finished = 0
-        self._said_at = time.monotonic()
         self._pace = PaceEstimate()
-        self._late = LateTimer(self.message, COLD_START)
-
-    def __enter__(self) -> PlainOverallReporter:
-        self._late.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._late.cancel()
-
-    def message(self, text: str) -> None:
-        print(f"outeai: {text}", file=self._out, flush=True)
 
     def update(self, progress: RunProgress) -> None:
         if answered(progress):
@@ -141,7 +127,7 @@ class PlainOverallReporter(_OverallBase):
         self._finished = finished
 
 
-class LiveOverallReporter(_OverallBase):
+class LiveOverallReporter(_OverallBase, LiveLineReporter):
     """The overall line (with ETA), and below it one line per request in flight."""
 
     SHOWN = 8  # in-flight lines at most; the rest are counted
@@ -154,24 +140,8 @@ class LiveOverallReporter(_OverallBase):
         self._estimated_from = (-1, -1)  # (finished, pieces timed) behind the shown ETA
         # Its stages are short words ("Starting", "Speaking", "Stitching", "Done").
         state = LineState(stage="Starting", unit=unit, with_eta=True, stage_width=9)
-        self._line = LiveLine(state, self._flights)
-        self._live = LiveConsole(terminal, self._line)
-        self.console = self._live.console
+        super().__init__(terminal, LiveLine(state, self._flights))
         self._pace = PaceEstimate()
-
-    def __enter__(self) -> LiveOverallReporter:
-        self._live.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._live.stop()
-
-    @property
-    def renderable(self) -> LiveLine:
-        return self._line
-
-    def message(self, text: str) -> None:
-        self._live.print(f"outeai: {text}")
 
     def update(self, progress: RunProgress) -> None:
         if progress.note:
