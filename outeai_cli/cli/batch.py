@@ -13,26 +13,16 @@ from outeai_cli.cli.completion import complete_path
 from outeai_cli.cli.errors import EXIT_CODES_HELP
 from outeai_cli.cli.options import (
     OUTPUT,
-    ApiOpt,
-    BaseUrlOpt,
-    ConnectTimeoutOpt,
-    IdleTimeoutOpt,
-    InsecureOpt,
     JobsOpt,
     JsonOpt,
     MaxCharsOpt,
-    MaxTimeOpt,
-    ModelOpt,
     NoCacheOpt,
     PauseOpt,
-    ProfileOpt,
     QuietOpt,
-    RetriesOpt,
     SpeakerOpt,
     TemperatureOpt,
-    TimeoutOpt,
-    TokenOpt,
     examples,
+    with_connection_options,
 )
 
 EPILOG = (
@@ -51,6 +41,7 @@ EPILOG = (
 )
 
 
+@with_connection_options
 def batch(
     context: typer.Context,
     source: Annotated[
@@ -112,17 +103,6 @@ def batch(
     ] = None,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
-    base_url: BaseUrlOpt = None,
-    token: TokenOpt = None,
-    timeout: TimeoutOpt = None,
-    connect_timeout: ConnectTimeoutOpt = None,
-    idle_timeout: IdleTimeoutOpt = None,
-    max_time: MaxTimeOpt = None,
-    retries: RetriesOpt = None,
-    api: ApiOpt = None,
-    model: ModelOpt = None,
-    profile: ProfileOpt = None,
-    allow_insecure_http: InsecureOpt = False,
 ) -> None:
     """Speak many texts into many files (resumable: re-run to finish)."""
     from outeai_cli.audio import format_for_path

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+import inspect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any
@@ -297,6 +299,46 @@ class ConnectionOptions:
         for warning in settings.warnings:
             print(f"outeai: warning: {warning}", file=sys.stderr)
         return settings
+
+
+# The connection flags of `say` and `batch`, in the order their --help lists them.
+_CONNECTION_PARAMETERS: tuple[tuple[str, object, object], ...] = (
+    ("base_url", BaseUrlOpt, None),
+    ("token", TokenOpt, None),
+    ("timeout", TimeoutOpt, None),
+    ("connect_timeout", ConnectTimeoutOpt, None),
+    ("idle_timeout", IdleTimeoutOpt, None),
+    ("max_time", MaxTimeOpt, None),
+    ("retries", RetriesOpt, None),
+    ("api", ApiOpt, None),
+    ("model", ModelOpt, None),
+    ("profile", ProfileOpt, None),
+    ("allow_insecure_http", InsecureOpt, False),
+)
+
+
+def with_connection_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Declare the connection flags after `command`'s own parameters, once for every command
+    that synthesizes; the command reads them with `ConnectionOptions.of(ctx.params)`."""
+    names = [name for name, _, _ in _CONNECTION_PARAMETERS]
+
+    @functools.wraps(command)
+    def run(**params: Any) -> None:
+        for name in names:
+            params.pop(name, None)
+        command(**params)
+
+    own = inspect.signature(command)
+    added = [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hint)
+        for name, hint, default in _CONNECTION_PARAMETERS
+    ]
+    run.__signature__ = own.replace(parameters=[*own.parameters.values(), *added])  # type: ignore[attr-defined]
+    run.__annotations__ = {
+        **command.__annotations__,
+        **{name: hint for name, hint, _ in _CONNECTION_PARAMETERS},
+    }
+    return run
 
 
 def examples(*lines: str) -> str:

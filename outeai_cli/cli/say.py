@@ -14,26 +14,16 @@ from outeai_cli.cli.options import (
     INPUT,
     LONG_TEXT,
     OUTPUT,
-    ApiOpt,
-    BaseUrlOpt,
-    ConnectTimeoutOpt,
-    IdleTimeoutOpt,
-    InsecureOpt,
     JobsOpt,
     JsonOpt,
     MaxCharsOpt,
-    MaxTimeOpt,
-    ModelOpt,
     NoCacheOpt,
     PauseOpt,
-    ProfileOpt,
     QuietOpt,
-    RetriesOpt,
     SpeakerOpt,
     TemperatureOpt,
-    TimeoutOpt,
-    TokenOpt,
     examples,
+    with_connection_options,
 )
 
 if TYPE_CHECKING:
@@ -58,6 +48,7 @@ EPILOG = (
 )
 
 
+@with_connection_options
 def say(
     context: typer.Context,
     text: Annotated[
@@ -136,17 +127,6 @@ def say(
     no_cache: NoCacheOpt = False,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
-    base_url: BaseUrlOpt = None,
-    token: TokenOpt = None,
-    timeout: TimeoutOpt = None,
-    connect_timeout: ConnectTimeoutOpt = None,
-    idle_timeout: IdleTimeoutOpt = None,
-    max_time: MaxTimeOpt = None,
-    retries: RetriesOpt = None,
-    api: ApiOpt = None,
-    model: ModelOpt = None,
-    profile: ProfileOpt = None,
-    allow_insecure_http: InsecureOpt = False,
 ) -> None:
     """Speak TEXT and save the audio (or write it to stdout)."""
     from dataclasses import replace
@@ -210,7 +190,7 @@ def say(
     long_text = needs_pieces(text_to_speak, options)
     if long_text and not no_cache:  # only split texts use the cache
         options = replace(options, cache=_piece_cache())
-    _announce_api(client, settings, model, terminal, quiet=quiet)
+    _announce_api(client, settings, context.params.get("model"), terminal, quiet=quiet)
     if out_format is None:
         out_format = client.dialect.audio_format
     request = SynthesisRequest(text_to_speak, voice, chosen_temperature)
