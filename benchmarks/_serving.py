@@ -6,6 +6,17 @@ import re
 import subprocess
 import sys
 
+# One synthesis through the official SDK (outeai 1.0), for comparisons:
+# argv: API URL, token, text, output path.
+SDK_SCRIPT = (
+    "import sys\n"
+    "from loguru import logger\n"
+    "import outeai.api.v1 as v1\n"
+    "logger.remove()\n"
+    "v1.API_URL = sys.argv[1]\n"
+    "v1.TTSClient(sys.argv[2]).generate(text=sys.argv[3], verbose=False).save(sys.argv[4])\n"
+)
+
 
 def start_server(*args: str, engine: str = "tone") -> tuple[subprocess.Popen[bytes], str]:
     # --quiet: nobody reads the pipe after the banner, so a request log would fill it.

@@ -23,22 +23,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from _serving import start_server
+from _serving import SDK_SCRIPT, start_server
 
 TEXT = "Hello there, how are you today?"
 TOKEN = "bench-token"
 QUIET_SAY_VS_SDK = 1.0
 PIPED_SAY_VS_SDK = 1.1
 LIGHT_VS_TYPER = 1.25
-
-SDK_SCRIPT = (
-    "import sys\n"
-    "from loguru import logger\n"
-    "import outeai.api.v1 as v1\n"
-    "logger.remove()\n"
-    "v1.API_URL = sys.argv[1]\n"
-    "v1.TTSClient(sys.argv[2]).generate(text=sys.argv[3], verbose=False).save(sys.argv[4])\n"
-)
 
 
 def outeai_argv() -> list[str]:

@@ -39,6 +39,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from _serving import SDK_SCRIPT  # benchmarks/_serving.py (scripts run from here)
+
 TOKEN = "bench-token"
 TEXT = "Hello there, this is a benchmark."
 SENTENCE = "The quick brown fox jumps over the lazy dog."
@@ -143,15 +145,7 @@ class Bench:
         return self.measure([*self.outeai, "say", text, "-o", str(out), "--force"], env=env)
 
     def sdk(self, url: str, text: str, out: Path) -> Run:
-        script = (
-            "import sys\n"
-            "from loguru import logger\n"
-            "import outeai.api.v1 as v1\n"
-            "logger.remove()\n"
-            "v1.API_URL = sys.argv[1]\n"
-            "v1.TTSClient(sys.argv[2]).generate(text=sys.argv[3], verbose=False).save(sys.argv[4])\n"
-        )
-        return self.measure([sys.executable, "-c", script, url + "/tts", TOKEN, text, str(out)])
+        return self.measure([sys.executable, "-c", SDK_SCRIPT, url + "/tts", TOKEN, text, str(out)])
 
     # -- the server ------------------------------------------------------------------------
     @contextmanager
@@ -365,11 +359,8 @@ def reference_digest(raw: Path) -> str:
 
 
 def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        while block := handle.read(MIB):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def _same(previous: bool | None, now: bool) -> bool:

@@ -13,10 +13,6 @@ import hashlib
 import importlib
 import io
 import json
-import re
-import subprocess
-import sys
-import time
 import tracemalloc
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -30,6 +26,7 @@ from outeai_cli.client import TTSClient
 from outeai_cli.events import AudioEvent
 from outeai_cli.speakers import DEFAULT_SPEAKER, parse_speaker
 from outeai_cli.synthesis import SynthesisOptions, SynthesisRequest, synthesize
+from tests.helpers import outeai_serve
 
 MIB = 1024 * 1024
 AUDIO_MIB = 20
@@ -38,19 +35,10 @@ TEXT = "A long chapter, padded to twenty mebibytes of audio."
 
 
 @pytest.fixture(scope="module")
-def big_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def big_server() -> Iterator[str]:
     """`outeai serve` in a subprocess, answering every request with about 20 MiB of FLAC."""
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    argv = [sys.executable, "-m", "outeai_cli", "serve", "--engine", "tone", "--port", "0"]
-    with open(log, "wb") as err:
-        proc = subprocess.Popen(
-            [*argv, "--pad-audio-mib", str(AUDIO_MIB)], stderr=err, stdout=subprocess.DEVNULL
-        )
-    try:
-        yield _banner_url(proc, log)
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with outeai_serve("--engine", "tone", "--quiet", "--pad-audio-mib", str(AUDIO_MIB)) as served:
+        yield served.base_url
 
 
 @pytest.fixture(scope="module")
@@ -94,11 +82,8 @@ def traced_peak(receive: Callable[[], object]) -> int:
 
 
 def digest(path: Path) -> str:
-    sha = hashlib.sha256()
     with open(path, "rb") as handle:
-        while block := handle.read(MIB):
-            sha.update(block)
-    return sha.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def test_stream_into_a_file_sink_receives_20_mib_in_bounded_memory(
@@ -150,15 +135,3 @@ def test_the_measure_sees_a_client_that_holds_the_audio(
     sink: IO[bytes] = io.BytesIO()
     peak = traced_peak(lambda: list(client.stream(TEXT, sink=sink)))
     assert peak >= reference[1]
-
-
-def _banner_url(proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        match = re.search(r"listening on (http://\S+)", log.read_text(errors="replace"))
-        if match:
-            return match.group(1)
-        if proc.poll() is not None:
-            pytest.fail(f"outeai serve exited early: {log.read_text(errors='replace')}")
-        time.sleep(0.05)
-    pytest.fail("outeai serve printed no 'listening on' banner")

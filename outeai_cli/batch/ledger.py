@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from outeai_cli.synthesis import SynthesisResult
 
 RESULTS_NAME = "outeai-results.jsonl"
-_HASH_BLOCK = 1 << 20
 
 
 class ResultsLog:
@@ -92,11 +91,8 @@ def item_key(
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as source:
-        while block := source.read(_HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(source, "sha256").hexdigest()
 
 
 def decodes_completely(path: Path) -> bool:
