@@ -20,6 +20,7 @@ from outeai_cli.settings_table import (
     DEFAULT_MAX_TIME,
     DEFAULT_TIMEOUT,
 )
+from outeai_cli.untrusted import response_chunks
 
 if TYPE_CHECKING:
     import httpx
@@ -71,7 +72,9 @@ def open_http_client(base_url: str, timeouts: Timeouts) -> httpx.Client:
         trust_env=not direct,
         verify=not direct,
         follow_redirects=False,
-        headers={"User-Agent": f"outeai-cli/{_version()}"},
+        # identity: an answer is streamed as it comes; compression only opens the door to a
+        # bomb (and `response_chunks` reads one anyway, in bounded pieces).
+        headers={"User-Agent": f"outeai-cli/{_version()}", "Accept-Encoding": "identity"},
     )
 
 
@@ -105,7 +108,7 @@ def send(
             watchdog.attach(response)
             if not 200 <= response.status_code < 300:
                 body = bytearray()
-                for chunk in response.iter_bytes():
+                for chunk in response_chunks(response):
                     body += chunk
                     if len(body) > _ERROR_BODY_LIMIT:
                         break
@@ -119,7 +122,7 @@ def send(
                     f"not {dialect.response_kind}",
                     hint="check the base URL",
                 )
-            for chunk in response.iter_bytes():
+            for chunk in response_chunks(response):
                 parser.feed(chunk)
                 watchdog.touch(parser.progress)
                 if pending:

@@ -6,17 +6,27 @@
 - `clean_text`: what a server says, made safe to show: control characters (C0, C1, DEL and
   the bidirectional overrides) removed so it cannot move the cursor, retitle the window or
   hide text, and every registered secret masked (see `security.redact_secrets`).
+- `response_chunks`: a response body undone from its Content-Encoding in bounded pieces, so a
+  compression bomb (a few KiB that inflate to gigabytes) is read, never held whole.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Any
+import zlib
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from outeai_cli.errors import ProtocolError
+
+if TYPE_CHECKING:
+    import httpx
 
 MAX_DEPTH = 64
 MAX_JSON_BYTES = 8 << 20
 MAX_TEXT_CHARS = 2000
+MAX_INFLATED_CHUNK = 1 << 20
 
 _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS = re.compile(rb"[\[\]{}]")
@@ -76,3 +86,44 @@ def clean_text(value: object, *, limit: int = MAX_TEXT_CHARS) -> str:
     if len(text) > limit:
         text = text[:limit] + "…"
     return text
+
+
+def response_chunks(response: httpx.Response) -> Iterator[bytes]:
+    """An httpx response's body as it arrives, inflated in bounded pieces: read bodies
+    through this, never `iter_bytes`."""
+    return body_chunks(response.iter_raw(), response.headers.get("content-encoding", ""))
+
+
+def body_chunks(raw: Iterable[bytes], content_encoding: str) -> Iterator[bytes]:
+    """The bytes of a body sent with `content_encoding`, in pieces of at most 1 MiB.
+
+    httpx inflates each network read whole (64 KiB of gzip can be 64 MiB), so the raw bytes
+    are inflated here instead. gzip and deflate are read (a proxy may compress though
+    `identity` was asked for); any other coding is a ProtocolError, as is a corrupt stream.
+    """
+    coding = content_encoding.strip().lower()
+    if coding in ("", "identity"):
+        yield from raw
+        return
+    if coding not in ("gzip", "x-gzip", "deflate"):
+        raise ProtocolError(
+            f"the server compressed its answer as {clean_text(coding, limit=40)!r}, "
+            "which outeai does not read (it asks for no compression)"
+        )
+    inflater = zlib.decompressobj(32 + zlib.MAX_WBITS)  # a gzip or zlib header, either
+    try:
+        for chunk in raw:
+            data = chunk
+            while True:
+                piece = inflater.decompress(data, MAX_INFLATED_CHUNK)
+                if piece:
+                    yield piece
+                data = inflater.unconsumed_tail
+                if not data and len(piece) < MAX_INFLATED_CHUNK:
+                    break
+        if tail := inflater.flush():
+            yield tail
+        if not inflater.eof:
+            raise ProtocolError(f"the {coding} compressed answer ends early")
+    except zlib.error as exc:
+        raise ProtocolError(f"the {coding} compressed answer is corrupt ({exc})") from None

@@ -26,6 +26,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from outeai_cli.http_errors import Answer
+from outeai_cli.untrusted import response_chunks
 
 if TYPE_CHECKING:
     import httpx
@@ -51,7 +52,7 @@ def fetch(
             http.stream(method, url, extensions={"trace": watchdog.trace}, **kwargs) as response,
         ):
             watchdog.attach(response)
-            for chunk in response.iter_bytes():
+            for chunk in response_chunks(response):
                 body += chunk
                 if len(body) > limit:
                     truncated = True
