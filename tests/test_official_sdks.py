@@ -7,12 +7,14 @@ the way a user's program would call it. 0.2.1 (the seed's `/tts`) is in test_off
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import urllib.request
 from pathlib import Path
@@ -39,8 +41,18 @@ def _pypi_reachable() -> bool:
 
 
 def sdk_python(cache_dir: Path, version: str) -> Path:
-    """The interpreter of a virtualenv holding `outeai==version` (built once, then reused)."""
+    """The interpreter of a virtualenv holding `outeai==version` (built once, then reused).
+
+    Test workers run in parallel: a lock beside the virtualenv lets one build it while the
+    others wait for it.
+    """
     venv = cache_dir / f"outeai-{version}"
+    with open(cache_dir / f"outeai-{version}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_sdk_venv(venv, version)
+
+
+def _build_sdk_venv(venv: Path, version: str) -> Path:
     python = venv / "bin" / "python"
     done = venv / ".installed"
     if done.exists() and python.exists():
@@ -64,7 +76,13 @@ def sdk_python(cache_dir: Path, version: str) -> Path:
 
 @pytest.fixture(scope="session")
 def sdk_cache(request: pytest.FixtureRequest) -> Path:
-    return Path(request.config.cache.mkdir("official-sdk-venvs"))
+    cache = getattr(request.config, "cache", None)
+    if cache is not None:
+        return Path(cache.mkdir("official-sdk-venvs"))
+    # pytest's cache plugin is off (-p no:cacheprovider): keep them in the temp directory.
+    path = Path(tempfile.gettempdir()) / "outeai-official-sdk-venvs"
+    path.mkdir(exist_ok=True)
+    return path
 
 
 @pytest.fixture(scope="session")
