@@ -52,9 +52,10 @@ def every_dialect(served: ServeProcess) -> dict[str, Any]:
     wav_seconds = (len(wav.content) - 44) / 2 / 24000
     refused = httpx.post(f"{served.base_url}/tts", json={"text": "no token"}, timeout=30)
     assert (refused.status_code, httpx.get(f"{served.base_url}/voices").status_code) == (401, 200)
-    # A path full of terminal attacks (ESC, OSC title, BEL, CSI, C1), sent raw.
+    # A path full of terminal attacks (ESC, OSC title, BEL, CSI, C1), sent raw: each sequence
+    # goes whole (the C1 CSI takes the x as its final byte), the text after it stays.
     with socket.create_connection(served.root_url.removeprefix("http://").split(":")) as sock:
-        sock.sendall(b"GET /api/v1/%1b]0;pwned%07%1b[2J%c2%9bx HTTP/1.1\r\nHost: t\r\n\r\n")
+        sock.sendall(b"GET /api/v1/%1b]0;pwned%07%1b[2J%c2%9bx-kept HTTP/1.1\r\nHost: t\r\n\r\n")
         assert sock.recv(100).startswith(b"HTTP/1.1 404")
     return {
         "tts": ("POST", "/api/v1/tts", "tts", 200, 12, duration, mask_token(BODY_TOKEN)),
@@ -70,7 +71,7 @@ def every_dialect(served: ServeProcess) -> dict[str, Any]:
         ),
         "refused": ("POST", "/api/v1/tts", "tts", 401, None, None, None),
         "voices": ("GET", "/api/v1/voices", None, 200, None, None, None),
-        "attack": ("GET", "/api/v1/]0;pwned[2Jx", None, 404, None, None, None),
+        "attack": ("GET", "/api/v1/-kept", None, 404, None, None, None),
     }
 
 

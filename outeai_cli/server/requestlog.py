@@ -3,14 +3,14 @@
 An ASGI middleware opens a `LogEntry` per request and writes it when the response is over
 (sent, refused, or cut); the routes fill in what only they know (dialect, characters, audio
 seconds, the token from a JSON body) through `entry_of(request)`. Tokens appear masked and
-every text field loses its control characters, so a hostile client cannot write escape
-sequences into the terminal or a log file through a path or a token.
+every text field goes through the library's `untrusted.clean_text` (whole escape sequences
+and control characters removed), so a hostile client cannot write escape sequences into the
+terminal or a log file through a path or a token.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -23,15 +23,10 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from outeai_cli.security import mask_token
+from outeai_cli.untrusted import clean_text
 
 LOG_FORMATS = ("off", "text", "json")
 _SCOPE_KEY = "outeai.log"
-# C0 and C1 control characters and DEL; printable Unicode stays.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def printable(text: str) -> str:
-    return _CONTROL.sub("", text)
 
 
 @dataclass
@@ -51,14 +46,14 @@ class LogEntry:
         """The entry as logged: tokens masked, control characters gone."""
         return {
             "time": datetime.fromtimestamp(self.started, UTC).isoformat(timespec="milliseconds"),
-            "method": printable(self.method),
-            "path": printable(self.path),
+            "method": clean_text(self.method),
+            "path": clean_text(self.path),
             "dialect": self.dialect,
             "status": self.status,
             "chars": self.chars,
             "audio_seconds": None if self.audio_seconds is None else round(self.audio_seconds, 3),
             "seconds": round(self.seconds, 3),
-            "token": None if self.token is None else printable(mask_token(self.token)),
+            "token": None if self.token is None else clean_text(mask_token(self.token)),
             "complete": self.complete,
         }
 
