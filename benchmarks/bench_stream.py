@@ -295,15 +295,13 @@ def size_targets(rows: list[Row]) -> list[Target]:
     )
     for tool in ("outeai say -o FILE", "outeai say -o - >FILE"):
         runs = {r.size_mib: r for r in rows if r.tool == tool}
-        receive = runs[biggest].wall - runs[smallest].wall - grow_check
+        grow_say = runs[biggest].wall - runs[smallest].wall
+        receive = grow_say - grow_check
         print(
             f"{tool}: receiving alone (growth minus the check) adds {receive:+.3f} s, "
             f"{receive / grow_curl:.2f}x what curl adds ({grow_curl:+.3f} s); against curl "
             f"followed by the same check: {(receive + grow_check) / (grow_curl + grow_check):.2f}x"
         )
-    for tool in ("outeai say -o FILE", "outeai say -o - >FILE"):
-        runs = {r.size_mib: r for r in rows if r.tool == tool}
-        grow_say = runs[biggest].wall - runs[smallest].wall
         ratio = grow_say / grow_curl if grow_curl > 0 else float("inf")
         targets.append(
             Target(

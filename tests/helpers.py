@@ -8,11 +8,12 @@ import queue
 import re
 import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +27,75 @@ def reference_audio(base_url: str, text: str, token: str, **kwargs: object) -> b
         return client.generate(text, **kwargs).audio_bytes  # type: ignore[arg-type]
 
 
+def closed_port_url() -> str:
+    """An API URL on a loopback port nothing listens on (connections are refused)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return f"http://127.0.0.1:{port}/api/v1"
+
+
 def files_in(directory: Path) -> set[str]:
     return {p.name for p in directory.iterdir()}
+
+
+def _drive_pty(
+    args: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    *,
+    columns: int,
+    rows: int,
+    stdout_tty: bool,
+    stdin_tty: bool,
+    timeout: float,
+    poll: float,
+    on_data: Callable[[bytes, int], None],
+    on_tick: Callable[[], None] = lambda: None,
+) -> tuple[int, bytes]:
+    """Run `python -m outeai_cli ARGS` with stderr (and optionally stdout, stdin) on a pty
+    `columns` x `rows`. `on_data(data, master)` gets what the terminal shows as it comes,
+    `on_tick()` runs after every wait of up to `poll` seconds. Returns (exit code, bytes
+    written to a piped stdout)."""
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "outeai_cli", *args],
+        stdin=slave if stdin_tty else subprocess.DEVNULL,
+        stdout=slave if stdout_tty else subprocess.PIPE,
+        stderr=slave,
+        env={
+            **env,
+            "TERM": env.get("TERM", "xterm-256color"),
+            "COLUMNS": str(columns),
+            "LINES": str(rows),
+        },
+        cwd=cwd,
+    )
+    os.close(slave)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], poll)
+        if ready:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            on_data(data, master)
+        elif proc.poll() is not None:
+            break
+        on_tick()
+    piped = proc.stdout.read() if proc.stdout else b""
+    code = proc.wait(timeout=10)
+    os.close(master)
+    return code, piped
 
 
 def run_in_pty(
@@ -45,37 +113,28 @@ def run_in_pty(
     `answer=(prompt, reply)` types `reply` once `prompt` shows on the terminal (needs stdin_tty).
     Returns (exit code, everything the terminal showed, bytes written to a piped stdout).
     """
-    master, slave = pty.openpty()
-    stdout_target = slave if stdout_tty else subprocess.PIPE
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "outeai_cli", *args],
-        stdin=slave if stdin_tty else subprocess.DEVNULL,
-        stdout=stdout_target,
-        stderr=slave,
-        env={**env, "TERM": env.get("TERM", "xterm-256color"), "COLUMNS": "120", "LINES": "40"},
-        cwd=cwd,
-    )
-    os.close(slave)
     screen = bytearray()
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.1)
-        if ready:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not data:
-                break
-            screen += data
-            if answer is not None and answer[0] in screen:
-                os.write(master, answer[1])
-                answer = None
-        elif proc.poll() is not None:
-            break
-    piped = proc.stdout.read() if proc.stdout else b""
-    code = proc.wait(timeout=10)
-    os.close(master)
+    pending = answer
+
+    def seen(data: bytes, master: int) -> None:
+        nonlocal pending
+        screen.extend(data)
+        if pending is not None and pending[0] in screen:
+            os.write(master, pending[1])
+            pending = None
+
+    code, piped = _drive_pty(
+        args,
+        env,
+        cwd,
+        columns=120,
+        rows=40,
+        stdout_tty=stdout_tty,
+        stdin_tty=stdin_tty,
+        timeout=timeout,
+        poll=0.1,
+        on_data=seen,
+    )
     return code, screen.decode("utf-8", "replace"), piped
 
 
@@ -94,29 +153,9 @@ def screens_in_pty(
     Returns (exit code, what the screen showed every `every` seconds and at the end, with
     trailing blanks stripped, bytes written to a piped stdout).
     """
-    import fcntl
-    import struct
-    import termios
-
     import pyte
 
     rows = 24
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "outeai_cli", *args],
-        stdin=subprocess.DEVNULL,
-        stdout=slave if stdout_tty else subprocess.PIPE,
-        stderr=slave,
-        env={
-            **env,
-            "TERM": env.get("TERM", "xterm-256color"),
-            "COLUMNS": str(columns),
-            "LINES": str(rows),
-        },
-        cwd=cwd,
-    )
-    os.close(slave)
     screen = pyte.Screen(columns, rows)
     stream = pyte.ByteStream(screen)
     shots: list[str] = []
@@ -126,27 +165,28 @@ def screens_in_pty(
         if text and (not shots or shots[-1] != text):
             shots.append(text)
 
-    deadline = time.monotonic() + timeout
     next_shot = time.monotonic() + every
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.05)
-        if ready:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: the child closed the terminal
-                break
-            if not data:
-                break
-            stream.feed(data)
-        elif proc.poll() is not None:
-            break
+
+    def tick() -> None:
+        nonlocal next_shot
         if time.monotonic() >= next_shot:
             shot()
             next_shot += every
+
+    code, piped = _drive_pty(
+        args,
+        env,
+        cwd,
+        columns=columns,
+        rows=rows,
+        stdout_tty=stdout_tty,
+        stdin_tty=False,
+        timeout=timeout,
+        poll=0.05,
+        on_data=lambda data, _: stream.feed(data),
+        on_tick=tick,
+    )
     shot()
-    piped = proc.stdout.read() if proc.stdout else b""
-    code = proc.wait(timeout=10)
-    os.close(master)
     return code, shots, piped
 
 
@@ -171,6 +211,21 @@ class ServeProcess:
             assert line is not None, f"outeai serve exited; it said:\n{''.join(found)}"
             found.append(line.rstrip("\n"))
         return found
+
+
+def serve_fails(*args: str, env: dict[str, str] | None = None) -> str:
+    """Run `outeai serve ARGS`, expect exit 2 with one line and no server; return the line."""
+    result = subprocess.run(
+        [sys.executable, "-m", "outeai_cli", "serve", "--port", "0", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr and "listening" not in result.stderr
+    return result.stderr.strip()
 
 
 @contextmanager

@@ -187,40 +187,48 @@ class InteractiveShell:
         os.close(self.master)
 
 
+def tab_completes(
+    argv: list[str], env: dict[str, str], cwd: Path, setup: str, typed: str, expected: str
+) -> None:
+    """In an interactive shell that ran `setup`, typing `typed` and TAB shows `expected`."""
+    shell = InteractiveShell(argv, env, cwd)
+    try:
+        shell.send(f"{setup}; echo READY\n")
+        assert shell.wait_for("READY\r\n"), shell.screen
+        shell.send(f"{typed}\t")
+        assert shell.wait_for(expected), shell.screen
+    finally:
+        shell.close()
+
+
 def test_bash_completes_file_names_after_output_option_in_an_interactive_shell(
     shell_env: dict[str, str], tmp_path: Path
 ) -> None:
     work = tmp_path / "work"
     work.mkdir()
     (work / "chapter-one.txt").write_text("Once upon a time.")
-    shell = InteractiveShell(
-        ["bash", "--norc", "--noprofile", "-i"], {**shell_env, "PS1": "$ "}, work
+    tab_completes(
+        ["bash", "--norc", "--noprofile", "-i"],
+        {**shell_env, "PS1": "$ "},
+        work,
+        setup=f"source {REPO / 'completions/outeai.bash'}",
+        typed="outeai say -f chap",
+        expected="chapter-one.txt",
     )
-    try:
-        shell.send(f"source {REPO / 'completions/outeai.bash'}; echo READY\n")
-        assert shell.wait_for("READY\r\n"), shell.screen
-        shell.send("outeai say -f chap\t")
-        assert shell.wait_for("chapter-one.txt"), shell.screen
-    finally:
-        shell.close()
 
 
 @pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
 def test_zsh_completes_voice_names_on_the_first_tab_when_autoloaded_from_fpath(
     shell_env: dict[str, str], tmp_path: Path
 ) -> None:
-    env = {**shell_env, "PS1": "%% "}
-    shell = InteractiveShell(["zsh", "-f", "-i"], env, tmp_path)
-    try:
-        shell.send(
-            f"fpath=({REPO / 'completions'} $fpath); autoload -Uz compinit; compinit -u -D;"
-            " echo READY\n"
-        )
-        assert shell.wait_for("READY\r\n"), shell.screen
-        shell.send("outeai say -s EN-MALE-1\t")
-        assert shell.wait_for("EN-MALE-1-NEUTRAL"), shell.screen
-    finally:
-        shell.close()
+    tab_completes(
+        ["zsh", "-f", "-i"],
+        {**shell_env, "PS1": "%% "},
+        tmp_path,
+        setup=f"fpath=({REPO / 'completions'} $fpath); autoload -Uz compinit; compinit -u -D",
+        typed="outeai say -s EN-MALE-1",
+        expected="EN-MALE-1-NEUTRAL",
+    )
 
 
 @pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")

@@ -40,6 +40,15 @@ def stop_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if "interrupted" in line or "terminated" in line]
 
 
+def interrupt(proc: subprocess.Popen[bytes]) -> tuple[list[str], str]:
+    """Ctrl-C `proc`, which must exit 130: the lines that report the stop, and all of stderr."""
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    stderr = err.decode()
+    assert proc.returncode == 130, stderr
+    return stop_lines(stderr), stderr
+
+
 def test_a_long_text_stopped_says_what_was_kept_in_one_line(
     cli_env, make_server, tmp_path: Path
 ) -> None:
@@ -49,11 +58,7 @@ def test_a_long_text_stopped_says_what_was_kept_in_one_line(
     proc = start(args, env, tmp_path)
     wait_for(lambda: len(slow.tts_requests()) >= 4)  # two pieces finished, two in flight
     time.sleep(0.5)  # and stitching has begun
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=20)
-    stderr = err.decode()
-    assert proc.returncode == 130, stderr
-    lines = stop_lines(stderr)
+    lines, stderr = interrupt(proc)
     assert len(lines) == 1, stderr
     assert lines[0].startswith("outeai: interrupted; ") and " pieces were finished" in lines[0]
     assert "they are cached" in lines[0] and lines[0].endswith("no partial file was left behind")
@@ -69,13 +74,10 @@ def test_a_stream_stopped_counts_the_audio_already_on_stdout(
     header = proc.stdout.read(44)  # type: ignore[union-attr]
     assert header[:4] == b"RIFF"
     time.sleep(0.3)  # the writing thread counts what its write returned, just after it
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=20)
-    stderr = err.decode()
-    assert proc.returncode == 130, stderr
-    assert stop_lines(stderr) == [
-        "outeai: interrupted; 44 B of audio had already gone to stdout, incomplete"
-    ], stderr
+    lines, stderr = interrupt(proc)
+    assert lines == ["outeai: interrupted; 44 B of audio had already gone to stdout, incomplete"], (
+        stderr
+    )
 
 
 def test_a_stopped_run_to_stdout_with_nothing_sent_says_so(
@@ -114,11 +116,7 @@ def test_a_batch_stopped_says_what_is_complete_in_one_line(
     lines = "".join(f"Line {n}.\n" for n in range(8))
     proc = start(["batch", "-", "-o", "out", "-j", "1"], env, tmp_path, stdin=lines)
     wait_for(lambda: len(slow.tts_requests()) >= 3)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=20)
-    stderr = err.decode()
-    assert proc.returncode == 130, stderr
-    lines = stop_lines(stderr)
+    lines, stderr = interrupt(proc)
     assert len(lines) == 1, stderr
     assert (
         lines[0].startswith("outeai: interrupted; ")

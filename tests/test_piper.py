@@ -13,8 +13,6 @@ import itertools
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -30,6 +28,7 @@ from outeai_cli.server.app import ServerSettings
 from outeai_cli.server.engines import PiperEngine, pick_engine
 from outeai_cli.server.piper import PiperSetupError, find_program, load_model, packaged_model
 from outeai_cli.server.runner import LocalServer
+from tests.helpers import serve_fails
 
 VOICE = packaged_model()
 pytestmark = pytest.mark.skipif(
@@ -299,21 +298,6 @@ def test_a_multi_speaker_model_is_mapped_by_speaker_name_or_number(tmp_path: Pat
 
 
 # -- `outeai serve` start-up ----------------------------------------------------------------
-
-
-def serve_fails(*args: str, env: dict[str, str] | None = None) -> str:
-    """Run `outeai serve ARGS`, expect exit 2 with one line and no server; return the line."""
-    result = subprocess.run(
-        [sys.executable, "-m", "outeai_cli", "serve", "--port", "0", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **(env or {})},
-    )
-    assert result.returncode == 2, result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
-    assert "Traceback" not in result.stderr and "listening" not in result.stderr
-    return result.stderr.strip()
 
 
 def test_startup_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -108,13 +108,19 @@ def test_loopback_server_is_reached_directly_even_with_a_proxy_configured(run_cl
 NOT_FOR_A_QUIET_SAY = ("pydantic", "pydantic_core", "soundfile", "numpy", "rich")
 
 
-def test_quiet_one_sentence_say_imports_no_display_no_audio_library(server, tmp_path: Path) -> None:
+def quiet_say_imports(server, tmp_path: Path, text: str, output: str) -> set[str]:
+    """The modules `outeai say TEXT -o OUTPUT -q` imports (it must succeed)."""
     code, modules = run_with_import_log(
-        "say", "Hello there, how are you today?", "-o", "one.flac", "-q",
+        "say", text, "-o", output, "-q",
         tmp_path=tmp_path,
         env={"OUTEAI_TOKEN": "t", "OUTEAI_BASE_URL": server.base_url},
     )  # fmt: skip
     assert code == 0
+    return modules
+
+
+def test_quiet_one_sentence_say_imports_no_display_no_audio_library(server, tmp_path: Path) -> None:
+    modules = quiet_say_imports(server, tmp_path, "Hello there, how are you today?", "one.flac")
     assert (tmp_path / "one.flac").read_bytes()[:4] == b"fLaC"
     top_level = {name.split(".")[0] for name in modules}
     assert "httpx" in top_level  # the import log is really there: the request needs httpx
@@ -123,13 +129,7 @@ def test_quiet_one_sentence_say_imports_no_display_no_audio_library(server, tmp_
 
 def test_a_converting_say_does_import_soundfile(server, tmp_path: Path) -> None:
     """Control: the check above would see soundfile if a path loaded it."""
-    code, modules = run_with_import_log(
-        "say", "Hello there.", "-o", "one.wav", "-q",
-        tmp_path=tmp_path,
-        env={"OUTEAI_TOKEN": "t", "OUTEAI_BASE_URL": server.base_url},
-    )  # fmt: skip
-    assert code == 0
-    assert "soundfile" in modules
+    assert "soundfile" in quiet_say_imports(server, tmp_path, "Hello there.", "one.wav")
 
 
 def test_plain_option_values_are_checked_without_pydantic(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ from outeai_cli.security import check_transport
 from outeai_cli.server.app import ServerSettings
 from outeai_cli.server.engines import ToneEngine
 from outeai_cli.server.runner import LocalServer
+from tests.helpers import closed_port_url
 from tests.test_config import write_config
 
 SECRET = "sk-outeai-7f3a9c1e5b2d8f4a6c0e9b3d7f1a5c8e"
@@ -29,14 +30,6 @@ MASKED = "sk-o…5c8e"
 REMOTE = "203.0.113.7"  # TEST-NET-3: never routed on the internet
 REMOTE_URL = f"http://{REMOTE}/api/v1"
 PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
-
-
-def closed_port_url() -> str:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return f"http://127.0.0.1:{port}/api/v1"
 
 
 # -- every command, the token given three ways --------------------------------------------------

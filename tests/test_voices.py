@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import tomllib
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ import pytest
 from outeai_cli.catalogue import BUILTIN_VOICES
 from outeai_cli.voices import VoiceEntry, filter_entries, merge, server_entries
 from tests.conftest import TOKEN
-from tests.helpers import run_in_pty
+from tests.helpers import closed_port_url, run_in_pty
 from tests.test_config import config_file, parse_columns, write_config
 
 BOX = set("─│┃━┏┓┗┛╭╮╰╯┌┐└┘")
@@ -68,12 +67,14 @@ def canned() -> Iterator[type[CannedServer]]:
         server.close()
 
 
-def closed_port_url() -> str:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return f"http://127.0.0.1:{port}/api/v1"
+def failing_server_url(failure: str, make_server, canned) -> str:
+    """A server that fails the voice list: `refused` (nothing listens), `401` (our token is not
+    one it accepts) or `500` (a broken server)."""
+    if failure == "refused":
+        return closed_port_url()
+    if failure == "401":
+        return make_server(tokens=frozenset({"other"})).base_url
+    return canned(500, b'{"message": "broken"}').base_url
 
 
 def names(result) -> list[str]:
@@ -236,12 +237,7 @@ def test_404_with_remote_fails_with_exit_4(run_cli, canned) -> None:
 def test_other_failures_warn_on_one_line_and_still_list(
     run_cli, make_server, canned, failure: str, expected: str
 ) -> None:
-    if failure == "refused":
-        url = closed_port_url()
-    elif failure == "401":
-        url = make_server(tokens=frozenset({"other"})).base_url
-    else:
-        url = canned(500, b'{"message": "broken"}').base_url
+    url = failing_server_url(failure, make_server, canned)
     result = run_cli("voices", "--base-url", url)
     assert result.returncode == 0
     lines = result.stderr.splitlines()
@@ -255,12 +251,7 @@ def test_other_failures_warn_on_one_line_and_still_list(
 def test_remote_failures_exit_with_the_error_code(
     run_cli, make_server, canned, failure: str, code: int
 ) -> None:
-    if failure == "refused":
-        url = closed_port_url()
-    elif failure == "401":
-        url = make_server(tokens=frozenset({"other"})).base_url
-    else:
-        url = canned(500, b'{"message": "broken"}').base_url
+    url = failing_server_url(failure, make_server, canned)
     result = run_cli("voices", "--remote", "--base-url", url)
     assert result.returncode == code
     assert result.out == ""

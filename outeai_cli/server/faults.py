@@ -6,6 +6,7 @@ This module says what each fault is and builds the hostile bytes; the routes sen
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import struct
@@ -164,6 +165,24 @@ def deep_json_body(wrapper: str) -> bytes:
 def garbage(size: int = 8192) -> bytes:
     """Random bytes, the same every time (deterministic fault output)."""
     return random.Random(8).randbytes(size)
+
+
+def wrong_content(faults: set[str], expected: str) -> bytes | None:
+    """The whole body under `html-200` (an HTML page) or `non-json` (plain text) instead of
+    `expected` ("json", "audio"), both sent with status 200; None without those faults."""
+    if "html-200" in faults:
+        return b"<!doctype html><html><body>Service unavailable</body></html>\n"
+    if "non-json" in faults:
+        return f"this is not {expected}\n".encode()
+    return None
+
+
+async def before_chunk(latency: float, faults: set[str]) -> None:
+    """The wait before a chunk is spoken: its share of --latency, and 2 s under `slow-status`."""
+    if latency:
+        await asyncio.sleep(latency)
+    if "slow-status" in faults:
+        await asyncio.sleep(2.0)
 
 
 def after_magic(magic: bytes) -> bytes:

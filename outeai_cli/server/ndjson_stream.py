@@ -31,8 +31,10 @@ from outeai_cli.server.engines import SAMPLE_RATE, EngineFailure, noise_padding
 from outeai_cli.server.faults import (
     ENDLESS_STATUS_SECONDS,
     HOSTILE_TEXT,
+    before_chunk,
     echo_message,
     tamper_audio,
+    wrong_content,
 )
 from outeai_cli.server.requestlog import LogEntry, entry_of
 from outeai_cli.server.text import split_sentences
@@ -112,11 +114,9 @@ async def ndjson_stream(
     settings = state.settings
     text, voice, temperature = speech.text, speech.voice, speech.temperature
     try:
-        if "html-200" in faults:
-            yield b"<!doctype html><html><body>Service unavailable</body></html>\n"
-            return
-        if "non-json" in faults:
-            yield b"this is not json\n"
+        wrong = wrong_content(faults, "json")
+        if wrong is not None:
+            yield wrong
             return
         if settings.cold_start:
             await asyncio.sleep(settings.cold_start)
@@ -134,10 +134,7 @@ async def ndjson_stream(
         pieces: list[np.ndarray] = []
         seconds = 0.0
         for index, chunk in enumerate(chunks, start=1):
-            if settings.latency:
-                await asyncio.sleep(settings.latency / len(chunks))
-            if "slow-status" in faults:
-                await asyncio.sleep(2.0)
+            await before_chunk(settings.latency / len(chunks), faults)
             try:
                 samples = await run_in_threadpool(
                     settings.engine.synthesize, chunk, voice, temperature

@@ -48,10 +48,12 @@ from outeai_cli.server.engines import SAMPLE_RATE, EngineFailure, resample
 from outeai_cli.server.faults import (
     ENDPOINT_FAULTS,
     after_magic,
+    before_chunk,
     echo_message,
     hostile_wav_header,
     tamper_audio,
     wav_header,
+    wrong_content,
 )
 from outeai_cli.server.requestlog import LogEntry, entry_of
 from outeai_cli.server.text import split_sentences
@@ -176,11 +178,9 @@ async def _wav_stream(
     settings = state.settings
     faults = admission.faults
     try:
-        if "html-200" in faults:
-            yield b"<!doctype html><html><body>Service unavailable</body></html>\n"
-            return
-        if "non-json" in faults:
-            yield b"this is not audio\n"
+        wrong = wrong_content(faults, "audio")
+        if wrong is not None:
+            yield wrong
             return
         if settings.cold_start:
             await asyncio.sleep(settings.cold_start)
@@ -207,10 +207,7 @@ async def _wav_stream(
             return
         chunks = split_sentences(text)
         for index, chunk in enumerate(chunks, start=1):
-            if settings.latency:
-                await asyncio.sleep(settings.latency / len(chunks))
-            if "slow-status" in faults:
-                await asyncio.sleep(2.0)
+            await before_chunk(settings.latency / len(chunks), faults)
             try:
                 pcm = await run_in_threadpool(_speech, state, chunk, voice)
             except EngineFailure:
