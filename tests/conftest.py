@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -143,3 +146,62 @@ def run_cli(tmp_path: Path, cli_env: dict[str, str]) -> Callable[..., Result]:
         return Result(proc.returncode, proc.stdout, proc.stderr.decode("utf-8", "replace"))
 
     return run
+
+
+# -- raw sockets, for what `outeai serve` cannot produce ---------------------------------------
+
+Handler = Callable[[socket.socket, bytes], None]
+
+
+def read_request(conn: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+@pytest.fixture
+def raw_server() -> Iterator[Callable[[Handler], str]]:
+    """Start a listener answering every connection with `handler`; yields its base URL."""
+    listeners: list[socket.socket] = []
+    stop = threading.Event()
+
+    def start(handler: Handler) -> str:
+        listener = socket.create_server(("127.0.0.1", 0))
+        listener.settimeout(0.2)
+        listeners.append(listener)
+
+        def one(conn: socket.socket) -> None:
+            with conn, contextlib.suppress(OSError):  # OSError: the client hung up
+                handler(conn, read_request(conn))
+
+        def serve() -> None:
+            while not stop.is_set():
+                try:
+                    conn, _ = listener.accept()
+                except TimeoutError:
+                    continue
+                except OSError:
+                    return
+                threading.Thread(target=one, args=(conn,), daemon=True).start()
+
+        threading.Thread(target=serve, daemon=True).start()
+        return f"http://127.0.0.1:{listener.getsockname()[1]}/api/v1"
+
+    yield start
+    stop.set()
+    for listener in listeners:
+        listener.close()

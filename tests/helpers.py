@@ -18,7 +18,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from outeai_cli.client import TTSClient
+
+# A test run once per stopping signal: (signal, the exit code it gives, the word that says so).
+each_stop_signal = pytest.mark.parametrize(
+    ("sig", "code", "words"),
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+)
 
 
 def reference_audio(base_url: str, text: str, token: str, **kwargs: object) -> bytes:

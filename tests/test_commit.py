@@ -4,7 +4,6 @@ device, and conversion that a signal interrupts (outeai_cli.commit, outeai_cli.a
 from __future__ import annotations
 
 import os
-import signal
 import stat
 import threading
 import time
@@ -14,7 +13,7 @@ import pytest
 
 from outeai_cli.commit import AtomicFile, OutputExistsError, atomic_output, next_free_name
 from outeai_cli.errors import InputError
-from tests.helpers import files_in
+from tests.helpers import each_stop_signal, files_in
 from tests.test_signals import start_say, wait_for_request
 
 # -- the library -----------------------------------------------------------------------------------
@@ -159,10 +158,7 @@ def _encoding_started(pid: int, magic: tuple[bytes, ...]) -> bool:
     return False
 
 
-@pytest.mark.parametrize(
-    ("sig", "code", "words"),
-    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
-)
+@each_stop_signal
 def test_a_signal_mid_conversion_stops_it_and_commits_nothing(
     cli_env, server, tmp_path: Path, sig: int, code: int, words: str
 ) -> None:

@@ -187,11 +187,42 @@ class InteractiveShell:
         os.close(self.master)
 
 
-def tab_completes(
-    argv: list[str], env: dict[str, str], cwd: Path, setup: str, typed: str, expected: str
+@pytest.mark.parametrize(
+    ("argv", "prompt", "setup", "typed", "expected"),
+    [
+        pytest.param(
+            ["bash", "--norc", "--noprofile", "-i"],
+            "$ ",
+            f"source {REPO / 'completions/outeai.bash'}",
+            "outeai say -f chap",
+            "chapter-one.txt",
+            id="bash-file-names-after-an-option",
+        ),
+        pytest.param(
+            ["zsh", "-f", "-i"],
+            "%% ",
+            f"fpath=({REPO / 'completions'} $fpath); autoload -Uz compinit; compinit -u -D",
+            "outeai say -s EN-MALE-1",
+            "EN-MALE-1-NEUTRAL",
+            id="zsh-voice-names-on-the-first-tab-autoloaded-from-fpath",
+            marks=pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed"),
+        ),
+    ],
+)
+def test_an_interactive_shell_completes_on_tab(
+    shell_env: dict[str, str],
+    tmp_path: Path,
+    argv: list[str],
+    prompt: str,
+    setup: str,
+    typed: str,
+    expected: str,
 ) -> None:
     """In an interactive shell that ran `setup`, typing `typed` and TAB shows `expected`."""
-    shell = InteractiveShell(argv, env, cwd)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "chapter-one.txt").write_text("Once upon a time.")
+    shell = InteractiveShell(argv, {**shell_env, "PS1": prompt}, work)
     try:
         shell.send(f"{setup}; echo READY\n")
         assert shell.wait_for("READY\r\n"), shell.screen
@@ -199,36 +230,6 @@ def tab_completes(
         assert shell.wait_for(expected), shell.screen
     finally:
         shell.close()
-
-
-def test_bash_completes_file_names_after_output_option_in_an_interactive_shell(
-    shell_env: dict[str, str], tmp_path: Path
-) -> None:
-    work = tmp_path / "work"
-    work.mkdir()
-    (work / "chapter-one.txt").write_text("Once upon a time.")
-    tab_completes(
-        ["bash", "--norc", "--noprofile", "-i"],
-        {**shell_env, "PS1": "$ "},
-        work,
-        setup=f"source {REPO / 'completions/outeai.bash'}",
-        typed="outeai say -f chap",
-        expected="chapter-one.txt",
-    )
-
-
-@pytest.mark.skipif(shutil.which("zsh") is None, reason="zsh is not installed")
-def test_zsh_completes_voice_names_on_the_first_tab_when_autoloaded_from_fpath(
-    shell_env: dict[str, str], tmp_path: Path
-) -> None:
-    tab_completes(
-        ["zsh", "-f", "-i"],
-        {**shell_env, "PS1": "%% "},
-        tmp_path,
-        setup=f"fpath=({REPO / 'completions'} $fpath); autoload -Uz compinit; compinit -u -D",
-        typed="outeai say -s EN-MALE-1",
-        expected="EN-MALE-1-NEUTRAL",
-    )
 
 
 @pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")

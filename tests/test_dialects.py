@@ -16,9 +16,7 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -150,33 +148,19 @@ def test_url_token_is_masked_in_the_http_log_lines(
 
 
 @pytest.fixture
-def echoing_server() -> Iterator[str]:
+def echoing_server(raw_server) -> str:  # type: ignore[no-untyped-def]
     """A server answering 400 with the request line in its message, as some proxies do."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
 
-    def serve() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                request_line = conn.recv(65536).split(b"\r\n", 1)[0].decode("latin-1")
-                body = json.dumps({"message": f"bad request: {request_line}"}).encode()
-                conn.sendall(
-                    b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
-                    + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-                    + body
-                )
+    def echo(conn: socket.socket, request: bytes) -> None:
+        request_line = request.split(b"\r\n", 1)[0].decode("latin-1")
+        body = json.dumps({"message": f"bad request: {request_line}"}).encode()
+        conn.sendall(
+            b"HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
 
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}/api/v1"
-    stop.set()
-    thread.join()
-    listener.close()
+    return raw_server(echo)  # type: ignore[no-any-return]
 
 
 def test_url_token_is_masked_when_the_server_echoes_the_url_in_an_error(

@@ -10,9 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.helpers import files_in
+from tests.helpers import each_stop_signal, files_in
 
 
 def start_say(
@@ -55,10 +53,7 @@ def temp_file_size(pid: int) -> int:
     return 0
 
 
-@pytest.mark.parametrize(
-    ("sig", "code", "words"),
-    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
-)
+@each_stop_signal
 def test_signal_mid_request_cleans_up_and_exits_with_its_code(
     cli_env, make_server, tmp_path: Path, sig: int, code: int, words: str
 ) -> None:
