@@ -32,7 +32,7 @@ _STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS = re.compile(rb"[\[\]{}]")
 # Line breaks and tabs become a space (a message stays one line); other controls go.
 _SPACE_LIKE = re.compile("[\t\n\r\x0b\x0c\x85\u2028\u2029]+")
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 # Whole terminal escape sequences go, not just their ESC: no "[31m" litter is left behind.
 # CSI (ESC [ or C1 0x9b) ... final byte; OSC/DCS/PM/APC strings up to BEL or ST; ESC + one.
 _ESCAPES = re.compile(

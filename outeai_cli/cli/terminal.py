@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO, cast
@@ -58,10 +59,12 @@ class Terminal:
     def print_err(self, line: str) -> None:
         """A line for the user: messages and summaries go to stderr, never into the audio.
 
-        On a terminal it is wrapped between words, so a path is never cut in two.
+        On a terminal it is wrapped between words, so a path is never cut in two. Control
+        characters (in a path, say) are shown escaped: they reach no terminal as such.
         """
         if self.stderr is None:  # print(file=None) would write to stdout: the audio
             return
+        line = visible(line)
         if self.stderr_is_tty:
             import textwrap
 
@@ -133,6 +136,19 @@ class Terminal:
             highlight=False,
             soft_wrap=True,
         )
+
+
+# C0 (the newline too: one message is one line), DEL, C1 and the bidirectional controls.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(text: str) -> str:
+    """`text` with its control characters written as escapes (`\\x1b`, `\\u202e`).
+
+    Server text was already cleaned of them; what is left is the user's own (a file named
+    with an escape sequence), shown as it is without letting it act on the terminal.
+    """
+    return _CONTROLS.sub(lambda match: ascii(match.group())[1:-1], text)
 
 
 def shown_path(path: str | os.PathLike[str]) -> str:
