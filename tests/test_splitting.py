@@ -55,28 +55,33 @@ def test_a_cut_never_falls_after_dr_or_inside_a_number() -> None:
         assert not re.match(r"^(Adams|5 |75 |m\.)", piece.text), piece.text
 
 
-def test_hard_wrapped_lines_are_not_taken_for_sentences() -> None:
-    text = (
-        "It was the best of times, it was the worst\nof times, it was the age of wisdom. It was\n"
-        "the age of foolishness."
-    )
-    pieces = split_text(text, 80)
-    assert [p.text for p in pieces] == [
-        "It was the best of times, it was the worst\nof times, it was the age of wisdom.",
-        "It was\nthe age of foolishness.",
-    ]
-
-
-def test_a_long_sentence_splits_at_clause_punctuation_first() -> None:
-    text = (
-        "When the rain came down over the hills, the farmers ran to the barns; "
-        "the children stayed inside: nobody wanted to be out in that storm."
-    )
-    pieces = split_text(text, 75)
-    assert [p.text for p in pieces] == [
-        "When the rain came down over the hills, the farmers ran to the barns;",
-        "the children stayed inside: nobody wanted to be out in that storm.",
-    ]
+@pytest.mark.parametrize(
+    ("text", "max_chars", "expected"),
+    [
+        pytest.param(
+            "It was the best of times, it was the worst\nof times, it was the age of wisdom. It was\n"
+            "the age of foolishness.",
+            80,
+            [
+                "It was the best of times, it was the worst\nof times, it was the age of wisdom.",
+                "It was\nthe age of foolishness.",
+            ],
+            id="hard-wrapped-lines-are-not-taken-for-sentences",
+        ),
+        pytest.param(
+            "When the rain came down over the hills, the farmers ran to the barns; "
+            "the children stayed inside: nobody wanted to be out in that storm.",
+            75,
+            [
+                "When the rain came down over the hills, the farmers ran to the barns;",
+                "the children stayed inside: nobody wanted to be out in that storm.",
+            ],
+            id="a-long-sentence-splits-at-clause-punctuation-first",
+        ),
+    ],
+)
+def test_pieces_end_where_the_text_allows(text: str, max_chars: int, expected: list[str]) -> None:
+    assert [p.text for p in split_text(text, max_chars)] == expected
 
 
 def test_an_unpunctuated_600_character_sentence_splits_at_whitespace_never_in_a_word() -> None:

@@ -167,13 +167,16 @@ def garbage(size: int = 8192) -> bytes:
     return random.Random(8).randbytes(size)
 
 
-def wrong_content(faults: set[str], expected: str) -> bytes | None:
-    """The whole body under `html-200` (an HTML page) or `non-json` (plain text) instead of
-    `expected` ("json", "audio"), both sent with status 200; None without those faults."""
+async def stream_start(faults: set[str], expected: str, cold_start: float) -> bytes | None:
+    """How a streamed answer starts: under `html-200` (an HTML page) or `non-json` (plain
+    text) the whole body instead of `expected` ("json", "audio"), both sent with status 200;
+    otherwise None, after the wait of a cold start."""
     if "html-200" in faults:
         return b"<!doctype html><html><body>Service unavailable</body></html>\n"
     if "non-json" in faults:
         return f"this is not {expected}\n".encode()
+    if cold_start:
+        await asyncio.sleep(cold_start)
     return None
 
 

@@ -33,8 +33,8 @@ from outeai_cli.server.faults import (
     HOSTILE_TEXT,
     before_chunk,
     echo_message,
+    stream_start,
     tamper_audio,
-    wrong_content,
 )
 from outeai_cli.server.requestlog import LogEntry, entry_of
 from outeai_cli.server.text import split_sentences
@@ -114,12 +114,10 @@ async def ndjson_stream(
     settings = state.settings
     text, voice, temperature = speech.text, speech.voice, speech.temperature
     try:
-        wrong = wrong_content(faults, "json")
+        wrong = await stream_start(faults, "json", settings.cold_start)
         if wrong is not None:
             yield wrong
             return
-        if settings.cold_start:
-            await asyncio.sleep(settings.cold_start)
         yield _line(_hostile_status(flavour.warmup, faults), faults)
         if "unknown-fields" in faults:
             yield _line({"event": "heartbeat", "ts": 1}, faults)

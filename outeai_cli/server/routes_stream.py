@@ -51,9 +51,9 @@ from outeai_cli.server.faults import (
     before_chunk,
     echo_message,
     hostile_wav_header,
+    stream_start,
     tamper_audio,
     wav_header,
-    wrong_content,
 )
 from outeai_cli.server.requestlog import LogEntry, entry_of
 from outeai_cli.server.text import split_sentences
@@ -178,12 +178,10 @@ async def _wav_stream(
     settings = state.settings
     faults = admission.faults
     try:
-        wrong = wrong_content(faults, "audio")
+        wrong = await stream_start(faults, "audio", settings.cold_start)
         if wrong is not None:
             yield wrong
             return
-        if settings.cold_start:
-            await asyncio.sleep(settings.cold_start)
         if "magic-then-garbage" in faults:
             yield after_magic(WAV_MAGIC)
             return
