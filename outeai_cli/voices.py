@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from outeai_cli.catalogue import BUILTIN_VOICES, all_names, find_voice
@@ -36,6 +36,8 @@ class VoiceEntry:
     description: str = ""
     alias_of: str | None = None
     source: str = "catalogue"  # "catalogue", "config" (registered here) or "server"
+    # Who speaks it on the server asked ("piper en_US-joe-medium (en_US, male)"), when it says.
+    spoken_by: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -46,6 +48,7 @@ class VoiceEntry:
             "description": self.description,
             "alias_of": self.alias_of,
             "source": self.source,
+            "spoken_by": self.spoken_by,
         }
 
 
@@ -89,6 +92,29 @@ def _text(item: Mapping[str, Any], *keys: str) -> str | None:
     return None
 
 
+def _speaker(item: Mapping[str, Any]) -> str | None:
+    """Who speaks a voice on this server, from its `engine`, `model`, `model_language` and
+    `model_gender` (as `outeai serve` reports them), or None if the server does not say."""
+    speaker = " ".join(x for x in (_text(item, "engine"), _text(item, "model")) if x)
+    details = ", ".join(
+        x for x in (_text(item, "model_language"), _text(item, "model_gender")) if x
+    )
+    if speaker and details:
+        speaker += f" ({details})"
+    return speaker or None
+
+
+def _spoken_here(description: str, spoken_by: str | None) -> str:
+    """The description, saying who speaks the voice here unless it says so already."""
+    if spoken_by is None or spoken_by in description:
+        return description
+    return (
+        f"{description}; spoken here by {spoken_by}"
+        if description
+        else f"spoken here by {spoken_by}"
+    )
+
+
 def server_entries(raw: Sequence[Mapping[str, Any]]) -> list[VoiceEntry]:
     """The server's list as rows; what it leaves out is filled from the catalogue.
 
@@ -105,7 +131,13 @@ def server_entries(raw: Sequence[Mapping[str, Any]]) -> list[VoiceEntry]:
         language = _text(item, "language", "lang") or (known.language if known else None)
         gender = _text(item, "gender") or (known.gender if known else None)
         description = _text(item, "description") or (known.description if known else "")
-        entries.append(VoiceEntry(name, kind, language, gender, description, source="server"))
+        spoken_by = _speaker(item)
+        description = _spoken_here(description, spoken_by)
+        entries.append(
+            VoiceEntry(
+                name, kind, language, gender, description, source="server", spoken_by=spoken_by
+            )
+        )
         aliases = item.get("aliases")
         for alias in aliases if isinstance(aliases, list) else []:
             alias_name = _text({"alias": alias}, "alias")
@@ -119,20 +151,36 @@ def server_entries(raw: Sequence[Mapping[str, Any]]) -> list[VoiceEntry]:
                         f"alias of {name}",
                         alias_of=name,
                         source="server",
+                        spoken_by=spoken_by,
                     )
                 )
     return entries
 
 
 def merge(local: Sequence[VoiceEntry], server: Sequence[VoiceEntry]) -> list[VoiceEntry]:
-    """Local rows first, then the server's voices that no local row names (case-insensitive)."""
+    """Local rows first, then the server's voices that no local row names (case-insensitive).
+
+    Where the server says who speaks a voice, its word wins: the catalogue describes the hosted
+    service's speaker, and a local server may speak the same name with any model.
+    """
+    speakers = {entry.name.upper(): entry.spoken_by for entry in server if entry.spoken_by}
+    merged = [_with_speaker(entry, speakers.get(entry.name.upper())) for entry in local]
     seen = {entry.name.upper() for entry in local}
-    merged = list(local)
     for entry in server:
         if entry.name.upper() not in seen:
             seen.add(entry.name.upper())
             merged.append(entry)
     return merged
+
+
+def _with_speaker(entry: VoiceEntry, spoken_by: str | None) -> VoiceEntry:
+    if spoken_by is None:
+        return entry
+    # An alias row keeps pointing at its voice; the voice's own row says who speaks it.
+    description = (
+        entry.description if entry.alias_of else _spoken_here(entry.description, spoken_by)
+    )
+    return replace(entry, description=description, spoken_by=spoken_by)
 
 
 def filter_entries(

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from outeai_cli.catalogue import BUILTIN_VOICES
+from outeai_cli.catalogue import BUILTIN_VOICES, find_voice
 from outeai_cli.voices import VoiceEntry, filter_entries, merge, server_entries
 from tests.conftest import TOKEN
-from tests.helpers import closed_port_url, run_in_pty
+from tests.helpers import closed_port_url, outeai_serve, run_in_pty
 from tests.test_config import config_file, parse_columns, write_config
 
 BOX = set("─│┃━┏┓┗┛╭╮╰╯┌┐└┘")
@@ -118,6 +118,7 @@ def test_json_is_a_list_of_voice_objects(run_cli) -> None:
         "description": "alias of EN-FEMALE-1-NEUTRAL",
         "alias_of": "EN-FEMALE-1-NEUTRAL",
         "source": "catalogue",
+        "spoken_by": None,  # no server asked: nobody says who speaks it
     }
     assert {v["name"] for v in voices} >= {v.name for v in BUILTIN_VOICES}
 
@@ -179,7 +180,8 @@ def test_server_list_is_merged_with_catalogue_and_custom(run_cli, make_server, t
     assert voices["studio-voice"]["kind"] == "custom"
     assert voices["studio-voice"]["source"] == "server"
     assert voices["narrator"]["source"] == "config"  # registered locally: listed once
-    assert voices["narrator"]["description"] == "registered here"
+    # The user's words stay; the server adds who speaks the voice there.
+    assert voices["narrator"]["description"] == "registered here; spoken here by tone test signal"
     assert voices["EN-FEMALE-1-NEUTRAL"]["source"] == "catalogue"
     assert [v for v in json.loads(result.out) if v["name"] == "narrator"] == [voices["narrator"]]
 
@@ -200,8 +202,50 @@ def test_remote_shows_only_the_server_list(run_cli, make_server, tmp_path) -> No
             "description": "custom voice; spoken here by tone test signal",  # says who speaks
             "alias_of": None,
             "source": "server",
+            "spoken_by": "tone test signal",
         }
     ]
+
+
+def test_the_listing_says_which_model_speaks_each_voice_on_the_server_asked(
+    run_cli, tmp_path
+) -> None:
+    """`outeai serve` says per voice which engine speaks it; that beats the catalogue's word."""
+    write_config(tmp_path, '[voices.narrator]\ndescription = "registered here"\n')
+    with outeai_serve("--engine", "tone", "--custom-voice", "narrator") as served:
+        env = {"OUTEAI_BASE_URL": served.base_url}
+        listed = run_cli("voices", "--json", env=env)
+        table = run_cli("voices", "--language", "en", env=env)
+    assert listed.returncode == 0 and table.returncode == 0, listed.stderr + table.stderr
+    voices = {v["name"]: v for v in json.loads(listed.out)}
+    builtin = find_voice("EN-FEMALE-1-NEUTRAL")
+    assert builtin is not None
+    assert voices[builtin.name]["spoken_by"] == "tone test signal"
+    assert voices[builtin.name]["description"] == (
+        f"{builtin.description}; spoken here by tone test signal"
+    )
+    alias = voices["EN-FEMALE-1-NEURAL"]  # still points at its voice, whose row says who speaks
+    assert (alias["description"], alias["spoken_by"]) == (
+        "alias of EN-FEMALE-1-NEUTRAL",
+        "tone test signal",
+    )
+    narrator = voices["narrator"]  # registered here: the user's words stay, the speaker is added
+    assert (narrator["source"], narrator["description"]) == (
+        "config",
+        "registered here; spoken here by tone test signal",
+    )
+    row = next(line for line in table.out.splitlines() if line.startswith(builtin.name))
+    assert row.endswith("spoken here by tone test signal"), table.out
+
+
+def test_a_server_that_does_not_say_who_speaks_leaves_the_catalogue_words(run_cli, canned) -> None:
+    stub = canned(200, b'{"data": {"voices": [{"name": "EN-MALE-1-NEUTRAL", "kind": "default"}]}}')
+    result = run_cli("voices", "--json", "--base-url", stub.base_url)
+    assert result.returncode == 0, result.stderr
+    voice = next(v for v in json.loads(result.out) if v["name"] == "EN-MALE-1-NEUTRAL")
+    builtin = find_voice("EN-MALE-1-NEUTRAL")
+    assert builtin is not None
+    assert (voice["description"], voice["spoken_by"]) == (builtin.description, None)
 
 
 def test_token_is_sent_to_the_voices_endpoint(run_cli, make_server) -> None:
