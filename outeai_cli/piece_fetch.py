@@ -13,8 +13,8 @@ from __future__ import annotations
 import contextlib
 import itertools
 import threading
-from collections.abc import Generator
-from dataclasses import dataclass
+from collections.abc import Generator, Iterator
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
@@ -60,30 +60,26 @@ class PieceTask:
         return self.fetcher.closed
 
 
+@dataclass(eq=False)
 class PieceFetcher:
     """Requests one job's pieces; shared by the pool's threads (its counters under a lock)."""
 
-    def __init__(
-        self,
-        client: TTSClient,
-        request: SynthesisRequest,
-        *,
-        split: bool,
-        language: str,
-        cache: PieceCache | None,
-    ) -> None:
-        self.client = client
-        self.request = request
-        self.split = split
-        self.language = language
-        self.cache = cache
-        self.destination: Destination | None = None  # set once the job opened it
-        self.closed = False
-        self.requests = 0
-        self._names = itertools.count(1)
-        self._lock = threading.Lock()
-        self._refused_at = len(request.text) + 1  # shortest piece length answered with 413
-        self._cache_warned = False
+    client: TTSClient
+    request: SynthesisRequest
+    _: KW_ONLY
+    split: bool
+    language: str
+    cache: PieceCache | None
+    destination: Destination | None = None  # set once the job opened it
+    closed: bool = False
+    requests: int = 0
+    _names: Iterator[int] = field(init=False, default_factory=lambda: itertools.count(1))
+    _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
+    _refused_at: int = field(init=False)  # shortest piece length answered with 413
+    _cache_warned: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        self._refused_at = len(self.request.text) + 1
 
     def close(self) -> None:
         """No new spool file and no write into the output from now on."""

@@ -153,25 +153,17 @@ def _check_inside(out_dir: Path, entry: Entry) -> None:
         )
 
 
+@dataclass(eq=False)
 class _BatchRun:
-    def __init__(
-        self,
-        client: TTSClient,
-        entries: list[Entry],
-        options: SynthesisOptions,
-        scheduler: Scheduler,
-        log: ResultsLog,
-        on_progress: Callable[[RunProgress], None] | None,
-    ) -> None:
-        self.client = client
-        self.entries = entries
-        self.options = options
-        self.scheduler = scheduler
-        self.log = log
-        self.on_progress = on_progress
-        self.tally = _Tally()
-        self.waiting: deque[Entry] = deque()
-        self.open: dict[SynthesisJob, tuple[Entry, float]] = {}
+    client: TTSClient
+    entries: list[Entry]
+    options: SynthesisOptions
+    scheduler: Scheduler
+    log: ResultsLog
+    on_progress: Callable[[RunProgress], None] | None
+    tally: _Tally = field(init=False, default_factory=_Tally)
+    waiting: deque[Entry] = field(init=False, default_factory=deque)
+    open: dict[SynthesisJob, tuple[Entry, float]] = field(init=False, default_factory=dict)
 
     def start(self, force: bool) -> None:
         """Skip what is complete already, and say what is left."""
