@@ -27,6 +27,7 @@ from outeai_cli.settings_table import (
     TextName,
     parse_setting,
     setting_name,
+    shown_value,
 )
 
 
@@ -118,7 +119,7 @@ def _parse(spec: SettingSpec, raw: object, source: str) -> Any:
     try:
         return spec.parse(raw)
     except ValueError as exc:
-        shown = "" if spec.name == "token" else f" {_shown(raw)}"
+        shown = shown_value(spec.name, raw)
         if source == "flag":
             where = "given on the command line"
         elif source.startswith("environment ("):
@@ -129,11 +130,6 @@ def _parse(spec: SettingSpec, raw: object, source: str) -> Any:
             f"invalid {spec.name}{shown} {where}: {exc}",
             advice=(Advice(Fix.CORRECT, spec.name, spec.example, source=source),),
         ) from None
-
-
-def _shown(raw: object) -> str:
-    text = repr(raw) if isinstance(raw, str) else f"{raw:g}" if isinstance(raw, float) else str(raw)
-    return text if len(text) <= 60 else text[:60] + "…"
 
 
 # -- reading and changing single settings ------------------------------------------------------

@@ -78,11 +78,26 @@ def _seconds(low: float, high: float = MAX_SECONDS) -> Callable[[object], float]
 
 
 def _base_url(raw: object) -> str:
+    from urllib.parse import urlsplit
+
     value = _text(raw).strip()
     if not value.startswith(("http://", "https://")):
         raise ValueError("must start with http:// or https://")
     if any(not " " < c < "\x7f" for c in value):
         raise ValueError("must be one line of ASCII without spaces")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not one)
+    except ValueError as exc:
+        raise ValueError(f"is not a URL ({str(exc).lower().rstrip('.')})") from None
+    if not parts.hostname:
+        raise ValueError("has no host name")
+    # A user or password in it would be sent as Basic auth in place of the token, and printed
+    # wherever the URL is; a query or fragment would be lost when the API paths are added.
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not hold a user name or password (the token is the credential)")
+    if parts.query or parts.fragment or value.endswith(("?", "#")):
+        raise ValueError("must be the API root, without a ?query or #fragment")
     return value.rstrip("/")
 
 
@@ -279,13 +294,27 @@ def setting_name(key: str) -> SettingName:
     )
 
 
+def shown_value(name: str, raw: object) -> str:
+    """A refused value as its error quotes it (with a leading space): never a token, never
+    the password of a URL, at most 60 characters."""
+    if name == "token":
+        return ""
+    if isinstance(raw, str):
+        if name == "base_url":
+            raw = re.sub(r"(?<=//)[^/?#]*@", "***@", raw)
+        text = repr(raw)
+    else:
+        text = f"{raw:g}" if isinstance(raw, float) else str(raw)
+    return " " + (text if len(text) <= 60 else text[:60] + "…")
+
+
 def parse_setting(key: str, raw: str) -> Any:
     """Validate a value typed by the user for `key` (by the SETTINGS table)."""
     spec = SETTINGS[setting_name(key)]
     try:
         return spec.parse(raw)
     except ValueError as exc:
-        shown = "" if spec.name == "token" else f" {raw!r}"
+        shown = shown_value(spec.name, raw)
         raise ConfigError(
             f"invalid {spec.name}{shown}: {exc}",
             advice=(Advice(Fix.CORRECT, spec.name, spec.example),),

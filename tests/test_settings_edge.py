@@ -363,3 +363,28 @@ def test_a_full_disk_names_the_output_and_the_fix(cli_env, tmp_path: Path, serve
         f"outeai: error: cannot write {full}/x.wav: no space left on the device; nothing was "
         "saved; free some space, or give another -o"
     )
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://[::1]:x/api/v1", "is not a URL"),  # was an "unexpected InvalidURL" bug line
+        ("http://[::1/api/v1", "is not a URL"),  # and an "unexpected ValueError"
+        ("http://127.0.0.1:99999/api/v1", "port out of range"),  # was retried as "port 0"
+        ("http:///api/v1", "has no host name"),
+        ("http://user:hunter2pass@127.0.0.1:9/api/v1", "must not hold a user name or password"),
+        ("http://127.0.0.1:9/api/v1#frag", "without a ?query or #fragment"),
+    ],
+)
+def test_a_base_url_that_is_not_an_api_root_is_refused_before_any_request(
+    run_cli, url: str, problem: str
+) -> None:
+    for args in (["--base-url", url], []):
+        result = run_cli("say", "hi", "-o", "x.flac", *args, env={"OUTEAI_BASE_URL": url})
+        assert result.returncode == 2, result.stderr
+        assert problem in result.stderr
+        assert result.stderr.count("\n") == 1, result.stderr
+        assert "hunter2pass" not in result.stderr  # a URL's password is never shown
+    result = run_cli("config", "set", "base_url", url)
+    assert result.returncode == 2, result.stderr
+    assert "hunter2pass" not in result.stderr
