@@ -637,6 +637,7 @@ def test_serve_prints_its_bound_url_engine_and_token_policy(tmp_path) -> None:
     with outeai_serve("--engine", "tone", "--custom-voice", "studio") as served:
         assert "engine: tone" in served.banner
         assert "any non-empty token is accepted" in served.banner
+        assert 'OUTEAI_TOKEN="local" outeai say' in served.banner  # any token works: a sample
         response = serve_synthesize(served.base_url, "Hello from a subprocess.")
         assert response.status_code == 200
         assert read_stream(response.content).audio.startswith(b"fLaC")
@@ -650,6 +651,8 @@ def test_serve_with_tokens_says_so_and_rejects_others() -> None:
     ) as served:
         assert "2 configured" in served.banner
         assert "secret" not in served.banner  # the tokens themselves are never printed
+        # The example line asks for one of them instead of suggesting a token it would refuse.
+        assert 'OUTEAI_TOKEN="<one of your tokens>"' in served.banner
         assert serve_synthesize(served.base_url, "Hi.", token="other").status_code == 401
         assert serve_synthesize(served.base_url, "Hi.", token="secret-one").status_code == 200
         assert serve_synthesize(served.base_url, "Hi.", token="secret-two").status_code == 200

@@ -146,7 +146,7 @@ def report(exc: OuteAIError) -> int:
 def interrupted(signal_name: str = "interrupted", notes: Sequence[str] = ()) -> str:
     """Report a stop in one line: what the run kept and what its output holds (the notes the
     library and the command added to the exception). Returns the line's message."""
-    kept = "; ".join(notes) or "no partial file was left behind"
-    message = f"{signal_name}; {kept}"
+    # A command that writes files says what it kept; the others (serve, config...) just stop.
+    message = "; ".join([signal_name, *notes])
     say_line(f"outeai: {message}")
     return message

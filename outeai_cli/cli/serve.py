@@ -263,6 +263,10 @@ def serve(
     except RuntimeError as exc:
         sock.close()
         raise InputError(str(exc)) from None
+    except (KeyboardInterrupt, Terminated):  # stopped while the voice models load
+        sock.close()
+        print("outeai serve: stopped before it was ready", file=sys.stderr)
+        return
     settings = ServerSettings(
         engine=chosen,
         tokens=frozenset(tokens),
@@ -298,8 +302,9 @@ def serve(
     if not quiet:
         shape = "a JSON object" if json_log else "a line"
         lines.append(f"  requests: {shape} each on stderr (tokens masked; --quiet silences)")
+    example_token = "<one of your tokens>" if tokens else "local"
     lines.append(
-        f'  try: OUTEAI_BASE_URL={url} OUTEAI_TOKEN=local outeai say "Hello" -o hello.flac'
+        f'  try: OUTEAI_BASE_URL={url} OUTEAI_TOKEN="{example_token}" outeai say "Hello" -o hello.flac'
     )
     lines.append("  stop with Ctrl-C")
     # uvicorn shuts down gracefully on Ctrl-C/SIGTERM; a stop is not an error for a server.
