@@ -10,6 +10,7 @@ import base64
 import io
 import itertools
 import json
+import statistics
 import socket
 import struct
 import subprocess
@@ -301,7 +302,9 @@ def test_endless_status_repeats_the_same_status_every_fifth_of_a_second(
     progress = "generated_seconds" if send_path == "tts" else "audio_token_count"
     assert stuck[0][progress] == 0
     gaps = [b[0] - a[0] for a, b in itertools.pairwise(arrivals[1:])]
-    assert all(0.1 < gap < 1.0 for gap in gaps), gaps
+    # Paced, never faster; a busy machine may stretch one gap, not the typical one.
+    assert all(gap > 0.1 for gap in gaps), gaps
+    assert statistics.median(gaps) < 0.6, gaps
 
 
 def raw_exchange(server: ServerHandle, request: bytes) -> socket.socket:
