@@ -10,8 +10,8 @@ import base64
 import io
 import itertools
 import json
-import statistics
 import socket
+import statistics
 import struct
 import subprocess
 import sys
