@@ -33,7 +33,7 @@ def load_file(path: Path | None = None) -> dict[str, Any]:
     """The parsed config file ({} when absent). A corrupt file is an error naming line/column."""
     path = path or config_path()
     try:
-        raw = path.read_bytes()
+        raw = _read_bounded(path)
     except FileNotFoundError:
         return {}
     except OSError as exc:
@@ -42,13 +42,37 @@ def load_file(path: Path | None = None) -> dict[str, Any]:
 
     try:
         data = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        problem = "arrays or tables nested too deep" if isinstance(exc, RecursionError) else exc
         raise ConfigError(
-            f"the config file {path} is not valid TOML: {exc}",
+            f"the config file {path} is not valid TOML: {problem}",
             hint="fix it by hand or move it aside; it was left unchanged",
         ) from None
     _check_shape(data, path)
     return data
+
+
+MAX_CONFIG_BYTES = 1 << 20
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes, if it is a regular file of sane size: a link to /dev/zero, a FIFO or
+    a huge file is refused instead of read for ever (or until memory runs out)."""
+    # O_NONBLOCK: opening a FIFO with no writer must not wait for one.
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(fd, "rb") as file:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ConfigError(
+                f"the config file {path} is not a regular file",
+                hint="point OUTEAI_CONFIG at a TOML file, or remove what is there",
+            )
+        raw = file.read(MAX_CONFIG_BYTES + 1)
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"the config file {path} is over {MAX_CONFIG_BYTES >> 20} MiB",
+            hint="a config file is a few lines of TOML; fix it by hand or move it aside",
+        )
+    return raw
 
 
 def _check_shape(data: Mapping[str, Any], path: Path) -> None:

@@ -74,10 +74,13 @@ def catalogue_entries() -> list[VoiceEntry]:
 
 
 def custom_entries(custom: Mapping[str, str]) -> list[VoiceEntry]:
-    """The voices the user registered with `outeai voices add`."""
+    """The voices the user registered with `outeai voices add` (the config file is editable
+    by hand: its text is made safe to show like a server's)."""
+    from outeai_cli.untrusted import clean_text
+
     return [
-        VoiceEntry(name, "custom", description=description, source="config")
-        for name, description in sorted(custom.items())
+        VoiceEntry(clean_text(name), "custom", description=clean_text(text), source="config")
+        for name, text in sorted(custom.items())
     ]
 
 

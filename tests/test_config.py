@@ -508,3 +508,39 @@ def test_a_hand_written_number_where_text_belongs_is_a_config_error(
     assert result.returncode == 2
     assert "invalid speaker 3 in config file: must be a string" in result.stderr
     assert server.tts_requests() == []
+
+
+def _make_fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda p: p.symlink_to("/dev/zero"), "is not a regular file"),  # read until OOM
+        (_make_fifo, "is not a regular file"),  # waited for a writer for ever
+        (lambda p: p.write_text("a = " + "[" * 100_000 + "]" * 100_000), "nested too deep"),
+        (lambda p: p.write_text(f'a = "{"x" * (2 << 20)}"\n'), "is over 1 MiB"),
+    ],
+    ids=["dev-zero", "fifo", "deep", "huge"],
+)
+@pytest.mark.parametrize("args", [("say", "hi", "-o", "x.flac"), ("config", "set", "speaker", "X")])
+def test_a_config_file_that_is_not_a_small_toml_file_is_one_line(
+    run_cli, tmp_path: Path, server, make, problem: str, args: tuple[str, ...]
+) -> None:
+    path = tmp_path / "odd.toml"
+    make(path)
+    result = run_cli(*args, env={"OUTEAI_CONFIG": str(path)}, timeout=20)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"outeai: error: the config file {path} ")
+    assert problem in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert server.tts_requests() == []
+
+
+def test_a_hand_edited_voice_description_cannot_act_on_the_terminal(run_cli, tmp_path) -> None:
+    write_config(tmp_path, '[voices.mine]\ndescription = "\\u001b]0;TITLE\\u0007\\u001b[2Jhello"\n')
+    result = run_cli("voices", "--local", "--kind", "custom")
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.out and "\x07" not in result.out
+    assert "hello" in result.out
