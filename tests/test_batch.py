@@ -211,13 +211,20 @@ def test_an_existing_output_is_checked_not_assumed(run_cli, server, tmp_path: Pa
     good = reference_audio(server.base_url, "Line one.", TOKEN)
     server.reset()
     (out / "one.flac").write_bytes(good)  # complete, but made outside this batch
-    (out / "two.flac").write_bytes(good[: len(good) // 3])  # cut short: must be made again
+    (out / "two.flac").write_bytes(good[: len(good) // 3])  # cut short, and not ours
     result = run_cli("batch", "m.jsonl", "-o", "out")
-    assert result.returncode == 0, result.stderr
-    assert sorted(r["text"] for r in server.tts_requests()) == ["Line three.", "Line two."]
-    assert (out / "two.flac").read_bytes() == reference_audio(server.base_url, "Line two.", TOKEN)
+    # The cut-short file is nobody's run of this batch: left alone, the item failed.
+    assert result.returncode == 1, result.stderr
+    assert "two.flac exists, but no run of this batch made it" in result.stderr
+    assert sorted(r["text"] for r in server.tts_requests()) == ["Line three."]
+    assert (out / "two.flac").read_bytes() == good[: len(good) // 3]
     logged = {r["output"]: r["status"] for r in results(out)}
-    assert logged == {"one.flac": "skipped", "two.flac": "ok", "three.flac": "ok"}
+    assert logged == {"one.flac": "skipped", "two.flac": "failed", "three.flac": "ok"}
+    # With --force it is made again (and everything else with it).
+    server.reset()
+    result = run_cli("batch", "m.jsonl", "-o", "out", "--force")
+    assert result.returncode == 0, result.stderr
+    assert (out / "two.flac").read_bytes() == reference_audio(server.base_url, "Line two.", TOKEN)
 
 
 def test_a_truncated_wav_is_made_again_not_vouched_for(run_cli, server, tmp_path: Path) -> None:
@@ -237,11 +244,38 @@ def test_a_truncated_wav_is_made_again_not_vouched_for(run_cli, server, tmp_path
     whole = (out / "wave.wav").read_bytes()
     (out / "wave.wav").write_bytes(whole[: len(whole) - 2000])
     assert sf.info(out / "wave.wav").frames > 0  # what a decoder-only check accepted
+    # Not vouched for; and no run of this batch made it, so it is left alone...
     result = run_cli("batch", "m.jsonl", "-o", "out")
+    assert result.returncode == 1, result.stderr
+    assert "wave.wav exists, but no run of this batch made it" in result.stderr
+    assert server.tts_requests() == []
+    assert {r["output"]: r["status"] for r in results(out)} == {"wave.wav": "failed"}
+    assert (out / "wave.wav").stat().st_size == len(whole) - 2000
+    # ...until --force says to replace it.
+    result = run_cli("batch", "m.jsonl", "-o", "out", "--force")
     assert result.returncode == 0, result.stderr
     assert [r["text"] for r in server.tts_requests()] == ["A wave."]
-    assert {r["output"]: r["status"] for r in results(out)} == {"wave.wav": "ok"}
     assert (out / "wave.wav").stat().st_size == len(whole)
+
+
+def test_a_file_no_run_made_is_never_replaced_without_force(run_cli, server, tmp_path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "note.flac").write_text("my notes, not audio", encoding="utf-8")
+    rows = [{"text": "A note.", "output": "note.flac"}, {"text": "More.", "output": "more.flac"}]
+    (tmp_path / "m.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    result = run_cli("batch", "m.jsonl", "-o", "out")
+    assert result.returncode == 1, result.stderr
+    assert "note.flac exists, but no run of this batch made it" in result.stderr
+    assert (out / "note.flac").read_text(encoding="utf-8") == "my notes, not audio"
+    assert [r["text"] for r in server.tts_requests()] == ["More."]  # the rest went on
+    assert (out / "more.flac").read_bytes()[:4] == b"fLaC"
+    # The re-run that finishes a batch still leaves it alone: its line says "failed", not made.
+    server.reset()
+    result = run_cli("batch", "m.jsonl", "-o", "out")
+    assert result.returncode == 1, result.stderr
+    assert (out / "note.flac").read_text(encoding="utf-8") == "my notes, not audio"
+    assert server.tts_requests() == []
 
 
 def test_an_output_cannot_escape_through_a_symlink_in_the_directory(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from outeai_cli.errors import InputError
+from outeai_cli.errors import Advice, Fix, InputError
 from outeai_cli.speakers import Speaker
 from outeai_cli.untrusted import parse_json
 
@@ -110,7 +110,11 @@ def decodes_completely(path: Path) -> bool:
 def vouching_record(
     entry: Entry, record: dict[str, Any] | None, force: bool
 ) -> dict[str, Any] | None:
-    """A record vouching for the existing output, or None if the item must be made."""
+    """A record vouching for the existing output, or None if the item must be made.
+
+    An existing file that no run of this batch recorded and that is not complete audio is
+    somebody else's: InputError, and only `force` replaces it.
+    """
     if force or not entry.target.exists():
         entry.overwrite = entry.target.exists()
         return None
@@ -119,11 +123,16 @@ def vouching_record(
         if record.get("key") == entry.key and record.get("sha256") == file_sha256(entry.target):
             return record
         return None  # made from another input, or changed since: make it again
-    if record is None and decodes_completely(entry.target):
+    # No run of this batch recorded it as made (no line, or only failures).
+    if decodes_completely(entry.target):
         return make_record(
             entry, "skipped", note="no results line for it, but it decodes completely"
         )
-    return None
+    # Not complete audio either: someone else's file.
+    raise InputError(
+        f"{entry.name} exists, but no run of this batch made it; it was left alone",
+        advice=(Advice(Fix.ENABLE, "force", purpose="to replace it"),),
+    )
 
 
 def make_record(

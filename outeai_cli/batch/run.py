@@ -170,7 +170,14 @@ class _BatchRun:
         tally = self.tally
         for entry in self.entries:
             latest = self.log.latest.get(entry.name)
-            record = vouching_record(entry, latest, force)
+            try:
+                record = vouching_record(entry, latest, force)
+            except InputError as exc:  # a file that is not ours: left alone, nothing requested
+                message = "; ".join([exc.message, *map(str, exc.advice)])
+                self.log.append(make_record(entry, "failed", error=message))
+                tally.failed.append((entry.name, message))
+                self.emit(f"failed {entry.name}: {message}")
+                continue
             if record is None:
                 self.waiting.append(entry)
                 continue
