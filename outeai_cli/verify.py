@@ -119,7 +119,6 @@ def _decoder() -> tuple[Any, Any]:
 
 def _libsndfile_path() -> str:
     """The libsndfile soundfile would load: its packaged copy, else the system's."""
-    import ctypes.util
     import platform
 
     with contextlib.suppress(ImportError, TypeError):
@@ -135,6 +134,8 @@ def _libsndfile_path() -> str:
         packaged = Path(_soundfile_data.__file__).parent / names.get(sys.platform, "-")
         if packaged.is_file():
             return os.fspath(packaged)
+    import ctypes.util  # searching the system's libraries costs more than all the rest here
+
     system = ctypes.util.find_library("sndfile")
     if system is None:
         raise damaged("it cannot be checked: libsndfile is not installed")
