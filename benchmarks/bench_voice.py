@@ -71,13 +71,18 @@ def concurrent_rtf(base_url: str, clients: int, rounds: int = 2) -> tuple[float,
 
 
 def first_event(base_url: str) -> float:
+    """Seconds to the first event; the rest is read to the end, so that the next measurement
+    does not start while the workers still speak this request's sentences."""
     started = time.perf_counter()
+    first: float | None = None
     body = {"token": TOKEN, "text": TEXT, "speaker": SPEAKER}
     with httpx.stream("POST", f"{base_url}/tts", json=body, timeout=60) as response:
         for line in response.iter_lines():
-            if line.strip():
-                return time.perf_counter() - started
-    raise SystemExit("no event")
+            if line.strip() and first is None:
+                first = time.perf_counter() - started
+    if first is None:
+        raise SystemExit("no event")
+    return first
 
 
 def first_audio_byte(base_url: str) -> float:
@@ -90,11 +95,14 @@ def first_audio_byte(base_url: str) -> float:
         json={"text": TEXT, "voice_id": SPEAKER["default"]},
         timeout=60,
     ) as response:
-        for chunk in response.iter_raw():
+        first: float | None = None
+        for chunk in response.iter_raw():  # read to the end too (see first_event)
             received += len(chunk)
-            if received > 44:  # past the WAV header: audio
-                return time.perf_counter() - started
-    raise SystemExit("no audio")
+            if received > 44 and first is None:  # past the WAV header: audio
+                first = time.perf_counter() - started
+    if first is None:
+        raise SystemExit("no audio")
+    return first
 
 
 def piper_alone() -> float:
