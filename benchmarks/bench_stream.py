@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from _serving import SDK_SCRIPT  # benchmarks/_serving.py (scripts run from here)
+from bench_verify import check_in_child
 
 TOKEN = "bench-token"
 TEXT = "Hello there, this is a benchmark."
@@ -172,20 +173,8 @@ check_seconds: dict[int, float] = {}  # size -> seconds the decode check of say'
 
 
 def check_time(path: Path, runs: int = 3) -> float:
-    """Median seconds `verify.check_audio` takes on `path`, timed inside a child process."""
-    code = (
-        "import sys, time\n"
-        "from outeai_cli.verify import check_audio\n"
-        "started = time.perf_counter()\n"
-        "check_audio(sys.argv[1])\n"
-        "print(time.perf_counter() - started)\n"
-    )
-    times = [
-        float(subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
-                             text=True, check=True).stdout)
-        for _ in range(runs)
-    ]  # fmt: skip
-    return statistics.median(times)
+    """Median seconds `verify.check_audio` takes on `path` (bench_verify's child process)."""
+    return statistics.median(check_in_child(path, "flac")[0] for _ in range(runs))
 
 
 def bench_sizes(bench: Bench, sizes: Sequence[int], sdk_sizes: Sequence[int]) -> list[Row]:
