@@ -1,10 +1,11 @@
-"""Start `outeai serve` (tone engine unless told, a free port) for a benchmark; return its URL."""
+"""Shared by the benchmarks: start `outeai serve` (a free port) and find the `outeai` to time."""
 
 from __future__ import annotations
 
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 # One synthesis through the official SDK (outeai 1.0), for comparisons:
 # argv: API URL, token, text, output path.
@@ -33,3 +34,9 @@ def start_server(*args: str, engine: str = "tone") -> tuple[subprocess.Popen[byt
         proc.kill()
         raise SystemExit(f"the server did not start: {line!r}")
     return proc, match.group(1)
+
+
+def outeai_command() -> list[str]:
+    """The installed `outeai` console script beside this interpreter, as users run it."""
+    script = Path(sys.executable).parent / "outeai"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "outeai_cli"]

@@ -23,19 +23,13 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from _serving import SDK_SCRIPT, start_server
+from _serving import SDK_SCRIPT, outeai_command, start_server
 
 TEXT = "Hello there, how are you today?"
 TOKEN = "bench-token"
 QUIET_SAY_VS_SDK = 1.0
 PIPED_SAY_VS_SDK = 1.1
 LIGHT_VS_TYPER = 1.25
-
-
-def outeai_argv() -> list[str]:
-    """The installed `outeai` launcher beside this interpreter, as users run it."""
-    launcher = Path(sys.executable).with_name("outeai")
-    return [str(launcher)] if launcher.exists() else [sys.executable, "-m", "outeai_cli"]
 
 
 def wall(argv: Sequence[str], env: dict[str, str], cwd: Path) -> float:
@@ -105,7 +99,7 @@ def main() -> int:
         # (an editable install, or PYTHONDONTWRITEBYTECODE, would compile every module anew).
         for name in ("OUTEAI_API", "OUTEAI_PROFILE", "OUTEAI_CONFIG", "PYTHONDONTWRITEBYTECODE"):
             env.pop(name, None)
-        outeai = outeai_argv()
+        outeai = outeai_command()
         quiet_say = [*outeai, "say", TEXT, "-o", "say.flac", "-q", "--force"]
         piped_say = [*outeai, "say", TEXT, "-o", "say.flac", "--force"]
         sdk = [sys.executable, "-c", SDK_SCRIPT, url + "/tts", TOKEN, TEXT, "sdk.flac"]

@@ -39,7 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _serving import SDK_SCRIPT  # benchmarks/_serving.py (scripts run from here)
+from _serving import SDK_SCRIPT, outeai_command  # benchmarks/_serving.py (scripts run from here)
 from bench_verify import check_in_child
 
 TOKEN = "bench-token"
@@ -92,7 +92,7 @@ class Bench:
         self.repeats = repeats
         self.gnu_time = _has_gnu_time()
         self.env = _child_env(workdir)
-        self.outeai = _outeai_command()
+        self.outeai = outeai_command()
 
     # -- running children ------------------------------------------------------------------
     def measure(
@@ -371,12 +371,6 @@ def _has_gnu_time() -> bool:
         return False
     probe = subprocess.run([GNU_TIME, "-f", "%M", "true"], capture_output=True, text=True)
     return probe.returncode == 0 and probe.stderr.strip().isdigit()
-
-
-def _outeai_command() -> list[str]:
-    """The installed console script beside this interpreter (what users run)."""
-    script = Path(sys.executable).parent / "outeai"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "outeai_cli"]
 
 
 def _child_env(workdir: Path) -> dict[str, str]:
