@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from outeai_cli.errors import ProtocolError
 
@@ -33,8 +33,7 @@ def damaged(problem: str) -> DamagedAudio:
     return DamagedAudio(problem)  # check_audio says whose audio
 
 
-@dataclass(frozen=True, slots=True)
-class Declared:
+class Declared(NamedTuple):
     """What the container promises; None where it does not say."""
 
     samplerate: int
@@ -197,8 +196,7 @@ _MP3_BITRATES = {
 _MP3_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
 
 
-@dataclass(frozen=True, slots=True)
-class _MPEGFrame:
+class _MPEGFrame(NamedTuple):
     length: int
     samples: int
     rate: int

@@ -20,9 +20,8 @@ import hashlib
 import json
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from outeai_cli.commit import atomic_output
 from outeai_cli.untrusted import parse_json_object
@@ -63,15 +62,13 @@ def piece_key(
     return hashlib.sha256(blob).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class CachedAudio:
+class CachedAudio(NamedTuple):
     format: str
     duration: float | None
     bytes: int
 
 
-@dataclass(frozen=True, slots=True)
-class CacheStats:
+class CacheStats(NamedTuple):
     path: Path
     entries: int
     bytes: int

@@ -6,9 +6,8 @@ import io
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from outeai_cli.dialects import Dialect, get_dialect
 from outeai_cli.errors import (
@@ -55,8 +54,7 @@ _VOICES_BODY_LIMIT = 4 << 20
 VOICES_TIMEOUT = 15.0
 
 
-@dataclass(frozen=True, slots=True)
-class TTSOutput:
+class TTSOutput(NamedTuple):
     """The audio of one request, held in memory."""
 
     audio_bytes: bytes

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, NamedTuple, overload
 
 from outeai_cli.config_file import config_path, exposure_warning, load_file, locked, save_file
 from outeai_cli.errors import Advice, ConfigError, Fix, InputError
@@ -31,8 +30,7 @@ from outeai_cli.settings_table import (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Resolved:
+class Resolved(NamedTuple):
     value: Any
     source: str  # "flag", "environment (NAME)", "profile NAME", "config file", "default"
 

@@ -8,8 +8,8 @@ library's own wording, for callers that are not the CLI.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum, IntEnum
+from typing import NamedTuple
 
 
 class ExitCode(IntEnum):
@@ -39,8 +39,7 @@ class Fix(Enum):
     CREATE = "create"  # a named thing (a profile) does not exist yet: create it
 
 
-@dataclass(frozen=True, slots=True)
-class Advice:
+class Advice(NamedTuple):
     """One change that fixes (or avoids) an error, in terms of options, never of flags."""
 
     fix: Fix

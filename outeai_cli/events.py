@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class StatusEvent:
+class StatusEvent(NamedTuple):
     """Progress from the service: a stage name and, when known, chunk counts and audio seconds."""
 
     stage: str
     text_chunks: int | None = None
     current_text_chunk: int | None = None
     generated_seconds: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = MappingProxyType({})  # fields this client does not know
 
 
-@dataclass(frozen=True, slots=True)
-class AudioEvent:
+class AudioEvent(NamedTuple):
     """The final event: the audio is complete and was written to the sink.
 
     `audio_bytes` is set only when the stream decoded into memory (no sink given).
@@ -30,8 +29,7 @@ class AudioEvent:
     audio_bytes: bytes | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RetryEvent:
+class RetryEvent(NamedTuple):
     """The client is about to try the request again."""
 
     attempt: int

@@ -8,8 +8,7 @@ the token is masked before any of it reaches a message.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from outeai_cli.errors import (
     Advice,
@@ -28,8 +27,7 @@ if TYPE_CHECKING:
     from outeai_cli.watchdog import StreamWatchdog
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
+class Answer(NamedTuple):
     """An answer read whole, its body up to a limit; `path` is the route asked for."""
 
     status: int

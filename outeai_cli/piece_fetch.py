@@ -16,7 +16,7 @@ import threading
 from collections.abc import Generator, Iterator
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, cast
+from typing import IO, TYPE_CHECKING, NamedTuple, cast
 
 from outeai_cli.errors import APIError, InterruptedByUser, OuteAIError, ProtocolError
 from outeai_cli.events import AudioEvent, Event, RetryEvent, StatusEvent
@@ -31,8 +31,7 @@ if TYPE_CHECKING:
     from outeai_cli.synthesis_types import SynthesisRequest
 
 
-@dataclass(frozen=True, slots=True)
-class Part:
+class Part(NamedTuple):
     """The audio of one request: a piece, or part of a piece the server refused as too long."""
 
     text: str

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from outeai_cli.errors import ExitCode, InputError, OuteAIError
 
 ANY_FORMAT: frozenset[str] = frozenset({"flac", "wav", "ogg", "mp3"})
 
 
-@dataclass(frozen=True, slots=True)
-class Player:
+class Player(NamedTuple):
     """A player program, the arguments that make it play one file and exit, and its formats."""
 
     name: str
@@ -64,8 +63,7 @@ class PlaybackInterrupted(OuteAIError):
     exit_code = ExitCode.INTERRUPTED
 
 
-@dataclass(frozen=True, slots=True)
-class Choice:
+class Choice(NamedTuple):
     player: Player
     executable: str
 

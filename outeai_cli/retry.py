@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from outeai_cli.errors import APIError, OuteAIError, TransportError
 from outeai_cli.settings_table import DEFAULT_RETRIES
 
 
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
+class RetryPolicy(NamedTuple):
     """Exponential backoff with full jitter, bounded in count and in total time."""
 
     retries: int = DEFAULT_RETRIES

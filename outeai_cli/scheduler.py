@@ -17,8 +17,7 @@ import queue
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from outeai_cli.errors import InterruptedByUser
 from outeai_cli.events import Event
@@ -94,8 +93,7 @@ def interrupts_deferred() -> Iterator[None]:
 # -- what a progress display is given -------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class InFlight:
+class InFlight(NamedTuple):
     """One request in flight: which piece (of which output), and its latest stage."""
 
     piece: int  # 1-based number of the piece within its output
@@ -107,8 +105,7 @@ class InFlight:
     pieces_done: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class RunProgress:
+class RunProgress(NamedTuple):
     """A snapshot for progress displays (of a long text's pieces, or of a batch's items).
 
     `reused` of the `done` needed no request (pieces from the cache, items already complete);
@@ -139,8 +136,7 @@ class Task(Protocol):
     def cancelled(self) -> bool: ...
 
 
-@dataclass(frozen=True, slots=True)
-class StageChanged:
+class StageChanged(NamedTuple):
     """The task's request reached a new stage (or chunk), for the requests-in-flight display."""
 
     task: Task
@@ -149,31 +145,27 @@ class StageChanged:
     chunks: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Relayed:
+class Relayed(NamedTuple):
     """A client event of the task's request, for the display of a single request."""
 
     task: Task
     event: Event
 
 
-@dataclass(frozen=True, slots=True)
-class Note:
+class Note(NamedTuple):
     """A message worth a line of its own (a retry, a slow-down, a re-split piece)."""
 
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class TaskDone:
+class TaskDone(NamedTuple):
     """The task finished; `value` is what its `run` returned."""
 
     task: Task
     value: Any
 
 
-@dataclass(frozen=True, slots=True)
-class TaskFailed:
+class TaskFailed(NamedTuple):
     """The task raised; the driving thread decides what that means for its owner."""
 
     task: Task

@@ -10,8 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal, NamedTuple, cast
 
 from outeai_cli.errors import Advice, ConfigError, Fix, InputError
 
@@ -160,8 +159,7 @@ def _token(raw: object) -> str:
         raise ValueError(exc.message.removeprefix("the API token ").split(";")[0]) from None
 
 
-@dataclass(frozen=True, slots=True)
-class SettingSpec:
+class SettingSpec(NamedTuple):
     name: SettingName
     parse: Callable[[object], Any]
     default: str | float | int | bool | None

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from outeai_cli.errors import InputError
 
@@ -11,8 +10,7 @@ DEFAULT_SPEAKER = "EN-FEMALE-1-NEUTRAL"
 SpeakerKind = Literal["default", "custom"]
 
 
-@dataclass(frozen=True, slots=True)
-class Speaker:
+class Speaker(NamedTuple):
     kind: SpeakerKind
     name: str
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from outeai_cli.errors import Advice, Fix, InputError
 
@@ -36,8 +36,7 @@ _WORD = re.compile(r"\S+")
 Span = tuple[int, int]
 
 
-@dataclass(frozen=True, slots=True)
-class Piece:
+class Piece(NamedTuple):
     """One request's text: `text == original[start:end]`."""
 
     start: int

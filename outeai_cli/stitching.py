@@ -11,9 +11,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from outeai_cli.audio import convert, open_encoder, readable
 from outeai_cli.errors import ProtocolError
@@ -22,8 +21,7 @@ _BLOCK_FRAMES = 65536
 _COPY_BLOCK = 1 << 20
 
 
-@dataclass(frozen=True, slots=True)
-class Placement:
+class Placement(NamedTuple):
     """Where one piece landed in the output, in frames."""
 
     start: int

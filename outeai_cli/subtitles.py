@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from outeai_cli.commit import AtomicFile, OutputExistsError, target_kind
 from outeai_cli.errors import InputError
@@ -21,8 +21,7 @@ SUBTITLE_FORMATS = ("srt", "vtt")
 _SPACES = re.compile(r"\s+")
 
 
-@dataclass(frozen=True, slots=True)
-class Cue:
+class Cue(NamedTuple):
     """One piece's place in the output: frames [start, end) at `sample_rate`."""
 
     text: str

@@ -20,7 +20,6 @@ import contextlib
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
@@ -181,7 +180,7 @@ class SynthesisJob:
 
     def requests_in_flight(self) -> tuple[InFlight, ...]:
         return tuple(
-            replace(entry, pieces_done=self.done) for _, entry in sorted(self.in_flight.items())
+            entry._replace(pieces_done=self.done) for _, entry in sorted(self.in_flight.items())
         )
 
     def finish(
@@ -237,7 +236,7 @@ class SynthesisJob:
         with interrupts_deferred():
             self.fetcher.close()
             _commit_with_subtitles(destination, subtitles)
-            result = replace(result, path=destination.path)  # a chosen name may have moved on
+            result = result._replace(path=destination.path)  # a chosen name may have moved on
             self._stack.close()  # the temp files and the pieces directory go
             if on_commit is not None:
                 on_commit(result)

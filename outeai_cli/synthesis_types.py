@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from outeai_cli.speakers import Speaker
 from outeai_cli.splitting import DEFAULT_MAX_CHARS
@@ -16,15 +15,13 @@ if TYPE_CHECKING:
 DEFAULT_JOBS = 4
 
 
-@dataclass(frozen=True, slots=True)
-class SynthesisRequest:
+class SynthesisRequest(NamedTuple):
     text: str
     speaker: Speaker
     temperature: float
 
 
-@dataclass(frozen=True, slots=True)
-class SynthesisOptions:
+class SynthesisOptions(NamedTuple):
     max_chars: int = DEFAULT_MAX_CHARS  # the per-request cap; longer texts are split
     jobs: int = DEFAULT_JOBS  # requests in flight at most
     pause: float = 0.0  # seconds of silence between pieces
@@ -36,8 +33,7 @@ class SynthesisOptions:
     spool_dir: Path | None = None  # where a stream's audio waits until complete
 
 
-@dataclass(frozen=True, slots=True)
-class SynthesisResult:
+class SynthesisResult(NamedTuple):
     path: str  # "-" for a stream
     format: str
     bytes: int
@@ -49,10 +45,10 @@ class SynthesisResult:
     pieces: int = 1
     from_cache: int = 0
     requests: int = 1
-    cues: tuple[Cue, ...] = field(default=(), repr=False)
+    cues: tuple[Cue, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = self._asdict()
         del data["cues"]
         return data
 

@@ -7,8 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, NamedTuple
 
 from outeai_cli.errors import APIError, AuthenticationError, ProtocolError
 from outeai_cli.events import Event
@@ -30,16 +29,14 @@ if TYPE_CHECKING:
 _ERROR_BODY_LIMIT = 64 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class Timeouts:
+class Timeouts(NamedTuple):
     connect: float = DEFAULT_CONNECT_TIMEOUT
     first_event: float = DEFAULT_TIMEOUT
     idle: float = DEFAULT_IDLE_TIMEOUT  # without progress (new audio or a new status)
     max_time: float = DEFAULT_MAX_TIME  # one request in all, however it progresses
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
+class Endpoint(NamedTuple):
     """Where a request goes, as its errors need it: the server, the limits, the token to mask
     and the dialect spoken."""
 

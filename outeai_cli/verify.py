@@ -24,9 +24,8 @@ import os
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from outeai_cli.audio import detect_format
 from outeai_cli.audio_containers import DamagedAudio, Declared, Window, damaged, walk_container
@@ -34,8 +33,7 @@ from outeai_cli.audio_containers import DamagedAudio, Declared, Window, damaged,
 _DECODE_FRAMES = 65536
 
 
-@dataclass(frozen=True, slots=True)
-class AudioCheck:
+class AudioCheck(NamedTuple):
     """What a file that passed holds."""
 
     format: str

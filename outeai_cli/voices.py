@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from outeai_cli.catalogue import BUILTIN_VOICES, all_names, find_voice
 
@@ -25,8 +24,7 @@ def close_names(name: str, custom_names: Iterable[str] = ()) -> list[str]:
     return [by_upper[c] for c in close]
 
 
-@dataclass(frozen=True, slots=True)
-class VoiceEntry:
+class VoiceEntry(NamedTuple):
     """One row of `outeai voices`."""
 
     name: str
@@ -183,7 +181,7 @@ def _with_speaker(entry: VoiceEntry, spoken_by: str | None) -> VoiceEntry:
     description = (
         entry.description if entry.alias_of else _spoken_here(entry.description, spoken_by)
     )
-    return replace(entry, description=description, spoken_by=spoken_by)
+    return entry._replace(description=description, spoken_by=spoken_by)
 
 
 def filter_entries(
@@ -203,8 +201,7 @@ def filter_entries(
     return kept
 
 
-@dataclass(frozen=True, slots=True)
-class ServerList:
+class ServerList(NamedTuple):
     """The server's voices, or why there are none: a note (expected) or a warning (failure)."""
 
     entries: list[VoiceEntry] | None = None

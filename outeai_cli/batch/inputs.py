@@ -15,9 +15,8 @@ import io
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from outeai_cli.audio import format_for_path
 from outeai_cli.errors import Advice, InputError
@@ -27,8 +26,7 @@ from outeai_cli.untrusted import parse_json
 MANIFEST_FIELDS = ("text", "file", "output", "speaker", "temperature")
 
 
-@dataclass(frozen=True, slots=True)
-class BatchItem:
+class BatchItem(NamedTuple):
     where: str  # how messages name the input: "a.txt", "list.csv line 7", "stdin line 3"
     text: str
     output: Path  # relative to the output directory
@@ -242,7 +240,7 @@ def _dedupe(items: Iterable[tuple[BatchItem, bool]]) -> list[BatchItem]:
             while output.as_posix().lower() in taken:
                 output = item.output.with_name(f"{item.output.stem}-{counter}{item.output.suffix}")
                 counter += 1
-            item = replace(item, output=output)
+            item = item._replace(output=output)
             taken[output.as_posix().lower()] = item
         result.append(item)
     return result

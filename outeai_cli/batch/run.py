@@ -13,9 +13,9 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from outeai_cli.batch.inputs import BatchItem
 from outeai_cli.batch.ledger import (
@@ -45,8 +45,7 @@ if TYPE_CHECKING:
 _OPEN_PER_JOB = 2  # items open at once per request slot: enough to keep the pool busy
 
 
-@dataclass(frozen=True, slots=True)
-class BatchSummary:
+class BatchSummary(NamedTuple):
     total: int
     ok: int
     skipped: int
@@ -63,7 +62,7 @@ class BatchSummary:
 
     def as_json(self) -> dict[str, Any]:
         """Disjoint counts (made + skipped + failed = total) and the failures by name."""
-        data = asdict(self)
+        data = self._asdict()
         del data["ok"]
         data.update(
             made=self.made,
@@ -229,7 +228,7 @@ class _BatchRun:
 
         while self.waiting and len(self.open) < _OPEN_PER_JOB * self.options.jobs:
             entry = self.waiting.popleft()
-            options = replace(self.options, language=None, force=entry.overwrite)
+            options = self.options._replace(language=None, force=entry.overwrite)
             request = SynthesisRequest(entry.item.text, entry.speaker, entry.temperature)
             job = SynthesisJob(
                 self.client,

@@ -5,9 +5,8 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
 from enum import StrEnum
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 
 import typer
 
@@ -245,8 +244,7 @@ QuietOpt = Annotated[
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class ConnectionOptions:
+class ConnectionOptions(NamedTuple):
     """The connection flags of a command that talks to the server (None: not given).
 
     `say`, `batch` and `voices` take the same ones; `settings()` is where they meet the
@@ -269,7 +267,7 @@ class ConnectionOptions:
     def of(cls, params: Mapping[str, Any]) -> ConnectionOptions:
         """The connection options among a command's parsed parameters (`ctx.params`): every
         command names them alike, so they are picked by name; those it lacks stay unset."""
-        names = [f.name for f in fields(cls)]
+        names = list(cls._fields)
         return cls(**{name: params[name] for name in names if params.get(name) is not None})
 
     def settings(self, **command_flags: object) -> Settings:

@@ -129,8 +129,6 @@ def say(
     as_json: JsonOpt = False,
 ) -> None:
     """Speak TEXT and save the audio (or write it to stdout)."""
-    from dataclasses import replace
-
     from outeai_cli.cli.options import ConnectionOptions
     from outeai_cli.cli.progress import make_reporter
     from outeai_cli.cli.progress_line import human_size
@@ -189,7 +187,7 @@ def say(
     )
     long_text = needs_pieces(text_to_speak, options)
     if long_text and not no_cache:  # only split texts use the cache
-        options = replace(options, cache=_piece_cache())
+        options = options._replace(cache=_piece_cache())
     _announce_api(client, settings, context.params.get("model"), terminal, quiet=quiet)
     if out_format is None:
         out_format = client.dialect.audio_format

@@ -14,9 +14,8 @@ import json
 import os
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from outeai_cli.dialects.base import DIALECTS
 from outeai_cli.errors import Advice, APIError, Fix, TransportError
@@ -33,8 +32,7 @@ _ACCEPT_JSON = {"Accept": "application/json"}
 _CHOOSE = Advice(Fix.CHOOSE, "api", "tts|audio|tts-stream", "to skip the detection")
 
 
-@dataclass(frozen=True, slots=True)
-class APIChoice:
+class APIChoice(NamedTuple):
     """The dialect a client speaks, and how it was picked."""
 
     name: str

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import IO, Any, Protocol
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import IO, Any, NamedTuple, Protocol
 
 from outeai_cli.events import Event
 from outeai_cli.speakers import Speaker
@@ -13,13 +13,12 @@ DIALECTS = ("tts", "audio", "tts-stream")
 API_CHOICES = (*DIALECTS, "auto")
 
 
-@dataclass(frozen=True, slots=True)
-class RequestSpec:
+class RequestSpec(NamedTuple):
     method: str
     path: str  # relative to the base URL
     json: dict[str, Any] | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    params: dict[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = MappingProxyType({})
+    params: Mapping[str, str] = MappingProxyType({})
 
 
 class StreamParser(Protocol):

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import IO
+from typing import IO, NamedTuple
 
 from outeai_cli.dialects.base import RequestSpec, bearer_voices_request
 from outeai_cli.errors import ProtocolError
@@ -58,8 +57,7 @@ class TTSStreamDialect:
         return bearer_voices_request(token)
 
 
-@dataclass(frozen=True, slots=True)
-class WAVHeader:
+class WAVHeader(NamedTuple):
     rate: int
     channels: int
     bits: int
