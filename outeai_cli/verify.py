@@ -104,13 +104,8 @@ def _decoder() -> tuple[Any, Any]:
         if _library is None:
             from _soundfile import ffi  # type: ignore[import-not-found]
 
-            path = _libsndfile_path()
-            lib = ffi.dlopen(path)
-            with contextlib.suppress(OSError, AttributeError):
-                import ctypes
-
-                pinned = os.RTLD_NOW | os.RTLD_NOLOAD | os.RTLD_NODELETE  # no new load
-                ctypes.CDLL(path, mode=pinned)
+            # RTLD_NODELETE: dlclose() at exit leaves it mapped (see load_decoder).
+            lib = ffi.dlopen(_libsndfile_path(), ffi.RTLD_NOW | getattr(ffi, "RTLD_NODELETE", 0))
             _library = (ffi, lib)
         return _library
 

@@ -132,7 +132,6 @@ def say(
     from outeai_cli.cli.options import ConnectionOptions
     from outeai_cli.cli.progress import make_reporter
     from outeai_cli.cli.progress_line import human_size
-    from outeai_cli.cli.progress_overall import make_overall_reporter
     from outeai_cli.cli.terminal import CountedOutput, Terminal
     from outeai_cli.client import TTSClient, validate_temperature
     from outeai_cli.errors import APIError, InterruptedByUser
@@ -192,7 +191,11 @@ def say(
     if out_format is None:
         out_format = client.dialect.audio_format
     request = SynthesisRequest(text_to_speak, voice, chosen_temperature)
-    overall = make_overall_reporter(terminal, quiet=quiet, unit="pieces") if long_text else None
+    overall = None
+    if long_text:
+        from outeai_cli.cli.progress_overall import make_overall_reporter
+
+        overall = make_overall_reporter(terminal, quiet=quiet, unit="pieces")
     reporter = overall or make_reporter(terminal, quiet=quiet)
     stdout = CountedOutput(terminal.stdout_bytes) if target is None else None
     destination = target if target is not None else cast("IO[bytes]", stdout)

@@ -8,8 +8,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from outeai_cli.dialects.base import (
     API_CHOICES,
     DIALECTS,
@@ -22,22 +20,22 @@ __all__ = ["API_CHOICES", "DIALECTS", "Dialect", "RequestSpec", "StreamParser", 
 
 
 def get_dialect(name: str, *, model: str | None = None) -> Dialect:
-    """The dialect called `name` (one of DIALECTS); `model` overrides its default model."""
-    from outeai_cli.dialects.audio import AudioDialect
-    from outeai_cli.dialects.tts import TTSDialect
-    from outeai_cli.dialects.tts_stream import TTSStreamDialect
+    """The dialect called `name` (one of DIALECTS); `model` overrides its default model.
 
-    dialects: dict[str, Callable[[str | None], Dialect]] = {
-        "tts": lambda model: TTSDialect(),
-        "audio": AudioDialect,
-        "tts-stream": TTSStreamDialect,
-    }
-    try:
-        factory = dialects[name]
-    except KeyError:
-        from outeai_cli.errors import InputError
+    Only the module of the dialect asked for is imported: a call speaks one of them.
+    """
+    if name == "tts":
+        from outeai_cli.dialects.tts import TTSDialect
 
-        raise InputError(
-            f"unknown API dialect {name!r}", hint=f"use one of: {', '.join(API_CHOICES)}"
-        ) from None
-    return factory(model)
+        return TTSDialect()
+    if name == "audio":
+        from outeai_cli.dialects.audio import AudioDialect
+
+        return AudioDialect(model)
+    if name == "tts-stream":
+        from outeai_cli.dialects.tts_stream import TTSStreamDialect
+
+        return TTSStreamDialect(model)
+    from outeai_cli.errors import InputError
+
+    raise InputError(f"unknown API dialect {name!r}", hint=f"use one of: {', '.join(API_CHOICES)}")
