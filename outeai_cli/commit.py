@@ -98,6 +98,21 @@ class AtomicFile:
     def __exit__(self, *exc: object) -> None:
         self.discard()
 
+    def start_flush(self) -> None:
+        """Start writing what the temp file holds to disk, in the background: the fsync of
+        `commit` then finds little left, as the caller checks the file meanwhile."""
+        if target_kind(self.target) == "stream":
+            return  # copied into a pipe or device: its temp file needs no disk
+        self.file.flush()
+        fd = os.dup(self.file.fileno())  # its own descriptor: a discard may close the file
+
+        def flush() -> None:
+            with contextlib.suppress(OSError):  # `commit` fsyncs again and reports
+                os.fsync(fd)
+            os.close(fd)
+
+        threading.Thread(target=flush, name="outeai-flush", daemon=True).start()
+
     def commit(self) -> Path:
         """Give the finished temp file its name (see the module docstring); returns the name."""
         handle = self.file

@@ -10,6 +10,7 @@ written).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -95,6 +96,11 @@ class Destination:
             return self.handle.written
         return self.handle.seek(0, os.SEEK_END)
 
+    def start_flush(self) -> None:
+        """A file's bytes start for the disk now, while they are checked (see `commit`)."""
+        if self._pending is not None:
+            self._pending.start_flush()
+
     def commit(self) -> str:
         """Give a file its name (`path` becomes the name it got), or copy a spool to its
         stream; returns `path`."""
@@ -157,10 +163,38 @@ def copy_out(source: IO[bytes], out: IO[bytes]) -> None:
         shutil.copyfileobj(source, out, _COPY_BLOCK)
         return
     out.flush()
-    while block := source.read(_COPY_BLOCK):
-        view = memoryview(block)
-        while view:
-            view = view[os.write(fd, view) :]
+    if not _send_file(source, fd):
+        while block := source.read(_COPY_BLOCK):
+            view = memoryview(block)
+            while view:
+                view = view[os.write(fd, view) :]
+
+
+def _send_file(source: IO[bytes], fd: int) -> bool:
+    """Copy the rest of `source` (a file with a descriptor) to `fd` in the kernel, without
+    passing it through Python; False, before anything is written, where that is not possible
+    (sendfile to this kind of descriptor unsupported)."""
+    try:
+        source_fd = source.fileno()
+        offset = source.tell()
+        end = os.fstat(source_fd).st_size
+    except (AttributeError, OSError, ValueError):
+        return False
+    while offset < end:
+        try:
+            sent = os.sendfile(fd, source_fd, offset, min(end - offset, 1 << 30))
+        except OSError as exc:
+            if offset == source.tell() and exc.errno in _NO_SENDFILE:
+                return False
+            raise
+        if sent == 0:  # the file shrank under us: the loop below reads what is left
+            break
+        offset += sent
+    source.seek(offset)
+    return offset >= end
+
+
+_NO_SENDFILE = {errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.ENOTSOCK, errno.EOPNOTSUPP}
 
 
 class LiveWriter:

@@ -201,6 +201,8 @@ class SynthesisJob:
             (part,) = first
             duration = part.duration
             if not destination.live:  # (live audio is out already: nothing to check it before)
+                if part.format == self.fmt:
+                    destination.start_flush()
                 check_audio(destination.handle, expected=part.format, what="the received audio")
                 if part.format != self.fmt:
                     _convert_in_place(destination.handle, self.fmt, self.options.spool_dir)
@@ -211,6 +213,7 @@ class SynthesisJob:
             else:
                 self._cues = self._write_single(self._order[0], destination.handle)
             duration = round(self._cues[-1].end_seconds if self._cues else 0.0, 3)
+            destination.start_flush()
             check_audio(destination.handle, expected=self.fmt, what="the stitched audio")
         subtitles: AtomicFile | None = None
         if self.options.subtitles is not None:

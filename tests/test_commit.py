@@ -177,3 +177,88 @@ def test_a_signal_mid_conversion_stops_it_and_commits_nothing(
     assert f"outeai: {words}" in stderr
     assert "Saved" not in stderr and "cffi" not in stderr and "Traceback" not in stderr
     assert files_in(tmp_path) == before
+
+
+def test_a_flush_started_early_still_commits_exactly_what_was_written(tmp_path: Path) -> None:
+    target = tmp_path / "out.flac"
+    with AtomicFile(target) as pending:
+        pending.file.write(b"a" * 100_000)
+        pending.start_flush()  # in the background, while the caller checks the file
+        pending.file.write(b"b")  # written after the flush began: the commit's fsync covers it
+        pending.commit()
+    assert target.read_bytes() == b"a" * 100_000 + b"b"
+    assert files_in(tmp_path) == {"out.flac"}
+
+
+def test_a_flush_started_before_a_discard_leaves_nothing(tmp_path: Path) -> None:
+    with AtomicFile(tmp_path / "out.flac") as pending:
+        pending.file.write(b"audio that fails its check")
+        pending.start_flush()
+    assert files_in(tmp_path) == set()
+
+
+# -- copying a spool out to stdout -----------------------------------------------------------------
+
+
+def _spool(tmp_path: Path, data: bytes, start: int = 0):  # type: ignore[no-untyped-def]
+    spool = open(tmp_path / "spool", "w+b")  # noqa: SIM115 - closed by the caller
+    spool.write(data)
+    spool.seek(start)
+    return spool
+
+
+@pytest.mark.parametrize("start", [0, 1000])
+def test_copy_out_sends_the_rest_of_a_spool_to_a_file(tmp_path: Path, start: int) -> None:
+    from outeai_cli.destination import copy_out
+
+    data = os.urandom(3 * 2**20 + 7)
+    with _spool(tmp_path, data, start) as spool, open(tmp_path / "out", "wb") as out:
+        copy_out(spool, out)
+        assert spool.tell() == len(data)
+    assert (tmp_path / "out").read_bytes() == data[start:]
+
+
+def test_copy_out_sends_a_spool_through_a_pipe(tmp_path: Path) -> None:
+    from outeai_cli.destination import copy_out
+
+    data = os.urandom(2**20 + 3)
+    read_fd, write_fd = os.pipe()
+    received = bytearray()
+    reader = threading.Thread(target=lambda: received.extend(_read_all(read_fd)))
+    reader.start()
+    with _spool(tmp_path, data) as spool, os.fdopen(write_fd, "wb") as out:
+        copy_out(spool, out)
+    reader.join(10)
+    os.close(read_fd)
+    assert bytes(received) == data
+
+
+def test_copy_out_to_a_pipe_whose_reader_has_gone_is_a_broken_pipe(tmp_path: Path) -> None:
+    from outeai_cli.destination import copy_out
+
+    read_fd, write_fd = os.pipe()
+    os.close(read_fd)
+    with (
+        _spool(tmp_path, b"x" * 2**20) as spool,
+        os.fdopen(write_fd, "wb") as out,
+        pytest.raises(BrokenPipeError),
+    ):
+        copy_out(spool, out)
+
+
+def test_copy_out_to_an_object_without_a_descriptor(tmp_path: Path) -> None:
+    import io
+
+    from outeai_cli.destination import copy_out
+
+    out = io.BytesIO()
+    with _spool(tmp_path, b"audio" * 1000) as spool:
+        copy_out(spool, out)
+    assert out.getvalue() == b"audio" * 1000
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    return b"".join(chunks)
