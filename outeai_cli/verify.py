@@ -21,6 +21,7 @@ __all__ = ["AudioCheck", "DamagedAudio", "check_audio", "load_decoder"]
 import contextlib
 import hashlib
 import os
+import queue
 import sys
 import threading
 from collections.abc import Iterator
@@ -146,11 +147,9 @@ def _decode(fd: int, fmt: str, declared: Declared) -> AudioCheck:
     wide = declared.bits > 16
     width = 4 if wide else 2
     # FLAC's MD5 covers samples in whole bytes; odd widths (12, 20 bits) are not compared.
-    digest = (
-        hashlib.md5(usedforsecurity=False)
-        if declared.md5 is not None and declared.bits % 8 == 0
-        else None
-    )
+    digest: _MD5 | None = None
+    if declared.md5 is not None and declared.bits % 8 == 0:
+        digest = _BackgroundMD5() if os.fstat(fd).st_size >= _BACKGROUND_MD5 else _MD5()
     block = max(1, _DECODE_FRAMES // declared.channels)
     buffer = ffi.new("int[]" if wide else "short[]", block * declared.channels)
     read = lib.sf_readf_int if wide else lib.sf_readf_short
@@ -176,6 +175,8 @@ def _decode(fd: int, fmt: str, declared: Declared) -> AudioCheck:
                 digest.update(_flac_md5_bytes(samples, width, declared.bits))
     finally:
         lib.sf_close(decoder)
+        if digest is not None:
+            digest.close()
     if frames == 0:
         raise damaged("it holds no audio")
     if declared.frames is not None and declared.frames != -1 and frames != declared.frames:
@@ -183,6 +184,49 @@ def _decode(fd: int, fmt: str, declared: Declared) -> AudioCheck:
     if digest is not None and declared.md5 is not None and digest.digest() != declared.md5:
         raise damaged("its samples do not match the MD5 signature in its header")
     return AudioCheck(fmt, frames, declared.samplerate, declared.channels)
+
+
+_BACKGROUND_MD5 = 4 << 20  # bytes of file from which hashing gets a thread of its own
+
+
+class _MD5:
+    """The MD5 of the decoded samples, as FLAC's header signs them."""
+
+    def __init__(self) -> None:
+        self._md5 = hashlib.md5(usedforsecurity=False)
+
+    def update(self, block: bytes) -> None:
+        self._md5.update(block)
+
+    def close(self) -> None:
+        pass
+
+    def digest(self) -> bytes:
+        self.close()
+        return self._md5.digest()
+
+
+class _BackgroundMD5(_MD5):
+    """Hashes in a thread of its own while the next block decodes (both release the GIL): a
+    large FLAC's check then takes the longer of the two, not their sum."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=8)
+        self._thread = threading.Thread(target=self._run, name="outeai-md5", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (block := self._blocks.get()) is not None:
+            self._md5.update(block)
+
+    def update(self, block: bytes) -> None:
+        self._blocks.put(block)
+
+    def close(self) -> None:
+        if self._thread.is_alive():
+            self._blocks.put(None)
+            self._thread.join()
 
 
 def _flac_md5_bytes(raw: bytes, width: int, bits: int) -> bytes:

@@ -100,6 +100,20 @@ def test_flac_samples_are_compared_with_the_md5_in_its_header(tmp_path: Path, su
         check_audio(path)
 
 
+def test_a_long_flac_is_compared_with_its_md5_too(tmp_path: Path) -> None:
+    """Over a few MiB the samples are hashed in a thread of their own: same verdicts."""
+    path = tmp_path / "long.flac"
+    noise = np.random.default_rng(3).uniform(-0.5, 0.5, RATE * 120)  # noise: ~5 MiB of FLAC
+    sf.write(path, noise, RATE, subtype="PCM_16")
+    assert path.stat().st_size > 4 << 20
+    assert check_audio(path).frames == len(noise)
+    data = bytearray(path.read_bytes())
+    data[8 + 18] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(DamagedAudio, match="MD5"):
+        check_audio(path)
+
+
 def test_a_wav_whose_header_declares_more_data_than_present_fails(tmp_path: Path) -> None:
     # libsndfile reads this "completely" (it trims the count to what is there), so the
     # header's data size is compared with the file's size.
