@@ -172,9 +172,25 @@ class Bench:
 check_seconds: dict[int, float] = {}  # size -> seconds the decode check of say's output takes
 
 
+reference_seconds: dict[int, float] = {}  # size -> seconds libFLAC's own `flac -t` takes
+
+
 def check_time(path: Path, runs: int = 3) -> float:
     """Median seconds `verify.check_audio` takes on `path` (bench_verify's child process)."""
     return statistics.median(check_in_child(path, "flac")[0] for _ in range(runs))
+
+
+def reference_time(path: Path, runs: int = 3) -> float | None:
+    """Median seconds the reference decoder takes to test `path` (`flac -t`: every frame
+    decoded, the MD5 compared), the floor of any complete decode; None without `flac`."""
+    if shutil.which("flac") is None:
+        return None
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(["flac", "-t", "-s", str(path)], check=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
 
 
 def bench_sizes(bench: Bench, sizes: Sequence[int], sdk_sizes: Sequence[int]) -> list[Row]:
@@ -200,6 +216,9 @@ def bench_sizes(bench: Bench, sizes: Sequence[int], sdk_sizes: Sequence[int]) ->
                 out.unlink()
             bench.say(url, TEXT, out)
             check_seconds[size] = check_time(out)
+            floor = reference_time(out)
+            if floor is not None:
+                reference_seconds[size] = floor
             out.unlink()
             rows += [curl, say, say_pipe]
             if size in sdk_sizes:
@@ -282,6 +301,15 @@ def size_targets(rows: list[Row]) -> list[Target]:
         f"{check_seconds[smallest]:.3f} s at {smallest} MiB, {check_seconds[biggest]:.3f} s at "
         f"{biggest} MiB"
     )
+    if biggest in reference_seconds and smallest in reference_seconds:
+        grow_reference = reference_seconds[biggest] - reference_seconds[smallest]
+        print(
+            f"the reference decoder alone (`flac -t`) adds {grow_reference:+.3f} s from "
+            f"{smallest} to {biggest} MiB, {grow_reference / grow_curl:.2f}x what curl adds: the "
+            "floor of any client that fully decodes an output before committing it"
+        )
+    else:
+        print("(install flac to compare the check with the reference decoder, `flac -t`)")
     for tool in ("outeai say -o FILE", "outeai say -o - >FILE"):
         runs = {r.size_mib: r for r in rows if r.tool == tool}
         grow_say = runs[biggest].wall - runs[smallest].wall
@@ -440,6 +468,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.cold_runs:
             cold_curl, cold_say = bench_cold(bench, max(args.sizes), args.cold_runs)
             ratio = cold_say.wall / cold_curl.wall
+            biggest = max(args.sizes)
+            if biggest in reference_seconds:
+                floor = (cold_curl.wall + reference_seconds[biggest]) / cold_curl.wall
+                print(
+                    f"cold, {biggest} MiB: curl {cold_curl.wall:.3f} s; curl then `flac -t` "
+                    f"{cold_curl.wall + reference_seconds[biggest]:.3f} s = {floor:.2f}x curl"
+                )
             targets.append(
                 Target(
                     f"{cold_say.size_mib} MiB, server encoding each request: say wall <= "
