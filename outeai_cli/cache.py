@@ -122,10 +122,19 @@ class PieceCache:
             return None
         return entry
 
-    def store(self, key: str, source: Path, *, format: str, duration: float | None) -> None:
+    def store(
+        self,
+        key: str,
+        source: Path,
+        *,
+        format: str,
+        duration: float | None,
+        what: str = "the audio",
+    ) -> None:
         """Add an entry from a finished audio file. Raises OSError if the disk refuses, and
-        DamagedAudio (storing nothing) if the audio does not decode completely."""
-        check_audio(source, expected=format)
+        DamagedAudio ("`what` is damaged: ...", storing nothing) if the audio does not
+        decode completely."""
+        check_audio(source, expected=format, what=what)
         audio_path, meta_path = self._paths(key)
         audio_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         digest = hashlib.sha256()

@@ -2,7 +2,7 @@
 
 A piece goes into its own spool file in the job's pieces directory (a job of one request
 streams straight into the destination instead); each piece is checked to decode completely
-before it is cached or stitched. A piece the server refuses as too long (413) is split in two
+before it is cached (by the cache) or stitched (by the stitcher, whose decode is the check). A piece the server refuses as too long (413) is split in two
 and requested again, and later pieces at least that long are split before sending. A worker
 that finishes after the job was abandoned can still fill the cache (that audio was paid for)
 but never the output. The driving thread's side is `synthesis_job.SynthesisJob`.
@@ -22,7 +22,7 @@ from outeai_cli.errors import APIError, InterruptedByUser, OuteAIError, Protocol
 from outeai_cli.events import AudioEvent, Event, RetryEvent, StatusEvent
 from outeai_cli.scheduler import Note, Relayed, Scheduler, StageChanged
 from outeai_cli.splitting import Piece, split_piece
-from outeai_cli.verify import check_audio
+from outeai_cli.verify import DamagedAudio
 
 if TYPE_CHECKING:
     from outeai_cli.cache import PieceCache
@@ -169,10 +169,10 @@ class PieceFetcher:
                 stream.close()
         if final is None:  # stream() raises unless the final event arrived
             raise ProtocolError("the stream ended without the final audio event")
-        if path is not None:  # a piece: whole, or neither cached nor stitched
-            check_audio(path, expected=final.format, what=f"the audio of piece {task.number}")
+        # A piece is proven to decode completely where it is used: by the cache's check
+        # before it is stored, and by the stitcher's decode, which is that same check.
         if key is not None and path is not None and self.cache is not None:
-            self._store(key, path, final, scheduler)
+            self._store(key, path, final, f"the audio of piece {task.number}", scheduler)
         return Part(text, path, final.format, final.duration)
 
     def _on_retry(self, task: PieceTask, event: RetryEvent, scheduler: Scheduler) -> None:
@@ -197,10 +197,14 @@ class PieceFetcher:
             path = self.destination.pieces_dir / f"{next(self._names)}.audio"
             return path, cast(IO[bytes], open(path, mode))
 
-    def _store(self, key: str, path: Path, final: AudioEvent, scheduler: Scheduler) -> None:
+    def _store(
+        self, key: str, path: Path, final: AudioEvent, what: str, scheduler: Scheduler
+    ) -> None:
         assert self.cache is not None
         try:
-            self.cache.store(key, path, format=final.format, duration=final.duration)
+            self.cache.store(key, path, format=final.format, duration=final.duration, what=what)
+        except DamagedAudio:
+            raise  # the piece's fault, not the cache's: the job fails
         except (OSError, OuteAIError) as exc:
             with self._lock:
                 warned, self._cache_warned = self._cache_warned, True

@@ -14,10 +14,9 @@ import shutil
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
-from outeai_cli.audio import convert, open_encoder, readable
+from outeai_cli.audio import convert, open_encoder
 from outeai_cli.errors import ProtocolError
 
-_BLOCK_FRAMES = 65536
 _COPY_BLOCK = 1 << 20
 
 
@@ -29,7 +28,7 @@ class Placement(NamedTuple):
 
 
 class Stitcher:
-    """Append pieces (any format soundfile reads) to `out`, written as `fmt`.
+    """Append pieces (FLAC, WAV, Ogg Vorbis or MP3) to `out`, written as `fmt`.
 
     The output's sample rate and channel count are the first piece's; a later piece that
     differs is a ProtocolError (resampling would silently change the audio).
@@ -42,53 +41,32 @@ class Stitcher:
         self._fmt = fmt
         self._pause = pause
         self._writer: Any = None
-        self._dtype = "float32"
         self.samplerate = 0
         self.channels = 0
         self.frames = 0
         self.pieces = 0
 
-    def append(self, source: str | os.PathLike[str] | IO[bytes]) -> Placement:
-        import numpy as np
-        import soundfile as sf
+    def append(
+        self,
+        source: str | os.PathLike[str] | IO[bytes],
+        *,
+        expected: str | None = None,
+        what: str | None = None,
+    ) -> Placement:
+        """Decode `source` into the output, proving as it goes that it decodes completely.
+
+        The proof is `verify.check_audio`'s, made by the very decode whose samples are
+        encoded, so a piece is decoded once. A piece that fails raises DamagedAudio ("`what`
+        is damaged: ...") with the output half-written: the caller aborts it.
+        """
+        from outeai_cli.verify import check_audio
 
         number = self.pieces + 1
-        try:
-            reader = sf.SoundFile(readable(source), closefd=False)
-        except (sf.LibsndfileError, RuntimeError) as exc:
-            raise ProtocolError(
-                f"the audio of piece {number} could not be decoded: {exc}"
-            ) from None
-        with reader:
-            if self._writer is None:
-                self._open(reader)
-            elif (reader.samplerate, reader.channels) != (self.samplerate, self.channels):
-                raise ProtocolError(
-                    f"piece {number} came back as {_shape(reader.samplerate, reader.channels)} "
-                    f"but the earlier pieces are {_shape(self.samplerate, self.channels)}",
-                    hint="the server changed its audio format mid-run; refusing to resample",
-                )
-            if self.pieces and self._pause:
-                silence = round(self._pause * self.samplerate)
-                self._writer.write(np.zeros((silence, self.channels), dtype=self._dtype))
-                self.frames += silence
-            start = self.frames
-            try:
-                for block in reader.blocks(_BLOCK_FRAMES, dtype=self._dtype, always_2d=True):
-                    self._writer.write(block)
-                    self.frames += len(block)
-            except (sf.LibsndfileError, RuntimeError) as exc:
-                raise ProtocolError(
-                    f"the audio of piece {number} could not be decoded: {exc}"
-                ) from None
-        self.pieces += 1
-        return Placement(start, self.frames)
-
-    def _open(self, reader: Any) -> None:
-        self.samplerate, self.channels = reader.samplerate, reader.channels
-        self._writer, self._dtype = open_encoder(
-            self._out, self._fmt, self.samplerate, self.channels, reader.subtype
-        )
+        into = _Into(self, number)
+        what = what or f"the audio of piece {number}"
+        check_audio(source, expected=expected, what=what, into=into)
+        self.pieces = number
+        return Placement(into.start, self.frames)
 
     def close(self) -> None:
         """Finish the output file (headers, last FLAC frame)."""
@@ -112,6 +90,39 @@ class Stitcher:
         return self.frames / self.samplerate if self.samplerate else 0.0
 
 
+class _Into:
+    """Where `check_audio` puts the samples of the piece being appended (a `SampleSink`)."""
+
+    def __init__(self, stitcher: Stitcher, number: int) -> None:
+        self.stitcher = stitcher
+        self.number = number
+        self.start = stitcher.frames
+
+    def begin(self, samplerate: int, channels: int, subtype: str) -> None:
+        stitcher = self.stitcher
+        if stitcher._writer is None:
+            stitcher.samplerate, stitcher.channels = samplerate, channels
+            stitcher._writer, _ = open_encoder(
+                stitcher._out, stitcher._fmt, samplerate, channels, subtype
+            )
+        elif (samplerate, channels) != (stitcher.samplerate, stitcher.channels):
+            raise ProtocolError(
+                f"piece {self.number} came back as {_shape(samplerate, channels)} "
+                f"but the earlier pieces are {_shape(stitcher.samplerate, stitcher.channels)}",
+                hint="the server changed its audio format mid-run; refusing to resample",
+            )
+        if stitcher.pieces and stitcher._pause:
+            silence = round(stitcher._pause * samplerate)
+            stitcher._writer.buffer_write(bytes(silence * channels * 2), "int16")
+            stitcher.frames += silence
+        self.start = stitcher.frames
+
+    def write(self, samples: Any, dtype: str) -> None:
+        stitcher = self.stitcher
+        stitcher._writer.buffer_write(samples, dtype)
+        stitcher.frames += len(samples) // (stitcher.channels * (4 if dtype == "int32" else 2))
+
+
 def copy_single(source: Path, delivered: str, out: IO[bytes], fmt: str) -> None:
     """One piece and nothing to add: keep the delivered bytes when the format matches.
 
@@ -122,20 +133,6 @@ def copy_single(source: Path, delivered: str, out: IO[bytes], fmt: str) -> None:
             shutil.copyfileobj(handle, out, _COPY_BLOCK)
         return
     convert(source, out, fmt)  # decoded and encoded block by block, like any stitch
-
-
-def count_frames(source: str | os.PathLike[str]) -> tuple[int, int]:
-    """(decoded frames, sample rate) of an audio file, by decoding it."""
-    import soundfile as sf
-
-    frames = 0
-    try:
-        with sf.SoundFile(source) as reader:
-            for block in reader.blocks(_BLOCK_FRAMES, dtype="int16", always_2d=True):
-                frames += len(block)
-            return frames, reader.samplerate
-    except (sf.LibsndfileError, RuntimeError) as exc:
-        raise ProtocolError(f"the received audio could not be decoded: {exc}") from None
 
 
 def _shape(rate: int, channels: int) -> str:

@@ -6,10 +6,11 @@ the destination (converting it afterwards if the delivered format differs). A sp
 2. Pieces already in the cache are copied into spool files (and counted as such).
 3. The pool requests the others (`piece_fetch.PieceFetcher`), each straight into its own
    spool file in a hidden directory next to the output (removed at the end; a later run sweeps
-   one left by a killed process). Finished pieces go into the cache at once, so an interrupted
-   run loses only the pieces in flight.
+   one left by a killed process). Finished pieces go into the cache at once (checked by it),
+   so an interrupted run loses only the pieces in flight.
 4. The driving thread stitches pieces into the output as soon as every earlier piece is there,
    so encoding overlaps with the requests and spool files are deleted as they are consumed.
+   The stitcher's decode of a piece is its check (every frame, length, MD5): one decode.
 5. The output is checked to decode completely, then committed atomically (with the subtitles,
    if asked for: both or neither).
 """
@@ -282,7 +283,9 @@ class SynthesisJob:
             task = order[self._next_piece]
             for part in task.parts or ():
                 assert part.path is not None
-                placed = stitcher.append(part.path)
+                placed = stitcher.append(
+                    part.path, expected=part.format, what=f"the audio of piece {task.number}"
+                )
                 self._cues.append(Cue(part.text, placed.start, placed.end, stitcher.samplerate))
             task.uses -= 1
             if task.uses == 0:  # the last piece it serves: its spool files are done with
@@ -292,16 +295,17 @@ class SynthesisJob:
             self._next_piece += 1
 
     def _write_single(self, task: PieceTask, out: IO[bytes]) -> list[Cue]:
-        from outeai_cli.stitching import Stitcher, copy_single, count_frames
+        from outeai_cli.stitching import Stitcher, copy_single
 
         parts = task.parts or []
+        what = f"the audio of piece {task.number}"
         if len(parts) != 1:  # a single piece the server made us split: stitch after all
             stitcher = Stitcher(out, self.fmt)
             cues = []
             try:
                 for part in parts:
                     assert part.path is not None
-                    placed = stitcher.append(part.path)
+                    placed = stitcher.append(part.path, expected=part.format, what=what)
                     cues.append(Cue(part.text, placed.start, placed.end, stitcher.samplerate))
             except BaseException:
                 stitcher.abort()
@@ -310,9 +314,11 @@ class SynthesisJob:
             return cues
         (part,) = parts
         assert part.path is not None
+        # Proven before it is copied or converted (converting a piece cut short would make a
+        # whole, shorter output); the check also counts the frames the cue needs.
+        check = check_audio(part.path, expected=part.format, what=what)
         copy_single(part.path, part.format, out, self.fmt)
-        frames, rate = count_frames(part.path)
-        return [Cue(part.text, 0, frames, rate)]
+        return [Cue(part.text, 0, check.frames, check.samplerate)]
 
 
 def _commit_with_subtitles(destination: Destination, subtitles: AtomicFile | None) -> None:

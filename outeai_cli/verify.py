@@ -16,7 +16,7 @@ the check between blocks (see `audio.descriptor_of`).
 
 from __future__ import annotations
 
-__all__ = ["AudioCheck", "DamagedAudio", "check_audio", "load_decoder"]
+__all__ = ["AudioCheck", "DamagedAudio", "SampleSink", "check_audio", "load_decoder"]
 
 import contextlib
 import hashlib
@@ -26,7 +26,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, NamedTuple, Protocol
 
 from outeai_cli.audio import detect_format
 from outeai_cli.audio_containers import DamagedAudio, Declared, Window, damaged, walk_container
@@ -50,21 +50,38 @@ class AudioCheck(NamedTuple):
 Source = str | os.PathLike[str] | IO[bytes]
 
 
+class SampleSink(Protocol):
+    """Takes the samples a check decodes (the stitcher encodes them into its output)."""
+
+    def begin(self, samplerate: int, channels: int, subtype: str) -> None:
+        """Before the first samples; `subtype` is libsndfile's name (PCM_16, PCM_24, ...)."""
+
+    def write(self, samples: Any, dtype: str) -> None:
+        """One block of interleaved samples: a buffer of `dtype` (int16 or int32), reused for
+        the next block once this returns."""
+
+
 def check_audio(
-    source: Source, *, expected: str | None = None, what: str = "the audio"
+    source: Source,
+    *,
+    expected: str | None = None,
+    what: str = "the audio",
+    into: SampleSink | None = None,
 ) -> AudioCheck:
     """Walk and decode all of `source` (a path, or a file object with a descriptor).
 
     Raises DamagedAudio ("`what` is damaged: ...") naming what is wrong; `expected` is the
-    format the file must be. A file object's position is left where it was.
+    format the file must be. A file object's position is left where it was. `into` gets
+    every decoded sample (an MP3's too: decoded after its walk): one decode serves both the
+    proof and a stitch. It may have taken samples of a file that then fails.
     """
     try:
-        return _check(source, expected)
+        return _check(source, expected, into)
     except DamagedAudio as exc:
         raise DamagedAudio(f"{what} is damaged: {exc.message}") from None
 
 
-def _check(source: Source, expected: str | None) -> AudioCheck:
+def _check(source: Source, expected: str | None, into: SampleSink | None) -> AudioCheck:
     with _descriptor(source) as fd:
         size = os.fstat(fd).st_size
         reader = Window(fd, size)
@@ -76,8 +93,10 @@ def _check(source: Source, expected: str | None) -> AudioCheck:
         declared = walk_container(fmt, reader)
         if fmt == "mp3":
             assert declared.frames is not None
+            if into is not None:  # the walk is the proof (see above); these are only samples
+                _decode(fd, fmt, declared, into)
             return AudioCheck(fmt, declared.frames, declared.samplerate, declared.channels)
-        return _decode(fd, fmt, declared)
+        return _decode(fd, fmt, declared, into)
 
 
 def load_decoder() -> None:
@@ -142,10 +161,14 @@ def _libsndfile_path() -> str:
 _SFM_READ = 0x10
 
 
-def _decode(fd: int, fmt: str, declared: Declared) -> AudioCheck:
+_SUBTYPES = {0x0002: "PCM_16", 0x0003: "PCM_24"}  # libsndfile's SF_FORMAT_PCM_16, _24
+
+
+def _decode(fd: int, fmt: str, declared: Declared, into: SampleSink | None) -> AudioCheck:
     ffi, lib = _decoder()
     wide = declared.bits > 16
     width = 4 if wide else 2
+    dtype = "int32" if wide else "int16"
     # FLAC's MD5 covers samples in whole bytes; odd widths (12, 20 bits) are not compared.
     digest: _MD5 | None = None
     if declared.md5 is not None and declared.bits % 8 == 0:
@@ -162,6 +185,8 @@ def _decode(fd: int, fmt: str, declared: Declared) -> AudioCheck:
     try:
         if (info.samplerate, info.channels) != (declared.samplerate, declared.channels):
             raise damaged("the decoder disagrees with the header about rate or channels")
+        if into is not None:
+            into.begin(info.samplerate, info.channels, _SUBTYPES.get(info.format & 0xFFFF, "?"))
         while True:
             count = read(decoder, buffer, block)
             error = lib.sf_error(decoder)
@@ -170,13 +195,17 @@ def _decode(fd: int, fmt: str, declared: Declared) -> AudioCheck:
             if count <= 0:
                 break
             frames += count
+            samples = ffi.buffer(buffer, count * declared.channels * width)
             if digest is not None:
-                samples = bytes(ffi.buffer(buffer, count * declared.channels * width))
                 digest.update(_flac_md5_bytes(samples, width, declared.bits))
+            if into is not None:
+                into.write(samples, dtype)
     finally:
         lib.sf_close(decoder)
         if digest is not None:
             digest.close()
+    if fmt == "mp3":  # mpg123 conceals damage: its frame count proves nothing (the walk did)
+        return AudioCheck(fmt, frames, declared.samplerate, declared.channels)
     if frames == 0:
         raise damaged("it holds no audio")
     if declared.frames is not None and declared.frames != -1 and frames != declared.frames:
@@ -195,7 +224,7 @@ class _MD5:
     def __init__(self) -> None:
         self._md5 = hashlib.md5(usedforsecurity=False)
 
-    def update(self, block: bytes) -> None:
+    def update(self, block: Any) -> None:
         self._md5.update(block)
 
     def close(self) -> None:
@@ -220,8 +249,8 @@ class _BackgroundMD5(_MD5):
         while (block := self._blocks.get()) is not None:
             self._md5.update(block)
 
-    def update(self, block: bytes) -> None:
-        self._blocks.put(block)
+    def update(self, block: Any) -> None:
+        self._blocks.put(bytes(block))  # a copy: the decoder's buffer is reused for the next block
 
     def close(self) -> None:
         if self._thread.is_alive():
@@ -229,7 +258,7 @@ class _BackgroundMD5(_MD5):
             self._thread.join()
 
 
-def _flac_md5_bytes(raw: bytes, width: int, bits: int) -> bytes:
+def _flac_md5_bytes(raw: Any, width: int, bits: int) -> Any:
     """Samples as FLAC's MD5 sees them: interleaved, little-endian, in whole bytes of `bits`.
 
     libsndfile left-aligns narrower samples in the 16- or 32-bit words it returns, so each
@@ -237,7 +266,8 @@ def _flac_md5_bytes(raw: bytes, width: int, bits: int) -> bytes:
     """
     size = (bits + 7) // 8
     if size == width:
-        return raw
+        return raw  # the decoder's buffer itself (hashed in place unless in the background)
+    raw = bytes(raw)
     out = bytearray(len(raw) // width * size)
     for index in range(size):
         out[index::size] = raw[width - size + index :: width]

@@ -5,6 +5,7 @@ and subtitles are committed together with their audio or not at all."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -43,13 +44,19 @@ def test_audio_that_does_not_decode_completely_is_never_written(
     assert files_in(tmp_path) == before
 
 
+@pytest.mark.parametrize("cache", [(), ("--no-cache",)], ids=["cache", "no-cache"])
 @pytest.mark.parametrize("attack", ["half-audio", "magic-then-garbage"])
-def test_a_damaged_piece_of_a_long_text_fails_it(run_cli, server, tmp_path: Path, attack) -> None:
+def test_a_damaged_piece_of_a_long_text_fails_it(
+    run_cli, server, tmp_path: Path, attack: str, cache: tuple[str, ...]
+) -> None:
+    """Caught by the cache's check before storing, or else by the stitcher's decode."""
     server.set_faults(attack)
     before = files_in(tmp_path)
-    result = run_cli("say", TWO_PIECES, "-o", "long.flac", "--max-chars", "30")
+    result = run_cli("say", TWO_PIECES, "-o", "long.flac", "--max-chars", "30", *cache)
     assert result.returncode == 6, result.stderr
-    assert "piece" in result.stderr and "damaged" in result.stderr
+    # (with the cache, whichever piece arrives first fails the run: both are damaged)
+    assert re.search(r"error: the audio of piece [12] is damaged: ", result.stderr)
+    assert "Traceback" not in result.stderr and result.stderr.count("outeai: error:") == 1
     assert files_in(tmp_path) == before
 
 
