@@ -10,14 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-from pathlib import Path
 from typing import IO, Any, NamedTuple
 
-from outeai_cli.audio import convert, open_encoder
+from outeai_cli.audio import open_encoder
 from outeai_cli.errors import ProtocolError
-
-_COPY_BLOCK = 1 << 20
 
 
 class Placement(NamedTuple):
@@ -121,18 +117,6 @@ class _Into:
         stitcher = self.stitcher
         stitcher._writer.buffer_write(samples, dtype)
         stitcher.frames += len(samples) // (stitcher.channels * (4 if dtype == "int32" else 2))
-
-
-def copy_single(source: Path, delivered: str, out: IO[bytes], fmt: str) -> None:
-    """One piece and nothing to add: keep the delivered bytes when the format matches.
-
-    Re-encoding would gain nothing, and for a lossy delivery (MP3) it would lose quality.
-    """
-    if delivered == fmt:
-        with open(source, "rb") as handle:
-            shutil.copyfileobj(handle, out, _COPY_BLOCK)
-        return
-    convert(source, out, fmt)  # decoded and encoded block by block, like any stitch
 
 
 def _shape(rate: int, channels: int) -> str:

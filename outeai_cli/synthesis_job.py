@@ -27,7 +27,7 @@ from typing import IO, TYPE_CHECKING, cast
 from outeai_cli.destination import Destination, open_destination
 from outeai_cli.errors import InputError
 from outeai_cli.events import Event
-from outeai_cli.piece_fetch import PieceFetcher, PieceTask
+from outeai_cli.piece_fetch import Part, PieceFetcher, PieceTask
 from outeai_cli.scheduler import (
     InFlight,
     Note,
@@ -209,13 +209,17 @@ class SynthesisJob:
                     _convert_in_place(destination.handle, self.fmt, self.options.spool_dir)
                     check_audio(destination.handle, expected=self.fmt, what="the converted audio")
         else:
+            copied: Part | None = None
             if self._stitcher is not None:
                 self._stitcher.close()
             else:
-                self._cues = self._write_single(self._order[0], destination.handle)
-            duration = round(self._cues[-1].end_seconds if self._cues else 0.0, 3)
+                copied = self._write_single(self._order[0], destination.handle)
             destination.start_flush()
-            check_audio(destination.handle, expected=self.fmt, what="the stitched audio")
+            what = f"the audio of piece {self._order[0].number}" if copied else "the stitched audio"
+            check = check_audio(destination.handle, expected=self.fmt, what=what)
+            if copied is not None:  # the output is the piece, byte for byte: so are its frames
+                self._cues = [Cue(copied.text, 0, check.frames, check.samplerate)]
+            duration = round(self._cues[-1].end_seconds if self._cues else 0.0, 3)
         subtitles: AtomicFile | None = None
         if self.options.subtitles is not None:
             from outeai_cli.subtitles import prepare_subtitles
@@ -294,8 +298,13 @@ class SynthesisJob:
                         part.path.unlink(missing_ok=True)
             self._next_piece += 1
 
-    def _write_single(self, task: PieceTask, out: IO[bytes]) -> list[Cue]:
-        from outeai_cli.stitching import Stitcher, copy_single
+    def _write_single(self, task: PieceTask, out: IO[bytes]) -> Part | None:
+        """One piece and nothing to add: its bytes as delivered when the format matches
+        (re-encoding would gain nothing, and lose quality for MP3), else converted. Returns the
+        piece copied as delivered, whose proof is then the output's own check; else sets the
+        cues."""
+        from outeai_cli.audio import convert
+        from outeai_cli.stitching import Stitcher
 
         parts = task.parts or []
         what = f"the audio of piece {task.number}"
@@ -311,14 +320,20 @@ class SynthesisJob:
                 stitcher.abort()
                 raise
             stitcher.close()
-            return cues
+            self._cues = cues
+            return None
         (part,) = parts
         assert part.path is not None
-        # Proven before it is copied or converted (converting a piece cut short would make a
-        # whole, shorter output); the check also counts the frames the cue needs.
+        if part.format == self.fmt:
+            with open(part.path, "rb") as handle:
+                shutil.copyfileobj(handle, out, _COPY_BLOCK)
+            return part
+        # Proven before it is converted: converting a piece cut short would make a whole,
+        # shorter output. The check also counts the frames the cue needs.
         check = check_audio(part.path, expected=part.format, what=what)
-        copy_single(part.path, part.format, out, self.fmt)
-        return [Cue(part.text, 0, check.frames, check.samplerate)]
+        convert(part.path, out, self.fmt)  # decoded and encoded block by block, like any stitch
+        self._cues = [Cue(part.text, 0, check.frames, check.samplerate)]
+        return None
 
 
 def _commit_with_subtitles(destination: Destination, subtitles: AtomicFile | None) -> None:

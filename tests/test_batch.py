@@ -346,6 +346,23 @@ def test_failed_items_are_named_the_others_kept_and_a_rerun_retries_only_them(
     assert [r["text"] for r in server.tts_requests()] == ["Unknown voice."]
 
 
+@pytest.mark.parametrize("cache", [(), ("--no-cache",)], ids=["cache", "no-cache"])
+@pytest.mark.parametrize("fmt", ["flac", "ogg"], ids=["copied-as-delivered", "converted"])
+def test_an_item_whose_audio_does_not_decode_fails_and_leaves_nothing(
+    run_cli, server, tmp_path: Path, fmt: str, cache: tuple[str, ...]
+) -> None:
+    """Caught by the cache before storing, by the check before converting, or (copied as
+    delivered) by the output's own check before its commit."""
+    server.set_faults("half-audio")
+    result = run_cli("batch", "-", "-o", "out", "--format", fmt, *cache, input="One.\nTwo.\n")
+    assert result.returncode == 1, result.stderr
+    assert "2 of 2 items failed" in result.stderr and "Traceback" not in result.stderr
+    assert audio_files(tmp_path / "out") == [] and hidden(tmp_path / "out") == []
+    failed = results(tmp_path / "out")
+    assert [r["status"] for r in failed] == ["failed", "failed"]
+    assert all("the audio of piece 1 is damaged: " in r["error"] for r in failed)
+
+
 def test_a_rejected_token_stops_the_whole_batch(run_cli, make_server, tmp_path: Path) -> None:
     strict = make_server(tokens=frozenset({"another-token"}))
     lines = "".join(f"Line {i}.\n" for i in range(40))
