@@ -1,9 +1,14 @@
-"""Long text and batch against `outeai serve --latency 0.25`: time against the ideal, and memory.
+"""Long text and batch against `outeai serve --latency 0.25`: time against a lean client, and memory.
 
-1. `outeai say -f book.txt -j 4` on 20,000 characters at a cap of 200: wall time within 1.15x
-   of the ideal (pieces x 0.25 s / 4), start-up and stitching included.
-2. `outeai batch - -j 8` on 200 short texts: within 1.10x of the ideal (200 x 0.25 s / 8 =
-   6.25 s).
+The lean client is a few lines of standard library run the same way (a fresh interpreter):
+the same texts, as many requests at once, each answer's audio base64-decoded into a file,
+nothing checked, converted or joined. It shows what the server and the machine allow; the
+ideal (requests x 0.25 s / jobs) is printed beside it, as what no client reaches.
+
+1. `outeai say -f book.txt -j 4` on 20,000 characters at a cap of 200 (the lean client sends
+   the same pieces): wall time within 1.15x of the lean client's, start-up and stitching
+   included.
+2. `outeai batch - -j 8` on 200 short texts: within 1.10x of the lean client's.
 3. Peak RSS of `outeai say` as the text grows (5k, 20k, 80k characters, no latency): flat,
    because pieces spill to disk and are stitched in blocks (80k characters are about 80 minutes
    of audio, 420 MB as raw samples).
@@ -28,6 +33,33 @@ from pathlib import Path
 from _serving import start_server  # benchmarks/_serving.py (scripts run from here)
 
 LATENCY = 0.25
+# argv: base URL, requests at once, output directory; stdin: one JSON string (a text) a line.
+LEAN_CLIENT = """
+import base64, http.client, json, queue, sys, threading, urllib.parse
+url = urllib.parse.urlsplit(sys.argv[1])
+texts = queue.SimpleQueue()
+for number, line in enumerate(sys.stdin):
+    texts.put((number, json.loads(line)))
+def work():
+    connection = http.client.HTTPConnection(url.hostname, url.port)
+    while True:
+        try:
+            number, text = texts.get_nowait()
+        except queue.Empty:
+            return
+        body = {"token": "bench", "text": text, "speaker": {"default": "EN-FEMALE-1-NEUTRAL"}}
+        connection.request("POST", url.path + "/tts", json.dumps(body))
+        for line in connection.getresponse():
+            event = json.loads(line) if line.strip() else {}
+            if "data" in event:
+                with open(f"{sys.argv[3]}/{number}.flac", "wb") as out:
+                    out.write(base64.b64decode(event["data"]["audio_bytes"]))
+threads = [threading.Thread(target=work) for _ in range(int(sys.argv[2]))]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+"""
 WORDS = [
     "river",
     "stone",
@@ -118,6 +150,29 @@ def run_outeai(
     return elapsed, proc.stdout.decode()
 
 
+def run_lean(texts: list[str], jobs: int, url: str, out: Path) -> float:
+    """Wall seconds of the lean client fetching `texts`, `jobs` at a time, into `out`."""
+    out.mkdir()
+    lines = "".join(json.dumps(text) + "\n" for text in texts).encode()
+    started = time.monotonic()
+    subprocess.run(
+        [sys.executable, "-c", LEAN_CLIENT, url, str(jobs), str(out)], input=lines, check=True
+    )
+    elapsed = time.monotonic() - started
+    if len(list(out.iterdir())) != len(texts):
+        raise SystemExit("the lean client did not get every text's audio")
+    return elapsed
+
+
+def ratios(elapsed: float, lean: float, ideal: float, target: float) -> tuple[str, bool]:
+    ok = elapsed / lean <= target
+    return (
+        f"  wall {elapsed:.2f} s, lean client {lean:.2f} s: {elapsed / lean:.3f}x "
+        f"(target <= {target:.2f}x)  {verdict(ok)}; ideal {ideal:.2f} s: outeai "
+        f"{elapsed / ideal:.3f}x, lean client {lean / ideal:.3f}x"
+    ), ok
+
+
 def peak_rss_mib(args: list[str], url: str, cwd: Path) -> float:
     """Peak RSS of one `outeai ARGS` run, from wait4 on that very child."""
     env = cli_env(url, cwd)
@@ -154,27 +209,30 @@ def main() -> int:
         # 1. 20,000 characters, cap 200, 4 at a time
         text = book(20_000)[:20_000]
         (work / "book.txt").write_text(text, encoding="utf-8")
+        from outeai_cli.splitting import split_text
+
+        pieces = [piece.text for piece in split_text(text, 200, language="en")]
+        lean = run_lean(pieces, 4, url, work / "lean-book")
         elapsed, out = run_outeai(
             ["say", "-f", "book.txt", "-o", "book.flac", "-j", "4", "--no-cache", "-q", "--json"],
             url,
             work,
         )
         report = json.loads(out)
-        ideal = report["pieces"] * LATENCY / 4
-        ratio = elapsed / ideal
-        ok = ratio <= 1.15
+        if report["pieces"] != len(pieces):
+            raise SystemExit(f"say made {report['pieces']} pieces, the lean client {len(pieces)}")
+        line, ok = ratios(elapsed, lean, len(pieces) * LATENCY / 4, 1.15)
         failures += not ok
         print(
             f"say, {len(text):,} characters, cap 200, -j 4: {report['pieces']} pieces, "
             f"{report['duration']:.0f} s of audio, {report['bytes'] / 2**20:.1f} MiB FLAC"
         )
-        print(
-            f"  wall {elapsed:.2f} s, ideal {ideal:.2f} s ({report['pieces']} x {LATENCY} s / 4): "
-            f"{ratio:.3f}x (target <= 1.15x)  {verdict(ok)}"
-        )
+        print(line)
 
         # 2. 200 short texts, 8 at a time
-        lines = "".join(f"Short text number {i} for the batch run.\n" for i in range(200))
+        texts = [f"Short text number {i} for the batch run." for i in range(200)]
+        lines = "".join(text + "\n" for text in texts)
+        lean = run_lean(texts, 8, url, work / "lean-batch")
         elapsed, out = run_outeai(
             ["batch", "-", "-o", "batch", "-j", "8", "--no-cache", "-q", "--json"],
             url,
@@ -182,15 +240,11 @@ def main() -> int:
             stdin=lines.encode(),
         )
         summary = json.loads(out)
-        ideal = 200 * LATENCY / 8
-        ratio = elapsed / ideal
-        ok = ratio <= 1.10 and summary["made"] == 200
+        line, ok = ratios(elapsed, lean, 200 * LATENCY / 8, 1.10)
+        ok = ok and summary["made"] == 200
         failures += not ok
         print(f"batch, 200 short texts, -j 8: {summary['made']} made, {summary['failed']} failed")
-        print(
-            f"  wall {elapsed:.2f} s, ideal {ideal:.2f} s (200 x {LATENCY} s / 8): "
-            f"{ratio:.3f}x (target <= 1.10x)  {verdict(ok)}"
-        )
+        print(line)
     finally:
         server.terminate()
         server.wait()
