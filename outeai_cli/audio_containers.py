@@ -41,6 +41,7 @@ class Declared(NamedTuple):
     frames: int | None = None
     md5: bytes | None = None  # FLAC: of the samples, as the encoder saw them
     bits: int = 16
+    audio_start: int | None = None  # FLAC: the offset of its first frame
 
 
 class Window:
@@ -124,7 +125,7 @@ def _flac(reader: Window) -> Declared:
     sync = reader.exact(offset, 2, "the first audio frame")
     if sync[0] != 0xFF or sync[1] & 0xFE != 0xF8:
         raise damaged(f"no audio frame follows the metadata (byte {offset})")
-    return info
+    return info._replace(audio_start=offset)
 
 
 def _streaminfo(body: bytes) -> Declared:

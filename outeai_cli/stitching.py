@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import IO, Any, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
-from outeai_cli.audio import open_encoder
+from outeai_cli.audio import descriptor_of, open_encoder
 from outeai_cli.errors import ProtocolError
+
+if TYPE_CHECKING:
+    from outeai_cli.verify import AudioCheck, FollowingCheck
 
 
 class Placement(NamedTuple):
@@ -27,7 +30,8 @@ class Stitcher:
     """Append pieces (FLAC, WAV, Ogg Vorbis or MP3) to `out`, written as `fmt`.
 
     The output's sample rate and channel count are the first piece's; a later piece that
-    differs is a ProtocolError (resampling would silently change the audio).
+    differs is a ProtocolError (resampling would silently change the audio). A FLAC output
+    is checked while it is written (`verify.FollowingCheck`), so that its check ends with it.
     """
 
     def __init__(self, out: IO[bytes], fmt: str, *, pause: float = 0.0) -> None:
@@ -37,6 +41,7 @@ class Stitcher:
         self._fmt = fmt
         self._pause = pause
         self._writer: Any = None
+        self._follow: FollowingCheck | None = None
         self.samplerate = 0
         self.channels = 0
         self.frames = 0
@@ -62,13 +67,22 @@ class Stitcher:
         what = what or f"the audio of piece {number}"
         check_audio(source, expected=expected, what=what, into=into)
         self.pieces = number
+        if self._follow is not None:
+            self._follow.wrote()
+        elif self._fmt == "flac" and isinstance(fd := descriptor_of(self._out), int):
+            from outeai_cli.verify import FollowingCheck
+
+            self._follow = FollowingCheck(fd, 24 if self._writer.subtype == "PCM_24" else 16)
         return Placement(into.start, self.frames)
 
-    def close(self) -> None:
-        """Finish the output file (headers, last FLAC frame)."""
+    def close(self) -> AudioCheck | None:
+        """Finish the output file (headers, last FLAC frame). Returns the proof that it decodes
+        completely if one was made while it was written, else None: check it then."""
         if self._writer is None:
             raise ProtocolError("there was no audio to stitch")
         self._writer.close()
+        follow, self._follow = self._follow, None
+        return follow.finish() if follow is not None else None
 
     def abort(self) -> None:
         """Let go of the output after a failure, while its file object is still open.
@@ -77,6 +91,9 @@ class Stitcher:
         """
         import soundfile as sf
 
+        follow, self._follow = self._follow, None
+        if follow is not None:
+            follow.abandon()
         if self._writer is not None and not self._writer.closed:
             with contextlib.suppress(sf.LibsndfileError, RuntimeError, OSError, ValueError):
                 self._writer.close()

@@ -42,7 +42,7 @@ from outeai_cli.scheduler import (
 from outeai_cli.splitting import Piece, split_text
 from outeai_cli.subtitles import Cue
 from outeai_cli.synthesis_types import SynthesisOptions, SynthesisRequest, SynthesisResult
-from outeai_cli.verify import check_audio
+from outeai_cli.verify import AudioCheck, DamagedAudio, check_audio
 
 if TYPE_CHECKING:
     from outeai_cli.client import TTSClient
@@ -210,13 +210,19 @@ class SynthesisJob:
                     check_audio(destination.handle, expected=self.fmt, what="the converted audio")
         else:
             copied: Part | None = None
+            proof: AudioCheck | None = None  # made while the stitcher wrote it
             if self._stitcher is not None:
-                self._stitcher.close()
+                proof = self._stitcher.close()
             else:
                 copied = self._write_single(self._order[0], destination.handle)
             destination.start_flush()
             what = f"the audio of piece {self._order[0].number}" if copied else "the stitched audio"
-            check = check_audio(destination.handle, expected=self.fmt, what=what)
+            check = proof or check_audio(destination.handle, expected=self.fmt, what=what)
+            if self._stitcher is not None and check.frames != self._stitcher.frames:
+                raise DamagedAudio(
+                    f"{what} is damaged: {check.frames} frames decode, "
+                    f"but {self._stitcher.frames} were written"
+                )
             if copied is not None:  # the output is the piece, byte for byte: so are its frames
                 self._cues = [Cue(copied.text, 0, check.frames, check.samplerate)]
             duration = round(self._cues[-1].end_seconds if self._cues else 0.0, 3)

@@ -13,6 +13,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -194,3 +195,26 @@ def test_subtitles_that_would_land_in_the_audio_stream_are_refused(
     assert result.returncode == 2, result.stderr
     assert "both go to cues.srt" in result.stderr
     assert result.stdout == b"" and server.tts_requests() == []
+
+
+def test_a_piece_that_fails_mid_stitch_stops_the_follow_of_the_output(tmp_path: Path) -> None:
+    """The output's check runs while it is written (a thread behind the writer); a damaged
+    piece after good ones aborts the stitch, and the abort stops that thread at once."""
+    from outeai_cli.stitching import Stitcher
+    from outeai_cli.verify import DamagedAudio
+
+    good = tmp_path / "good.flac"
+    sf.write(good, (np.arange(48000) % 200 - 100).astype(np.int16), 24000, subtype="PCM_16")
+    damaged = tmp_path / "damaged.flac"
+    damaged.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with open(tmp_path / "out.flac", "w+b") as out:
+        stitcher = Stitcher(out, "flac")
+        stitcher.append(good)
+        stitcher.append(good)
+        assert any(t.name == "outeai-follow" for t in threading.enumerate())
+        with pytest.raises(DamagedAudio, match="the audio of piece 3 is damaged"):
+            stitcher.append(damaged)
+        started = time.monotonic()
+        stitcher.abort()
+        assert time.monotonic() - started < 1
+    assert not any(t.name == "outeai-follow" for t in threading.enumerate())

@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 
 from outeai_cli.audio import OUTPUT_FORMATS
-from outeai_cli.verify import DamagedAudio, check_audio
+from outeai_cli.verify import AudioCheck, DamagedAudio, FollowingCheck, check_audio
 
 RATE = 24000
 
@@ -215,3 +215,64 @@ def test_a_signal_stops_the_check_promptly(tmp_path: Path) -> None:
     assert time.monotonic() - started < 5
     assert b"finished" not in out
     assert b"KeyboardInterrupt" in err and b"cffi callback" not in err
+
+
+# -- the same proof, made while a FLAC file is written ------------------------------------------
+
+
+def _written_while_followed(
+    path: Path, subtype: str, channels: int, *, damage_at: float | None = None
+) -> tuple[AudioCheck | None, int]:
+    """Write a FLAC in blocks with a FollowingCheck behind it; optionally change one byte of
+    its frames once the follow has read them (before the writer closes). (proof, frames)."""
+    rng = np.random.default_rng(7)
+    blocks = [
+        rng.integers(-3000, 3000, (RATE // 2, channels)).astype(np.int32) << 8 for _ in range(6)
+    ]
+    with open(path, "w+b") as out:
+        writer = sf.SoundFile(
+            out.fileno(), "w", RATE, channels, format="FLAC", subtype=subtype, closefd=False
+        )
+        follow = FollowingCheck(out.fileno(), 24 if subtype == "PCM_24" else 16)
+        for block in blocks:
+            writer.write(block if subtype == "PCM_24" else (block >> 16).astype(np.int16))
+            follow.wrote()
+        if damage_at is not None:
+            size = os.fstat(out.fileno()).st_size
+            deadline = time.monotonic() + 10
+            while follow._read < size and time.monotonic() < deadline:  # it caught up
+                time.sleep(0.01)
+            offset = int(size * damage_at)
+            byte = os.pread(out.fileno(), 1, offset)
+            os.pwrite(out.fileno(), bytes([byte[0] ^ 0x10]), offset)
+        writer.close()
+        return follow.finish(), sum(len(b) for b in blocks)
+
+
+@pytest.mark.parametrize(("subtype", "channels"), [("PCM_16", 1), ("PCM_24", 2)])
+def test_a_flac_followed_while_written_is_proven_as_the_check_proves_it(
+    tmp_path: Path, subtype: str, channels: int
+) -> None:
+    path = tmp_path / "followed.flac"
+    proof, frames = _written_while_followed(path, subtype, channels)
+    assert proof is not None and proof.frames == frames
+    assert proof == check_audio(path, expected="flac")
+
+
+def test_a_byte_changed_after_the_follow_read_it_leaves_no_proof(tmp_path: Path) -> None:
+    """The follow decoded the bytes before the change; the file no longer holds them: no
+    proof, and the check after the fact (the caller's fallback) gives the verdict."""
+    path = tmp_path / "changed.flac"
+    proof, _ = _written_while_followed(path, "PCM_16", 1, damage_at=0.5)
+    assert proof is None
+    with pytest.raises(DamagedAudio):
+        check_audio(path)
+
+
+def test_an_abandoned_follow_stops_at_once_without_proof(tmp_path: Path) -> None:
+    with open(tmp_path / "never.flac", "w+b") as out:
+        follow = FollowingCheck(out.fileno(), 16)  # nothing is ever written
+        started = time.monotonic()
+        follow.abandon()
+        assert time.monotonic() - started < 1
+        assert follow.finish() is None
