@@ -11,8 +11,9 @@ the destination (converting it afterwards if the delivered format differs). A sp
 4. The driving thread stitches pieces into the output as soon as every earlier piece is there,
    so encoding overlaps with the requests and spool files are deleted as they are consumed.
    The stitcher's decode of a piece is its check (every frame, length, MD5): one decode.
-5. The output is checked to decode completely, then committed atomically (with the subtitles,
-   if asked for: both or neither).
+5. The output is checked to decode completely (a stitched FLAC while it is written: its check
+   ends with it), then committed atomically (with the subtitles, if asked for: both or
+   neither).
 """
 
 from __future__ import annotations
@@ -218,7 +219,8 @@ class SynthesisJob:
             destination.start_flush()
             what = f"the audio of piece {self._order[0].number}" if copied else "the stitched audio"
             check = proof or check_audio(destination.handle, expected=self.fmt, what=what)
-            if self._stitcher is not None and check.frames != self._stitcher.frames:
+            lossless = self.fmt in ("flac", "wav")  # (an MP3 encoder pads: more frames decode)
+            if lossless and self._stitcher is not None and check.frames != self._stitcher.frames:
                 raise DamagedAudio(
                     f"{what} is damaged: {check.frames} frames decode, "
                     f"but {self._stitcher.frames} were written"

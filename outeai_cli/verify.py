@@ -11,7 +11,10 @@ Two steps, both streaming in bounded memory (a 1 MiB read window, 64k-frame deco
    so an MP3's proof is the walk: every frame whole, back to back, as many as its Xing tag says.
 
 The decoder reads through a file descriptor, never Python callbacks, so a signal interrupts
-the check between blocks (see `audio.descriptor_of`).
+the check between blocks (see `audio.descriptor_of`). `check_audio` can hand the samples it
+decodes on (the stitcher encodes a piece from its own check). `FollowingCheck` makes the same
+proof of a FLAC file while it is written, on a thread of its own (its reads are Python
+callbacks, but signals only ever reach the main thread).
 """
 
 from __future__ import annotations

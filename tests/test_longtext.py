@@ -399,6 +399,23 @@ def test_long_text_to_stdout_writes_the_stitched_audio(run_cli, server, referenc
     assert np.array_equal(samples, np.concatenate([reference(t) for t in order]))
 
 
+@pytest.mark.parametrize("fmt", ["flac", "wav", "ogg", "mp3"])
+def test_a_stitched_output_in_every_format_is_whole(
+    run_cli, server, tmp_path: Path, reference, fmt: str
+) -> None:
+    """Lossless outputs hold exactly the pieces' samples (the FLAC checked while written);
+    lossy ones at least as many frames (an MP3 encoder pads)."""
+    result = run_cli("say", TEXT, "-o", f"out.{fmt}", "--max-chars", "150", "--no-cache")
+    assert result.returncode == 0, result.stderr
+    order = order_in(TEXT, [r["text"] for r in server.tts_requests()])
+    expected = np.concatenate([reference(t) for t in order])
+    samples = sf.read(tmp_path / f"out.{fmt}", dtype="int16")[0]
+    if fmt in ("flac", "wav"):
+        assert np.array_equal(samples, expected)
+    else:
+        assert len(samples) >= len(expected)
+
+
 def test_json_adds_the_piece_count(run_cli, server, tmp_path: Path) -> None:
     result = run_cli("say", TEXT, "-o", "out.flac", "--json", "-q")
     assert result.returncode == 0, result.stderr
