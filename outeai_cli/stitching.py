@@ -82,7 +82,13 @@ class Stitcher:
             raise ProtocolError("there was no audio to stitch")
         self._writer.close()
         follow, self._follow = self._follow, None
-        return follow.finish() if follow is not None else None
+        if follow is None:
+            return None
+        try:
+            return follow.finish()
+        except BaseException:  # a Ctrl-C while it catches up: stop it, as `abort` would
+            follow.abandon()
+            raise
 
     def abort(self) -> None:
         """Let go of the output after a failure, while its file object is still open.

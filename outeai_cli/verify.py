@@ -286,7 +286,8 @@ class FollowingCheck:
     without an error at the file's end; the finished header declares exactly the frames and
     the MD5 that decoded; and the bytes from the first frame to the end are the very bytes
     decoded (their CRC-32, recomputed from the file: the writer rewrites only the metadata
-    before them). A decoder of the file then meets the same frames, so it decodes completely:
+    before them), decoded with the rate, channels and sample width the header declares. A
+    decoder of the file then meets the same frames, so it decodes completely:
     what `check_audio` proves, with the decode done while the output was made rather than
     after. Anything else (the follow failed, skipped or disagrees) is None, and the caller
     checks the file anew; that check gives the verdict, so the follow can never pass a file
@@ -305,6 +306,7 @@ class FollowingCheck:
         self._head = bytearray()
         self._sound = True  # nothing went wrong yet
         self._frames = 0
+        self._shape = (0, 0)  # rate and channels the decode began with
         self._md5 = hashlib.md5(usedforsecurity=False)
         self._thread = threading.Thread(target=self._run, name="outeai-follow", daemon=True)
         self._thread.start()
@@ -320,16 +322,19 @@ class FollowingCheck:
             self._closed = True
             self._cond.notify()
         self._thread.join()
-        if not self._sound:
-            return None
-        size = os.fstat(self._fd).st_size
         try:
-            declared = walk_container("flac", Window(self._fd, size))
-        except DamagedAudio:
+            return self._proof() if self._sound else None
+        except (DamagedAudio, OSError):  # the check after the fact says what is wrong
             return None
+
+    def _proof(self) -> AudioCheck | None:
+        size = os.fstat(self._fd).st_size
+        declared = walk_container("flac", Window(self._fd, size))
         start = declared.audio_start
         if (
             self._read != size
+            or (declared.samplerate, declared.channels) != self._shape
+            or declared.bits != self._bits
             or start is None
             or start > len(self._head)
             or declared.frames != self._frames
@@ -372,6 +377,7 @@ class FollowingCheck:
         if decoder == ffi.NULL:
             self._sound = False
             return
+        self._shape = (info.samplerate, info.channels)
         try:
             wide = self._bits > 16
             width = 4 if wide else 2
