@@ -2,10 +2,10 @@
 
 A piece goes into its own spool file in the job's pieces directory (a job of one request
 streams straight into the destination instead); each piece is checked to decode completely
-before it is cached (by the cache) or stitched (by the stitcher, whose decode is the check). A piece the server refuses as too long (413) is split in two
-and requested again, and later pieces at least that long are split before sending. A worker
-that finishes after the job was abandoned can still fill the cache (that audio was paid for)
-but never the output. The driving thread's side is `synthesis_job.SynthesisJob`.
+before it is cached (by the cache) or stitched (by the stitcher, whose decode is the check).
+A piece the server refuses as too long (413) is split in two and requested again, and later
+pieces at least that long are split before sending. A worker that finishes after the job was
+abandoned can still fill the cache (that audio was paid for) but never the output. The driving thread's side is `synthesis_job.SynthesisJob`.
 """
 
 from __future__ import annotations

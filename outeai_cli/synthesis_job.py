@@ -212,10 +212,10 @@ class SynthesisJob:
         else:
             copied: Part | None = None
             proof: AudioCheck | None = None  # made while the stitcher wrote it
+            if self._stitcher is None:  # (it may start one: a piece the server made us split)
+                copied = self._write_single(self._order[0], destination.handle)
             if self._stitcher is not None:
                 proof = self._stitcher.close()
-            else:
-                copied = self._write_single(self._order[0], destination.handle)
             destination.start_flush()
             what = f"the audio of piece {self._order[0].number}" if copied else "the stitched audio"
             check = proof or check_audio(destination.handle, expected=self.fmt, what=what)
@@ -310,25 +310,18 @@ class SynthesisJob:
         """One piece and nothing to add: its bytes as delivered when the format matches
         (re-encoding would gain nothing, and lose quality for MP3), else converted. Returns the
         piece copied as delivered, whose proof is then the output's own check; else sets the
-        cues."""
+        cues (and the stitcher, left for `finish` to close, if the piece came in parts)."""
         from outeai_cli.audio import convert
         from outeai_cli.stitching import Stitcher
 
         parts = task.parts or []
         what = f"the audio of piece {task.number}"
         if len(parts) != 1:  # a single piece the server made us split: stitch after all
-            stitcher = Stitcher(out, self.fmt)
-            cues = []
-            try:
-                for part in parts:
-                    assert part.path is not None
-                    placed = stitcher.append(part.path, expected=part.format, what=what)
-                    cues.append(Cue(part.text, placed.start, placed.end, stitcher.samplerate))
-            except BaseException:
-                stitcher.abort()
-                raise
-            stitcher.close()
-            self._cues = cues
+            self._stitcher = stitcher = Stitcher(out, self.fmt)  # (`abort` lets go of it)
+            for part in parts:
+                assert part.path is not None
+                placed = stitcher.append(part.path, expected=part.format, what=what)
+                self._cues.append(Cue(part.text, placed.start, placed.end, stitcher.samplerate))
             return None
         (part,) = parts
         assert part.path is not None

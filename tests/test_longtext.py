@@ -327,6 +327,30 @@ def test_server_413_splits_that_piece_further_and_says_so(
     assert [c.text for c in webvtt.read(tmp_path / "out.vtt")] == order
 
 
+def test_a_single_piece_the_server_splits_is_stitched_from_its_parts(
+    run_cli, make_server, tmp_path: Path, reference
+) -> None:
+    """A batch item is one piece (no splitting of its own); a 413 makes it several requests,
+    whose audio is stitched into the one output (checked while written)."""
+    srv = make_server(max_chars=90)
+    text = (
+        "The first part of this line is one whole sentence, and a long one at that. "
+        "Then a second one comes along here. The end."
+    )
+    result = run_cli(
+        "batch", "-", "-o", "out", input=text + "\n",
+        env={"OUTEAI_BASE_URL": srv.base_url},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    accepted = [r["text"] for r in srv.tts_requests() if r["status"] == 200]
+    assert len(accepted) >= 2
+    (output,) = (tmp_path / "out").glob("*.flac")
+    stitched = sf.read(output, dtype="int16")[0]
+    assert np.array_equal(
+        stitched, np.concatenate([reference(t) for t in order_in(text, accepted)])
+    )
+
+
 def test_jobs_and_retries_cope_with_the_servers_concurrency_limit(
     run_cli, make_server, tmp_path: Path, reference
 ) -> None:
