@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import select
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -165,9 +166,29 @@ def copy_out(source: IO[bytes], out: IO[bytes]) -> None:
     out.flush()
     if not _send_file(source, fd):
         while block := source.read(_COPY_BLOCK):
-            view = memoryview(block)
-            while view:
-                view = view[os.write(fd, view) :]
+            _write_all(fd, block)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[write_some(fd, view) :]
+
+
+def write_some(fd: int, data: bytes | memoryview) -> int:
+    """`os.write`, waiting while `fd` is full: a parent may hand us a non-blocking stdout,
+    which says EAGAIN when its pipe is full where a blocking one would have waited."""
+    while True:
+        try:
+            return os.write(fd, data)
+        except BlockingIOError:
+            _wait_writable(fd)
+
+
+def _wait_writable(fd: int) -> None:
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    poller.poll()
 
 
 def _send_file(source: IO[bytes], fd: int) -> bool:
@@ -183,6 +204,9 @@ def _send_file(source: IO[bytes], fd: int) -> bool:
     while offset < end:
         try:
             sent = os.sendfile(fd, source_fd, offset, min(end - offset, 1 << 30))
+        except BlockingIOError:
+            _wait_writable(fd)
+            continue
         except OSError as exc:
             if offset == source.tell() and exc.errno in _NO_SENDFILE:
                 return False
@@ -213,9 +237,7 @@ class LiveWriter:
         if self._fd is None:
             self._out.write(data)
         else:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view) :]
+            _write_all(self._fd, data)
         self.written += len(data)
         return len(data)
 

@@ -262,3 +262,67 @@ def _read_all(fd: int) -> bytes:
     while chunk := os.read(fd, 1 << 16):
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _slow_reader(read_fd: int, received: bytearray) -> threading.Thread:
+    """Reads a pipe only after a pause (so the writer finds it full), then to its end."""
+
+    def run() -> None:
+        time.sleep(0.3)
+        received.extend(_read_all(read_fd))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+@pytest.mark.parametrize("spooled", [True, False], ids=["sendfile", "write"])
+def test_copy_out_waits_on_a_full_non_blocking_pipe(tmp_path: Path, spooled: bool) -> None:
+    """A parent may hand us a non-blocking stdout: a full pipe says EAGAIN, which is a wait,
+    not an error (a source without a descriptor takes the write loop instead of sendfile)."""
+    import io
+
+    from outeai_cli.destination import copy_out
+
+    data = os.urandom(2**20 + 3)
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    received = bytearray()
+    reader = _slow_reader(read_fd, received)
+    with (
+        _spool(tmp_path, data) if spooled else io.BytesIO(data) as spool,
+        os.fdopen(write_fd, "wb") as out,
+    ):
+        copy_out(spool, out)
+    reader.join(10)
+    os.close(read_fd)
+    assert bytes(received) == data
+
+
+def test_say_to_a_full_non_blocking_stdout_waits_and_writes_it_all(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    import subprocess
+    import sys
+
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    received = bytearray()
+    reader = _slow_reader(read_fd, received)
+    text = "A sentence long enough to give more audio than a pipe holds at once. " * 3
+    proc = subprocess.run(
+        [sys.executable, "-m", "outeai_cli", "say", text, "-o", "-", "-q"],
+        stdout=write_fd,
+        stderr=subprocess.PIPE,
+        env=cli_env,
+        timeout=60,
+    )
+    os.close(write_fd)
+    reader.join(10)
+    os.close(read_fd)
+    assert proc.returncode == 0, proc.stderr
+    assert len(received) > 2**16 and received.startswith(b"fLaC")
+    from outeai_cli.verify import check_audio
+
+    (tmp_path / "got.flac").write_bytes(received)
+    assert check_audio(tmp_path / "got.flac").frames > 0

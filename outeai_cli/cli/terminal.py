@@ -184,9 +184,11 @@ class CountedOutput:
             self._stream.write(data)
             self.written += len(data)
             return len(data)
+        from outeai_cli.destination import write_some
+
         view = memoryview(data)
         while view:
-            sent = os.write(self._fd, view)
+            sent = write_some(self._fd, view)
             self.written += sent
             view = view[sent:]
         return len(data)
