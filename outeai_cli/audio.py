@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 from pathlib import Path
@@ -115,6 +116,33 @@ def readable(source: IO[bytes] | str | os.PathLike[str]) -> int | IO[bytes] | st
     else:
         source.seek(0)
     return target
+
+
+def write_failure(writer: Any, out: IO[bytes], exc: Exception) -> OSError | None:
+    """The OSError behind an encoder's failed write into `out` (a full disk, a quota...), so
+    that it is reported as the output's problem; None if it was not the system's.
+
+    libsndfile says only "System error" and keeps the system's words in its handle (gone
+    once closed): they name the errno; failing that, a full file system shows itself.
+    """
+    import errno
+
+    import soundfile as sf
+
+    if getattr(exc, "code", None) != 2:  # libsndfile's SFE_SYSTEM
+        return None
+    words = ""
+    with contextlib.suppress(AttributeError, TypeError):
+        handle = writer._file  # soundfile's own handle: the one place those words are kept
+        if handle is not None:
+            words = sf._ffi.string(sf._snd.sf_strerror(handle)).decode(errors="replace")
+    for code in sorted(errno.errorcode):
+        if os.strerror(code) in words:
+            return OSError(code, os.strerror(code))
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        if os.fstatvfs(out.fileno()).f_bavail == 0:
+            return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    return OSError(errno.EIO, os.strerror(errno.EIO))
 
 
 def descriptor_of(handle: IO[bytes]) -> int | IO[bytes]:

@@ -12,7 +12,7 @@ import contextlib
 import os
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
-from outeai_cli.audio import descriptor_of, open_encoder
+from outeai_cli.audio import descriptor_of, open_encoder, write_failure
 from outeai_cli.errors import ProtocolError
 
 if TYPE_CHECKING:
@@ -78,9 +78,14 @@ class Stitcher:
     def close(self) -> AudioCheck | None:
         """Finish the output file (headers, last FLAC frame). Returns the proof that it decodes
         completely if one was made while it was written, else None: check it then."""
+        import soundfile as sf
+
         if self._writer is None:
             raise ProtocolError("there was no audio to stitch")
-        self._writer.close()
+        try:
+            self._writer.close()
+        except sf.LibsndfileError as exc:
+            raise write_failure(self._writer, self._out, exc) or exc from None
         follow, self._follow = self._follow, None
         if follow is None:
             return None
@@ -137,8 +142,13 @@ class _Into:
         self.start = stitcher.frames
 
     def write(self, samples: Any, dtype: str) -> None:
+        import soundfile as sf
+
         stitcher = self.stitcher
-        stitcher._writer.buffer_write(samples, dtype)
+        try:
+            stitcher._writer.buffer_write(samples, dtype)
+        except sf.LibsndfileError as exc:  # the output's write failed, not the piece's decode
+            raise write_failure(stitcher._writer, stitcher._out, exc) or exc from None
         stitcher.frames += len(samples) // (stitcher.channels * (4 if dtype == "int32" else 2))
 
 

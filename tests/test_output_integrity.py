@@ -218,3 +218,35 @@ def test_a_piece_that_fails_mid_stitch_stops_the_follow_of_the_output(tmp_path: 
         stitcher.abort()
         assert time.monotonic() - started < 1
     assert not any(t.name == "outeai-follow" for t in threading.enumerate())
+
+
+@pytest.mark.parametrize("fmt", ["flac", "wav"])
+def test_a_stitch_that_fills_the_disk_is_an_output_error_and_saves_nothing(
+    tmp_path: Path, cli_env: dict[str, str], fmt: str
+) -> None:
+    """The encoder's failed write (here over RLIMIT_FSIZE, as a full disk would be) names
+    the output's problem, not a bug nor a damaged piece: exit 1, nothing left."""
+    import resource
+
+    def limit_file_size() -> None:  # (EFBIG rather than the signal that would kill us)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+
+    lean = ("--max-chars", "70", "--no-cache", "-q")
+    text = " ".join(
+        f"Sentence number {n} is long enough for some seconds of audio." for n in range(4)
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "outeai_cli", "say", text, "-o", f"out.{fmt}", *lean],
+        capture_output=True,
+        text=True,
+        env=cli_env,
+        cwd=tmp_path,
+        preexec_fn=limit_file_size,
+        timeout=60,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith(f"outeai: error: cannot write out.{fmt}: the file grew over")
+    assert "nothing was saved" in proc.stderr and "bug" not in proc.stderr
+    assert not (tmp_path / f"out.{fmt}").exists()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
