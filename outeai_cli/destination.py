@@ -97,6 +97,11 @@ class Destination:
             return self.handle.written
         return self.handle.seek(0, os.SEEK_END)
 
+    @property
+    def to_stream(self) -> bool:
+        """Whether the commit copies a spool into a stream (taking as long as its reader)."""
+        return self._stream is not None
+
     def start_flush(self) -> None:
         """A file's bytes start for the disk now, while they are checked (see `commit`)."""
         if self._pending is not None:

@@ -249,7 +249,10 @@ class SynthesisJob:
             requests=self.fetcher.requests,
             cues=tuple(self._cues),
         )
-        with interrupts_deferred():
+        # A copy into a stream waits on its reader for as long as that takes: a stop must
+        # reach it (what went out is counted), so only a file's commit is held from one.
+        held = contextlib.nullcontext() if destination.to_stream else interrupts_deferred()
+        with held:
             self.fetcher.close()
             _commit_with_subtitles(destination, subtitles)
             result = result._replace(path=destination.path)  # a chosen name may have moved on

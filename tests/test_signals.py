@@ -110,3 +110,29 @@ def test_closed_stdout_pipe_ends_quietly(cli_env, server, tmp_path: Path) -> Non
     assert (
         "Traceback" not in stderr and "Broken pipe" not in stderr and "error" not in stderr.lower()
     )
+
+
+def test_a_stop_reaches_a_copy_to_stdout_whose_reader_stalls(
+    cli_env, server, tmp_path: Path
+) -> None:
+    """The copy of finished audio into a pipe waits on its reader, however long: Ctrl-C must
+    stop it there (exit 130, saying the audio on stdout is incomplete), not wait it out."""
+    proc = start_say(
+        ["Long enough to fill a pipe. " * 3, "-o", "-", "--format", "wav"],
+        cli_env,
+        tmp_path,
+        stdout=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    head = proc.stdout.read(100)  # the copy has begun; the pipe fills and is not read again
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    try:
+        code = proc.wait(timeout=10)
+    finally:
+        proc.kill()
+        proc.stdout.close()
+    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    assert head[:4] == b"RIFF"
+    assert code == 130, stderr
+    assert "incomplete" in stderr and "Traceback" not in stderr

@@ -249,6 +249,9 @@ def _what_was_written(stdout: "CountedOutput | None") -> str:
 
     if stdout is None:
         return "no partial file was left behind"
+    if stdout.maybe_written:
+        most = human_size(stdout.written + stdout.maybe_written)
+        return f"up to {most} of audio had already gone to stdout, incomplete"
     if not stdout.written:
         return "nothing was written to stdout"
     return f"{human_size(stdout.written)} of audio had already gone to stdout, incomplete"

@@ -173,6 +173,9 @@ class CountedOutput:
     def __init__(self, stream: BinaryIO) -> None:
         self._stream = stream
         self.written = 0
+        # Bytes of a write a stop cut short: some of them may have gone (a signal lands as the
+        # call returns, so its count is lost).
+        self.maybe_written = 0
         try:
             self._fd: int | None = stream.fileno()
             stream.flush()
@@ -188,7 +191,9 @@ class CountedOutput:
 
         view = memoryview(data)
         while view:
+            self.maybe_written = len(view)
             sent = write_some(self._fd, view)
+            self.maybe_written = 0
             self.written += sent
             view = view[sent:]
         return len(data)
