@@ -44,13 +44,16 @@ def wall(argv: Sequence[str], env: dict[str, str], cwd: Path) -> float:
 def alternate(
     commands: dict[str, list[str]], env: dict[str, str], cwd: Path, runs: int
 ) -> dict[str, float]:
-    """Median wall of each command, the commands taking turns so load drift hits all alike."""
+    """Median wall of each command, the commands taking turns so load drift hits all alike;
+    each round starts with the next one, so none always runs just after the same neighbour
+    (the server may still be finishing the previous request)."""
     for argv in commands.values():  # warm the page cache and the server's keep-alive paths
         wall(argv, env, cwd)
     times: dict[str, list[float]] = {name: [] for name in commands}
-    for _ in range(runs):
-        for name, argv in commands.items():
-            times[name].append(wall(argv, env, cwd))
+    names = list(commands)
+    for run in range(runs):
+        for name in names[run % len(names) :] + names[: run % len(names)]:
+            times[name].append(wall(commands[name], env, cwd))
     return {name: statistics.median(values) for name, values in times.items()}
 
 

@@ -43,7 +43,7 @@ from outeai_cli.scheduler import (
 from outeai_cli.splitting import Piece, split_text
 from outeai_cli.subtitles import Cue
 from outeai_cli.synthesis_types import SynthesisOptions, SynthesisRequest, SynthesisResult
-from outeai_cli.verify import AudioCheck, DamagedAudio, check_audio
+from outeai_cli.verify import AudioCheck, DamagedAudio, check_audio, load_decoder
 
 if TYPE_CHECKING:
     from outeai_cli.client import TTSClient
@@ -127,9 +127,11 @@ class SynthesisJob:
             from outeai_cli.stitching import Stitcher
 
             self._stitcher = Stitcher(self.destination.handle, self.fmt, pause=self.options.pause)
-        prepare_for_threads(self.client)
+        prepare_for_threads(self.client, checking_workers=self.split)
         for task in missing:
             scheduler.submit(task)
+        if not self.split:  # only this thread checks its audio: load the decoder while it is out
+            load_decoder()
         self._stitch_ready()
         self.complete = not self._pending
 
@@ -356,14 +358,14 @@ def _commit_with_subtitles(destination: Destination, subtitles: AtomicFile | Non
         raise
 
 
-def prepare_for_threads(client: TTSClient) -> None:
-    """Settle the client's lazy state (the dialect of --api auto, the connection pool) and load
-    the audio decoder pieces are checked with, before worker threads race to create them."""
-    from outeai_cli.verify import load_decoder
-
+def prepare_for_threads(client: TTSClient, *, checking_workers: bool) -> None:
+    """Settle the client's lazy state (the dialect of --api auto, the connection pool) and,
+    for workers that check pieces, load the audio decoder, before worker threads race to
+    create them."""
     client.resolve_api()
     _ = client.http
-    load_decoder()
+    if checking_workers:
+        load_decoder()
 
 
 def _convert_in_place(handle: IO[bytes], fmt: str, directory: Path | None) -> None:

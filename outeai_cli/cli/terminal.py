@@ -11,7 +11,6 @@ import io
 import os
 import re
 import sys
-from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO, cast
 
 
@@ -29,12 +28,21 @@ class _ClosedStdin(io.RawIOBase):
         )
 
 
-@dataclass
 class Terminal:
-    stdin: IO[Any] = field(default_factory=lambda: sys.stdin)
-    stdout: IO[Any] = field(default_factory=lambda: sys.stdout)
-    stderr: IO[Any] = field(default_factory=lambda: sys.stderr)
-    environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    """The process's standard streams and environment, or the ones a test gives."""
+
+    def __init__(
+        self,
+        stdin: IO[Any] | None = None,
+        stdout: IO[Any] | None = None,
+        stderr: IO[Any] | None = None,
+        environ: dict[str, str] | None = None,
+    ) -> None:
+        # (a closed stream is None in sys: `stdout_closed` tells)
+        self.stdin: IO[Any] = sys.stdin if stdin is None else stdin
+        self.stdout: IO[Any] = sys.stdout if stdout is None else stdout
+        self.stderr: IO[Any] = sys.stderr if stderr is None else stderr
+        self.environ = dict(os.environ) if environ is None else environ
 
     @classmethod
     def of(cls, context: Any) -> Terminal:
