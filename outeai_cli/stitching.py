@@ -16,7 +16,8 @@ from outeai_cli.audio import descriptor_of, open_encoder, write_failure
 from outeai_cli.errors import ProtocolError
 
 if TYPE_CHECKING:
-    from outeai_cli.verify import AudioCheck, FollowingCheck
+    from outeai_cli.following_check import FollowingCheck
+    from outeai_cli.verify import AudioCheck
 
 
 class Placement(NamedTuple):
@@ -31,7 +32,7 @@ class Stitcher:
 
     The output's sample rate and channel count are the first piece's; a later piece that
     differs is a ProtocolError (resampling would silently change the audio). A FLAC output
-    is checked while it is written (`verify.FollowingCheck`), so that its check ends with it.
+    is checked while it is written (`following_check.FollowingCheck`), so that its check ends with it.
     """
 
     def __init__(self, out: IO[bytes], fmt: str, *, pause: float = 0.0) -> None:
@@ -70,7 +71,7 @@ class Stitcher:
         if self._follow is not None:
             self._follow.wrote()
         elif self._fmt == "flac" and isinstance(fd := descriptor_of(self._out), int):
-            from outeai_cli.verify import FollowingCheck
+            from outeai_cli.following_check import FollowingCheck
 
             self._follow = FollowingCheck(fd, 24 if self._writer.subtype == "PCM_24" else 16)
         return Placement(into.start, self.frames)

@@ -15,7 +15,8 @@ import pytest
 import soundfile as sf
 
 from outeai_cli.audio import OUTPUT_FORMATS
-from outeai_cli.verify import AudioCheck, DamagedAudio, FollowingCheck, check_audio
+from outeai_cli.following_check import FollowingCheck
+from outeai_cli.verify import AudioCheck, DamagedAudio, check_audio
 
 RATE = 24000
 
