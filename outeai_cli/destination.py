@@ -198,8 +198,9 @@ def _wait_writable(fd: int) -> None:
 
 def _send_file(source: IO[bytes], fd: int) -> bool:
     """Copy the rest of `source` (a file with a descriptor) to `fd` in the kernel, without
-    passing it through Python; False, before anything is written, where that is not possible
-    (sendfile to this kind of descriptor unsupported)."""
+    passing it through Python. False when the caller must copy the rest by reading: sendfile
+    unsupported for this descriptor (nothing was written), or the file ended early (`source`
+    is left where the copy stopped)."""
     try:
         source_fd = source.fileno()
         offset = source.tell()

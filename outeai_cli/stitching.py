@@ -138,8 +138,7 @@ class _Into:
             )
         if stitcher.pieces and stitcher._pause:
             silence = round(stitcher._pause * samplerate)
-            stitcher._writer.buffer_write(bytes(silence * channels * 2), "int16")
-            stitcher.frames += silence
+            self.write(bytes(silence * channels * 2), "int16")
         self.start = stitcher.frames
 
     def write(self, samples: Any, dtype: str) -> None:
