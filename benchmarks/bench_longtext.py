@@ -209,7 +209,7 @@ def main() -> int:
         # 1. 20,000 characters, cap 200, 4 at a time
         text = book(20_000)[:20_000]
         (work / "book.txt").write_text(text, encoding="utf-8")
-        from outeai_cli.splitting import split_text
+        from outeai_cli.synthesis.splitting import split_text
 
         pieces = [piece.text for piece in split_text(text, 200, language="en")]
         lean = run_lean(pieces, 4, url, work / "lean-book")

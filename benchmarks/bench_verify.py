@@ -1,7 +1,7 @@
 """The decode check every output passes before it is committed: its cost and its memory.
 
 For each output format, a file of speech-like audio (a tone with noise, 24 kHz mono as the
-service sends) is checked with `outeai_cli.verify.check_audio`, which walks the container and
+service sends) is checked with `outeai_cli.audio.verify.check_audio`, which walks the container and
 decodes every frame. Prints seconds per 100 MiB of file and per hour of audio, and the peak
 RSS growth, which must stay flat (the check streams in 64k-frame blocks). WAV and FLAC files
 are 100 MiB; MP3 and Ogg (slow to encode, small per hour) are scaled from 10 MiB.
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from outeai_cli.audio import OUTPUT_FORMATS
+from outeai_cli.audio.formats import OUTPUT_FORMATS
 
 RATE = 24000
 BLOCK = RATE * 60  # write a minute at a time
@@ -44,7 +44,7 @@ def make_file(path: Path, fmt: str, target_mib: float) -> float:
 
 CHILD = """
 import json, resource, sys, time
-from outeai_cli.verify import check_audio
+from outeai_cli.audio.verify import check_audio
 import _soundfile  # the decoder's declarations, imported before the baseline
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started = time.perf_counter()

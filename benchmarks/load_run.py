@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from _serving import start_server  # benchmarks/_serving.py (scripts run from here)
 
 from outeai_cli import OuteAIError, TTSClient
-from outeai_cli.retry import RetryPolicy
+from outeai_cli.http.retry import RetryPolicy
 
 TEXTS = [f"Load test sentence number {i}. It has two parts." for i in range(8)]
 # 10% of requests get one transient fault, spread over the kinds a client must survive.

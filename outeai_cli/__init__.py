@@ -34,32 +34,30 @@ __all__ = [
 # The public names load on first use: every `outeai` command imports this package, and the
 # light ones (`--help`, `config`, `voices`) must not pay for the client's imports.
 _LAZY = {
-    "TTSClient": "outeai_cli.client",
-    "TTSOutput": "outeai_cli.client",
+    "TTSClient": "outeai_cli.http.client",
+    "TTSOutput": "outeai_cli.http.client",
     "APIError": "outeai_cli.errors",
     "Advice": "outeai_cli.errors",
     "Fix": "outeai_cli.errors",
     "OutputError": "outeai_cli.errors",
     "TimeoutExpired": "outeai_cli.errors",
-    "Settings": "outeai_cli.config",
+    "Settings": "outeai_cli.settings.config",
     "AuthenticationError": "outeai_cli.errors",
     "InputError": "outeai_cli.errors",
     "OuteAIError": "outeai_cli.errors",
     "ProtocolError": "outeai_cli.errors",
     "TransportError": "outeai_cli.errors",
-    "AudioEvent": "outeai_cli.events",
-    "Event": "outeai_cli.events",
-    "StatusEvent": "outeai_cli.events",
-    "SynthesisOptions": "outeai_cli.synthesis",
-    "SynthesisRequest": "outeai_cli.synthesis",
-    "SynthesisResult": "outeai_cli.synthesis",
-    "synthesize": "outeai_cli.synthesis",
-    "parse_speaker": "outeai_cli.speakers",
+    "AudioEvent": "outeai_cli.http.events",
+    "Event": "outeai_cli.http.events",
+    "StatusEvent": "outeai_cli.http.events",
+    "SynthesisOptions": "outeai_cli.synthesis.synthesize",
+    "SynthesisRequest": "outeai_cli.synthesis.synthesize",
+    "SynthesisResult": "outeai_cli.synthesis.synthesize",
+    "synthesize": "outeai_cli.synthesis.synthesize",
+    "parse_speaker": "outeai_cli.voices.speakers",
 }
 
 if TYPE_CHECKING:
-    from outeai_cli.client import TTSClient, TTSOutput
-    from outeai_cli.config import Settings
     from outeai_cli.errors import (
         Advice,
         APIError,
@@ -72,14 +70,16 @@ if TYPE_CHECKING:
         TimeoutExpired,
         TransportError,
     )
-    from outeai_cli.events import AudioEvent, Event, StatusEvent
-    from outeai_cli.speakers import parse_speaker
-    from outeai_cli.synthesis import (
+    from outeai_cli.http.client import TTSClient, TTSOutput
+    from outeai_cli.http.events import AudioEvent, Event, StatusEvent
+    from outeai_cli.settings.config import Settings
+    from outeai_cli.synthesis.synthesize import (
         SynthesisOptions,
         SynthesisRequest,
         SynthesisResult,
         synthesize,
     )
+    from outeai_cli.voices.speakers import parse_speaker
 
 
 def __getattr__(name: str) -> Any:

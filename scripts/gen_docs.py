@@ -178,7 +178,7 @@ CLIENT = ("outeai", "say", "voices", "config")
 
 def environment(command: str) -> list[tuple[str, str]]:
     """(variable, meaning) for the page of `command` ('outeai' for the root page)."""
-    from outeai_cli.settings_table import SETTINGS
+    from outeai_cli.settings.table import SETTINGS
 
     entries: list[tuple[str, str, tuple[str, ...]]] = []
     for spec in SETTINGS.values():

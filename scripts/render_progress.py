@@ -21,15 +21,15 @@ from rich.console import Console
 from outeai_cli.cli.progress import LiveReporter
 from outeai_cli.cli.progress_overall import LiveOverallReporter
 from outeai_cli.cli.terminal import Terminal
-from outeai_cli.client import TTSClient
-from outeai_cli.events import Event, StatusEvent
-from outeai_cli.scheduler import RunProgress
+from outeai_cli.http.client import TTSClient
+from outeai_cli.http.events import Event, StatusEvent
 from outeai_cli.server.app import ServerSettings
 from outeai_cli.server.engines import ToneEngine
 from outeai_cli.server.runner import LocalServer
-from outeai_cli.speakers import parse_speaker
-from outeai_cli.synthesis import synthesize
-from outeai_cli.synthesis_types import SynthesisOptions, SynthesisRequest
+from outeai_cli.synthesis.scheduler import RunProgress
+from outeai_cli.synthesis.synthesize import synthesize
+from outeai_cli.synthesis.types import SynthesisOptions, SynthesisRequest
+from outeai_cli.voices.speakers import parse_speaker
 
 WIDTH = 100
 SENTENCE = "The quick brown fox jumps over the lazy dog. It was not amused. Nobody was."

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from outeai_cli.client import TTSClient
+from outeai_cli.http.client import TTSClient
 
 # A test run once per stopping signal: (signal, the exit code it gives, the word that says so).
 each_stop_signal = pytest.mark.parametrize(

@@ -22,10 +22,10 @@ from typing import IO
 import pytest
 from conftest import TOKEN
 
-from outeai_cli.client import TTSClient
-from outeai_cli.events import AudioEvent
-from outeai_cli.speakers import DEFAULT_SPEAKER, parse_speaker
-from outeai_cli.synthesis import SynthesisOptions, SynthesisRequest, synthesize
+from outeai_cli.http.client import TTSClient
+from outeai_cli.http.events import AudioEvent
+from outeai_cli.synthesis.synthesize import SynthesisOptions, SynthesisRequest, synthesize
+from outeai_cli.voices.speakers import DEFAULT_SPEAKER, parse_speaker
 from tests.helpers import outeai_serve
 
 MIB = 1024 * 1024
@@ -66,8 +66,8 @@ def client(big_server: str) -> Iterator[TTSClient]:
         # Import httpx and the stream modules, and build the HTTP client, before measuring:
         # their one-off allocations are not what these tests are about.
         _ = client.http
-        importlib.import_module("outeai_cli.dialects.tts")
-        importlib.import_module("outeai_cli.watchdog")
+        importlib.import_module("outeai_cli.http.dialects.tts")
+        importlib.import_module("outeai_cli.http.watchdog")
         yield client
 
 

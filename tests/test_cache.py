@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from outeai_cli.cache import PieceCache, default_cache_dir, piece_key
-from outeai_cli.verify import DamagedAudio
+from outeai_cli.audio.verify import DamagedAudio
+from outeai_cli.synthesis.cache import PieceCache, default_cache_dir, piece_key
 from tests.test_startup import HEAVY, run_with_import_log
 
 BASE = {

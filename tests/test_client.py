@@ -24,10 +24,10 @@ from outeai_cli import (
     TTSClient,
     TTSOutput,
 )
-from outeai_cli.client import Timeouts
 from outeai_cli.errors import ExitCode, InsecureTransportError
-from outeai_cli.events import Event, RetryEvent
-from outeai_cli.retry import RetryPolicy
+from outeai_cli.http.client import Timeouts
+from outeai_cli.http.events import Event, RetryEvent
+from outeai_cli.http.retry import RetryPolicy
 
 TEXT = "The first sentence is here. A second one follows! Is this the third?"
 FAST_RETRIES = RetryPolicy(retries=3, base_delay=0.05, max_delay=0.2)

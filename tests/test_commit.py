@@ -1,5 +1,5 @@
 """Committing outputs: never replacing what appeared meanwhile, never renaming over a pipe or a
-device, and conversion that a signal interrupts (outeai_cli.commit, outeai_cli.audio)."""
+device, and conversion that a signal interrupts (outeai_cli.output.commit, outeai_cli.audio.formats)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from outeai_cli.commit import AtomicFile, OutputExistsError, atomic_output, next_free_name
 from outeai_cli.errors import InputError
+from outeai_cli.output.commit import AtomicFile, OutputExistsError, atomic_output, next_free_name
 from tests.helpers import each_stop_signal, files_in
 from tests.test_signals import start_say, wait_for_request
 
@@ -209,7 +209,7 @@ def _spool(tmp_path: Path, data: bytes, start: int = 0):  # type: ignore[no-unty
 
 @pytest.mark.parametrize("start", [0, 1000])
 def test_copy_out_sends_the_rest_of_a_spool_to_a_file(tmp_path: Path, start: int) -> None:
-    from outeai_cli.destination import copy_out
+    from outeai_cli.output.destination import copy_out
 
     data = os.urandom(3 * 2**20 + 7)
     with _spool(tmp_path, data, start) as spool, open(tmp_path / "out", "wb") as out:
@@ -219,7 +219,7 @@ def test_copy_out_sends_the_rest_of_a_spool_to_a_file(tmp_path: Path, start: int
 
 
 def test_copy_out_sends_a_spool_through_a_pipe(tmp_path: Path) -> None:
-    from outeai_cli.destination import copy_out
+    from outeai_cli.output.destination import copy_out
 
     data = os.urandom(2**20 + 3)
     read_fd, write_fd = os.pipe()
@@ -234,7 +234,7 @@ def test_copy_out_sends_a_spool_through_a_pipe(tmp_path: Path) -> None:
 
 
 def test_copy_out_to_a_pipe_whose_reader_has_gone_is_a_broken_pipe(tmp_path: Path) -> None:
-    from outeai_cli.destination import copy_out
+    from outeai_cli.output.destination import copy_out
 
     read_fd, write_fd = os.pipe()
     os.close(read_fd)
@@ -249,7 +249,7 @@ def test_copy_out_to_a_pipe_whose_reader_has_gone_is_a_broken_pipe(tmp_path: Pat
 def test_copy_out_to_an_object_without_a_descriptor(tmp_path: Path) -> None:
     import io
 
-    from outeai_cli.destination import copy_out
+    from outeai_cli.output.destination import copy_out
 
     out = io.BytesIO()
     with _spool(tmp_path, b"audio" * 1000) as spool:
@@ -282,7 +282,7 @@ def test_copy_out_waits_on_a_full_non_blocking_pipe(tmp_path: Path, spooled: boo
     not an error (a source without a descriptor takes the write loop instead of sendfile)."""
     import io
 
-    from outeai_cli.destination import copy_out
+    from outeai_cli.output.destination import copy_out
 
     data = os.urandom(2**20 + 3)
     read_fd, write_fd = os.pipe()
@@ -322,7 +322,7 @@ def test_say_to_a_full_non_blocking_stdout_waits_and_writes_it_all(
     os.close(read_fd)
     assert proc.returncode == 0, proc.stderr
     assert len(received) > 2**16 and received.startswith(b"fLaC")
-    from outeai_cli.verify import check_audio
+    from outeai_cli.audio.verify import check_audio
 
     (tmp_path / "got.flac").write_bytes(received)
     assert check_audio(tmp_path / "got.flac").frames > 0

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from outeai_cli.catalogue import BUILTIN_VOICES
+from outeai_cli.voices.catalogue import BUILTIN_VOICES
 from scripts import gen_docs as docs
 
 REPO = Path(__file__).resolve().parent.parent

@@ -12,11 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from outeai_cli import config, settings_table
-from outeai_cli import config_file as config_files
-from outeai_cli.config import Settings
 from outeai_cli.errors import ConfigError, InputError
-from outeai_cli.settings_table import SETTINGS
+from outeai_cli.settings import config
+from outeai_cli.settings import file as config_files
+from outeai_cli.settings import table as settings_table
+from outeai_cli.settings.config import Settings
+from outeai_cli.settings.table import SETTINGS
 from tests.conftest import TOKEN
 from tests.helpers import run_in_pty
 
@@ -494,7 +495,7 @@ def test_config_commands_do_not_import_httpx_or_soundfile(run_cli, tmp_path: Pat
         assert result.returncode == 0, result.stderr
         imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
         assert "httpx" not in imported and "soundfile" not in imported, args
-        assert "outeai_cli.settings_table" in imported  # the check sees imports at all
+        assert "outeai_cli.settings.table" in imported  # the check sees imports at all
 
 
 def test_a_hand_written_number_where_text_belongs_is_a_config_error(

@@ -24,8 +24,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from outeai_cli.client import TTSClient, TTSOutput
 from outeai_cli.errors import APIError, InsecureTransportError
+from outeai_cli.http.client import TTSClient, TTSOutput
 from outeai_cli.security import mask_token
 from tests.conftest import TOKEN, ServerHandle
 from tests.helpers import files_in

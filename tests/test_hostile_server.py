@@ -14,7 +14,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from outeai_cli.client import TTSClient
+from outeai_cli.http.client import TTSClient
 from outeai_cli.server.faults import HOSTILE_TEXT
 from tests.conftest import TOKEN
 
@@ -248,7 +248,7 @@ def test_a_deeply_nested_cache_entry_is_a_miss(tmp_path) -> None:
     import numpy as np
     import soundfile as sf
 
-    from outeai_cli.cache import PieceCache, piece_key
+    from outeai_cli.synthesis.cache import PieceCache, piece_key
 
     cache = PieceCache(tmp_path / "c")
     key = piece_key(api="tts", base_url="http://x/api/v1", speaker="s", temperature=0.4, text="t")

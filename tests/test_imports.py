@@ -90,10 +90,12 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_graph_sees_the_package() -> None:
     graph = import_graph()
-    assert "outeai_cli.synthesis_job" in graph["outeai_cli.synthesis"]
-    assert "outeai_cli.errors" in graph["outeai_cli.scheduler"]
-    assert "outeai_cli.client" not in graph["outeai_cli.synthesis"]  # TYPE_CHECKING only
-    assert "outeai_cli.cache" in graph["outeai_cli.cli.say"]  # imported inside a function
+    assert "outeai_cli.synthesis.job" in graph["outeai_cli.synthesis.synthesize"]
+    assert "outeai_cli.errors" in graph["outeai_cli.synthesis.scheduler"]
+    assert (
+        "outeai_cli.http.client" not in graph["outeai_cli.synthesis.synthesize"]
+    )  # TYPE_CHECKING only
+    assert "outeai_cli.synthesis.cache" in graph["outeai_cli.cli.say"]  # imported inside a function
     assert "outeai_cli.server.common" in graph["outeai_cli.server.routes_tts"]
     assert "outeai_cli.server.app" in graph["outeai_cli.server.runner"]  # inside a function
     assert "outeai_cli.server.app" not in graph["outeai_cli.server.routes_stream"]

@@ -21,13 +21,13 @@ import soundfile as sf
 import srt
 import webvtt
 
-from outeai_cli.cache import PieceCache, piece_key
-from outeai_cli.client import TTSClient
+from outeai_cli.audio.stitching import Stitcher
 from outeai_cli.errors import ProtocolError
+from outeai_cli.http.client import TTSClient
 from outeai_cli.server.app import ServerSettings
 from outeai_cli.server.engines import ToneEngine
 from outeai_cli.server.runner import LocalServer
-from outeai_cli.stitching import Stitcher
+from outeai_cli.synthesis.cache import PieceCache, piece_key
 from tests.conftest import TOKEN
 from tests.helpers import run_in_pty
 

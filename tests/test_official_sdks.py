@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from outeai_cli.client import TTSClient
+from outeai_cli.http.client import TTSClient
 from tests.conftest import TOKEN, ServerHandle
 
 TEXT = "Hello from an official client. It should sound the same as ours."

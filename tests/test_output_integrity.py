@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from outeai_cli.verify import check_audio
+from outeai_cli.audio.verify import check_audio
 from tests.helpers import files_in, run_in_pty
 from tests.test_signals import start_say, wait_for_request
 
@@ -200,8 +200,8 @@ def test_subtitles_that_would_land_in_the_audio_stream_are_refused(
 def test_a_piece_that_fails_mid_stitch_stops_the_follow_of_the_output(tmp_path: Path) -> None:
     """The output's check runs while it is written (a thread behind the writer); a damaged
     piece after good ones aborts the stitch, and the abort stops that thread at once."""
-    from outeai_cli.stitching import Stitcher
-    from outeai_cli.verify import DamagedAudio
+    from outeai_cli.audio.stitching import Stitcher
+    from outeai_cli.audio.verify import DamagedAudio
 
     good = tmp_path / "good.flac"
     sf.write(good, (np.arange(48000) % 200 - 100).astype(np.int16), 24000, subtype="PCM_16")

@@ -1,4 +1,4 @@
-"""`say --play` and outeai_cli.playback, with fake player programs placed on PATH.
+"""`say --play` and outeai_cli.audio.playback, with fake player programs placed on PATH.
 
 The fakes are real executables run as real subprocesses: they record their arguments and the
 first bytes of the file they were given, so the tests see exactly what a player would.
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from outeai_cli.audio.playback import PLAYERS, PlayerNotFoundError, find_player, play
 from outeai_cli.errors import ExitCode
-from outeai_cli.playback import PLAYERS, PlayerNotFoundError, find_player, play
 
 FAKE_PLAYER = """#!/bin/sh
 # A stand-in audio player: record the arguments and the played file's first bytes.

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from outeai_cli.client import TTSClient
-from outeai_cli.config import Settings
 from outeai_cli.errors import TransportError
+from outeai_cli.http.client import TTSClient
 from outeai_cli.security import is_loopback_host
-from outeai_cli.settings_table import SETTINGS
+from outeai_cli.settings.config import Settings
+from outeai_cli.settings.table import SETTINGS
 from tests.conftest import TOKEN
 
 
@@ -302,7 +302,7 @@ def test_an_unexpected_exception_is_one_line_and_a_traceback_only_on_request(
     hook = tmp_path / "hook"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(
-        "import outeai_cli.config_file as c\n"
+        "import outeai_cli.settings.file as c\n"
         "def broken(*a, **k):\n"
         "    raise ZeroDivisionError('planted bug')\n"
         "c.config_path = broken\n"

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from outeai_cli.errors import InputError
-from outeai_cli.splitting import split_piece, split_text
+from outeai_cli.synthesis.splitting import split_piece, split_text
 
 
 def non_space(text: str) -> str:

@@ -20,10 +20,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from outeai_cli.audio import detect_format
-from outeai_cli.dialects.tts import TTSStreamParser
+from outeai_cli.audio.formats import detect_format
 from outeai_cli.errors import ProtocolError
-from outeai_cli.events import AudioEvent, Event, StatusEvent
+from outeai_cli.http.dialects.tts import TTSStreamParser
+from outeai_cli.http.events import AudioEvent, Event, StatusEvent
 from outeai_cli.untrusted import clean_text
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from outeai_cli.client import TTSClient
 from outeai_cli.errors import AuthenticationError, InsecureTransportError, OuteAIError
+from outeai_cli.http.client import TTSClient
 from outeai_cli.security import check_transport
 from outeai_cli.server.app import ServerSettings
 from outeai_cli.server.engines import ToneEngine

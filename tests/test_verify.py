@@ -1,4 +1,4 @@
-"""The decode check every output passes before it is committed (outeai_cli.verify)."""
+"""The decode check every output passes before it is committed (outeai_cli.audio.verify)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from outeai_cli.audio import OUTPUT_FORMATS
-from outeai_cli.following_check import FollowingCheck
-from outeai_cli.verify import AudioCheck, DamagedAudio, check_audio
+from outeai_cli.audio.following_check import FollowingCheck
+from outeai_cli.audio.formats import OUTPUT_FORMATS
+from outeai_cli.audio.verify import AudioCheck, DamagedAudio, check_audio
 
 RATE = 24000
 
@@ -194,7 +194,7 @@ def test_a_signal_stops_the_check_promptly(tmp_path: Path) -> None:
     write_audio(path, "flac", seconds=600)
     script = (
         "import sys\n"
-        "from outeai_cli.verify import check_audio\n"
+        "from outeai_cli.audio.verify import check_audio\n"
         "with open(sys.argv[1], 'rb') as handle:\n"
         "    print('checking', flush=True)\n"
         "    for _ in range(50):\n"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from outeai_cli.catalogue import BUILTIN_VOICES, find_voice
-from outeai_cli.voices import VoiceEntry, filter_entries, merge, server_entries
+from outeai_cli.voices.catalogue import BUILTIN_VOICES, find_voice
+from outeai_cli.voices.listing import VoiceEntry, filter_entries, merge, server_entries
 from tests.conftest import TOKEN
 from tests.helpers import closed_port_url, outeai_serve, run_in_pty
 from tests.test_config import config_file, parse_columns, write_config
@@ -129,7 +129,7 @@ def test_local_does_not_import_httpx(run_cli) -> None:
     imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
     assert "rich" not in imported  # piped: plain columns need no Rich either
     assert "httpx" not in imported and "soundfile" not in imported
-    assert "outeai_cli.voices" in imported
+    assert "outeai_cli.voices.listing" in imported
 
 
 # -- filters -------------------------------------------------------------------------------------

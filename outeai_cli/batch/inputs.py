@@ -18,9 +18,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
-from outeai_cli.audio import format_for_path
+from outeai_cli.audio.formats import format_for_path
 from outeai_cli.errors import Advice, InputError
-from outeai_cli.textinput import decode_text
+from outeai_cli.synthesis.textinput import decode_text
 from outeai_cli.untrusted import parse_json
 
 MANIFEST_FIELDS = ("text", "file", "output", "speaker", "temperature")
@@ -191,7 +191,7 @@ def _output_name(
 
 
 def _temperature(value: Any, path: Path, number: int) -> float | None:
-    from outeai_cli.settings_table import check_temperature
+    from outeai_cli.settings.table import check_temperature
 
     if value is None:
         return None

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from outeai_cli.errors import Advice, Fix, InputError
-from outeai_cli.speakers import Speaker
 from outeai_cli.untrusted import parse_json
+from outeai_cli.voices.speakers import Speaker
 
 if TYPE_CHECKING:
     from outeai_cli.batch.inputs import BatchItem
-    from outeai_cli.synthesis import SynthesisResult
+    from outeai_cli.synthesis.synthesize import SynthesisResult
 
 RESULTS_NAME = "outeai-results.jsonl"
 
@@ -98,7 +98,7 @@ def file_sha256(path: Path) -> str:
 def decodes_completely(path: Path) -> bool:
     """Whether an audio file holds all the audio its header declares, every frame decoding
     (`verify.check_audio`: a WAV cut short is caught even though decoders read it happily)."""
-    from outeai_cli.verify import DamagedAudio, check_audio
+    from outeai_cli.audio.verify import DamagedAudio, check_audio
 
     try:
         check_audio(path)
@@ -168,7 +168,7 @@ def make_record(
 
 
 def _duration(path: Path) -> float | None:
-    from outeai_cli.verify import DamagedAudio, check_audio
+    from outeai_cli.audio.verify import DamagedAudio, check_audio
 
     try:
         return round(check_audio(path).seconds, 3)

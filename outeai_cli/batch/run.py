@@ -34,13 +34,13 @@ from outeai_cli.errors import (
     InterruptedByUser,
     OuteAIError,
 )
-from outeai_cli.scheduler import InFlight, Note, RunProgress, Scheduler
-from outeai_cli.speakers import parse_speaker
-from outeai_cli.synthesis import SynthesisOptions, SynthesisRequest, SynthesisResult
+from outeai_cli.synthesis.scheduler import InFlight, Note, RunProgress, Scheduler
+from outeai_cli.synthesis.synthesize import SynthesisOptions, SynthesisRequest, SynthesisResult
+from outeai_cli.voices.speakers import parse_speaker
 
 if TYPE_CHECKING:
-    from outeai_cli.client import TTSClient
-    from outeai_cli.synthesis_job import SynthesisJob
+    from outeai_cli.http.client import TTSClient
+    from outeai_cli.synthesis.job import SynthesisJob
 
 _OPEN_PER_JOB = 2  # items open at once per request slot: enough to keep the pool busy
 
@@ -103,7 +103,7 @@ def run_batch(
     """Synthesize every item into `out_dir` (see the module docstring). Never raises for one
     item's failure (the summary lists them); raises for a rejected token or out of credits,
     which would fail every item, and on Ctrl-C (after the finished items are logged)."""
-    from outeai_cli.client import validate_temperature
+    from outeai_cli.http.client import validate_temperature
 
     started = time.monotonic()
     options = options or SynthesisOptions()
@@ -224,7 +224,7 @@ class _BatchRun:
             raise
 
     def _open_more(self) -> None:
-        from outeai_cli.synthesis_job import SynthesisJob
+        from outeai_cli.synthesis.job import SynthesisJob
 
         while self.waiting and len(self.open) < _OPEN_PER_JOB * self.options.jobs:
             entry = self.waiting.popleft()

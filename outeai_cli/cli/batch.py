@@ -105,19 +105,19 @@ def batch(
     as_json: JsonOpt = False,
 ) -> None:
     """Speak many texts into many files (resumable: re-run to finish)."""
-    from outeai_cli.audio import format_for_path
+    from outeai_cli.audio.formats import format_for_path
     from outeai_cli.batch.inputs import load_items
     from outeai_cli.batch.run import BatchFailedError, run_batch
-    from outeai_cli.cache import PieceCache
     from outeai_cli.cli.errors import format_error
     from outeai_cli.cli.machine import error_object
     from outeai_cli.cli.options import ConnectionOptions
     from outeai_cli.cli.progress_overall import make_overall_reporter
     from outeai_cli.cli.terminal import Terminal, shown_path
-    from outeai_cli.client import TTSClient, validate_temperature
     from outeai_cli.errors import InputError
-    from outeai_cli.speakers import parse_speaker
-    from outeai_cli.synthesis import SynthesisOptions
+    from outeai_cli.http.client import TTSClient, validate_temperature
+    from outeai_cli.synthesis.cache import PieceCache
+    from outeai_cli.synthesis.synthesize import SynthesisOptions
+    from outeai_cli.voices.speakers import parse_speaker
 
     terminal = Terminal.of(context)
     # The connection flags (--token ... --max-time) are read by name from the parsed ones.

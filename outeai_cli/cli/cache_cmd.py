@@ -35,7 +35,7 @@ def show(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Show the cache: where it is, how many pieces, how much disk."""
     if ctx.invoked_subcommand is not None:
         return
-    from outeai_cli.cache import PieceCache
+    from outeai_cli.synthesis.cache import PieceCache
 
     stats = PieceCache().stats()
     if as_json:
@@ -53,7 +53,7 @@ def clear(
     ] = False,
 ) -> None:
     """Remove every cached piece."""
-    from outeai_cli.cache import PieceCache
+    from outeai_cli.synthesis.cache import PieceCache
 
     removed = PieceCache().clear()
     if as_json:

@@ -12,8 +12,8 @@ from outeai_cli.errors import OuteAIError
 
 def voice_candidates() -> list[tuple[str, str, str]]:
     """(kind, name, description): the built-in voices, then the user's custom voices."""
-    from outeai_cli.catalogue import BUILTIN_VOICES
-    from outeai_cli.config import Settings
+    from outeai_cli.settings.config import Settings
+    from outeai_cli.voices.catalogue import BUILTIN_VOICES
 
     found = [("default", voice.name, voice.description) for voice in BUILTIN_VOICES]
     # A config warning (e.g. file permissions) printed now would land in the middle of the

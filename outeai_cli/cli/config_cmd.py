@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from outeai_cli.cli.options import BaseUrlOpt, ProfileOpt, TokenOpt, examples
-from outeai_cli.settings_table import SETTINGS
+from outeai_cli.settings.table import SETTINGS
 
 EPILOG = examples(
     "outeai config set token              # hidden prompt, or one line from stdin",
@@ -90,8 +90,8 @@ def _read_token() -> str:
 
 def _current(name: str, profile: str | None) -> tuple[Any, str] | None:
     """The effective value and its source after a change, or None if it cannot be resolved."""
-    from outeai_cli.config import Settings
     from outeai_cli.errors import ConfigError
+    from outeai_cli.settings.config import Settings
 
     try:
         resolved = Settings(profile=profile).resolve(name)
@@ -114,10 +114,10 @@ def set_(
     profile: SettingProfileOpt = None,
 ) -> None:
     """Validate and save one setting in the config file."""
-    from outeai_cli import config
-    from outeai_cli.config_file import load_file
     from outeai_cli.errors import InputError
-    from outeai_cli.settings_table import setting_name
+    from outeai_cli.settings import config
+    from outeai_cli.settings.file import load_file
+    from outeai_cli.settings.table import setting_name
 
     name = setting_name(key)
     if value is None:
@@ -144,9 +144,9 @@ def set_(
 @app.command("get", epilog=EPILOG)
 def get(key: KeyArg, profile: ProfileOpt = None, reveal: RevealOpt = False) -> None:
     """Print the effective value of one setting (the token masked unless --reveal)."""
-    from outeai_cli.config import Settings
     from outeai_cli.errors import Advice, AuthenticationError, Fix
-    from outeai_cli.settings_table import setting_name
+    from outeai_cli.settings.config import Settings
+    from outeai_cli.settings.table import setting_name
 
     name = setting_name(key)
     settings = Settings(profile=profile)
@@ -163,7 +163,7 @@ def get(key: KeyArg, profile: ProfileOpt = None, reveal: RevealOpt = False) -> N
 @app.command("unset", epilog=EPILOG)
 def unset(key: KeyArg, profile: SettingProfileOpt = None) -> None:
     """Remove one setting from the config file (environment variables are not touched)."""
-    from outeai_cli import config
+    from outeai_cli.settings import config
 
     name, removed, path = config.unset_setting(key, profile=profile)
     if removed:
@@ -188,8 +188,8 @@ def show(
     """Show every effective setting and where it came from."""
     from outeai_cli.cli.tables import print_rows
     from outeai_cli.cli.terminal import Terminal
-    from outeai_cli.config import Settings
-    from outeai_cli.config_file import config_path
+    from outeai_cli.settings.config import Settings
+    from outeai_cli.settings.file import config_path
 
     settings = Settings({"token": token, "base_url": base_url}, profile=profile)
     _warn(settings.warnings)
@@ -227,6 +227,6 @@ def show(
 @app.command("path", epilog=EPILOG)
 def path() -> None:
     """Print the config file's path (OUTEAI_CONFIG, else the user config dir)."""
-    from outeai_cli.config_file import config_path
+    from outeai_cli.settings.file import config_path
 
     typer.echo(str(config_path()))

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 import typer
 
 from outeai_cli.cli.completion import complete_speaker
-from outeai_cli.settings_table import SETTINGS
+from outeai_cli.settings.table import SETTINGS
 
 if TYPE_CHECKING:
-    from outeai_cli.config import Settings
+    from outeai_cli.settings.config import Settings
 
 # Help panels (headings of grouped options in --help), in the order a reader needs them.
 INPUT = "Input"
@@ -73,7 +73,7 @@ InsecureOpt = Annotated[
 
 
 class Api(StrEnum):
-    """The API dialects (outeai_cli.dialects.API_CHOICES), as a choice for --api."""
+    """The API dialects (outeai_cli.http.dialects.API_CHOICES), as a choice for --api."""
 
     tts = "tts"
     audio = "audio"
@@ -277,7 +277,7 @@ class ConnectionOptions(NamedTuple):
         """
         import sys
 
-        from outeai_cli.config import Settings
+        from outeai_cli.settings.config import Settings
 
         flags: dict[str, object] = {
             "token": self.token,

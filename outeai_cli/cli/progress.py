@@ -21,7 +21,7 @@ from outeai_cli.cli.progress_line import (
     LiveLineReporter,
 )
 from outeai_cli.cli.terminal import Terminal
-from outeai_cli.events import AudioEvent, Event, RetryEvent, StatusEvent
+from outeai_cli.http.events import AudioEvent, Event, RetryEvent, StatusEvent
 
 
 class Reporter(Protocol):

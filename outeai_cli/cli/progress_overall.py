@@ -17,10 +17,10 @@ from outeai_cli.cli.progress_line import (
     clock,
 )
 from outeai_cli.cli.terminal import Terminal
-from outeai_cli.events import Event
+from outeai_cli.http.events import Event
 
 if TYPE_CHECKING:
-    from outeai_cli.scheduler import InFlight, RunProgress
+    from outeai_cli.synthesis.scheduler import InFlight, RunProgress
 
 
 class OverallReporter(Protocol):

@@ -29,10 +29,10 @@ from outeai_cli.cli.options import (
 if TYPE_CHECKING:
     from typing import IO
 
-    from outeai_cli.cache import PieceCache
     from outeai_cli.cli.terminal import CountedOutput, Terminal
-    from outeai_cli.client import TTSClient
-    from outeai_cli.config import Settings
+    from outeai_cli.http.client import TTSClient
+    from outeai_cli.settings.config import Settings
+    from outeai_cli.synthesis.cache import PieceCache
 
 EPILOG = (
     examples(
@@ -133,16 +133,16 @@ def say(
     from outeai_cli.cli.progress import make_reporter
     from outeai_cli.cli.progress_line import human_size
     from outeai_cli.cli.terminal import CountedOutput, Terminal
-    from outeai_cli.client import TTSClient, validate_temperature
     from outeai_cli.errors import APIError, InterruptedByUser
-    from outeai_cli.speakers import parse_speaker
-    from outeai_cli.synthesis import (
+    from outeai_cli.http.client import TTSClient, validate_temperature
+    from outeai_cli.synthesis.synthesize import (
         SynthesisOptions,
         SynthesisRequest,
         needs_pieces,
         synthesize,
     )
-    from outeai_cli.textinput import read_text
+    from outeai_cli.synthesis.textinput import read_text
+    from outeai_cli.voices.speakers import parse_speaker
 
     terminal = Terminal.of(context)
     # The connection flags (--token ... --max-time) are read by name from the parsed ones.
@@ -167,8 +167,8 @@ def say(
     client = TTSClient.from_settings(settings)
     subtitles_path = _subtitles_target(subtitles, force=force)
     if subtitles_path is not None:
-        from outeai_cli.destination import same_place
         from outeai_cli.errors import InputError
+        from outeai_cli.output.destination import same_place
 
         if same_place(subtitles_path, target if target is not None else terminal.stdout_bytes):
             raise InputError(
@@ -233,8 +233,8 @@ def say(
         else:
             terminal.print_err(f"Saved {result.path} {summary}")
     if play:
+        from outeai_cli.audio.playback import play as play_file
         from outeai_cli.errors import OuteAIError
-        from outeai_cli.playback import play as play_file
 
         try:
             play_file(result.path, result.format)
@@ -258,7 +258,7 @@ def _what_was_written(stdout: "CountedOutput | None") -> str:
 
 
 def _piece_cache() -> "PieceCache":
-    from outeai_cli.cache import PieceCache
+    from outeai_cli.synthesis.cache import PieceCache
 
     return PieceCache()
 
@@ -267,7 +267,7 @@ def _subtitles_target(path: str | None, *, force: bool) -> Path | None:
     """The --subtitles path, checked before any request (extension, directory, overwrite)."""
     if path is None:
         return None
-    from outeai_cli.subtitles import check_subtitles_target
+    from outeai_cli.synthesis.subtitles import check_subtitles_target
 
     target = Path(path)
     check_subtitles_target(target, force=force)
@@ -283,7 +283,7 @@ def _announce_api(
     quiet: bool,
 ) -> None:
     """Resolve `--api auto` (one probe, then remembered) and say what the dialect ignores."""
-    from outeai_cli.client import DEFAULT_TEMPERATURE
+    from outeai_cli.http.client import DEFAULT_TEMPERATURE
 
     choice = client.resolve_api()
     if quiet:
@@ -319,10 +319,10 @@ def _choose_output(
 
     Everything here is checked before any request, so no credits go to audio that cannot land.
     """
-    from outeai_cli.audio import format_for_path
-    from outeai_cli.destination import check_target
+    from outeai_cli.audio.formats import format_for_path
     from outeai_cli.errors import InputError
-    from outeai_cli.textinput import name_from_text
+    from outeai_cli.output.destination import check_target
+    from outeai_cli.synthesis.textinput import name_from_text
 
     chosen_format = fmt or config_format
     if output == "-" or (output is None and not terminal.stdout_is_tty and not play):

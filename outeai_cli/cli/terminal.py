@@ -195,7 +195,7 @@ class CountedOutput:
             self._stream.write(data)
             self.written += len(data)
             return len(data)
-        from outeai_cli.destination import write_some
+        from outeai_cli.output.destination import write_some
 
         view = memoryview(data)
         while view:

@@ -42,7 +42,7 @@ def unknown_voice_hint(
     name: str, custom_names: Iterable[str] = (), *, kind: str = "default"
 ) -> str:
     """A hint for a voice the server refused: the closest other names, and where to see all."""
-    from outeai_cli.voices import close_names
+    from outeai_cli.voices.listing import close_names
 
     custom = list(custom_names)
     if kind == "custom" and name in custom:
@@ -110,7 +110,7 @@ def voices(
     from outeai_cli.cli.tables import print_rows
     from outeai_cli.cli.terminal import Terminal
     from outeai_cli.errors import InputError
-    from outeai_cli.voices import list_voices
+    from outeai_cli.voices.listing import list_voices
 
     if local and remote:
         raise InputError("--local and --remote exclude each other", hint="give one of them")
@@ -153,7 +153,7 @@ def add(
     ] = "",
 ) -> None:
     """Register a custom voice, so 'outeai say -s NAME' sends it as {"custom": NAME}."""
-    from outeai_cli.config_file import add_custom_voice
+    from outeai_cli.settings.file import add_custom_voice
 
     name, is_new, path = add_custom_voice(name, description)
     verb = "registered" if is_new else "updated"
@@ -169,7 +169,7 @@ def remove(
     name: Annotated[str, typer.Argument(help="A name registered with 'outeai voices add'.")],
 ) -> None:
     """Forget a registered custom voice (nothing is deleted on the service)."""
-    from outeai_cli.config_file import remove_custom_voice
+    from outeai_cli.settings.file import remove_custom_voice
 
     path = remove_custom_voice(name)
     print(f"outeai: removed the custom voice {name} from {path}", file=sys.stderr)

@@ -17,7 +17,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from outeai_cli.catalogue import BUILTIN_VOICES
 from outeai_cli.server.common import (
     HTTPProblem,
     ServerSettings,
@@ -32,6 +31,7 @@ from outeai_cli.server.requestlog import RequestLogger
 from outeai_cli.server.routes_audio import audio_routes
 from outeai_cli.server.routes_stream import stream_routes
 from outeai_cli.server.routes_tts import tts_routes
+from outeai_cli.voices.catalogue import BUILTIN_VOICES
 
 __all__ = ["ServerSettings", "create_app"]
 

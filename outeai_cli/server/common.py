@@ -20,7 +20,6 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from outeai_cli.catalogue import Voice, find_voice
 from outeai_cli.server.engines import Engine
 from outeai_cli.server.faults import (
     DRIP_SECONDS,
@@ -30,6 +29,7 @@ from outeai_cli.server.faults import (
     redirect_location,
 )
 from outeai_cli.server.requestlog import entry_of
+from outeai_cli.voices.catalogue import Voice, find_voice
 
 # The API dialects a server speaks (all of them unless told otherwise).
 ALL_DIALECTS = frozenset({"tts", "audio", "tts-stream"})

@@ -17,7 +17,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from outeai_cli.catalogue import BUILTIN_VOICES, Voice, find_voice
 from outeai_cli.server.piper import (
     PiperModel,
     PiperPool,
@@ -28,6 +27,7 @@ from outeai_cli.server.piper import (
     packaged_model,
 )
 from outeai_cli.server.resampling import resample
+from outeai_cli.voices.catalogue import BUILTIN_VOICES, Voice, find_voice
 
 SAMPLE_RATE = 44100
 ENGINE_NAMES = ("auto", "piper", "espeak", "tone")

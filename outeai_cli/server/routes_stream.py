@@ -23,7 +23,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from outeai_cli.catalogue import Voice, find_voice
 from outeai_cli.server.common import (
     DEFAULT_TEMPERATURE,
     Admission,
@@ -57,6 +56,7 @@ from outeai_cli.server.faults import (
 )
 from outeai_cli.server.requestlog import LogEntry, entry_of
 from outeai_cli.server.text import split_sentences
+from outeai_cli.voices.catalogue import Voice, find_voice
 
 STREAM_RATE = 24000
 KNOWN_MODELS = ("outetts_1_pro",)

@@ -1,0 +1,1 @@
+"""Audio: formats, containers, the decode check, stitching, playback."""

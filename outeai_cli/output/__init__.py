@@ -1,0 +1,1 @@
+"""Where audio lands: a file or a stream, the atomic commit, spools."""

@@ -1,0 +1,1 @@
+"""Settings: the table of settings, the config file, resolution with sources."""

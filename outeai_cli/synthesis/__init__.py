@@ -1,0 +1,1 @@
+"""Text to audio: the run, its jobs and pieces, splitting, the cache, subtitles."""

@@ -1,0 +1,1 @@
+"""Voices: the catalogue, speaker references, listings."""
