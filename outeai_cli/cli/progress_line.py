@@ -1,9 +1,11 @@
 """The live progress line: what it says (`LineState`), how it fits the terminal's width
 (`layout`), and the Rich renderable that redraws it; also the sizes and clocks it prints.
 
-The line is laid out by priority for the terminal's width: the stage, the counts, the seconds
-of audio and the elapsed time always stay (down to 40 columns); the ETA, the spinner and the
-bar give way first, and the bar keeps one width for the whole run.
+The line is laid out by priority for the terminal's width: the stage (whole wherever it fits),
+the counts, the seconds of audio and the elapsed time always stay (down to 40 columns); the ETA,
+the spinner and the bar give way first, and the bar keeps one width for the whole run: the room
+kept for the stage fits the service's documented stage names from the start, and widens (the bar
+shrinks, once) only for a longer stage.
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ class LineState:
     audio: float = 0.0
     eta: float | None = None  # None: no estimate yet (or not one that means anything)
     with_eta: bool = False  # whether this kind of line has an ETA at all
-    stage_width: int = 24  # "Waiting for the service" and the service's stage names fit
+    # The room kept for the stage: "Generating linguistic features", the longest documented.
+    stage_width: int = 30
 
 
 BAR_MAX = 40
@@ -113,7 +116,7 @@ def layout(
     fraction = (state.done or 0) / state.total if known and state.total else 0.0
     spinner = (_SPINNER if unicode else "-\\|/")[frame % (10 if unicode else 4)]
 
-    def form(words: bool, spin: bool, bar: bool, eta_slot: bool) -> list[Segment] | None:
+    def form(words: bool, spin: bool, bar: bool, eta_slot: bool, cut: bool) -> list[Segment] | None:
         fields = _fields(state, elapsed, words, eta_slot)
         if not bar:  # no bar to keep in place: fields take their natural width
             fields = [(text.strip(), style) for text, style in fields if text.strip()]
@@ -121,28 +124,32 @@ def layout(
         fixed = sum(len(text) + len(gap) for text, _ in fields) + (2 if spin else 0)
         head: list[Segment] = [(f"{spinner} ", "progress.spinner")] if spin else []
         if bar:
-            bar_width = min(BAR_MAX, room - fixed - state.stage_width - 1)
+            stage_width = max(state.stage_width, len(state.stage))
+            bar_width = min(BAR_MAX, room - fixed - stage_width - 1)
             if bar_width < 8:
                 return None
-            head.append((_ellipsized(state.stage, state.stage_width), "progress.description"))
+            head.append((state.stage.ljust(stage_width), "progress.description"))
             head.append((" ", ""))
             head += _bar(fraction, bar_width, known, unicode)
         else:
             stage_width = min(len(state.stage), room - fixed)
-            if stage_width < min(len(state.stage), 8):
+            if stage_width < (min(len(state.stage), 8) if cut else len(state.stage)):
                 return None
             head.append((_ellipsized(state.stage, stage_width), "progress.description"))
         return head + [seg for text, style in fields for seg in ((gap, ""), (text, style))]
 
+    # The stage is whole in every form but the last: the bar, the spinner and the ETA go first.
     eta = state.with_eta
-    for words, spin, bar, eta_slot in (
-        (True, True, True, eta),
-        (False, True, True, eta),
-        (False, True, False, eta),
-        (False, False, False, eta),
-        (False, False, False, False),
+    for words, spin, bar, eta_slot, cut in (
+        (True, True, True, eta, False),
+        (False, True, True, eta, False),
+        (False, False, True, eta, False),
+        (False, True, False, eta, False),
+        (False, False, False, eta, False),
+        (False, False, False, False, False),
+        (False, False, False, False, True),
     ):
-        segments = form(words, spin, bar, eta_slot)
+        segments = form(words, spin, bar, eta_slot, cut)
         if segments is not None:
             return segments
     # Narrower than anything sensible: the stage first, cut to fit.
@@ -169,6 +176,9 @@ class LiveLine:
 
         now = time.monotonic()
         state = self.state
+        # A stage longer than the room kept widens it for the rest of the run (the bar shrinks
+        # once rather than at every change of stage), so its whole text shows wherever it fits.
+        state.stage_width = max(state.stage_width, len(state.stage))
         if state.eta is not None and self.eta_at is not None:
             # Count down between estimates instead of freezing.
             state = _replace_eta(state, state.eta - (now - self.eta_at))
