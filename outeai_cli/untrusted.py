@@ -46,10 +46,21 @@ def _refuse_constant(name: str) -> float:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _unknown_constant(name: str) -> None:
+    return None
+
+
 def parse_json(
-    data: bytes | str, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_DEPTH
+    data: bytes | str,
+    *,
+    max_bytes: int = MAX_JSON_BYTES,
+    max_depth: int = MAX_DEPTH,
+    nonfinite_as_none: bool = False,
 ) -> Any:
-    """Parse untrusted JSON; any problem (syntax, size, depth, encoding) is a ValueError."""
+    """Parse untrusted JSON; any problem (syntax, size, depth, encoding) is a ValueError.
+
+    NaN and Infinity are refused, or read as None (unknown) with `nonfinite_as_none`: for
+    metadata that only feeds a display, where a bad number must not cost the whole line."""
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
     if len(raw) > max_bytes:
         raise ValueError(f"over {max_bytes} bytes of JSON")
@@ -61,16 +72,19 @@ def parse_json(
             if deepest > max_depth:
                 raise ValueError(f"JSON nested over {max_depth} levels deep")
     try:
-        return json.loads(raw, parse_constant=_refuse_constant)
+        constant = _unknown_constant if nonfinite_as_none else _refuse_constant
+        return json.loads(raw, parse_constant=constant)
     except RecursionError:  # not reachable after the depth check; kept as a backstop
         raise ValueError("JSON nested too deep") from None
     except UnicodeDecodeError as exc:
         raise ValueError(f"not UTF-8 ({exc.reason})") from None
 
 
-def parse_json_object(data: bytes | str, **limits: int) -> dict[str, Any]:
+def parse_json_object(
+    data: bytes | str, *, max_bytes: int = MAX_JSON_BYTES, max_depth: int = MAX_DEPTH
+) -> dict[str, Any]:
     """`parse_json`, insisting on an object."""
-    value = parse_json(data, **limits)
+    value = parse_json(data, max_bytes=max_bytes, max_depth=max_depth)
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")
     return value

@@ -182,7 +182,9 @@ class NDJSONAudioReader:
     def _parse_object(self, text: bytes, not_json: str) -> dict[str, Any]:
         """The line as a JSON object, or a ProtocolError naming the line and what is wrong."""
         try:
-            obj = parse_json(text)
+            # A NaN beside the audio is an unknown number (the fields are checked one by one
+            # where they are read), not a reason to throw the answer away.
+            obj = parse_json(text, nonfinite_as_none=True)
         except ValueError:
             raise ProtocolError(f"line {self.line_number} of the response {not_json}") from None
         if not isinstance(obj, dict):

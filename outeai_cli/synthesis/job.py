@@ -203,11 +203,14 @@ class SynthesisJob:
         destination = self.destination
         if not self.split:
             (part,) = first
-            duration = part.duration
+            duration = part.duration  # the server's word only where nothing is left to check
             if not destination.live:  # (live audio is out already: nothing to check it before)
                 if part.format == self.fmt:
                     destination.start_flush()
-                check_audio(destination.handle, expected=part.format, what="the received audio")
+                check = check_audio(
+                    destination.handle, expected=part.format, what="the received audio"
+                )
+                duration = round(check.seconds, 3)  # the audio decides
                 if part.format != self.fmt:
                     _convert_in_place(destination.handle, self.fmt, self.options.spool_dir)
                     check_audio(destination.handle, expected=self.fmt, what="the converted audio")

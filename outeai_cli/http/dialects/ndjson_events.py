@@ -6,6 +6,7 @@ Each dialect names its final event's key and says how a status line reads; the r
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -89,11 +90,21 @@ class NDJSONEventParser:
         )
 
 
+# Metadata a server sends only feeds the display and the summary: a value of the wrong type,
+# negative, non-finite or absurd is unknown (None), never a reason to drop the audio.
+MAX_COUNT = 1_000_000
+MAX_SECONDS = 1e7  # ~116 days of audio
+
+
 def int_or_none(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT:
+        return value
+    return None
 
 
 def float_or_none(value: object) -> float | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        number = float(value)
+        if math.isfinite(number) and 0 <= number <= MAX_SECONDS:
+            return number
     return None

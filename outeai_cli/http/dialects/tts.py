@@ -49,8 +49,9 @@ class TTSStreamParser(NDJSONEventParser):
     def status(self, obj: dict[str, Any]) -> StatusEvent | None:
         if "generation_status" not in obj:
             return None
+        stage = obj.get("generation_status")
         return StatusEvent(
-            stage=clean_text(obj.get("generation_status") or "", limit=200),
+            stage=clean_text(stage, limit=200) if isinstance(stage, str) else "",
             text_chunks=int_or_none(obj.get("text_chunks")),
             current_text_chunk=int_or_none(obj.get("current_text_chunk")),
             generated_seconds=float_or_none(obj.get("generated_seconds")),
