@@ -159,11 +159,3 @@ def descriptor_of(handle: IO[bytes]) -> int | IO[bytes]:
         return handle
     handle.flush()
     return fd
-
-
-def audio_duration(path_or_file: str | os.PathLike[str] | IO[bytes]) -> float:
-    """Seconds of audio, from the decoded frame count."""
-    import soundfile as sf
-
-    info = sf.info(path_or_file)  # type: ignore[arg-type]
-    return info.frames / info.samplerate

@@ -50,7 +50,6 @@ class NDJSONAudioReader:
         self._decoder: Base64JSONStringDecoder | None = None
         self.line_number = 0
         self.final_seen = False
-        self.bytes_received = 0
 
     @property
     def in_audio(self) -> bool:
@@ -63,7 +62,6 @@ class NDJSONAudioReader:
 
     def feed(self, chunk: bytes) -> None:
         """Consume the next bytes of the response, split anywhere."""
-        self.bytes_received += len(chunk)
         pos = 0
         while pos < len(chunk):
             if self._state == "line":

@@ -72,7 +72,7 @@ def _voices(state: ServerState) -> Callable[[Request], Awaitable[Response]]:
         if refusal is not None:
             return dripped(refusal, faults)
         extra = HOSTILE_TEXT if "control-chars" in faults else ""
-        # Each entry says which engine and model really speaks it here (`Speaker.listing`).
+        # Each entry says which engine and model really speaks it here (`EngineVoice.listing`).
         speaker = settings.engine.speaker
         listed = []
         for v in BUILTIN_VOICES:

@@ -38,7 +38,7 @@ class EngineFailure(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Speaker:
+class EngineVoice:
     """Who really speaks a voice name: the engine, its model, the model's language and gender."""
 
     engine: str
@@ -70,7 +70,7 @@ class Engine(Protocol):
         """Mono int16 samples at SAMPLE_RATE for one chunk of text; EngineFailure if it failed."""
         ...
 
-    def speaker(self, voice: Voice | None) -> Speaker:
+    def speaker(self, voice: Voice | None) -> EngineVoice:
         """Who speaks `voice` (None: a custom voice)."""
         ...
 
@@ -89,8 +89,8 @@ class ToneEngine:
     deterministic = True
     seconds_per_char = 0.06
 
-    def speaker(self, voice: Voice | None) -> Speaker:
-        return Speaker("tone", "test signal", "", None)
+    def speaker(self, voice: Voice | None) -> EngineVoice:
+        return EngineVoice("tone", "test signal", "", None)
 
     def close(self) -> None:
         pass
@@ -115,9 +115,9 @@ class EspeakEngine:
     def __init__(self, binary: str) -> None:
         self.binary = binary
 
-    def speaker(self, voice: Voice | None) -> Speaker:
+    def speaker(self, voice: Voice | None) -> EngineVoice:
         espeak_voice = voice.espeak_voice if voice else "en-us"
-        return Speaker("espeak", espeak_voice, voice.language if voice else "en", None)
+        return EngineVoice("espeak", espeak_voice, voice.language if voice else "en", None)
 
     def close(self) -> None:
         pass
@@ -167,11 +167,11 @@ class PiperEngine:
         # A custom (cloned) voice cannot be cloned here: the service's default voice speaks it.
         return self.models.get(voice.name if voice else BUILTIN_VOICES[0].name)
 
-    def speaker(self, voice: Voice | None) -> Speaker:
+    def speaker(self, voice: Voice | None) -> EngineVoice:
         model = self.model_for(voice)
         if model is None:
             return self.fallback.speaker(voice)
-        return Speaker("piper", model.label, model.language, model.gender)
+        return EngineVoice("piper", model.label, model.language, model.gender)
 
     def synthesize(self, text: str, voice: Voice | None, temperature: float) -> np.ndarray:
         model = self.model_for(voice)

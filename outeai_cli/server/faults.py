@@ -7,7 +7,6 @@ This module says what each fault is and builds the hostile bytes; the routes sen
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import struct
 import threading
@@ -203,10 +202,6 @@ def echo_message(method: str, url: str, headers: Collection[tuple[str, str]], bo
     shown = "; ".join(f"{name}: {value}" for name, value in headers)
     text = body.decode("utf-8", "replace")
     return f"could not process {method} {url} ({shown}) {text}"
-
-
-def error_body(message: str, code: str) -> bytes:
-    return json.dumps({"message": message, "code": code}).encode()
 
 
 def wav_header(rate: int, data_size: int | None, bits: int = 16, channels: int = 1) -> bytes:

@@ -25,7 +25,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from outeai_cli.security import mask_token
 from outeai_cli.untrusted import clean_text
 
-LOG_FORMATS = ("off", "text", "json")
 _SCOPE_KEY = "outeai.log"
 
 

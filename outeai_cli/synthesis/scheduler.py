@@ -190,7 +190,6 @@ class Scheduler:
         self._events: queue.SimpleQueue[SchedulerEvent] = queue.SimpleQueue()
         self._workers = 0
         self._lock = threading.Lock()
-        self.requests = 0  # requests sent (retries of one request count once)
 
     def __enter__(self) -> Scheduler:
         return self
@@ -212,10 +211,6 @@ class Scheduler:
     def post(self, event: SchedulerEvent) -> None:
         """Called from workers: hand an event to the driving thread."""
         self._events.put(event)
-
-    def count_request(self) -> None:
-        with self._lock:
-            self.requests += 1
 
     def next_event(self) -> SchedulerEvent:
         """The next event from the workers; raises InterruptedByUser once cancelled."""

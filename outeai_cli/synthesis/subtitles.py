@@ -30,10 +30,6 @@ class Cue(NamedTuple):
     sample_rate: int
 
     @property
-    def start_seconds(self) -> float:
-        return self.start / self.sample_rate
-
-    @property
     def end_seconds(self) -> float:
         return self.end / self.sample_rate
 
@@ -69,12 +65,6 @@ def render(cues: Sequence[Cue], fmt: str) -> str:
     if fmt == "vtt":
         return _render_vtt(cues)
     raise ValueError(f"unknown subtitle format {fmt!r}")
-
-
-def write_subtitles(path: Path, cues: Sequence[Cue], *, force: bool = False) -> None:
-    """Write the cues atomically in the format the extension names."""
-    with prepare_subtitles(path, cues, force=force) as pending:
-        pending.commit()
 
 
 def prepare_subtitles(path: Path, cues: Sequence[Cue], *, force: bool = False) -> AtomicFile:
