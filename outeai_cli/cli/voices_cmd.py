@@ -142,7 +142,7 @@ def voices(
         print("outeai: no voices match", file=sys.stderr)
         return
     rows = [[e.name, e.kind, e.language, e.gender, e.description] for e in entries]
-    print_rows(Terminal(), ["NAME", "KIND", "LANGUAGE", "GENDER", "DESCRIPTION"], rows)
+    print_rows(Terminal(), ["NAME", "KIND", "LANGUAGE", "GENDER", "DESCRIPTION"], rows, gives_way=4)
 
 
 @app.command("add", epilog=EPILOG)
