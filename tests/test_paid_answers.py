@@ -11,6 +11,8 @@ import base64
 import io
 import json
 import socket
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -96,3 +98,42 @@ def test_a_stream_without_its_final_marker_is_still_refused(run_cli, raw_server,
     assert result.returncode == 6, result.stderr
     assert "request_finished" in result.stderr
     assert not (tmp_path / "out.flac").exists()
+
+
+# -- a reader of stderr that goes away costs nothing but the messages ----------------------
+
+
+def run_with_stderr_closed_early(cli_env, url, tmp_path, *args):
+    """`outeai ARGS 2>&1 >/dev/null | head -c 5`, made certain: stderr's reader has left
+    before the first message, so every message written meets a closed pipe."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "outeai_cli", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**cli_env, "OUTEAI_BASE_URL": url},
+        cwd=tmp_path,
+    )
+    assert proc.stderr is not None and proc.stdout is not None
+    proc.stderr.close()
+    out = proc.stdout.read()
+    return proc.wait(timeout=60), out
+
+
+def test_a_closed_stderr_keeps_a_slow_answer(cli_env, make_server, tmp_path):
+    slow = make_server(latency=1.5)
+    code, _ = run_with_stderr_closed_early(
+        cli_env, slow.base_url, tmp_path, "say", "Hello there, slowly.", "-o", "out.flac"
+    )
+    assert code == 0
+    assert sf.info(str(tmp_path / "out.flac")).frames > 0
+
+
+def test_a_closed_stderr_does_not_turn_json_success_into_141(cli_env, make_server, tmp_path):
+    slow = make_server(latency=1.5)
+    code, out = run_with_stderr_closed_early(
+        cli_env, slow.base_url, tmp_path, "say", "Hello there.", "-o", "out.flac", "--json"
+    )
+    assert code == 0
+    assert json.loads(out)["path"].endswith("out.flac")
+    assert (tmp_path / "out.flac").exists()

@@ -180,6 +180,46 @@ def _occupy_closed_standard_streams() -> None:
                 os.close(opened)
     if sys.stderr is None:
         sys.stderr = open(2, "w", closefd=False, errors="backslashreplace")  # noqa: SIM115
+    sys.stderr = MessageStream(sys.stderr)
+
+
+class MessageStream:
+    """Standard error whose reader may go away (`2>&1 >/dev/null | head -c 5`).
+
+    Messages that can no longer be shown must not cost the audio, nor turn a finished run's
+    exit into 141 (that code is for stdout): the first broken write points fd 2 at /dev/null,
+    so what is still buffered, and every later line, goes nowhere and the run goes on.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            self._reader_gone()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._reader_gone()
+
+    def _reader_gone(self) -> None:
+        import os
+
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+            self._stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding... as the stream's
+        return getattr(self._stream, name)
 
 
 def main() -> None:
