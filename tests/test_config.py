@@ -149,6 +149,9 @@ VALID = {
     "max_time": ("3600", 3600.0),
     "retries": ("0", 0),
     "allow_insecure_http": ("Yes", True),
+    "offline": ("on", True),
+    "engine": (" Tone ", "tone"),
+    "keep_alive": ("0", 0.0),
 }
 INVALID = {
     "token": ("   ", "must not be empty"),
@@ -166,6 +169,9 @@ INVALID = {
     "max_time": ("1e300", "must be from 1 to 86400 seconds"),
     "retries": ("11", "must be from 0 to 10"),
     "allow_insecure_http": ("maybe", "must be true or false"),
+    "offline": ("2", "must be true or false"),
+    "engine": ("kokoro", "must be one of auto, piper, espeak, tone"),
+    "keep_alive": ("-1", "must be from 0 to 86400 seconds"),
 }
 
 

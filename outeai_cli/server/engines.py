@@ -27,10 +27,10 @@ from outeai_cli.server.piper import (
     packaged_model,
 )
 from outeai_cli.server.resampling import resample
+from outeai_cli.settings.table import ENGINE_NAMES
 from outeai_cli.voices.catalogue import BUILTIN_VOICES, Voice, find_voice
 
 SAMPLE_RATE = 44100
-ENGINE_NAMES = ("auto", "piper", "espeak", "tone")
 
 
 class EngineFailure(RuntimeError):

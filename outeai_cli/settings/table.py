@@ -25,12 +25,18 @@ DEFAULT_MAX_TIME = 1800.0  # per request: a long text's pieces each get this muc
 DEFAULT_RETRIES = 3
 TEMPERATURE_RANGE = (0.1, 1.0)
 MAX_SECONDS = 86400.0  # a day: longer is a typo, and huge values overflow the clocks
+# How long the offline engine stays loaded after its last call (ollama keeps a model 5 min).
+DEFAULT_KEEP_ALIVE = 300.0
+# The engines that speak offline and in `outeai serve --engine` (auto: the best installed).
+ENGINE_NAMES = ("auto", "piper", "espeak", "tone")
 
-TextName = Literal["base_url", "api", "speaker"]
+TextName = Literal["base_url", "api", "speaker", "engine"]
 OptionalTextName = Literal["token", "format", "model"]
-FloatName = Literal["temperature", "timeout", "connect_timeout", "idle_timeout", "max_time"]
+FloatName = Literal[
+    "temperature", "timeout", "connect_timeout", "idle_timeout", "max_time", "keep_alive"
+]
 IntName = Literal["max_chars", "jobs", "retries"]
-BoolName = Literal["allow_insecure_http"]
+BoolName = Literal["allow_insecure_http", "offline"]
 SettingName = TextName | OptionalTextName | FloatName | IntName | BoolName
 
 
@@ -115,6 +121,13 @@ def _api(raw: object) -> str:
     name = _text(raw).strip().lower().replace("_", "-")
     if name not in API_CHOICES:
         raise ValueError(f"must be one of {', '.join(API_CHOICES)}")
+    return name
+
+
+def _engine(raw: object) -> str:
+    name = _text(raw).strip().lower()
+    if name not in ENGINE_NAMES:
+        raise ValueError(f"must be one of {', '.join(ENGINE_NAMES)}")
     return name
 
 
@@ -273,6 +286,30 @@ SETTINGS: dict[str, SettingSpec] = {
             (),
             "allow the token over plain http to a non-loopback host",
             "true",
+        ),
+        SettingSpec(
+            "offline",
+            _switch,
+            False,
+            ("OUTEAI_OFFLINE",),
+            "speak with the engine on this machine (no server, no token)",
+            "true",
+        ),
+        SettingSpec(
+            "engine",
+            _engine,
+            "auto",
+            ("OUTEAI_ENGINE",),
+            "the offline engine (auto, piper, espeak or tone)",
+            "piper",
+        ),
+        SettingSpec(
+            "keep_alive",
+            _seconds(0.0),
+            DEFAULT_KEEP_ALIVE,
+            ("OUTEAI_KEEP_ALIVE",),
+            "seconds the offline engine stays loaded after its last call (0 stops it with the call)",
+            "600",
         ),
     )
 }
