@@ -8,23 +8,18 @@ the token is masked before any of it reaches a message.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from outeai_cli.errors import (
     Advice,
     APIError,
     AuthenticationError,
     Fix,
-    TimeoutExpired,
     TransportError,
 )
 from outeai_cli.http.retry import parse_retry_after
 from outeai_cli.security import mask_token, redact
 from outeai_cli.untrusted import clean_text, parse_json
-
-if TYPE_CHECKING:
-    from outeai_cli.http.transport import Timeouts
-    from outeai_cli.http.watchdog import StreamWatchdog
 
 
 class Answer(NamedTuple):
@@ -158,43 +153,6 @@ def _api_root_example(base_url: str) -> str:
 
     parts = urlsplit(base_url)
     return f"{parts.scheme}://{parts.netloc}/api/v1"
-
-
-def timeout_error(
-    exc: Exception | None, timeouts: Timeouts, watchdog: StreamWatchdog
-) -> TimeoutExpired:
-    import httpx
-
-    if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
-        return TimeoutExpired(
-            f"connect timeout: no connection within {timeouts.connect:g} s "
-            "(check the network and the base URL)",
-            limit="connect_timeout",
-        )
-    if isinstance(exc, httpx.WriteTimeout):
-        return TimeoutExpired(
-            f"write timeout: could not send the request within {timeouts.connect:g} s",
-            limit="connect_timeout",
-        )
-    if watchdog.expired == "max_time":
-        return TimeoutExpired(
-            f"max-time expired: the request was still running after {timeouts.max_time:g} s",
-            limit="max_time",
-        )
-    if watchdog.expired == "idle" or (watchdog.expired is None and watchdog.got_bytes):
-        if watchdog.got_bytes_without_progress:
-            what = "kept sending events that did not advance the audio"
-        else:
-            what = "sent nothing"
-        return TimeoutExpired(
-            f"idle timeout: the server {what} for {timeouts.idle:g} s mid-response",
-            limit="idle_timeout",
-        )
-    return TimeoutExpired(
-        f"first-event timeout: no response within {timeouts.first_event:g} s "
-        "(the service may be cold-starting)",
-        limit="timeout",
-    )
 
 
 def transport_error(exc: Exception, after_audio_started: bool, base_url: str) -> TransportError:

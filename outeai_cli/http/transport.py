@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, NamedTuple
 
 from outeai_cli.errors import APIError, AuthenticationError, ProtocolError
-from outeai_cli.http.errors import Answer, api_error, timeout_error, transport_error
+from outeai_cli.http.errors import Answer, api_error, transport_error
 from outeai_cli.http.events import Event
 from outeai_cli.security import is_loopback_host
 from outeai_cli.settings.table import (
@@ -130,14 +130,14 @@ def send(
             parser.close()
             yield from pending
     except httpx.TimeoutException as exc:
-        raise timeout_error(exc, where.timeouts, watchdog) from None
+        raise watchdog.timeout_error(exc, connect=t.connect) from None
     except httpx.TransportError as exc:
         if watchdog.expired:
-            raise timeout_error(exc, where.timeouts, watchdog) from None
+            raise watchdog.timeout_error(exc, connect=t.connect) from None
         raise transport_error(exc, parser.audio_started, where.base_url) from None
     except ProtocolError:
         if watchdog.expired:  # the shut-down socket cut the stream short
-            raise timeout_error(None, where.timeouts, watchdog) from None
+            raise watchdog.timeout_error(None, connect=t.connect) from None
         raise
 
 
@@ -168,6 +168,6 @@ def _is_loopback_http(base_url: str) -> bool:
 
 
 def _version() -> str:
-    from outeai_cli import __version__
+    from outeai_cli.version import __version__
 
     return __version__

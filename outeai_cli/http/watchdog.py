@@ -25,6 +25,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from outeai_cli.errors import TimeoutExpired
 from outeai_cli.http.errors import Answer
 from outeai_cli.untrusted import response_chunks
 
@@ -125,6 +126,42 @@ class StreamWatchdog:
     @property
     def limit(self) -> float:
         return self.idle if self._got_bytes else self.first_event
+
+    def timeout_error(self, exc: Exception | None, *, connect: float) -> TimeoutExpired:
+        """The limit that ended the request, as a typed error: `exc` is httpx's timeout (None
+        when the watchdog cut the stream); `connect` the connection's own limit."""
+        import httpx
+
+        if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout):
+            return TimeoutExpired(
+                f"connect timeout: no connection within {connect:g} s "
+                "(check the network and the base URL)",
+                limit="connect_timeout",
+            )
+        if isinstance(exc, httpx.WriteTimeout):
+            return TimeoutExpired(
+                f"write timeout: could not send the request within {connect:g} s",
+                limit="connect_timeout",
+            )
+        if self.expired == "max_time":
+            return TimeoutExpired(
+                f"max-time expired: the request was still running after {self.max_time:g} s",
+                limit="max_time",
+            )
+        if self.expired == "idle" or (self.expired is None and self.got_bytes):
+            if self.got_bytes_without_progress:
+                what = "kept sending events that did not advance the audio"
+            else:
+                what = "sent nothing"
+            return TimeoutExpired(
+                f"idle timeout: the server {what} for {self.idle:g} s mid-response",
+                limit="idle_timeout",
+            )
+        return TimeoutExpired(
+            f"first-event timeout: no response within {self.first_event:g} s "
+            "(the service may be cold-starting)",
+            limit="timeout",
+        )
 
     def _run(self) -> None:
         while not self._stop.wait(min(0.25, self.limit / 4, self.max_time / 4)):
