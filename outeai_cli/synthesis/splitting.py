@@ -53,10 +53,22 @@ def split_text(
             f"the character cap must be a whole number of at least 1, got {max_chars!r}",
             advice=(Advice(Fix.SET, "max_chars", "200"),),
         )
-    spans = _pack(
-        _sentences(text, language), max_chars, lambda s, e: _split_long(text, s, e, max_chars)
-    )
-    return [Piece(s, e, text[s:e]) for s, e in spans]
+    return [
+        Piece(s, e, text[s:e])
+        for s, e in pack_sentences(text, _sentences(text, language), max_chars)
+    ]
+
+
+def sentence_spans(text: str, language: str = "en") -> list[Span]:
+    """The (trimmed) sentences of `text` as spans, in order, covering every non-space character."""
+    return _sentences(text, language)
+
+
+def pack_sentences(text: str, spans: Iterable[Span], max_chars: int) -> Iterator[Span]:
+    """Sentence spans of `text` joined greedily into pieces of at most `max_chars` characters;
+    a sentence over the cap is cut after clauses, then between words (see the module docstring).
+    """
+    return _pack(spans, max_chars, lambda s, e: _split_long(text, s, e, max_chars))
 
 
 def split_piece(piece: Piece, max_chars: int, *, language: str = "en") -> list[Piece]:

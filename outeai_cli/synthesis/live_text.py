@@ -1,0 +1,329 @@
+"""Text that is still arriving (a pipe, a log, an LLM's answer) cut into pieces as it comes.
+
+`SentenceBuffer` is the splitter of `splitting` applied to a growing buffer: a sentence
+becomes a piece as soon as it is complete, complete sentences that are there together are
+packed up to the cap as `split_text` packs them, and a sentence that outgrows the cap is cut
+at the cap (after a clause, else between words, else inside one) without waiting for its end.
+A sentence counts as complete when the segmenter puts a boundary after it and more text (or
+whitespace) follows; a pause in the input closes whatever is held. It never holds more than
+about one piece of text, however long the line.
+
+`LiveText` reads a file descriptor (stdin, a FIFO, a file) a block at a time on a thread of its
+own, decodes it strictly (UTF-8 split across reads is joined), and queues the pieces for the
+run; while the queue is full it stops reading, so a producer faster than speech (`yes`) is held
+back by the pipe instead of filling memory. `LiveText.start` tells a text that was all there
+at once (read to its end before the first piece was ready: spoken as a whole text, as before)
+from one that is still arriving.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import queue
+import select
+import threading
+import time
+from collections.abc import Callable
+from typing import NamedTuple, Protocol
+
+from outeai_cli.errors import InputError
+from outeai_cli.synthesis.splitting import Piece, Span, pack_sentences, sentence_spans
+
+READ_BLOCK = 1 << 16
+OPENING_LIMIT = 1 << 20  # characters read before a text that keeps coming is spoken as it comes
+SETTLE = 0.05  # seconds to wait for the end of an input that has a piece ready (`echo` exits)
+_POLL = 0.1  # seconds between checks for a stop while waiting for room in the queue
+
+
+class SentenceBuffer:
+    """Pieces of a text fed in fragments; offsets count from the start of all text fed."""
+
+    def __init__(self, max_chars: int, language: str = "en") -> None:
+        self.max_chars = max_chars
+        self.language = language
+        self._text = ""  # held: received, not yet in a piece
+        self._base = 0  # offset of `_text` in all text fed
+
+    @property
+    def held(self) -> str:
+        """The text received but not yet in a piece (at most about one piece)."""
+        return self._text
+
+    def feed(self, text: str) -> list[Piece]:
+        """Add text; the pieces it completed."""
+        self._text += text
+        return self._take(final=False)
+
+    def flush(self) -> list[Piece]:
+        """The input paused or ended: everything held becomes pieces."""
+        return self._take(final=True)
+
+    def _take(self, *, final: bool) -> list[Piece]:
+        text, base = self._text, self._base
+        spans = sentence_spans(text, self.language)
+        if not spans:
+            self._drop(len(text))
+            return []
+        ready = spans if final or self._closes(text, spans[-1]) else spans[:-1]
+        found = list(pack_sentences(text, ready, self.max_chars)) if ready else []
+        if len(ready) < len(spans):
+            start, end = spans[-1]
+            if end - start > self.max_chars:  # too long to wait for its end: cut what is sure
+                found += list(pack_sentences(text, [(start, end)], self.max_chars))[:-1]
+        self._drop(len(text) if final else found[-1][1] if found else 0)
+        return [Piece(base + s, base + e, text[s:e]) for s, e in found]
+
+    def _drop(self, count: int) -> None:
+        """Forget the first `count` characters and the whitespace after them."""
+        rest = self._text[count:]
+        kept = rest.lstrip()
+        self._base += count + len(rest) - len(kept)
+        self._text = kept
+
+    def _closes(self, text: str, span: Span) -> bool:
+        """Whether the last sentence is over: whitespace follows it, and the segmenter still
+        ends it there with a new sentence after that whitespace (so "Dr. " waits)."""
+        start, end = span
+        if end == len(text):
+            return False
+        probe = sentence_spans(text[start:] + "A", self.language)
+        return len(probe) > 1 and probe[0][1] == end - start
+
+
+class StrictDecoder:
+    """UTF-8 decoded a block at a time, strictly; a leading BOM is dropped. An error names
+    the offending byte and its offset in the whole input."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._decoder = codecs.getincrementaldecoder("utf-8")("strict")
+        self._fed = 0
+        self._first = True
+
+    def decode(self, data: bytes, *, final: bool = False) -> str:
+        pending = self._decoder.getstate()[0]
+        try:
+            text = self._decoder.decode(data, final)
+        except UnicodeDecodeError as exc:
+            offset = self._fed - len(pending) + exc.start
+            raise InputError(
+                f"{self.source} is not valid UTF-8 "
+                f"(invalid byte 0x{exc.object[exc.start]:02x} at offset {offset})",
+                hint="convert it to UTF-8 first (e.g. with iconv)",
+            ) from None
+        self._fed += len(data)
+        if self._first and text:
+            self._first = False
+            text = text.removeprefix("\ufeff")
+        return text
+
+
+class TextFilter(Protocol):
+    """Rewrites text on its way to the splitter, fragment by fragment (e.g. Markdown)."""
+
+    def feed(self, text: str) -> str: ...
+    def close(self) -> str: ...
+
+
+class LivePiece(NamedTuple):
+    """A piece of a live text and when its last character arrived (time.monotonic)."""
+
+    piece: Piece
+    arrived: float
+
+
+class TextEnded(NamedTuple):
+    """The input ended; `pieces` were queued in all."""
+
+    pieces: int
+
+
+class LiveText:
+    """Read `fd` on a thread and queue its pieces (see the module docstring).
+
+    `pause` is how long the input may stay quiet before what it holds is spoken; `ahead` how
+    many pieces may wait for the run before reading stops; `wake` (if given) is called from the
+    reading thread whenever something is queued, to wake a loop waiting on other things.
+    """
+
+    def __init__(
+        self,
+        fd: int,
+        source: str,
+        *,
+        max_chars: int,
+        language: str = "en",
+        pause: float = 0.5,
+        ahead: int = 8,
+        text_filter: TextFilter | None = None,
+        wake: Callable[[], None] | None = None,
+    ) -> None:
+        self._fd = fd
+        self.source = source
+        self._buffer = SentenceBuffer(max_chars, language)
+        self._decoder = StrictDecoder(source)
+        self._filter = text_filter
+        self._pause = pause
+        self._queue: queue.Queue[LivePiece | TextEnded | BaseException] = queue.Queue(ahead)
+        self._wake = wake
+        self._stop = threading.Event()
+        self._opening: list[str] | None = []  # text kept until the input proves to be live
+        self._opening_size = 0
+        self._early: list[Piece] = []  # pieces found in the opening, queued once it is live
+        self._decided = threading.Event()
+        self._whole: str | None = None
+        self._failure: BaseException | None = None
+        self.received_chars = 0  # characters of text received (after the filter)
+        self.received_bytes = 0
+        self.last_text_at: float | None = None
+        self.pieces = 0
+        self.ended = False
+        self._thread = threading.Thread(target=self._run, name="outeai-live-text", daemon=True)
+
+    def start(self) -> str | None:
+        """Start reading; return once it is known whether the text was all there at once: then
+        the whole text (to be spoken as any other), else None (its pieces come from `next`).
+        Raises what stopped the reading before that was known."""
+        self._thread.start()
+        self._decided.wait()
+        if self._whole is not None:
+            return self._whole
+        if self._failure is not None and self._opening is not None:
+            raise self._failure
+        return None
+
+    def next(self, timeout: float | None = None) -> LivePiece | TextEnded | None:
+        """The next piece, TextEnded at the end, or None if none came within `timeout`.
+        Raises what stopped the reading (a decode error, a read error)."""
+        try:
+            item = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def stop(self) -> None:
+        """Stop reading (the thread leaves at its next wake-up; it never blocks the exit)."""
+        self._stop.set()
+
+    # -- the reading thread ----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._read()
+        except BaseException as exc:  # handed to the run, which reports it
+            self._failure = exc
+            self._decided.set()
+            self._put(exc)
+
+    def _read(self) -> None:
+        poller = self._poller()
+        while not self._stop.is_set():
+            if poller is not None and not _readable(poller, self._wait_time()):
+                self._quiet()
+                continue
+            try:
+                data = os.read(self._fd, READ_BLOCK)
+            except BlockingIOError:  # a non-blocking descriptor that had nothing after all
+                continue
+            except OSError as exc:
+                raise InputError(f"cannot read {self.source} ({exc.strerror})") from None
+            if not data:
+                self._end()
+                return
+            self.received_bytes += len(data)
+            self._take(self._decoder.decode(data))
+
+    def _wait_time(self) -> float | None:
+        """How long to wait for more input before `_quiet` (None: for ever)."""
+        if self._opening is not None and self._early:
+            return SETTLE
+        return self._pause if self._buffer.held else None
+
+    def _quiet(self) -> None:
+        """Nothing came for `_wait_time`: an opening with a piece ready is still arriving, so it
+        is live; text held that long is spoken."""
+        if self._opening is not None and self._early:
+            self._go_live()
+            return
+        self._go_live()
+        self._queue_pieces(self._buffer.flush())
+
+    def _take(self, text: str) -> None:
+        if self._filter is not None:
+            text = self._filter.feed(text)
+        if not text:
+            return
+        self.received_chars += len(text)
+        self.last_text_at = time.monotonic()
+        pieces = self._buffer.feed(text)
+        if self._opening is None:
+            self._queue_pieces(pieces)
+            return
+        self._opening.append(text)
+        self._opening_size += len(text)
+        self._early += pieces
+        if self._opening_size > OPENING_LIMIT:
+            self._go_live()
+
+    def _go_live(self) -> None:
+        if self._opening is None:
+            return
+        self._opening = None
+        self._decided.set()
+        early, self._early = self._early, []
+        self._queue_pieces(early)
+
+    def _end(self) -> None:
+        tail = self._decoder.decode(b"", final=True)
+        if self._filter is not None:
+            tail = self._filter.feed(tail) + self._filter.close()
+        if tail:
+            self.received_chars += len(tail)
+            self.last_text_at = time.monotonic()
+        if self._opening is not None:  # all there at once: the caller speaks it whole
+            whole = "".join(self._opening) + tail
+            if not whole.strip():
+                raise InputError(f"{self.source} is empty", hint="give some text to speak")
+            self._whole = whole
+            self._decided.set()
+            return
+        self._queue_pieces(self._buffer.feed(tail) + self._buffer.flush())
+        if not self.pieces:
+            raise InputError(f"{self.source} is empty", hint="give some text to speak")
+        self.ended = True
+        self._put(TextEnded(self.pieces))
+
+    def _queue_pieces(self, pieces: list[Piece]) -> None:
+        now = time.monotonic()
+        for piece in pieces:
+            self.pieces += 1
+            self._put(LivePiece(piece, now))
+
+    def _put(self, item: LivePiece | TextEnded | BaseException) -> None:
+        while True:
+            try:
+                self._queue.put(item, timeout=_POLL)
+                break
+            except queue.Full:
+                if self._stop.is_set():
+                    return
+        if self._wake is not None:
+            self._wake()
+
+    def _poller(self) -> select.poll | None:
+        """A poll on the descriptor, or None for a regular file (always ready, never paused)."""
+        import stat
+
+        if stat.S_ISREG(os.fstat(self._fd).st_mode):
+            return None
+        poller = select.poll()
+        poller.register(self._fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        return poller
+
+
+def _readable(poller: select.poll, timeout: float | None) -> bool:
+    """Whether the descriptor has data (or its end) within `timeout` seconds (None: wait)."""
+    return bool(poller.poll(None if timeout is None else max(0, int(timeout * 1000))))
