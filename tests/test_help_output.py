@@ -154,7 +154,7 @@ def test_the_default_voice_is_shown_whole_at_any_width() -> None:
 
 def test_an_argument_shows_as_its_name_alone() -> None:
     text = help_text(["say"], 80)
-    assert re.search(r"^  TEXT  Text to speak", text, flags=re.M), text
+    assert re.search(r"^  TEXT\.\.\.  Text to speak", text, flags=re.M), text
 
 
 def test_voice_is_an_alias_of_speaker_listed_on_the_same_line() -> None:

@@ -49,6 +49,13 @@ def test_say_reads_piped_stdin_when_no_text_given(run_cli, server, tmp_path: Pat
     assert frames(tmp_path / "hi.flac") > 0
 
 
+def test_say_joins_unquoted_words_as_echo_does(run_cli, server, tmp_path: Path) -> None:
+    result = run_cli("say", "Hello", "world,", "-o", "x.flac", "how", "are", "you?")
+    assert result.returncode == 0, result.stderr
+    assert server.tts_requests()[0]["text"] == "Hello world, how are you?"
+    assert frames(tmp_path / "x.flac") > 0
+
+
 def test_say_file_dash_reads_stdin(run_cli, server) -> None:
     result = run_cli("say", "-f", "-", "-o", "x.flac", input="from dash")
     assert result.returncode == 0, result.stderr

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 import typer
 
@@ -25,16 +25,19 @@ _FALSE = {"0", "false", "f", "no", "n", "off"}
 class PlainValue:
     """Typer's runtime-coercion role for one parameter whose type is plain."""
 
-    def __init__(self, annotation: type, info: Any) -> None:
+    def __init__(self, annotation: type, info: Any, *, many: bool = False) -> None:
         self.annotation = annotation
+        self.many = many  # a list of them (an argument taking any number of words)
         self.low = info.min
         self.high = info.max
         self.case_sensitive = bool(getattr(info, "case_sensitive", True))
 
     def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
         if value is None:
-            return None
+            return () if self.many else None
         try:
+            if self.many:
+                return [self._convert(item) for item in value]
             return self._convert(value)
         except ValueError as exc:
             raise typer.BadParameter(str(exc), ctx=ctx, param=param) from None
@@ -86,10 +89,14 @@ class PlainValue:
             raise ValueError(f"{text} is above the maximum, {self.high}")
 
 
-def _plain_annotation(param: Any) -> type | None:
+def _plain_annotation(param: Any) -> tuple[type, bool] | None:
+    """The plain type of the parameter's values, and whether it takes a list of them."""
     descriptor = param.type_descriptor
     annotation = descriptor.annotation
     info = descriptor.parameter_info
+    many = get_origin(annotation) is list and len(get_args(annotation)) == 1
+    if many:
+        annotation = get_args(annotation)[0]
     if not isinstance(annotation, type) or descriptor.file_annotation is not None:
         return None
     if not (issubclass(annotation, _PLAIN) or issubclass(annotation, Enum)):
@@ -103,7 +110,7 @@ def _plain_annotation(param: Any) -> type | None:
         or getattr(info, "writable", False)
     ):
         return None
-    return annotation
+    return annotation, many
 
 
 def use_plain_values() -> None:
@@ -120,9 +127,10 @@ def use_plain_values() -> None:
 
     def get_runtime_param(param: Any) -> Any:
         if getattr(param, "_runtime_param", None) is None:
-            annotation = _plain_annotation(param)
-            if annotation is not None:
-                param._runtime_param = PlainValue(annotation, param.type_descriptor.parameter_info)
+            plain = _plain_annotation(param)
+            if plain is not None:
+                info = param.type_descriptor.parameter_info
+                param._runtime_param = PlainValue(plain[0], info, many=plain[1])
         return typer_builds(param)
 
     get_runtime_param.plain_values = True  # type: ignore[attr-defined]

@@ -40,7 +40,7 @@ class HelpContext(_click.Context):
 
 
 # Typer shows a value's Python type (`TEXT <str>`, `--profile <str>`); a name says more.
-_PYTHON_TYPE = re.compile(r" <(?:str|int|float|path|Path)>(?=$|\.\.\.)")
+_PYTHON_TYPE = re.compile(r" <(?:str|int|float|path|Path|list\[str\])>(?=$|\.\.\.)")
 
 
 def help_record(param: _click.Parameter, ctx: _click.Context) -> tuple[str, str] | None:
@@ -50,6 +50,8 @@ def help_record(param: _click.Parameter, ctx: _click.Context) -> tuple[str, str]
         return None
     name, text = record
     value_name = "" if param.param_type_name == "argument" else f" {(param.name or '').upper()}"
+    if param.param_type_name == "argument" and param.nargs == -1:
+        value_name = "..."  # any number of words: `TEXT...`
     return _PYTHON_TYPE.sub(value_name, name, count=1), text
 
 

@@ -52,9 +52,12 @@ EPILOG = (
 def say(
     context: typer.Context,
     text: Annotated[
-        str | None,
+        list[str] | None,
         typer.Argument(
-            metavar="TEXT", help="Text to speak. Omit it to read --file or piped stdin."
+            metavar="TEXT",
+            help="Text to speak (unquoted words are joined by spaces, as echo does). Omit it "
+            "to read --file or piped stdin.",
+            show_default=False,
         ),
     ] = None,
     file: Annotated[
@@ -149,7 +152,8 @@ def say(
     settings = ConnectionOptions.of(context.params).settings(
         speaker=speaker, temperature=temperature, format=fmt, max_chars=max_chars, jobs=jobs
     )
-    text_to_speak = read_text(text, file, terminal.stdin_bytes, terminal.stdin_is_tty)
+    words = " ".join(text) if text else None  # `say Hello world` says both words
+    text_to_speak = read_text(words, file, terminal.stdin_bytes, terminal.stdin_is_tty)
     voice = parse_speaker(settings.get("speaker"), frozenset(settings.custom_voices()))
     chosen_temperature = validate_temperature(settings.get("temperature"))
 
