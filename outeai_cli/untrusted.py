@@ -13,7 +13,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import zlib
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -78,6 +80,47 @@ def parse_json(
         raise ValueError("JSON nested too deep") from None
     except UnicodeDecodeError as exc:
         raise ValueError(f"not UTF-8 ({exc.reason})") from None
+
+
+class UnreadableFile(ValueError):
+    """A file that is not read: not a regular file, or larger than its limit."""
+
+
+def read_bounded(path: str | os.PathLike[str], limit: int, *, follow: bool = True) -> bytes:
+    """A regular file's bytes, at most `limit` of them: a FIFO, a device (/dev/zero), a
+    directory or a huge file is an UnreadableFile saying which, never read for ever or held
+    whole. Opening never waits for a FIFO's writer; `follow=False` refuses a symbolic link.
+    OSError (missing, no permission) passes through for the caller to word."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    if not follow:
+        flags |= os.O_NOFOLLOW
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        if not follow and os.path.islink(path):
+            raise UnreadableFile("it is a symbolic link") from None
+        raise
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise UnreadableFile("it is a directory")
+        if not stat.S_ISREG(mode):
+            raise UnreadableFile("it is not a regular file (a pipe, a device or a socket)")
+        chunks: list[bytes] = []
+        left = limit + 1
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
+    finally:
+        os.close(fd)
+    raw = b"".join(chunks)
+    if len(raw) > limit:
+        raise UnreadableFile(f"it is over {_size(limit)}")
+    return raw
+
+
+def _size(limit: int) -> str:
+    return f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit >> 10} KiB"
 
 
 def parse_json_object(

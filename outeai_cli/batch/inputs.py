@@ -21,9 +21,13 @@ from typing import Any, BinaryIO, NamedTuple
 from outeai_cli.audio.formats import format_for_path
 from outeai_cli.errors import Advice, InputError
 from outeai_cli.synthesis.textinput import decode_text
-from outeai_cli.untrusted import parse_json
+from outeai_cli.untrusted import UnreadableFile, parse_json, read_bounded
 
 MANIFEST_FIELDS = ("text", "file", "output", "speaker", "temperature")
+# What is read whole before the first request: a manifest, a text, standard input. A link to
+# /dev/zero or `yes |` is an error naming the limit, never a read until memory runs out.
+MAX_MANIFEST_BYTES = 64 << 20
+MAX_TEXT_BYTES = 16 << 20
 
 
 class BatchItem(NamedTuple):
@@ -40,7 +44,13 @@ def load_items(source: str, *, fmt: str, stdin: BinaryIO | None = None) -> list[
     if source == "-":
         if stdin is None:
             raise InputError("no standard input to read")
-        return _dedupe(_stdin_items(stdin.read(), fmt))
+        data = stdin.read(MAX_MANIFEST_BYTES + 1)
+        if len(data) > MAX_MANIFEST_BYTES:
+            raise InputError(
+                f"standard input is over {MAX_MANIFEST_BYTES >> 20} MiB",
+                hint="give the texts as a directory of .txt files or a manifest instead",
+            )
+        return _dedupe(_stdin_items(data, fmt))
     path = Path(source)
     if path.is_dir():
         return _dedupe(_directory_items(path, fmt))
@@ -52,14 +62,16 @@ def load_items(source: str, *, fmt: str, stdin: BinaryIO | None = None) -> list[
             f"cannot read {source} as a batch input",
             hint="give a directory of .txt files, a .jsonl or .csv manifest, or - for stdin",
         )
-    raw = _read(path)
+    raw = _read(path, MAX_MANIFEST_BYTES)
     rows = _jsonl_rows(raw, path) if suffix == ".jsonl" else _csv_rows(raw, path)
     return _dedupe(_manifest_items(rows, path, fmt))
 
 
-def _read(path: Path) -> str:
+def _read(path: Path, limit: int = MAX_TEXT_BYTES) -> str:
     try:
-        return decode_text(path.read_bytes(), os.fspath(path))
+        return decode_text(read_bounded(path, limit), os.fspath(path))
+    except UnreadableFile as exc:
+        raise InputError(f"cannot read {path}: {exc}", hint="give a text file") from None
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
 
@@ -137,7 +149,9 @@ def _manifest_items(
         else:
             file = path.parent / row["file"]
             try:
-                text = decode_text(file.read_bytes(), os.fspath(file))
+                text = decode_text(read_bounded(file, MAX_TEXT_BYTES), os.fspath(file))
+            except UnreadableFile as exc:
+                raise _row_error(path, number, f"cannot read {row['file']}: {exc}") from None
             except OSError as exc:
                 raise _row_error(
                     path, number, f"cannot read {row['file']}: {exc.strerror}"

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from outeai_cli.errors import Advice, Fix, InputError
-from outeai_cli.untrusted import parse_json
+from outeai_cli.untrusted import UnreadableFile, parse_json, read_bounded
 from outeai_cli.voices.speakers import Speaker
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from outeai_cli.synthesis.synthesize import SynthesisResult
 
 RESULTS_NAME = "outeai-results.jsonl"
+MAX_RESULTS_BYTES = 256 << 20  # ~800,000 items' lines, read whole at the start
 
 
 class ResultsLog:
@@ -32,9 +34,17 @@ class ResultsLog:
         self.path = path
         self.latest: dict[str, dict[str, Any]] = {}
         try:
-            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            # Never through a link: a results file pointing out of the output directory would
+            # have lines appended to whatever it points at.
+            raw = read_bounded(path, MAX_RESULTS_BYTES, follow=False)
+            lines = raw.decode("utf-8", errors="replace").splitlines()
         except FileNotFoundError:
             lines = []
+        except UnreadableFile as exc:
+            raise InputError(
+                f"cannot use the results file {path}: {exc}",
+                hint="remove it, or name another results file",
+            ) from None
         except OSError as exc:
             raise InputError(f"cannot read the results file {path}: {exc.strerror}") from None
         for line in lines:
@@ -48,7 +58,11 @@ class ResultsLog:
 
     def __enter__(self) -> ResultsLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "a", encoding="utf-8")
+        # O_NOFOLLOW again: a link planted between the read and this open is refused too.
+        fd = os.open(
+            self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666
+        )
+        self._file = os.fdopen(fd, "a", encoding="utf-8")
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -58,21 +58,15 @@ MAX_CONFIG_BYTES = 1 << 20
 def _read_bounded(path: Path) -> bytes:
     """The file's bytes, if it is a regular file of sane size: a link to /dev/zero, a FIFO or
     a huge file is refused instead of read for ever (or until memory runs out)."""
-    # O_NONBLOCK: opening a FIFO with no writer must not wait for one.
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    with os.fdopen(fd, "rb") as file:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ConfigError(
-                f"the config file {path} is not a regular file",
-                hint="point OUTEAI_CONFIG at a TOML file, or remove what is there",
-            )
-        raw = file.read(MAX_CONFIG_BYTES + 1)
-    if len(raw) > MAX_CONFIG_BYTES:
+    from outeai_cli.untrusted import UnreadableFile, read_bounded
+
+    try:
+        return read_bounded(path, MAX_CONFIG_BYTES)
+    except UnreadableFile as exc:
         raise ConfigError(
-            f"the config file {path} is over {MAX_CONFIG_BYTES >> 20} MiB",
-            hint="a config file is a few lines of TOML; fix it by hand or move it aside",
-        )
-    return raw
+            f"the config file {path} cannot be read: {exc}",
+            hint="point OUTEAI_CONFIG at a TOML file of a few lines, or move what is there aside",
+        ) from None
 
 
 def _check_shape(data: Mapping[str, Any], path: Path) -> None:
