@@ -1,4 +1,5 @@
-"""Shared fixtures: a real local server on a loopback port, and the CLI as a subprocess."""
+"""Shared fixtures: a real local server on a loopback port, and the CLI in this process or as
+a subprocess."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import sys
 import threading
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from outeai_cli.server.app import ServerSettings
 from outeai_cli.server.engines import ToneEngine
 from outeai_cli.server.faults import FaultPlan
 from outeai_cli.server.runner import LocalServer
+from tests.helpers import Result, run_in_process
 
 TOKEN = "test-token-0123456789abcdef"
 
@@ -92,17 +93,6 @@ def make_server() -> Iterator[Callable[..., ServerHandle]]:
         server.stop()
 
 
-@dataclass
-class Result:
-    returncode: int
-    stdout: bytes
-    stderr: str
-
-    @property
-    def out(self) -> str:
-        return self.stdout.decode("utf-8", "replace")
-
-
 @pytest.fixture
 def cli_env(tmp_path: Path, server: ServerHandle) -> dict[str, str]:
     """An environment pointing the CLI at the local server, with private config/cache dirs."""
@@ -124,8 +114,38 @@ def cli_env(tmp_path: Path, server: ServerHandle) -> dict[str, str]:
 
 
 @pytest.fixture
+def outeai(tmp_path: Path, cli_env: dict[str, str]) -> Callable[..., Result]:
+    """Run `outeai ARGS` in this process, in tmp_path, against the local server (the usual way).
+
+    `stdin_tty`/`stdout_tty`/`stderr_tty` make a stream claim to be a terminal.
+    """
+
+    def run(
+        *args: str,
+        input: bytes | str | None = None,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        stdin_tty: bool = False,
+        stdout_tty: bool = False,
+        stderr_tty: bool = False,
+    ) -> Result:
+        return run_in_process(
+            list(args),
+            input=input.encode() if isinstance(input, str) else input or b"",
+            env={**cli_env, **(env or {})},
+            cwd=cwd or tmp_path,
+            stdin_tty=stdin_tty,
+            stdout_tty=stdout_tty,
+            stderr_tty=stderr_tty,
+        )
+
+    return run
+
+
+@pytest.fixture
 def run_cli(tmp_path: Path, cli_env: dict[str, str]) -> Callable[..., Result]:
-    """Run `outeai ARGS` as a real subprocess in tmp_path."""
+    """Run `outeai ARGS` as a real subprocess in tmp_path: for what only a process shows
+    (signals, closed descriptors and pipes, the interpreter's start and exit)."""
 
     def run(
         *args: str,

@@ -145,23 +145,23 @@ TEXT = " ".join(f"Cached sentence number {i} is right here." for i in range(12))
 
 
 def test_cache_command_shows_the_pieces_a_long_say_kept_and_clears_them(
-    run_cli, server, tmp_path: Path
+    outeai, server, tmp_path: Path
 ) -> None:
-    assert run_cli("say", TEXT, "-o", "a.flac", "--max-chars", "100").returncode == 0
+    assert outeai("say", TEXT, "-o", "a.flac", "--max-chars", "100").returncode == 0
     pieces = len(server.tts_requests())
-    shown = run_cli("cache")
+    shown = outeai("cache")
     assert shown.returncode == 0, shown.stderr
     where = tmp_path / "cache" / "outeai" / "pieces"
     assert shown.out.startswith(f"{where}: {pieces} pieces, ")
-    report = json.loads(run_cli("cache", "--json").out)
+    report = json.loads(outeai("cache", "--json").out)
     assert report["entries"] == pieces and report["bytes"] > 0 and report["path"] == str(where)
 
-    cleared = run_cli("cache", "clear")
+    cleared = outeai("cache", "clear")
     assert cleared.returncode == 0
     assert cleared.out.startswith(f"Removed {pieces} pieces, ")
-    assert json.loads(run_cli("cache", "--json").out)["entries"] == 0
+    assert json.loads(outeai("cache", "--json").out)["entries"] == 0
     server.reset()
-    assert run_cli("say", TEXT, "-o", "b.flac", "--max-chars", "100").returncode == 0
+    assert outeai("say", TEXT, "-o", "b.flac", "--max-chars", "100").returncode == 0
     assert len(server.tts_requests()) == pieces  # nothing left to reuse
 
 

@@ -26,7 +26,7 @@ NO_ENV = {"OUTEAI_TOKEN": "", "OUTEAI_BASE_URL": ""}
 
 
 def config_file(tmp_path: Path) -> Path:
-    """Where the CLI under run_cli keeps its file (XDG_CONFIG_HOME=tmp_path/config)."""
+    """Where the CLI under outeai keeps its file (XDG_CONFIG_HOME=tmp_path/config)."""
     return tmp_path / "config" / "outeai" / "config.toml"
 
 
@@ -220,27 +220,27 @@ def test_registering_a_builtin_name_as_custom_is_refused(tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("key", [k for k in VALID if k != "token"])
-def test_set_get_unset_round_trip(run_cli, tmp_path: Path, key: str) -> None:
+def test_set_get_unset_round_trip(outeai, tmp_path: Path, key: str) -> None:
     raw, expected = VALID[key]
     env = {"OUTEAI_BASE_URL": ""}
-    assert run_cli("config", "set", key, raw, env=env).returncode == 0
+    assert outeai("config", "set", key, raw, env=env).returncode == 0
     stored = tomllib.loads(config_file(tmp_path).read_text())
     assert stored == {key: expected}
-    got = run_cli("config", "get", key, env=env)
+    got = outeai("config", "get", key, env=env)
     assert got.returncode == 0, got.stderr
     assert got.out.strip() == (f"{expected:g}" if isinstance(expected, float) else str(expected))
-    unset = run_cli("config", "unset", key, env=env)
+    unset = outeai("config", "unset", key, env=env)
     assert unset.returncode == 0
     assert f"removed {key} from {config_file(tmp_path)}" in unset.stderr
     assert tomllib.loads(config_file(tmp_path).read_text()) == {}
-    again = run_cli("config", "unset", key, env=env)
+    again = outeai("config", "unset", key, env=env)
     assert again.returncode == 0 and "nothing changed" in again.stderr
 
 
-def test_set_rejects_a_bad_value_with_exit_2_and_leaves_the_file(run_cli, tmp_path: Path) -> None:
+def test_set_rejects_a_bad_value_with_exit_2_and_leaves_the_file(outeai, tmp_path: Path) -> None:
     path = write_config(tmp_path, "temperature = 0.5\n")
     before = digest(path)
-    result = run_cli("config", "set", "temperature", "3")
+    result = outeai("config", "set", "temperature", "3")
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "outeai: error: invalid temperature '3': must be a number from 0.1 to 1.0; "
@@ -249,8 +249,8 @@ def test_set_rejects_a_bad_value_with_exit_2_and_leaves_the_file(run_cli, tmp_pa
     assert digest(path) == before
 
 
-def test_unknown_key_lists_the_valid_ones(run_cli, tmp_path: Path) -> None:
-    result = run_cli("config", "set", "voice", "X")
+def test_unknown_key_lists_the_valid_ones(outeai, tmp_path: Path) -> None:
+    result = outeai("config", "set", "voice", "X")
     assert result.returncode == 2
     assert "unknown setting 'voice'" in result.stderr
     assert (
@@ -260,15 +260,15 @@ def test_unknown_key_lists_the_valid_ones(run_cli, tmp_path: Path) -> None:
     assert not config_file(tmp_path).exists()
 
 
-def test_set_without_value_is_only_for_the_token(run_cli) -> None:
-    result = run_cli("config", "set", "speaker")
+def test_set_without_value_is_only_for_the_token(outeai) -> None:
+    result = outeai("config", "set", "speaker")
     assert result.returncode == 2
     assert "give a value: outeai config set speaker VALUE" in result.stderr
 
 
-def test_show_lists_every_setting_with_its_source(run_cli, tmp_path: Path, server) -> None:
+def test_show_lists_every_setting_with_its_source(outeai, tmp_path: Path, server) -> None:
     write_config(tmp_path, 'speaker = "EN-MALE-1-NEUTRAL"\n')
-    result = run_cli("config", "show")
+    result = outeai("config", "show")
     assert result.returncode == 0, result.stderr
     table = parse_columns(result.out.splitlines()[: len(SETTINGS) + 1])
     rows = {row["SETTING"]: [row["VALUE"], row["SOURCE"]] for row in table}
@@ -282,9 +282,9 @@ def test_show_lists_every_setting_with_its_source(run_cli, tmp_path: Path, serve
     assert "─" not in result.out and "│" not in result.out  # piped: no box drawing
 
 
-def test_show_json_carries_values_and_sources(run_cli, tmp_path: Path) -> None:
+def test_show_json_carries_values_and_sources(outeai, tmp_path: Path) -> None:
     write_config(tmp_path, "timeout = 30.0\n")
-    result = run_cli("config", "show", "--json", "--base-url", "https://flag.example/api/v1")
+    result = outeai("config", "show", "--json", "--base-url", "https://flag.example/api/v1")
     report = json.loads(result.out)
     assert report["config_file"] == str(config_file(tmp_path))
     assert report["config_file_exists"] is True
@@ -304,26 +304,26 @@ def test_show_as_a_rich_table_on_a_terminal(cli_env, tmp_path: Path) -> None:
     assert "SETTING" in screen and "─" in screen and "temperature" in screen
 
 
-def test_path_prints_the_xdg_location_and_honours_outeai_config(run_cli, tmp_path: Path) -> None:
-    assert run_cli("config", "path").out.strip() == str(config_file(tmp_path))
+def test_path_prints_the_xdg_location_and_honours_outeai_config(outeai, tmp_path: Path) -> None:
+    assert outeai("config", "path").out.strip() == str(config_file(tmp_path))
     custom = tmp_path / "custom.toml"
-    result = run_cli("config", "path", env={"OUTEAI_CONFIG": str(custom)})
+    result = outeai("config", "path", env={"OUTEAI_CONFIG": str(custom)})
     assert result.out.strip() == str(custom)
-    run_cli("config", "set", "speaker", "EN-MALE-1-NEUTRAL", env={"OUTEAI_CONFIG": str(custom)})
+    outeai("config", "set", "speaker", "EN-MALE-1-NEUTRAL", env={"OUTEAI_CONFIG": str(custom)})
     assert tomllib.loads(custom.read_text()) == {"speaker": "EN-MALE-1-NEUTRAL"}
     assert not config_file(tmp_path).exists()
 
 
-def test_get_token_without_one_exits_3_with_the_fix(run_cli) -> None:
-    result = run_cli("config", "get", "token", env=NO_ENV)
+def test_get_token_without_one_exits_3_with_the_fix(outeai) -> None:
+    result = outeai("config", "get", "token", env=NO_ENV)
     assert result.returncode == 3
     assert result.stderr.strip() == (
         "outeai: error: no API token; run 'outeai config set token' or export OUTEAI_TOKEN=..."
     )
 
 
-def test_set_notes_when_the_environment_still_takes_precedence(run_cli) -> None:
-    result = run_cli("config", "set", "base_url", "https://file.example/api/v1")
+def test_set_notes_when_the_environment_still_takes_precedence(outeai) -> None:
+    result = outeai("config", "set", "base_url", "https://file.example/api/v1")
     assert result.returncode == 0
     assert (
         "note: base_url is still taken from the environment (OUTEAI_BASE_URL), which comes first"
@@ -334,17 +334,17 @@ def test_set_notes_when_the_environment_still_takes_precedence(run_cli) -> None:
 # -- file permissions and damage ----------------------------------------------------------------
 
 
-def test_written_file_is_0600_in_a_0700_directory(run_cli, tmp_path: Path) -> None:
-    assert run_cli("config", "set", "speaker", "EN-MALE-1-NEUTRAL").returncode == 0
+def test_written_file_is_0600_in_a_0700_directory(outeai, tmp_path: Path) -> None:
+    assert outeai("config", "set", "speaker", "EN-MALE-1-NEUTRAL").returncode == 0
     path = config_file(tmp_path)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(path.parent).st_mode) == 0o700
 
 
-def test_group_readable_file_gets_a_warning_naming_the_chmod_fix(run_cli, tmp_path: Path) -> None:
+def test_group_readable_file_gets_a_warning_naming_the_chmod_fix(outeai, tmp_path: Path) -> None:
     path = write_config(tmp_path, 'speaker = "EN-MALE-1-NEUTRAL"\n')
     path.chmod(0o640)
-    result = run_cli("config", "show")
+    result = outeai("config", "show")
     assert result.returncode == 0
     warnings = [line for line in result.stderr.splitlines() if "warning" in line]
     assert warnings == [
@@ -353,9 +353,9 @@ def test_group_readable_file_gets_a_warning_naming_the_chmod_fix(run_cli, tmp_pa
     ]
 
 
-def test_a_private_file_gets_no_warning(run_cli, tmp_path: Path) -> None:
+def test_a_private_file_gets_no_warning(outeai, tmp_path: Path) -> None:
     write_config(tmp_path, 'speaker = "EN-MALE-1-NEUTRAL"\n')
-    assert run_cli("config", "show").stderr == ""
+    assert outeai("config", "show").stderr == ""
 
 
 CORRUPT = 'speaker = "EN-MALE-1-NEUTRAL"\ntemperature = = 0.5\n'
@@ -376,11 +376,11 @@ READERS = [
 
 @pytest.mark.parametrize("args", READERS, ids=" ".join)
 def test_corrupt_file_is_reported_with_line_and_left_unchanged(
-    run_cli, tmp_path: Path, server, args: tuple[str, ...]
+    outeai, tmp_path: Path, server, args: tuple[str, ...]
 ) -> None:
     path = write_config(tmp_path, CORRUPT)
     before = digest(path)
-    result = run_cli(*args, input="new-token-value-1234567\n")
+    result = outeai(*args, input="new-token-value-1234567\n")
     assert result.returncode == 2
     line = result.stderr.strip()
     assert line.startswith(f"outeai: error: the config file {path} is not valid TOML: ")
@@ -392,32 +392,32 @@ def test_corrupt_file_is_reported_with_line_and_left_unchanged(
     assert not (tmp_path / "x.flac").exists()
 
 
-def test_config_path_still_works_on_a_corrupt_file(run_cli, tmp_path: Path) -> None:
+def test_config_path_still_works_on_a_corrupt_file(outeai, tmp_path: Path) -> None:
     path = write_config(tmp_path, CORRUPT)
-    result = run_cli("config", "path")
+    result = outeai("config", "path")
     assert (result.returncode, result.out.strip()) == (0, str(path))
 
 
 # -- the token from stdin or a hidden prompt --------------------------------------------------
 
 
-def test_set_token_reads_one_line_from_piped_stdin(run_cli, tmp_path: Path) -> None:
-    result = run_cli("config", "set", "token", input=f"{LONG_TOKEN}\nsecond line\n")
+def test_set_token_reads_one_line_from_piped_stdin(outeai, tmp_path: Path) -> None:
+    result = outeai("config", "set", "token", input=f"{LONG_TOKEN}\nsecond line\n")
     assert result.returncode == 0, result.stderr
     assert tomllib.loads(config_file(tmp_path).read_text()) == {"token": LONG_TOKEN}
     assert LONG_TOKEN not in result.stderr + result.out
     assert "set token = cfg-…6Uy9" in result.stderr
 
 
-def test_set_token_with_empty_stdin_is_an_error(run_cli, tmp_path: Path) -> None:
-    result = run_cli("config", "set", "token", input="")
+def test_set_token_with_empty_stdin_is_an_error(outeai, tmp_path: Path) -> None:
+    result = outeai("config", "set", "token", input="")
     assert result.returncode == 2
     assert "no token on stdin" in result.stderr
     assert not config_file(tmp_path).exists()
 
 
-def test_set_token_on_the_command_line_warns_about_shell_history(run_cli) -> None:
-    result = run_cli("config", "set", "token", LONG_TOKEN)
+def test_set_token_on_the_command_line_warns_about_shell_history(outeai) -> None:
+    result = outeai("config", "set", "token", LONG_TOKEN)
     assert result.returncode == 0
     assert "stays in your shell history" in result.stderr
 
@@ -428,7 +428,7 @@ def test_set_token_on_a_terminal_prompts_without_echo(cli_env, tmp_path: Path) -
         {**cli_env, "TERM": "xterm-256color"},
         tmp_path,
         stdin_tty=True,
-        answer=(b"API token", f"{LONG_TOKEN}\r".encode()),
+        answer=(b"API token: ", f"{LONG_TOKEN}\r".encode()),
     )
     assert code == 0, screen
     assert "API token:" in screen
@@ -439,51 +439,51 @@ def test_set_token_on_a_terminal_prompts_without_echo(cli_env, tmp_path: Path) -
 # -- profiles through the CLI --------------------------------------------------------------------
 
 
-def test_profile_set_writes_its_table_and_show_reports_it(run_cli, tmp_path: Path) -> None:
-    result = run_cli("config", "set", "--profile", "work", "speaker", "EN-MALE-2-NEUTRAL")
+def test_profile_set_writes_its_table_and_show_reports_it(outeai, tmp_path: Path) -> None:
+    result = outeai("config", "set", "--profile", "work", "speaker", "EN-MALE-2-NEUTRAL")
     assert result.returncode == 0
     assert "[profiles.work]" in result.stderr
     data = tomllib.loads(config_file(tmp_path).read_text())
     assert data == {"profiles": {"work": {"speaker": "EN-MALE-2-NEUTRAL"}}}
-    shown = json.loads(run_cli("config", "show", "--profile", "work", "--json").out)
+    shown = json.loads(outeai("config", "show", "--profile", "work", "--json").out)
     assert shown["profile"] == "work"
     assert shown["settings"]["speaker"] == {"value": "EN-MALE-2-NEUTRAL", "source": "profile work"}
-    by_env = json.loads(run_cli("config", "show", "--json", env={"OUTEAI_PROFILE": "work"}).out)
+    by_env = json.loads(outeai("config", "show", "--json", env={"OUTEAI_PROFILE": "work"}).out)
     assert by_env["settings"]["speaker"]["source"] == "profile work"
-    plain = json.loads(run_cli("config", "show", "--json").out)
+    plain = json.loads(outeai("config", "show", "--json").out)
     assert plain["settings"]["speaker"]["source"] == "default"
 
 
-def test_unknown_profile_exits_2(run_cli) -> None:
-    result = run_cli("config", "show", "--profile", "nope")
+def test_unknown_profile_exits_2(outeai) -> None:
+    result = outeai("config", "show", "--profile", "nope")
     assert result.returncode == 2
     assert "unknown profile 'nope'" in result.stderr
 
 
-def test_say_uses_the_profile_base_url_and_token(run_cli, tmp_path: Path, server) -> None:
+def test_say_uses_the_profile_base_url_and_token(outeai, tmp_path: Path, server) -> None:
     write_config(
         tmp_path,
         'base_url = "http://127.0.0.1:1/api/v1"\n'
         f'[profiles.local]\nbase_url = "{server.base_url}"\ntoken = "{TOKEN}"\n'
         'speaker = "EN-MALE-1-NEUTRAL"\n',
     )
-    result = run_cli("say", "hi", "-o", "x.flac", "--profile", "local", env=NO_ENV)
+    result = outeai("say", "hi", "-o", "x.flac", "--profile", "local", env=NO_ENV)
     assert result.returncode == 0, result.stderr
     assert server.tts_requests()[0]["speaker"] == {"default": "EN-MALE-1-NEUTRAL"}
 
 
-def test_say_flag_beats_environment_beats_file(run_cli, tmp_path: Path, server) -> None:
+def test_say_flag_beats_environment_beats_file(outeai, tmp_path: Path, server) -> None:
     write_config(
         tmp_path, 'speaker = "EN-MALE-1-NEUTRAL"\nbase_url = "http://127.0.0.1:1/api/v1"\n'
     )
-    assert run_cli("say", "a", "-o", "a.flac").returncode == 0  # env base_url beats the file
-    assert run_cli("say", "b", "-o", "b.flac", "-s", "DE-FEMALE-1-NEUTRAL").returncode == 0
+    assert outeai("say", "a", "-o", "a.flac").returncode == 0  # env base_url beats the file
+    assert outeai("say", "b", "-o", "b.flac", "-s", "DE-FEMALE-1-NEUTRAL").returncode == 0
     speakers = [r["speaker"] for r in server.tts_requests()]
     assert speakers == [{"default": "EN-MALE-1-NEUTRAL"}, {"default": "DE-FEMALE-1-NEUTRAL"}]
 
 
-def test_sdk_token_variable_is_enough_for_say(run_cli, server) -> None:
-    result = run_cli(
+def test_sdk_token_variable_is_enough_for_say(outeai, server) -> None:
+    result = outeai(
         "say", "hi", "-o", "x.flac", env={"OUTEAI_TOKEN": "", "OUTEAI_API_TOKEN": TOKEN}
     )
     assert result.returncode == 0, result.stderr
@@ -505,13 +505,13 @@ def test_config_commands_do_not_import_httpx_or_soundfile(run_cli, tmp_path: Pat
 
 
 def test_a_hand_written_number_where_text_belongs_is_a_config_error(
-    run_cli, server, tmp_path: Path
+    outeai, server, tmp_path: Path
 ) -> None:
     path = tmp_path / "config" / "outeai" / "config.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("speaker = 3\n")
     path.chmod(0o600)
-    result = run_cli("say", "hi", "-o", "x.flac")
+    result = outeai("say", "hi", "-o", "x.flac")
     assert result.returncode == 2
     assert "invalid speaker 3 in config file: must be a string" in result.stderr
     assert server.tts_requests() == []
@@ -545,9 +545,9 @@ def test_a_config_file_that_is_not_a_small_toml_file_is_one_line(
     assert server.tts_requests() == []
 
 
-def test_a_hand_edited_voice_description_cannot_act_on_the_terminal(run_cli, tmp_path) -> None:
+def test_a_hand_edited_voice_description_cannot_act_on_the_terminal(outeai, tmp_path) -> None:
     write_config(tmp_path, '[voices.mine]\ndescription = "\\u001b]0;TITLE\\u0007\\u001b[2Jhello"\n')
-    result = run_cli("voices", "--local", "--kind", "custom")
+    result = outeai("voices", "--local", "--kind", "custom")
     assert result.returncode == 0, result.stderr
     assert "\x1b" not in result.out and "\x07" not in result.out
     assert "hello" in result.out

@@ -4,12 +4,13 @@
 # annotation at start-up, a measurable share of `outeai --help`.
 
 import atexit
+import contextlib
 import functools
 import gc
 import signal
 import sys
-from collections.abc import Callable
-from typing import Annotated, Any, NoReturn
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from typer._click.exceptions import NoArgsIsHelpError
@@ -20,6 +21,9 @@ from outeai_cli.cli.helptext import use_panels
 from outeai_cli.cli.machine import json_requested, print_error_object
 from outeai_cli.cli.options import examples
 from outeai_cli.errors import InterruptedByUser
+
+if TYPE_CHECKING:
+    from outeai_cli.cli.terminal import Terminal
 
 root_app = typer.Typer(
     name="outeai",
@@ -43,11 +47,12 @@ root_app = typer.Typer(
 )
 
 
-def _version(value: bool) -> None:
+def _version(ctx: typer.Context, value: bool) -> None:
     if value:
         from outeai_cli import __version__
+        from outeai_cli.cli.terminal import Terminal
 
-        typer.echo(f"outeai {__version__}")
+        Terminal.of(ctx).print_out(f"outeai {__version__}")
         raise typer.Exit()
 
 
@@ -147,11 +152,9 @@ def __getattr__(name: str) -> typer.Typer:
     raise AttributeError(name)
 
 
-def _commands_for(args: list[str]) -> tuple[str, ...]:
+def _commands_for(args: list[str], environ: Mapping[str, str]) -> tuple[str, ...]:
     """The commands a command line needs: the one it names, else all (help, completion, typos)."""
-    import os
-
-    if args and args[0] in COMMAND_NAMES and "_OUTEAI_COMPLETE" not in os.environ:
+    if args and args[0] in COMMAND_NAMES and "_OUTEAI_COMPLETE" not in environ:
         return (args[0],)
     return COMMAND_NAMES
 
@@ -222,11 +225,9 @@ class MessageStream:
         return getattr(self._stream, name)
 
 
-def main() -> None:
+def main() -> NoReturn:
+    """The `outeai` program: `run` on the process's own streams, signals and exit status."""
     _occupy_closed_standard_streams()  # first: before anything else opens a file
-    from outeai_cli.cli.errors import error_parts, interrupted, report, say_line, unexpected
-    from outeai_cli.errors import ExitCode, OuteAIError
-
     # A closed terminal (SIGHUP) stops a run like SIGTERM: cleanup runs, nothing is left.
     signal.signal(signal.SIGTERM, _on_stop_signal)
     signal.signal(signal.SIGHUP, _on_stop_signal)
@@ -238,45 +239,78 @@ def main() -> None:
     # made (Typer, pydantic, httpx): ~30 ms of a short command. Nothing of ours waits on
     # them (files are closed by `with`), so move them out of the collector's sight at exit.
     atexit.register(gc.freeze)
-    as_json = json_requested(sys.argv[1:])
+    from outeai_cli.cli.terminal import Terminal
 
-    def fail(exit_code: int, message: str, hint: str | None = None) -> NoReturn:
-        """Exit after the stderr line was printed; with --json, the error object on stdout."""
+    sys.exit(run(sys.argv[1:], Terminal()))
+
+
+def run(args: list[str], terminal: "Terminal") -> int:
+    """Run one command line and return its exit status. Everything it writes goes through
+    `terminal` (the process's streams in `main`), so a test can run it in-process."""
+    from outeai_cli.cli.errors import error_parts, format_error, interrupted, unexpected
+    from outeai_cli.errors import ExitCode, OuteAIError
+
+    as_json = json_requested(args)
+
+    def fail(exit_code: int, line: str, message: str, hint: str | None = None) -> int:
+        """Say `line` on stderr; with --json, the error object on stdout."""
+        terminal.print_err(line)
         if as_json:
-            print_error_object(message, exit_code, hint)
-        sys.exit(exit_code)
+            print_error_object(terminal, message, exit_code, hint)
+        return exit_code
+
+    def stopped(exit_code: ExitCode, message: str) -> int:
+        return fail(int(exit_code), f"outeai: {message}", message)
 
     try:
-        command = _register(_commands_for(sys.argv[1:]))
-        code = command(standalone_mode=False, prog_name="outeai")
+        command = _register(_commands_for(args, terminal.environ))
+        with _click_prints_to(terminal):
+            code = command(args, standalone_mode=False, prog_name="outeai", obj=terminal)
     except InterruptedByUser as exc:
-        fail(int(ExitCode.INTERRUPTED), interrupted(notes=notes_of(exc)))
+        return stopped(ExitCode.INTERRUPTED, interrupted(notes=notes_of(exc)))
     except OuteAIError as exc:
-        fail(report(exc), *error_parts(exc))
+        return fail(int(exc.exit_code), format_error(exc), *error_parts(exc))
     except NoArgsIsHelpError as exc:  # bare `outeai`, `outeai config`: help, as gh and git do
-        print(exc.ctx.get_help())
-        sys.exit(0)
+        terminal.print_out(exc.ctx.get_help())
+        return 0
     except typer.TyperException as exc:  # Typer's (vendored) Click usage errors
         message, hint = usage_error(exc)
-        say_line(f"outeai: error: {message}{'' if message.endswith('?') else ';'} {hint}")
-        fail(exc.exit_code, message, hint)
+        line = f"outeai: error: {message}{'' if message.endswith('?') else ';'} {hint}"
+        return fail(exc.exit_code, line, message, hint)
     except (KeyboardInterrupt, typer.Abort) as exc:
-        fail(int(ExitCode.INTERRUPTED), interrupted(notes=notes_of(exc)))
+        return stopped(ExitCode.INTERRUPTED, interrupted(notes=notes_of(exc)))
     except Terminated as exc:
         hung_up = exc.signum == signal.SIGHUP
-        fail(
-            int(ExitCode.HUNG_UP if hung_up else ExitCode.TERMINATED),
+        return stopped(
+            ExitCode.HUNG_UP if hung_up else ExitCode.TERMINATED,
             interrupted("hung up" if hung_up else "terminated", notes_of(exc)),
         )
     except (BrokenPipeError, StdoutClosed):
-        _quiet_broken_pipe()
+        # The reader went away (e.g. `| head`): stop quietly, as a process killed by SIGPIPE.
+        terminal.stdout_gone()
+        return 141
     except OSError as exc:
         message = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
-        say_line(f"outeai: error: {message}")
-        fail(int(ExitCode.FAILURE), message)
+        return fail(int(ExitCode.FAILURE), f"outeai: error: {message}", message)
     except Exception as exc:  # a bug: one line (the traceback only with OUTEAI_DEBUG=1)
-        fail(int(ExitCode.FAILURE), unexpected(exc))
-    sys.exit(code if isinstance(code, int) else 0)
+        if terminal.environ.get("OUTEAI_DEBUG") == "1":
+            import traceback
+
+            traceback.print_exception(exc, file=terminal.stderr)
+        message, hint = unexpected(exc)
+        return fail(int(ExitCode.FAILURE), f"outeai: error: {message}; {hint}", message)
+    return code if isinstance(code, int) else 0
+
+
+@contextlib.contextmanager
+def _click_prints_to(terminal: "Terminal") -> Iterator[None]:
+    """Click prints --help and completion scripts to `sys.stdout` itself: make that the
+    terminal's stdout while a command line runs (in a process it already is)."""
+    if terminal.stdout is sys.stdout:
+        yield
+        return
+    with contextlib.redirect_stdout(terminal.stdout):
+        yield
 
 
 def usage_error(exc: typer.TyperException) -> tuple[str, str]:
@@ -290,13 +324,3 @@ def usage_error(exc: typer.TyperException) -> tuple[str, str]:
 
 def notes_of(exc: BaseException) -> list[str]:
     return list(getattr(exc, "__notes__", ()))
-
-
-def _quiet_broken_pipe() -> None:
-    import os
-
-    # The reader went away (e.g. `| head`): stop quietly; point stdout at /dev/null so the
-    # interpreter's final flush does not complain.
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    sys.exit(141)

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from outeai_cli.cli.options import JsonOpt, examples
+from outeai_cli.cli.terminal import Terminal
 
 EPILOG = (
     examples("outeai cache", "outeai cache --json", "outeai cache clear")
@@ -39,11 +40,11 @@ def show(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
     stats = PieceCache().stats()
     if as_json:
-        typer.echo(
+        Terminal.current().print_out(
             json.dumps({"path": str(stats.path), "entries": stats.entries, "bytes": stats.bytes})
         )
         return
-    typer.echo(f"{stats.path}: {_describe(stats.entries, stats.bytes)}")
+    Terminal.current().print_out(f"{stats.path}: {_describe(stats.entries, stats.bytes)}")
 
 
 @app.command("clear", epilog=examples("outeai cache clear"))
@@ -57,10 +58,12 @@ def clear(
 
     removed = PieceCache().clear()
     if as_json:
-        typer.echo(
+        Terminal.current().print_out(
             json.dumps(
                 {"path": str(removed.path), "entries": removed.entries, "bytes": removed.bytes}
             )
         )
         return
-    typer.echo(f"Removed {_describe(removed.entries, removed.bytes)} from {removed.path}")
+    Terminal.current().print_out(
+        f"Removed {_describe(removed.entries, removed.bytes)} from {removed.path}"
+    )

@@ -3,12 +3,12 @@
 # No `from __future__ import annotations` here: Typer would re-evaluate every string
 # annotation at start-up, a measurable share of `outeai --help`.
 
-import sys
 from typing import Annotated, Any
 
 import typer
 
 from outeai_cli.cli.options import BaseUrlOpt, ProfileOpt, TokenOpt, examples
+from outeai_cli.cli.terminal import Terminal
 from outeai_cli.settings.table import SETTINGS
 
 EPILOG = examples(
@@ -61,7 +61,7 @@ def _table(profile: str | None) -> str:
 
 
 def _say(text: str) -> None:
-    print(f"outeai: {text}", file=sys.stderr)
+    Terminal.current().print_err(f"outeai: {text}")
 
 
 def _warn(warnings: list[str]) -> None:
@@ -71,14 +71,11 @@ def _warn(warnings: list[str]) -> None:
 
 def _read_token() -> str:
     """A hidden prompt on a terminal; otherwise the first line of stdin."""
-    import click
-
-    from outeai_cli.cli.terminal import Terminal
     from outeai_cli.errors import InputError
 
-    terminal = Terminal()
+    terminal = Terminal.current()
     if terminal.stdin_is_tty:
-        return str(click.prompt("API token", hide_input=True, err=True))
+        return terminal.prompt_hidden("API token")
     line = terminal.stdin_bytes.readline().decode("utf-8", "replace")
     if not line.strip():
         raise InputError(
@@ -157,7 +154,7 @@ def get(key: KeyArg, profile: ProfileOpt = None, reveal: RevealOpt = False) -> N
             raise AuthenticationError("no API token", advice=(Advice(Fix.GIVE, "token"),))
         _say(f"{name} is not set")
         return
-    typer.echo(_display(name, value, reveal))
+    Terminal.current().print_out(_display(name, value, reveal))
 
 
 @app.command("unset", epilog=EPILOG)
@@ -187,7 +184,6 @@ def show(
 ) -> None:
     """Show every effective setting and where it came from."""
     from outeai_cli.cli.tables import print_rows
-    from outeai_cli.cli.terminal import Terminal
     from outeai_cli.settings.config import Settings
     from outeai_cli.settings.file import config_path
 
@@ -213,15 +209,15 @@ def show(
         }
         import json
 
-        typer.echo(json.dumps(report, indent=2))
+        Terminal.current().print_out(json.dumps(report, indent=2))
         return
-    terminal = Terminal()
+    terminal = Terminal.current()
     rows = [[name, _display(name, r.value, reveal), r.source] for name, r in effective.items()]
     print_rows(terminal, ["SETTING", "VALUE", "SOURCE"], rows)
     note = "" if path.exists() else " (not created yet)"
-    typer.echo(f"config file: {path}{note}")
+    terminal.print_out(f"config file: {path}{note}")
     if settings.profile:
-        typer.echo(f"profile: {settings.profile}")
+        terminal.print_out(f"profile: {settings.profile}")
 
 
 @app.command("path", epilog=EPILOG)
@@ -229,4 +225,4 @@ def path() -> None:
     """Print the config file's path (OUTEAI_CONFIG, else the user config dir)."""
     from outeai_cli.settings.file import config_path
 
-    typer.echo(str(config_path()))
+    Terminal.current().print_out(str(config_path()))

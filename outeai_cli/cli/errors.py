@@ -6,7 +6,6 @@ The only place advice (`outeai_cli.errors.Advice`) becomes words with flag names
 from __future__ import annotations
 
 import signal
-import sys
 from collections.abc import Sequence
 
 from outeai_cli.errors import Advice, Fix, OuteAIError
@@ -114,39 +113,17 @@ def error_parts(exc: OuteAIError) -> tuple[str, str]:
     return clean_text(exc.message.rstrip("."), limit=4000), clean_text(hint_text(exc))
 
 
-def unexpected(exc: BaseException) -> str:
-    """Report an exception no one expected in one line; the traceback if OUTEAI_DEBUG=1."""
-    import os
-
+def unexpected(exc: BaseException) -> tuple[str, str]:
+    """An exception no one expected, in one line: its message, and the hint that it is a bug."""
     from outeai_cli.untrusted import clean_text
 
-    if os.environ.get("OUTEAI_DEBUG") == "1":
-        import traceback
-
-        traceback.print_exception(exc, file=sys.stderr)
     detail = clean_text(str(exc), limit=300)
     message = f"unexpected {type(exc).__name__}" + (f": {detail}" if detail else "")
-    hint = "this is a bug in outeai; run it again with OUTEAI_DEBUG=1 for the traceback"
-    say_line(f"outeai: error: {message}; {hint}")
-    return message
-
-
-def say_line(line: str) -> None:
-    """One line on stderr; on a terminal wrapped between words (a path is never cut)."""
-    from outeai_cli.cli.terminal import Terminal
-
-    Terminal().print_err(line)
-
-
-def report(exc: OuteAIError) -> int:
-    say_line(format_error(exc))
-    return int(exc.exit_code)
+    return message, "this is a bug in outeai; run it again with OUTEAI_DEBUG=1 for the traceback"
 
 
 def interrupted(signal_name: str = "interrupted", notes: Sequence[str] = ()) -> str:
-    """Report a stop in one line: what the run kept and what its output holds (the notes the
-    library and the command added to the exception). Returns the line's message."""
+    """A stop in one line: what the run kept and what its output holds (the notes the library
+    and the command added to the exception)."""
     # A command that writes files says what it kept; the others (serve, config...) just stop.
-    message = "; ".join([signal_name, *notes])
-    say_line(f"outeai: {message}")
-    return message
+    return "; ".join([signal_name, *notes])

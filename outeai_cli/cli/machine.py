@@ -8,10 +8,13 @@ human line still goes to stderr.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from outeai_cli.errors import ExitCode
+
+if TYPE_CHECKING:
+    from outeai_cli.cli.terminal import Terminal
 
 _CODES: dict[int, str] = {
     ExitCode.FAILURE: "failure",
@@ -47,7 +50,7 @@ def error_object(message: str, exit_code: int, hint: str | None) -> dict[str, ob
     }
 
 
-def print_error_object(message: str, exit_code: int, hint: str | None) -> None:
+def print_error_object(terminal: Terminal, message: str, exit_code: int, hint: str | None) -> None:
     import json  # only on this path: start-up stays light
 
-    print(json.dumps(error_object(message, exit_code, hint)), file=sys.stdout, flush=True)
+    terminal.print_out(json.dumps(error_object(message, exit_code, hint)))

@@ -275,8 +275,7 @@ class ConnectionOptions(NamedTuple):
 
         Warnings about the config file (readable by others) are printed here, once.
         """
-        import sys
-
+        from outeai_cli.cli.terminal import Terminal
         from outeai_cli.settings.config import Settings
 
         flags: dict[str, object] = {
@@ -295,7 +294,7 @@ class ConnectionOptions(NamedTuple):
         }
         settings = Settings(flags, profile=self.profile)
         for warning in settings.warnings:
-            print(f"outeai: warning: {warning}", file=sys.stderr)
+            Terminal.current().print_err(f"outeai: warning: {warning}")
         return settings
 
 

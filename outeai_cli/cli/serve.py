@@ -4,8 +4,6 @@
 # annotation at start-up, a measurable share of `outeai --help`.
 
 import contextlib
-import os
-import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -229,15 +227,17 @@ def serve(
     ] = False,
 ) -> None:
     """Run a local server that speaks the OuteTTS API, for offline use and tests."""
+    from outeai_cli.cli.terminal import Terminal
     from outeai_cli.errors import InputError
     from outeai_cli.server.common import ServerSettings
     from outeai_cli.server.engines import ENGINE_NAMES, pick_engine
     from outeai_cli.server.faults import ALL_FAULTS, FaultPlan
     from outeai_cli.server.runner import bind, serve_forever
 
+    terminal = Terminal.current()
     if list_faults:
         for name, description in ALL_FAULTS.items():
-            typer.echo(f"{name:24} {description}")
+            terminal.print_out(f"{name:24} {description}")
         return
     if quiet and json_log:
         raise InputError("--quiet and --json-log contradict each other", hint="pick one")
@@ -248,7 +248,9 @@ def serve(
     except ValueError as exc:
         raise InputError(str(exc)) from None
     tokens = set(token or [])
-    tokens |= {t.strip() for t in os.environ.get("OUTEAI_SERVE_TOKENS", "").split(",") if t.strip()}
+    tokens |= {
+        t.strip() for t in terminal.environ.get("OUTEAI_SERVE_TOKENS", "").split(",") if t.strip()
+    }
     try:
         sock = bind(host, port)
     except OSError as exc:
@@ -258,14 +260,14 @@ def serve(
     # Listening first: a client that connects while the voice models load waits in the
     # backlog instead of being refused. Nothing is served before the engine is ready.
     try:
-        program = os.environ.get("OUTEAI_SERVE_PIPER") or None
+        program = terminal.environ.get("OUTEAI_SERVE_PIPER") or None
         chosen = pick_engine(engine, voice or [], workers, program)
     except RuntimeError as exc:
         sock.close()
         raise InputError(str(exc)) from None
     except (KeyboardInterrupt, Terminated):  # stopped while the voice models load
         sock.close()
-        print("outeai serve: stopped before it was ready", file=sys.stderr)
+        terminal.print_err("outeai serve: stopped before it was ready")
         return
     settings = ServerSettings(
         engine=chosen,
@@ -311,11 +313,12 @@ def serve(
     # The banner is inside too: a script may send the signal as soon as it reads it.
     try:
         with contextlib.suppress(KeyboardInterrupt, Terminated):
-            print("\n".join(lines), file=sys.stderr, flush=True)
+            for line in lines:
+                terminal.print_err(line)
             serve_forever(settings, sock)
     finally:
         chosen.close()
-    print("outeai serve: stopped", file=sys.stderr)
+    terminal.print_err("outeai serve: stopped")
 
 
 def engine_lines(chosen: "Engine", asked: str) -> list[str]:

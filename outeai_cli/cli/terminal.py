@@ -1,8 +1,8 @@
 """Terminal facts in one object: which streams are TTYs, colour, and where output may go.
 
 Commands write through it (audio, JSON, messages), never to `sys.stdout`/`sys.stderr`
-directly, so a test can run a command in-process with its own streams: pass a Terminal as
-the context object (`CliRunner().invoke(app, args, obj=terminal)`).
+directly, so a test can run a command in-process with its own streams: `app.run(args,
+terminal)` gives the Terminal to the command as its context object.
 """
 
 from __future__ import annotations
@@ -50,6 +50,13 @@ class Terminal:
         given = context.find_object(cls) if context is not None else None
         return given if given is not None else cls()
 
+    @classmethod
+    def current(cls) -> Terminal:
+        """The Terminal of the command being run (for code that is not given its context)."""
+        from typer._click.globals import get_current_context
+
+        return cls.of(get_current_context(silent=True))
+
     @property
     def stdout_bytes(self) -> BinaryIO:
         """Standard output as bytes, for audio."""
@@ -63,6 +70,23 @@ class Terminal:
     def print_out(self, line: str) -> None:
         """A line of machine-readable output (e.g. --json)."""
         print(line, file=self.stdout, flush=True)
+
+    def prompt_hidden(self, label: str) -> str:
+        """Ask for a secret on the terminal, typed without echo (asked again while empty)."""
+        import typer
+
+        return str(typer.prompt(label, hide_input=True, err=True))
+
+    def stdout_gone(self) -> None:
+        """The reader of stdout went away: send what is still buffered for it to /dev/null,
+        so the final flush does not fail a second time."""
+        try:
+            fd = self.stdout.fileno()
+        except (AttributeError, OSError, ValueError):  # no descriptor: nothing to redirect
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
 
     def print_err(self, line: str) -> None:
         """A line for the user: messages and summaries go to stderr, never into the audio.

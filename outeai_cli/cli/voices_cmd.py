@@ -3,7 +3,6 @@
 # No `from __future__ import annotations` here: Typer would re-evaluate every string
 # annotation at start-up, a measurable share of `outeai --help`.
 
-import sys
 from collections.abc import Iterable
 from enum import StrEnum
 from typing import Annotated
@@ -120,29 +119,26 @@ def voices(
     entries, server = list_voices(
         settings, mode=mode, kind=kind.value if kind else None, language=language
     )
+    terminal = Terminal.of(ctx)
     if server.note:
-        print(
-            f"outeai: note: {server.note} (set one with 'outeai config set token')",
-            file=sys.stderr,
-        )
+        terminal.print_err(f"outeai: note: {server.note} (set one with 'outeai config set token')")
     if server.warning:
         problem = format_error(server.warning).removeprefix("outeai: error: ")
-        print(
+        terminal.print_err(
             f"outeai: warning: could not get the server's voice list from "
             f"{settings.get('base_url')}: {problem} (showing the local lists; --local skips "
-            "the server)",
-            file=sys.stderr,
+            "the server)"
         )
     if as_json:
         import json
 
-        typer.echo(json.dumps([e.as_json() for e in entries], indent=2))
+        terminal.print_out(json.dumps([e.as_json() for e in entries], indent=2))
         return
     if not entries:
-        print("outeai: no voices match", file=sys.stderr)
+        terminal.print_err("outeai: no voices match")
         return
     rows = [[e.name, e.kind, e.language, e.gender, e.description] for e in entries]
-    print_rows(Terminal(), ["NAME", "KIND", "LANGUAGE", "GENDER", "DESCRIPTION"], rows, gives_way=4)
+    print_rows(terminal, ["NAME", "KIND", "LANGUAGE", "GENDER", "DESCRIPTION"], rows, gives_way=4)
 
 
 @app.command("add", epilog=EPILOG)
@@ -153,14 +149,14 @@ def add(
     ] = "",
 ) -> None:
     """Register a custom voice, so 'outeai say -s NAME' sends it as {"custom": NAME}."""
+    from outeai_cli.cli.terminal import Terminal
     from outeai_cli.settings.file import add_custom_voice
 
     name, is_new, path = add_custom_voice(name, description)
     verb = "registered" if is_new else "updated"
-    print(
+    Terminal.current().print_err(
         f"outeai: {verb} the custom voice {name} in {path}; "
-        f'use it with: outeai say -s {name} "Hello"',
-        file=sys.stderr,
+        f'use it with: outeai say -s {name} "Hello"'
     )
 
 
@@ -169,7 +165,8 @@ def remove(
     name: Annotated[str, typer.Argument(help="A name registered with 'outeai voices add'.")],
 ) -> None:
     """Forget a registered custom voice (nothing is deleted on the service)."""
+    from outeai_cli.cli.terminal import Terminal
     from outeai_cli.settings.file import remove_custom_voice
 
     path = remove_custom_voice(name)
-    print(f"outeai: removed the custom voice {name} from {path}", file=sys.stderr)
+    Terminal.current().print_err(f"outeai: removed the custom voice {name} from {path}")
