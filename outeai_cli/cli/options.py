@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
 import typer
 
 from outeai_cli.cli.completion import complete_speaker
+from outeai_cli.http.dialects import API_CHOICES, AUTO, described
 from outeai_cli.settings.table import SETTINGS
 
 if TYPE_CHECKING:
@@ -72,13 +73,9 @@ InsecureOpt = Annotated[
 ]
 
 
-class Api(StrEnum):
-    """The API dialects (outeai_cli.http.dialects.API_CHOICES), as a choice for --api."""
-
-    tts = "tts"
-    audio = "audio"
-    tts_stream = "tts-stream"
-    auto = "auto"
+# The API dialects (the registry in outeai_cli.http.dialects), as a choice for --api: an
+# enum, so that coercion.py checks it without pydantic (mypy cannot list computed members).
+Api = StrEnum("Api", [(name.replace("-", "_"), name) for name in API_CHOICES])  # type: ignore[misc]
 
 
 ApiOpt = Annotated[
@@ -86,9 +83,8 @@ ApiOpt = Annotated[
     typer.Option(
         "--api",
         metavar="DIALECT",
-        help="API dialect: tts (the original /tts), audio (2025), tts-stream (2026), or auto "
-        "(ask the server once, remembered per base URL) (env OUTEAI_API; config: api; "
-        "default tts).",
+        help=f"API dialect: {described()}, or {AUTO} (ask the server once, remembered per "
+        f"base URL) (env OUTEAI_API; config: api; default {_default('api')}).",
         rich_help_panel=CONNECTION,
         show_default=False,
     ),

@@ -19,7 +19,8 @@ from outeai_cli.errors import (
     TimeoutExpired,
     TransportError,
 )
-from outeai_cli.http.dialects import Dialect, get_dialect
+from outeai_cli.http.dialects import DEFAULT_DIALECT, get_dialect
+from outeai_cli.http.dialects.base import Dialect
 from outeai_cli.http.errors import Answer, json_object, transport_error
 from outeai_cli.http.events import AudioEvent, Event, RetryEvent
 from outeai_cli.http.retry import RetryPolicy
@@ -116,7 +117,7 @@ class TTSClient:
         timeout: float | Timeouts | None = None,
         retries: int = DEFAULT_RETRIES,
         retry_policy: RetryPolicy | None = None,
-        api: str = "tts",
+        api: str = DEFAULT_DIALECT,
         model: str | None = None,
         allow_insecure_http: bool = False,
         http_client: httpx.Client | None = None,

@@ -17,6 +17,7 @@ from outeai_cli.errors import (
     Fix,
     TransportError,
 )
+from outeai_cli.http.dialects import DIALECTS
 from outeai_cli.http.retry import parse_retry_after
 from outeai_cli.security import mask_token, redact
 from outeai_cli.untrusted import clean_text, parse_json
@@ -60,7 +61,7 @@ def api_error(
             hint = f"it may not speak the {api} API:"
             advice = (
                 Advice(Fix.SET, "api", "auto"),
-                Advice(Fix.CHOOSE, "api", "tts|audio|tts-stream"),
+                Advice(Fix.CHOOSE, "api", "|".join(DIALECTS)),
             )
         return APIError(
             f"HTTP 404: the server has no /{path} endpoint ({message})",

@@ -24,7 +24,7 @@ from outeai_cli.untrusted import response_chunks
 if TYPE_CHECKING:
     import httpx
 
-    from outeai_cli.http.dialects import Dialect, RequestSpec
+    from outeai_cli.http.dialects.base import Dialect, RequestSpec
 
 _ERROR_BODY_LIMIT = 64 * 1024
 

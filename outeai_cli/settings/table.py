@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, Literal, NamedTuple, cast
 
 from outeai_cli.errors import Advice, ConfigError, Fix, InputError
+from outeai_cli.http.dialects import API_CHOICES, AUTO, DEFAULT_DIALECT, DIALECTS, described
 
 # Each default is written here once; the client, the CLI help and `config show` read it.
 DEFAULT_BASE_URL = "https://outeai.com/api/v1"
@@ -116,8 +117,6 @@ def _format(raw: object) -> str:
 
 
 def _api(raw: object) -> str:
-    from outeai_cli.http.dialects import API_CHOICES
-
     name = _text(raw).strip().lower().replace("_", "-")
     if name not in API_CHOICES:
         raise ValueError(f"must be one of {', '.join(API_CHOICES)}")
@@ -196,10 +195,10 @@ SETTINGS: dict[str, SettingSpec] = {
         SettingSpec(
             "api",
             _api,
-            "tts",
+            DEFAULT_DIALECT,
             ("OUTEAI_API",),
-            "API dialect: tts (seed), audio (2025), tts-stream (2026) or auto",
-            "tts-stream",
+            f"API dialect: {described()}, or {AUTO}",
+            DIALECTS[-1],  # the newest
         ),
         SettingSpec(
             "speaker", _non_empty, "EN-FEMALE-1-NEUTRAL", (), "default voice", "EN-MALE-1-NEUTRAL"

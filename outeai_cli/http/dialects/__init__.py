@@ -1,41 +1,56 @@
-"""One module per API dialect; the client talks to every dialect through `Dialect`.
+"""The API dialects: one module each, listed once in `REGISTRY` below.
 
-- `tts` (the original, primary): `POST {base}/tts`, token in the body, NDJSON, base64 FLAC.
-- `audio` (2025): `POST {base}/audio?token=...`, NDJSON counting audio tokens, base64 MP3.
-- `tts-stream` (2026): `Authorization: Bearer`, `POST {base}/tts_stream`, the body is WAV.
-- `auto`: asks `GET {base}/health` once (only the 2026 API answers it); see `auto.py`.
+Everything that names the dialects reads this list: the client (`get_dialect`), the `api`
+setting and its help, the CLI's `--api` choice, and the advice errors give. Adding a dialect is
+a module implementing `base.Dialect` and one row here (the local server's route aside).
+
+Only the module of the dialect in use is imported: a call speaks one of them, and this module
+itself imports nothing, so the settings and the CLI may read the list at start-up.
 """
 
 from __future__ import annotations
 
-from outeai_cli.http.dialects.base import (
-    API_CHOICES,
-    DIALECTS,
-    Dialect,
-    RequestSpec,
-    StreamParser,
-)
+from typing import TYPE_CHECKING, NamedTuple
 
-__all__ = ["API_CHOICES", "DIALECTS", "Dialect", "RequestSpec", "StreamParser", "get_dialect"]
+if TYPE_CHECKING:
+    from outeai_cli.http.dialects.base import Dialect
+
+
+class DialectEntry(NamedTuple):
+    name: str  # as `--api` and the `api` setting take it
+    module: str  # outeai_cli.http.dialects.<module> speaks it ...
+    class_name: str  # ... with this class, built as cls(model)
+    about: str  # a few words for help texts: which API it is
+
+
+# The first is the default (and what `auto` falls back to when the server cannot tell).
+REGISTRY = (
+    DialectEntry("tts", "tts", "TTSDialect", "the original /tts"),
+    DialectEntry("audio", "audio", "AudioDialect", "2025"),
+    DialectEntry("tts-stream", "tts_stream", "TTSStreamDialect", "2026"),
+)
+AUTO = "auto"  # not a dialect: ask the server once which one it speaks (see `auto.py`)
+DIALECTS = tuple(entry.name for entry in REGISTRY)
+API_CHOICES = (*DIALECTS, AUTO)
+DEFAULT_DIALECT = DIALECTS[0]
+
+
+def described() -> str:
+    """The dialects for a help text: "tts (the original /tts), audio (2025), ..."."""
+    return ", ".join(f"{entry.name} ({entry.about})" for entry in REGISTRY)
 
 
 def get_dialect(name: str, *, model: str | None = None) -> Dialect:
-    """The dialect called `name` (one of DIALECTS); `model` overrides its default model.
+    """The dialect called `name` (one of DIALECTS); `model` overrides its default model."""
+    import importlib
 
-    Only the module of the dialect asked for is imported: a call speaks one of them.
-    """
-    if name == "tts":
-        from outeai_cli.http.dialects.tts import TTSDialect
+    entry = next((entry for entry in REGISTRY if entry.name == name), None)
+    if entry is None:
+        from outeai_cli.errors import InputError
 
-        return TTSDialect()
-    if name == "audio":
-        from outeai_cli.http.dialects.audio import AudioDialect
-
-        return AudioDialect(model)
-    if name == "tts-stream":
-        from outeai_cli.http.dialects.tts_stream import TTSStreamDialect
-
-        return TTSStreamDialect(model)
-    from outeai_cli.errors import InputError
-
-    raise InputError(f"unknown API dialect {name!r}", hint=f"use one of: {', '.join(API_CHOICES)}")
+        raise InputError(
+            f"unknown API dialect {name!r}", hint=f"use one of: {', '.join(API_CHOICES)}"
+        )
+    module = importlib.import_module(f"{__name__}.{entry.module}")
+    dialect: Dialect = getattr(module, entry.class_name)(model)
+    return dialect

@@ -18,18 +18,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from outeai_cli.errors import Advice, APIError, Fix, TransportError
-from outeai_cli.http.dialects.base import DIALECTS
+from outeai_cli.http.dialects import DEFAULT_DIALECT, DIALECTS
 
 if TYPE_CHECKING:
     import httpx
 
 CACHE_FILE = "api-dialects.json"
 PROBE_TIMEOUT = 15.0
-FALLBACK = "tts"
+FALLBACK = DEFAULT_DIALECT
 _HEALTH_LIMIT = 64 * 1024
 _CACHE_LIMIT = 1 << 20
 _ACCEPT_JSON = {"Accept": "application/json"}
-_CHOOSE = Advice(Fix.CHOOSE, "api", "tts|audio|tts-stream", "to skip the detection")
+_CHOOSE = Advice(Fix.CHOOSE, "api", "|".join(DIALECTS), "to skip the detection")
 
 
 class APIChoice(NamedTuple):

@@ -9,9 +9,6 @@ from typing import IO, Any, NamedTuple, Protocol
 from outeai_cli.http.events import Event
 from outeai_cli.voices.speakers import Speaker
 
-DIALECTS = ("tts", "audio", "tts-stream")
-API_CHOICES = (*DIALECTS, "auto")
-
 
 class RequestSpec(NamedTuple):
     method: str
@@ -39,7 +36,9 @@ class StreamParser(Protocol):
 
 
 class Dialect(Protocol):
-    name: str
+    """One API dialect, built by `get_dialect` as `cls(model)` (None: its default model)."""
+
+    name: str  # as listed in the registry (`dialects/__init__.py`)
     audio_format: str  # what the service sends: "flac", "mp3" or "wav"
     body_is_audio: bool  # the response body is the audio file itself, playable as it arrives
     token_in_url: bool  # the token travels in the query string (the 2025 API)

@@ -24,6 +24,9 @@ class TTSDialect:
     default_model: str | None = None
     response_kind = "an event stream"
 
+    def __init__(self, model: str | None = None) -> None:
+        del model  # this API has no model field
+
     def synthesis_request(
         self, token: str, text: str, speaker: Speaker, temperature: float
     ) -> RequestSpec:
