@@ -183,10 +183,10 @@ def test_url_token_is_masked_when_the_server_echoes_the_url_in_an_error(
 @pytest.mark.parametrize("ext", ["flac", "wav", "ogg", "mp3"])
 @pytest.mark.parametrize("api", LATER)
 def test_say_writes_each_output_format_in_each_dialect(
-    run_cli, server: ServerHandle, tmp_path: Path, api: str, ext: str
+    outeai, server: ServerHandle, tmp_path: Path, api: str, ext: str
 ) -> None:
     expected = reference(server, api).duration
-    result = run_cli("say", "--api", api, TEXT, "-o", f"out.{ext}")
+    result = outeai("say", "--api", api, TEXT, "-o", f"out.{ext}")
     assert result.returncode == 0, result.stderr
     info = sf.info(tmp_path / f"out.{ext}")
     assert info.format == SF_FORMAT[ext]
@@ -196,10 +196,10 @@ def test_say_writes_each_output_format_in_each_dialect(
 
 @pytest.mark.parametrize("api", DIALECTS)
 def test_say_from_stdin_to_a_piped_stdout_writes_what_the_api_sends(
-    run_cli, server: ServerHandle, api: str
+    outeai, server: ServerHandle, api: str
 ) -> None:
     expected = reference(server, api)
-    result = run_cli("say", "--api", api, input=TEXT)
+    result = outeai("say", "--api", api, input=TEXT)
     assert result.returncode == 0, result.stderr
     assert sf.info(io.BytesIO(result.stdout)).format == DELIVERED[api]
     if api == "tts-stream":  # passed on as it came: the live stream's header, same samples
@@ -211,23 +211,23 @@ def test_say_from_stdin_to_a_piped_stdout_writes_what_the_api_sends(
 
 
 @pytest.mark.parametrize("api", LATER)
-def test_say_to_stdout_with_a_format_converts_in_each_dialect(run_cli, api: str) -> None:
-    result = run_cli("say", "--api", api, "Hi there.", "-o", "-", "--format", "flac")
+def test_say_to_stdout_with_a_format_converts_in_each_dialect(outeai, api: str) -> None:
+    result = outeai("say", "--api", api, "Hi there.", "-o", "-", "--format", "flac")
     assert result.returncode == 0, result.stderr
     assert result.stdout[:4] == b"fLaC"
 
 
 def test_api_comes_from_the_environment_or_the_config_file(
-    run_cli, server: ServerHandle, tmp_path: Path
+    outeai, server: ServerHandle, tmp_path: Path
 ) -> None:
-    assert run_cli("say", "Hi.", "-o", "a.mp3", env={"OUTEAI_API": "audio"}).returncode == 0
+    assert outeai("say", "Hi.", "-o", "a.mp3", env={"OUTEAI_API": "audio"}).returncode == 0
     assert len(synth_requests(server, "audio")) == 1
-    assert run_cli("config", "set", "api", "tts-stream").returncode == 0
-    assert run_cli("say", "Hi.", "-o", "b.wav").returncode == 0
+    assert outeai("config", "set", "api", "tts-stream").returncode == 0
+    assert outeai("say", "Hi.", "-o", "b.wav").returncode == 0
     assert len(synth_requests(server, "tts-stream")) == 1
-    bad_flag = run_cli("say", "Hi.", "-o", "c.wav", "--api", "v3")
+    bad_flag = outeai("say", "Hi.", "-o", "c.wav", "--api", "v3")
     assert bad_flag.returncode == 2 and "Invalid value for '--api'" in bad_flag.stderr
-    bad_env = run_cli("say", "Hi.", "-o", "c.wav", env={"OUTEAI_API": "v3"})
+    bad_env = outeai("say", "Hi.", "-o", "c.wav", env={"OUTEAI_API": "v3"})
     assert bad_env.returncode == 2
     assert "invalid api 'v3' in $OUTEAI_API: must be one of tts, audio, tts-stream, auto" in (
         bad_env.stderr
@@ -242,11 +242,11 @@ LONG = " ".join(f"Sentence number {n} says a few words." for n in range(1, 9))
     ("api", "ext"), [("audio", "mp3"), ("tts-stream", "wav"), ("audio", "wav")]
 )
 def test_long_text_is_split_requested_and_stitched_in_each_dialect(
-    run_cli, server: ServerHandle, tmp_path: Path, api: str, ext: str
+    outeai, server: ServerHandle, tmp_path: Path, api: str, ext: str
 ) -> None:
     whole = reference(server, api, LONG).duration
     server.reset()
-    result = run_cli("say", "--api", api, "--max-chars", "80", LONG, "-o", f"long.{ext}")
+    result = outeai("say", "--api", api, "--max-chars", "80", LONG, "-o", f"long.{ext}")
     assert result.returncode == 0, result.stderr
     pieces = synth_requests(server, api)
     texts = sorted(p["text"] for p in pieces)  # requested at once: in any order
@@ -257,9 +257,9 @@ def test_long_text_is_split_requested_and_stitched_in_each_dialect(
 
 
 def test_audio_api_over_plain_http_to_a_remote_host_exits_2_before_any_connection(
-    run_cli, tmp_path: Path
+    outeai, tmp_path: Path
 ) -> None:
-    result = run_cli(
+    result = outeai(
         "say", "--api", "audio", "Hi", "-o", "x.mp3", "--allow-insecure-http",
         "--base-url", "http://tts.example.invalid/api/v1",
     )  # fmt: skip
@@ -298,7 +298,7 @@ FAULTS = [
 )
 @pytest.mark.parametrize("api", LATER)
 def test_fault_fails_cleanly_in_each_dialect(
-    run_cli,
+    outeai,
     server: ServerHandle,
     tmp_path: Path,
     api: str,
@@ -311,7 +311,7 @@ def test_fault_fails_cleanly_in_each_dialect(
     (tmp_path / "keep.wav").write_bytes(b"previous take")
     before = files_in(tmp_path)
     server.set_faults(fault)
-    result = run_cli("say", "--api", api, TEXT, "-o", "keep.wav", "--force", *args)
+    result = outeai("say", "--api", api, TEXT, "-o", "keep.wav", "--force", *args)
     assert result.returncode == code, result.stderr
     errors = error_lines(result.stderr)
     assert len(errors) == 1 and words[LATER.index(api)] in errors[0], result.stderr
@@ -324,12 +324,12 @@ def test_fault_fails_cleanly_in_each_dialect(
 @pytest.mark.parametrize("fault", ["http-503:1", "drop-mid-stream:1", "drop-in-audio:1"])
 @pytest.mark.parametrize("api", LATER)
 def test_transient_fault_is_retried_to_identical_audio_in_each_dialect(
-    run_cli, server: ServerHandle, tmp_path: Path, api: str, fault: str
+    outeai, server: ServerHandle, tmp_path: Path, api: str, fault: str
 ) -> None:
     expected = reference(server, api).audio_bytes
     server.reset()
     server.set_faults(fault)
-    result = run_cli("say", "--api", api, TEXT, "-o", f"out.{DELIVERED[api].lower()}")
+    result = outeai("say", "--api", api, TEXT, "-o", f"out.{DELIVERED[api].lower()}")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / f"out.{DELIVERED[api].lower()}").read_bytes() == expected
     assert len(synth_requests(server, api)) == 2
@@ -344,20 +344,20 @@ def test_transient_fault_is_retried_to_identical_audio_in_each_dialect(
     ],
 )
 def test_awkward_but_valid_streams_give_identical_audio_in_each_dialect(
-    run_cli, server: ServerHandle, tmp_path: Path, api: str, quirks: list[str]
+    outeai, server: ServerHandle, tmp_path: Path, api: str, quirks: list[str]
 ) -> None:
     expected = reference(server, api).audio_bytes
     server.set_faults(*quirks)
-    result = run_cli("say", "--api", api, TEXT, "-o", f"out.{DELIVERED[api].lower()}")
+    result = outeai("say", "--api", api, TEXT, "-o", f"out.{DELIVERED[api].lower()}")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / f"out.{DELIVERED[api].lower()}").read_bytes() == expected
 
 
 def test_tts_stream_to_stdout_that_breaks_midway_is_not_retried_and_says_so(
-    run_cli, server: ServerHandle
+    outeai, server: ServerHandle
 ) -> None:
     server.set_faults("drop-mid-stream:1")
-    result = run_cli("say", "--api", "tts-stream", TEXT, "-o", "-")
+    result = outeai("say", "--api", "tts-stream", TEXT, "-o", "-")
     assert result.returncode == 5
     (error,) = error_lines(result.stderr)
     assert "connection broke" in error and "already written" in error
@@ -376,11 +376,11 @@ SCENARIOS = {
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 @pytest.mark.parametrize("api", LATER)
 def test_the_token_never_appears_in_any_output(
-    run_cli, server: ServerHandle, api: str, scenario: str
+    outeai, server: ServerHandle, api: str, scenario: str
 ) -> None:
     faults, args, code = SCENARIOS[scenario]
     server.set_faults(*faults)
-    result = run_cli(
+    result = outeai(
         "say", "--api", api, "Hi.", "-o", "x.wav", "--json", *args, env={"OUTEAI_TOKEN": URL_TOKEN}
     )
     assert result.returncode == code, result.stderr
@@ -394,20 +394,20 @@ def test_the_token_never_appears_in_any_output(
 # -- voices and temperature in the 2026 API ------------------------------------------------
 
 
-def test_tts_stream_takes_a_voice_id_from_the_servers_list(run_cli, server: ServerHandle) -> None:
-    listed = run_cli("voices", "--remote", "--json")
+def test_tts_stream_takes_a_voice_id_from_the_servers_list(outeai, server: ServerHandle) -> None:
+    listed = outeai("voices", "--remote", "--json")
     assert listed.returncode == 0, listed.stderr
     assert "my-clone" in {entry["name"] for entry in json.loads(listed.stdout)}
-    result = run_cli("say", "--api", "tts-stream", "-s", "my-clone", "Hi.", "-o", "x.wav")
+    result = outeai("say", "--api", "tts-stream", "-s", "my-clone", "Hi.", "-o", "x.wav")
     assert result.returncode == 0, result.stderr
     (request,) = synth_requests(server, "tts-stream")
     assert request["speaker"] == {"custom": "my-clone"}
 
 
 def test_tts_stream_unknown_voice_exits_4_with_the_servers_message_and_a_suggestion(
-    run_cli,
+    outeai,
 ) -> None:
-    result = run_cli("say", "--api", "tts-stream", "-s", "EN-FEMALE-1-NEUTRL", "Hi.", "-o", "x.wav")
+    result = outeai("say", "--api", "tts-stream", "-s", "EN-FEMALE-1-NEUTRL", "Hi.", "-o", "x.wav")
     assert result.returncode == 4
     (error,) = error_lines(result.stderr)
     assert "HTTP 404: unknown voice_id 'EN-FEMALE-1-NEUTRL'" in error
@@ -424,9 +424,9 @@ def test_tts_stream_unknown_voice_exits_4_with_the_servers_message_and_a_suggest
     ],
 )
 def test_temperature_is_warned_about_only_where_the_api_ignores_it(
-    run_cli, args: list[str], warned: bool
+    outeai, args: list[str], warned: bool
 ) -> None:
-    result = run_cli("say", *args, "Hi.", "-o", "x.wav")
+    result = outeai("say", *args, "Hi.", "-o", "x.wav")
     assert result.returncode == 0, result.stderr
     warning = "outeai: warning: the tts-stream API has no temperature; -t 0.7 is ignored"
     assert (warning in result.stderr) is warned
@@ -441,15 +441,15 @@ def cached_answers(tmp_path: Path) -> dict[str, dict]:
 
 
 def test_auto_asks_health_once_then_remembers_the_answer_per_base_url(
-    run_cli, server: ServerHandle, tmp_path: Path
+    outeai, server: ServerHandle, tmp_path: Path
 ) -> None:
-    first = run_cli("say", "--api", "auto", "Hi.", "-o", "a.wav")
+    first = outeai("say", "--api", "auto", "Hi.", "-o", "a.wav")
     assert first.returncode == 0, first.stderr
     assert (
         f"outeai: using the tts-stream API for {server.base_url} (auto-detected: it answers "
         "GET /health; remembered in " in first.stderr
     )
-    second = run_cli("say", "--api", "auto", "Hi.", "-o", "b.wav")
+    second = outeai("say", "--api", "auto", "Hi.", "-o", "b.wav")
     assert second.returncode == 0, second.stderr
     assert "(auto-detected earlier;" in second.stderr
     assert [r["path"] for r in server.requests()] == ["health", "tts_stream", "tts_stream"]
@@ -457,18 +457,18 @@ def test_auto_asks_health_once_then_remembers_the_answer_per_base_url(
 
 
 def test_auto_picks_the_primary_dialect_where_there_is_no_health_endpoint(
-    run_cli, make_server, server: ServerHandle, tmp_path: Path
+    outeai, make_server, server: ServerHandle, tmp_path: Path
 ) -> None:
     older = make_server(dialects=frozenset({"tts", "audio"}))
     expected = reference(older, "tts").audio_bytes
-    result = run_cli(
+    result = outeai(
         "say", "--api", "auto", TEXT, "-o", "-", env={"OUTEAI_BASE_URL": older.base_url}
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout == expected
     assert "using the tts API" in result.stderr and "no GET /health" in result.stderr
     # Both answers are kept, each under its own base URL.
-    assert run_cli("say", "--api", "auto", "Hi.", "-o", "x.wav").returncode == 0
+    assert outeai("say", "--api", "auto", "Hi.", "-o", "x.wav").returncode == 0
     answers = cached_answers(tmp_path)
     assert (answers[older.base_url]["api"], answers[server.base_url]["api"]) == (
         "tts",
@@ -477,10 +477,10 @@ def test_auto_picks_the_primary_dialect_where_there_is_no_health_endpoint(
 
 
 def test_a_dialect_the_server_does_not_speak_is_named_with_the_fix(
-    run_cli, make_server, server: ServerHandle
+    outeai, make_server, server: ServerHandle
 ) -> None:
     older = make_server(dialects=frozenset({"tts"}))
-    result = run_cli(
+    result = outeai(
         "say", "--api", "tts-stream", "Hi.", "-o", "x.wav", env={"OUTEAI_BASE_URL": older.base_url}
     )
     assert result.returncode == 4
@@ -492,12 +492,12 @@ def test_a_dialect_the_server_does_not_speak_is_named_with_the_fix(
 
 
 def test_auto_that_cannot_reach_the_server_exits_5_and_remembers_nothing(
-    run_cli, tmp_path: Path
+    outeai, tmp_path: Path
 ) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}/api/v1"
-    result = run_cli("say", "--api", "auto", "Hi.", "-o", "x.wav", env={"OUTEAI_BASE_URL": closed})
+    result = outeai("say", "--api", "auto", "Hi.", "-o", "x.wav", env={"OUTEAI_BASE_URL": closed})
     assert result.returncode == 5
     (error,) = error_lines(result.stderr)
     assert f"cannot reach {closed}/health to detect the API dialect" in error

@@ -94,3 +94,48 @@ def test_no_command_writes_around_its_terminal() -> None:
 )
 def test_the_scan_sees_each_way_around(source: str) -> None:
     assert writes_around_the_terminal(source, "cli/probe.py")
+
+
+# -- the in-process runner is the program ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("say", "Hello there.", "-o", "-"),
+        ("say", "Hello there.", "-o", "hello.wav"),
+        ("say", "Hi.", "-o", "x.wav", "--temperature", "9", "--json"),
+        ("say", "--no-such-flag"),
+        ("say", "Hi.", "--api", "v3", "--json"),
+        ("config", "get", "speaker"),
+        ("voices", "--local", "--language", "de"),
+        ("cache", "--json"),
+        ("config",),
+        ("--version",),
+        ("voices", "--help"),
+    ],
+    ids=" ".join,
+)
+def test_a_command_line_in_process_does_what_the_program_does(
+    args: tuple[str, ...], outeai, run_cli, server, tmp_path: Path
+) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "process").mkdir()
+    in_process = outeai(*args, cwd=tmp_path / "in")
+    program = run_cli(*args, cwd=tmp_path / "process")
+    assert in_process.returncode == program.returncode
+    assert in_process.stderr == program.stderr
+    assert in_process.stdout == program.stdout
+    assert in_process.stdout or in_process.stderr  # the comparison compared something
+    written = {p.name: p.read_bytes() for p in (tmp_path / "in").iterdir()}
+    assert written == {p.name: p.read_bytes() for p in (tmp_path / "process").iterdir()}
+
+
+def test_stdin_and_terminals_are_the_ones_given(outeai, server, tmp_path: Path) -> None:
+    piped = outeai("say", "-o", "-", "--format", "wav", input="Read from stdin.")
+    assert piped.returncode == 0 and piped.stdout.startswith(b"RIFF")
+    named = outeai("say", "Hi.", stdout_tty=True)  # no -o on a terminal: a name from the text
+    assert named.returncode == 0 and named.stdout == b"", named.stderr
+    assert named.stderr.startswith("Saved ") and (tmp_path / "hi.flac").is_file()
+    waiting = outeai("say", stdin_tty=True)  # no text, and a keyboard on stdin
+    assert waiting.returncode == 2, waiting.stderr
