@@ -26,8 +26,15 @@ from conftest import TOKEN, ServerHandle
 
 from outeai_cli.server.app import ServerSettings
 from outeai_cli.server.engines import PiperEngine, pick_engine
-from outeai_cli.server.piper import PiperSetupError, find_program, load_model, packaged_model
+from outeai_cli.server.piper import (
+    PiperSetupError,
+    find_program,
+    load_model,
+    noise_scale,
+    packaged_model,
+)
 from outeai_cli.server.runner import LocalServer
+from outeai_cli.voices.catalogue import find_voice
 from tests.helpers import serve_fails
 
 VOICE = packaged_model()
@@ -265,6 +272,24 @@ def test_a_crash_mid_ndjson_stream_ends_it_with_an_error_event(
                     os.kill(piper_engine.pool.busy_pids()[0], signal.SIGKILL)
     assert "error" in lines[-1] and "worker" in lines[-1]["error"]
     assert not any("data" in line for line in lines)  # never a final event for cut audio
+
+
+def test_a_lone_surrogate_costs_no_worker(server: ServerHandle, piper_engine: PiperEngine) -> None:
+    workers = sorted(piper_engine.pool.pids())
+    for path in ("/tts", "/tts_non_stream"):
+        body = b'{"token": "t", "voice_id": "EN-MALE-1-NEUTRAL", "speaker": {"default": '
+        body += b'"EN-MALE-1-NEUTRAL"}, "text": "hi \\ud800 there"}'
+        response = httpx.post(
+            f"{server.base_url}{path}", content=body, headers={"Authorization": "Bearer t"}
+        )
+        assert response.status_code == 400, response.text
+    # The engine called without the server's checks in front: the worker still comes back.
+    model = piper_engine.model_for(find_voice("EN-MALE-1-NEUTRAL"))
+    assert model is not None
+    samples = piper_engine.pool.speak(model, noise_scale(model, 0.4), "hi \ud800 there")
+    assert len(samples) > model.sample_rate // 4
+    assert piper_engine.pool.busy_pids() == []
+    assert sorted(piper_engine.pool.pids()) == workers
 
 
 def test_voices_say_which_model_speaks_each_name(server: ServerHandle, run_cli) -> None:

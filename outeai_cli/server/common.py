@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import threading
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
@@ -148,7 +149,27 @@ def parse_object(raw: bytes) -> dict[str, Any]:
         raise HTTPProblem(400, "the request body is not valid JSON", "invalid_json") from None
     if not isinstance(payload, dict):
         raise HTTPProblem(400, "the request body must be a JSON object", "invalid_json")
+    if _SURROGATE_ESCAPE.search(raw):
+        _refuse_lone_surrogates(payload)
     return payload
+
+
+# A lone surrogate can only arrive escaped (raw, it is not UTF-8); a pair is one character.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _refuse_lone_surrogates(payload: dict[str, Any]) -> None:
+    """400 for a string holding half a surrogate pair: no engine, encoder or log can take it."""
+    try:
+        json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        code = ord(exc.object[exc.start])
+        raise HTTPProblem(
+            400,
+            f"the request body is not valid Unicode: a string holds a lone surrogate "
+            f"(U+{code:04X}, half of a pair); send whole characters",
+            "invalid_text",
+        ) from None
 
 
 def bearer_token(request: Request) -> str | None:

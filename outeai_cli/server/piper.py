@@ -210,7 +210,8 @@ class PiperProcess:
         line = " ".join(text.split()) + "\n"
         assert self._proc.stdin is not None
         try:
-            self._proc.stdin.write(line.encode("utf-8"))
+            # Half a surrogate pair cannot be UTF-8: it becomes "?" rather than an error.
+            self._proc.stdin.write(line.encode("utf-8", "replace"))
             self._proc.stdin.flush()
             path = self._written.get(timeout=timeout)
         except (BrokenPipeError, OSError):
@@ -323,18 +324,21 @@ class PiperPool:
                     raise WorkerCrashed(str(exc)) from None
             with self._lock:
                 self._busy.add(process)
+            spoke = False
             try:
                 samples = process.speak(text)
-            except WorkerCrashed:
+                spoke = True
+            finally:
+                # Whatever failed, the worker leaves the busy set: back to the pool when it
+                # spoke, else stopped (its state is unknown) and replaced.
                 with self._lock:
                     self._busy.discard(process)
-                process.close()
-                if key in self._base:
-                    threading.Thread(target=self._replace, args=(key,), daemon=True).start()
-                raise
-            with self._lock:
-                self._busy.discard(process)
-            self._give_back(process)
+                if spoke:
+                    self._give_back(process)
+                else:
+                    process.close()
+                    if key in self._base:
+                        threading.Thread(target=self._replace, args=(key,), daemon=True).start()
             return samples
 
     def _take(self, key: Key) -> PiperProcess | None:

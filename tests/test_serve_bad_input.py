@@ -1,0 +1,77 @@
+"""`outeai serve` under bad input: refused with a 4xx and a JSON message before any work.
+
+Real requests over loopback, the body written by hand where JSON libraries would refuse to
+produce it (a lone surrogate, nesting 100,000 deep); every dialect gets the same answer.
+"""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from conftest import TOKEN, ServerHandle
+
+from tests.helpers import outeai_serve
+
+VOICE = "EN-MALE-1-NEUTRAL"
+# JSON text for a string with half a surrogate pair: `json.dumps` would escape it the same way.
+LONE_SURROGATE = '"hi \\ud800 there"'
+
+
+def bodies(text_json: str) -> dict[str, tuple[str, dict[str, str], bytes]]:
+    """One request per route, each carrying `text_json` (JSON text) as the text to speak."""
+    speaker = json.dumps({"default": VOICE})
+    bearer = {"Authorization": f"Bearer {TOKEN}"}
+    stream_body = f'{{"voice_id": "{VOICE}", "text": {text_json}}}'.encode()
+    return {
+        "tts": (
+            "/tts",
+            {},
+            f'{{"token": "{TOKEN}", "speaker": {speaker}, "text": {text_json}}}'.encode(),
+        ),
+        "audio": (
+            f"/audio?token={TOKEN}",
+            {},
+            f'{{"model": "OuteTTS-1-Pro", "speaker_id": "{VOICE}", "prompt": {text_json}}}'.encode(),
+        ),
+        "tts_stream": ("/tts_stream", bearer, stream_body),
+        "tts_non_stream": ("/tts_non_stream", bearer, stream_body),
+    }
+
+
+def send_each(base_url: str, text_json: str) -> dict[str, httpx.Response]:
+    return {
+        name: httpx.post(f"{base_url}{path}", content=body, headers=headers, timeout=30)
+        for name, (path, headers, body) in bodies(text_json).items()
+    }
+
+
+def test_a_lone_surrogate_is_refused_with_400_in_every_dialect(server: ServerHandle) -> None:
+    for name, response in send_each(server.base_url, LONE_SURROGATE).items():
+        assert response.status_code == 400, (name, response.text)
+        problem = response.json()
+        assert problem["code"] == "invalid_text", name
+        assert "lone surrogate (U+D800" in problem["message"], name
+    # Refused before any work: logged as refused, nothing spoken.
+    assert [r["status"] for r in server.requests()] == [400] * 4
+    # A surrogate pair is one whole character (an emoji): spoken as usual.
+    for name, response in send_each(server.base_url, '"hi \\ud83d\\ude00 there"').items():
+        assert response.status_code == 200, (name, response.text)
+
+
+def test_refusals_are_logged_with_their_status_and_no_traceback() -> None:
+    with outeai_serve("--engine", "tone", "--json-log") as served:
+        for name, response in send_each(served.base_url, LONE_SURROGATE).items():
+            assert response.status_code == 400, (name, response.text)
+        logged = [json.loads(line) for line in served.next_lines(4)]
+    assert [entry["status"] for entry in logged] == [400] * 4
+    assert all(entry["complete"] for entry in logged)
+    assert "Traceback" not in served.rest and "Error" not in served.rest
+
+
+@pytest.mark.parametrize("text_json", [LONE_SURROGATE])
+def test_the_server_keeps_serving_after_bad_input(server: ServerHandle, text_json: str) -> None:
+    send_each(server.base_url, text_json)
+    for name, response in send_each(server.base_url, '"Still here."').items():
+        assert response.status_code == 200, (name, response.text)
