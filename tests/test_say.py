@@ -62,6 +62,40 @@ def test_say_file_dash_reads_stdin(run_cli, server) -> None:
     assert server.tts_requests()[0]["text"] == "from dash"
 
 
+def test_say_file_dash_on_a_terminal_says_it_reads_the_terminal_and_how_to_end(
+    cli_env, server, tmp_path: Path
+) -> None:
+    code, screen, _ = run_in_pty(
+        ["say", "-f", "-", "-o", "x.flac"],
+        cli_env,
+        tmp_path,
+        stdin_tty=True,
+        answer=(b"Ctrl-D", b"Typed here\n\x04"),
+    )
+    assert code == 0, screen
+    assert "outeai: reading the text from the terminal; end with Ctrl-D on a new line" in screen
+    assert server.tts_requests()[0]["text"] == "Typed here\n"
+
+
+def test_batch_dash_on_a_terminal_says_it_reads_lines(cli_env, server, tmp_path: Path) -> None:
+    code, screen, _ = run_in_pty(
+        ["batch", "-", "-o", "out"],
+        cli_env,
+        tmp_path,
+        stdin_tty=True,
+        answer=(b"Ctrl-D", b"One line\nAnother\n\x04"),
+    )
+    assert code == 0, screen
+    assert "reading texts, one per line, from the terminal; end with Ctrl-D" in screen
+    assert sorted(r["text"] for r in server.tts_requests()) == ["Another", "One line"]
+
+
+def test_say_file_dash_on_a_pipe_reads_without_a_word(run_cli, server) -> None:
+    result = run_cli("say", "-f", "-", "-o", "x.flac", input="piped")
+    assert result.returncode == 0, result.stderr
+    assert "reading" not in result.stderr and "Ctrl-D" not in result.stderr
+
+
 # -- stdout -----------------------------------------------------------------------------------
 
 

@@ -131,6 +131,8 @@ def batch(
     default_speaker = settings.get("speaker")
     parse_speaker(default_speaker, custom)
     default_temperature = validate_temperature(settings.get("temperature"))
+    if source == "-" and not quiet:
+        terminal.say_reading_the_terminal("texts, one per line,")
     items = load_items(source, fmt=out_format, stdin=terminal.stdin_bytes)
 
     client = TTSClient.from_settings(settings)

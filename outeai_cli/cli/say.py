@@ -153,6 +153,8 @@ def say(
         speaker=speaker, temperature=temperature, format=fmt, max_chars=max_chars, jobs=jobs
     )
     words = " ".join(text) if text else None  # `say Hello world` says both words
+    if file == "-" and words is None and not quiet:
+        terminal.say_reading_the_terminal("the text")
     text_to_speak = read_text(words, file, terminal.stdin_bytes, terminal.stdin_is_tty)
     voice = parse_speaker(settings.get("speaker"), frozenset(settings.custom_voices()))
     chosen_temperature = validate_temperature(settings.get("temperature"))

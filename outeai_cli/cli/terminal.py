@@ -109,6 +109,13 @@ class Terminal:
             )
         print(line, file=self.stderr, flush=True)
 
+    def say_reading_the_terminal(self, what: str) -> None:
+        """Before reading stdin that is a terminal: what is read and how to end it, instead of
+        a silent wait (a pipe or a file needs no word)."""
+        if self.stdin_is_tty:
+            end = "Ctrl-Z then Enter" if os.name == "nt" else "Ctrl-D on a new line"
+            self.print_err(f"outeai: reading {what} from the terminal; end with {end}")
+
     def stderr_columns(self) -> int:
         """The terminal's width: COLUMNS when set (as Rich and Click read it), else the tty's."""
         columns = self.environ.get("COLUMNS", "")
