@@ -31,6 +31,7 @@ import contextlib
 import hashlib
 import os
 import queue
+import stat
 import sys
 import threading
 from collections.abc import Iterator
@@ -302,10 +303,13 @@ def _descriptor(source: Source) -> Iterator[int]:
     """A readable descriptor for `source`; a file object's position is restored afterwards."""
     if isinstance(source, (str, os.PathLike)):
         try:
-            fd = os.open(Path(source), os.O_RDONLY)
+            # O_NONBLOCK: a FIFO in a file's place must not wait for a writer that never comes.
+            fd = os.open(Path(source), os.O_RDONLY | os.O_NONBLOCK)
         except OSError as exc:
             raise damaged(f"it cannot be read ({exc.strerror})") from None
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise damaged("it is not a regular file")
             yield fd
         finally:
             os.close(fd)

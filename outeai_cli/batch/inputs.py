@@ -257,4 +257,14 @@ def _dedupe(items: Iterable[tuple[BatchItem, bool]]) -> list[BatchItem]:
             item = item._replace(output=output)
             taken[output.as_posix().lower()] = item
         result.append(item)
+    # `a.flac` and `a.flac/b.flac`: one output would have to be a file and a folder at once.
+    for item in result:
+        for parent in item.output.parents:
+            clash = taken.get(parent.as_posix().lower())
+            if clash is not None:
+                raise InputError(
+                    f"{clash.where} writes {clash.output}, which {item.where} needs as a folder "
+                    f"for {item.output}",
+                    hint="give them 'output' names that do not nest",
+                )
     return result

@@ -129,6 +129,16 @@ def vouching_record(
     An existing file that no run of this batch recorded and that is not complete audio is
     somebody else's: InputError, and only `force` replaces it.
     """
+    if entry.target.is_symlink() or (entry.target.exists() and not entry.target.is_file()):
+        # A directory, a FIFO (opening it would wait for ever), a device: never ours to
+        # replace, even with force.
+        kind = "a directory" if entry.target.is_dir() else "not a regular file"
+        if entry.target.is_symlink():
+            kind = "a symbolic link"
+        raise InputError(
+            f"{entry.name} is {kind}; it was left alone",
+            hint="remove it, or give this item another output name",
+        )
     if force or not entry.target.exists():
         entry.overwrite = entry.target.exists()
         return None

@@ -18,14 +18,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import shutil
+import stat
 import time
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from outeai_cli.audio.verify import DamagedAudio, check_audio
 from outeai_cli.output.commit import atomic_output
-from outeai_cli.untrusted import parse_json_object
+from outeai_cli.untrusted import parse_json_object, read_bounded
 
 APP_NAME = "outeai"
 _VERSION = 1
@@ -92,34 +94,44 @@ class PieceCache:
         """
         audio_path, meta_path = self._paths(key)
         try:
-            meta = parse_json_object(meta_path.read_bytes(), max_bytes=_META_LIMIT)
+            # Only regular files, never through a link, never waiting: another local user
+            # could have planted a FIFO or a link to /dev/zero under an entry's name.
+            raw = read_bounded(meta_path, _META_LIMIT, follow=False)
+            meta = parse_json_object(raw, max_bytes=_META_LIMIT)
             expected_size, expected_hash = int(meta["bytes"]), str(meta["sha256"])
             entry = CachedAudio(
                 str(meta["format"]), _optional_float(meta.get("duration")), expected_size
             )
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError):  # (UnreadableFile is a ValueError)
             self._discard(key)
             return None
         digest = hashlib.sha256()
         size = 0
         try:
-            with open(audio_path, "rb") as source:
+            fd = os.open(audio_path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            self._discard(key)
+            return None
+        with os.fdopen(fd, "rb") as source:
+            try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise OSError("not a regular file")
                 while block := source.read(_COPY_BLOCK):
                     digest.update(block)
                     size += len(block)
                     dest.write(block)
-        except OSError:
-            self._discard(key)
-            return None
-        if (
-            size != expected_size
-            or digest.hexdigest() != expected_hash
-            or not _decodes(audio_path, entry.format)
-        ):
-            self._discard(key)
-            return None
+            except OSError:
+                self._discard(key)
+                return None
+            if (
+                size != expected_size
+                or digest.hexdigest() != expected_hash
+                or not _decodes(source, entry.format)
+            ):
+                self._discard(key)
+                return None
         return entry
 
     def store(
@@ -136,7 +148,7 @@ class PieceCache:
         decode completely."""
         check_audio(source, expected=format, what=what)
         audio_path, meta_path = self._paths(key)
-        audio_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        make_private_dirs(audio_path.parent)
         digest = hashlib.sha256()
         size = 0
         # atomic_output: an anonymous temp file, fsynced, then renamed; an interrupted write
@@ -191,9 +203,23 @@ class PieceCache:
         return [p for p in self.directory.glob("*/*") if p.is_file()]
 
 
-def _decodes(path: Path, fmt: str) -> bool:
+def make_private_dirs(path: Path) -> None:
+    """`path` and each missing parent made 0700 whatever the umask: `mkdir(parents=True)`
+    gives the parents 0777 & ~umask, and under `umask 000` another local user could plant
+    entries (a FIFO) in a cache anyone can write."""
+    missing: list[Path] = []
+    while not path.is_dir():
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=0o700)
+            os.chmod(directory, 0o700)  # mkdir's mode passes through the umask
+
+
+def _decodes(source: IO[bytes], fmt: str) -> bool:
     try:
-        check_audio(path, expected=fmt)
+        check_audio(source, expected=fmt)
     except DamagedAudio:
         return False
     return True

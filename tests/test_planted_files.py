@@ -1,0 +1,107 @@
+"""What another local user (or a careless one) can plant where outeai reads or writes: a FIFO
+or a link in the cache, a FIFO or a folder at a batch output's name. Each is a miss or a row
+error naming the path, never a hang, and the cache is private whatever the umask."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from outeai_cli.synthesis.cache import PieceCache, piece_key
+
+KEY = piece_key(api="tts", base_url="http://x/api/v1", speaker="d", temperature=0.4, text="t")
+
+
+def flac() -> bytes:
+    buffer = io.BytesIO()
+    t = np.arange(4000) / 8000
+    sf.write(buffer, 0.3 * np.sin(2 * np.pi * 220 * t), 8000, format="FLAC", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def with_deadline(func, seconds: float = 10):
+    """Run func in a thread; fail (instead of hanging the suite) if it does not return."""
+    box: list[object] = []
+    thread = threading.Thread(target=lambda: box.append(func()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), "it hung"
+    return box[0]
+
+
+@pytest.mark.parametrize("planted", ["audio", "json"])
+def test_a_fifo_planted_in_the_cache_is_a_miss_not_a_hang(tmp_path: Path, planted: str) -> None:
+    cache = PieceCache(tmp_path / "pieces")
+    source = tmp_path / "piece.flac"
+    source.write_bytes(flac())
+    cache.store(KEY, source, format="flac", duration=0.5)
+    target = cache.directory / KEY[:2] / f"{KEY}.{planted}"
+    target.unlink()
+    os.mkfifo(target)
+    assert with_deadline(lambda: cache.fetch(KEY, io.BytesIO())) is None
+    assert not target.exists()  # dropped, so the piece is requested again
+
+
+def test_a_cache_entry_linked_to_dev_zero_is_a_miss(tmp_path: Path) -> None:
+    cache = PieceCache(tmp_path / "pieces")
+    source = tmp_path / "piece.flac"
+    source.write_bytes(flac())
+    cache.store(KEY, source, format="flac", duration=0.5)
+    audio = cache.directory / KEY[:2] / f"{KEY}.audio"
+    audio.unlink()
+    audio.symlink_to("/dev/zero")
+    assert with_deadline(lambda: cache.fetch(KEY, io.BytesIO())) is None
+
+
+def test_the_cache_is_private_under_umask_000(tmp_path: Path) -> None:
+    cache = PieceCache(tmp_path / "cache" / "outeai" / "pieces")
+    source = tmp_path / "piece.flac"
+    source.write_bytes(flac())
+    old = os.umask(0)
+    try:
+        cache.store(KEY, source, format="flac", duration=0.5)
+    finally:
+        os.umask(old)
+    for folder in (tmp_path / "cache", tmp_path / "cache" / "outeai", cache.directory,
+                   cache.directory / KEY[:2]):  # fmt: skip
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+
+
+def test_a_fifo_or_folder_at_a_batch_output_is_a_row_error(run_cli, tmp_path: Path) -> None:
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    for name in ("a", "b", "c"):
+        (texts / f"{name}.txt").write_text(f"Text {name}.")
+    out = tmp_path / "out"
+    out.mkdir()
+    os.mkfifo(out / "a.flac")
+    (out / "b.flac").mkdir()
+    result = run_cli("batch", "texts", "-o", "out", timeout=60)
+    assert result.returncode != 0
+    assert "a.flac is not a regular file" in result.stderr
+    assert "b.flac is a directory" in result.stderr
+    assert sf.info(str(out / "c.flac")).frames > 0  # the rest of the batch went on
+    rows = [json.loads(line) for line in (out / "outeai-results.jsonl").read_text().splitlines()]
+    assert {r["output"]: r["status"] for r in rows} == {
+        "a.flac": "failed", "b.flac": "failed", "c.flac": "ok"
+    }  # fmt: skip
+
+
+def test_outputs_that_nest_are_refused_before_any_request(run_cli, server, tmp_path: Path):
+    manifest = tmp_path / "list.jsonl"
+    manifest.write_text(
+        json.dumps({"text": "One.", "output": "a.flac"}) + "\n"
+        + json.dumps({"text": "Two.", "output": "a.flac/b.flac"}) + "\n"
+    )  # fmt: skip
+    result = run_cli("batch", str(manifest), "-o", "out", timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "needs as a folder" in result.stderr
+    assert server.tts_requests() == []
