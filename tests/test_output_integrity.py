@@ -30,7 +30,7 @@ TWO_PIECES = "The first sentence is here. And a second one follows it."
 @pytest.mark.parametrize("api", ["tts", "audio", "tts-stream"])
 @pytest.mark.parametrize("where", ["as-delivered", "converted", "stdout"])
 def test_audio_that_does_not_decode_completely_is_never_written(
-    run_cli, server, tmp_path: Path, attack: str, api: str, where: str
+    outeai, server, tmp_path: Path, attack: str, api: str, where: str
 ) -> None:
     server.set_faults(attack)
     before = files_in(tmp_path)
@@ -38,7 +38,7 @@ def test_audio_that_does_not_decode_completely_is_never_written(
         args = ["-o", "-", "--format", "flac"]
     else:
         args = ["-o", f"out.{DELIVERED[api] if where == 'as-delivered' else 'ogg'}"]
-    result = run_cli("say", "--api", api, "Hello there.", *args)
+    result = outeai("say", "--api", api, "Hello there.", *args)
     assert result.returncode == 6, result.stderr
     assert "Traceback" not in result.stderr and result.stderr.count("outeai: error:") == 1
     assert result.stdout == b""
@@ -48,12 +48,12 @@ def test_audio_that_does_not_decode_completely_is_never_written(
 @pytest.mark.parametrize("cache", [(), ("--no-cache",)], ids=["cache", "no-cache"])
 @pytest.mark.parametrize("attack", ["half-audio", "magic-then-garbage"])
 def test_a_damaged_piece_of_a_long_text_fails_it(
-    run_cli, server, tmp_path: Path, attack: str, cache: tuple[str, ...]
+    outeai, server, tmp_path: Path, attack: str, cache: tuple[str, ...]
 ) -> None:
     """Caught by the cache's check before storing, or else by the stitcher's decode."""
     server.set_faults(attack)
     before = files_in(tmp_path)
-    result = run_cli("say", TWO_PIECES, "-o", "long.flac", "--max-chars", "30", *cache)
+    result = outeai("say", TWO_PIECES, "-o", "long.flac", "--max-chars", "30", *cache)
     assert result.returncode == 6, result.stderr
     # (with the cache, whichever piece arrives first fails the run: both are damaged)
     assert re.search(r"error: the audio of piece [12] is damaged: ", result.stderr)
@@ -62,14 +62,14 @@ def test_a_damaged_piece_of_a_long_text_fails_it(
 
 
 def test_a_damaged_piece_is_never_cached_so_the_next_run_requests_it(
-    run_cli, server, tmp_path: Path
+    outeai, server, tmp_path: Path
 ) -> None:
     server.set_faults("half-audio")
-    failed = run_cli("say", TWO_PIECES, "-o", "long.flac", "--max-chars", "30")
+    failed = outeai("say", TWO_PIECES, "-o", "long.flac", "--max-chars", "30")
     assert failed.returncode == 6
     assert "they are cached" not in failed.stderr  # nothing to promise
     server.reset()
-    again = run_cli("say", TWO_PIECES, "-o", "long.flac", "--max-chars", "30")
+    again = outeai("say", TWO_PIECES, "-o", "long.flac", "--max-chars", "30")
     assert again.returncode == 0, again.stderr
     assert "0 from the cache, 2 to request" in again.stderr
     assert len(server.tts_requests()) == 2
@@ -77,9 +77,9 @@ def test_a_damaged_piece_is_never_cached_so_the_next_run_requests_it(
 
 
 def test_a_cached_piece_that_no_longer_decodes_is_requested_again(
-    run_cli, server, tmp_path: Path
+    outeai, server, tmp_path: Path
 ) -> None:
-    first = run_cli("say", TWO_PIECES, "-o", "a.flac", "--max-chars", "30")
+    first = outeai("say", TWO_PIECES, "-o", "a.flac", "--max-chars", "30")
     assert first.returncode == 0, first.stderr
     # Damage one entry as an older version could have stored it: sidecar and hash agree.
     import hashlib
@@ -95,7 +95,7 @@ def test_a_cached_piece_that_no_longer_decodes_is_requested_again(
     record.update(bytes=len(half), sha256=hashlib.sha256(half).hexdigest())
     meta.write_text(json.dumps(record))
     server.reset()
-    second = run_cli("say", TWO_PIECES, "-o", "b.flac", "--max-chars", "30")
+    second = outeai("say", TWO_PIECES, "-o", "b.flac", "--max-chars", "30")
     assert second.returncode == 0, second.stderr
     assert "1 from the cache, 1 to request" in second.stderr
     assert len(server.tts_requests()) == 1

@@ -24,8 +24,8 @@ def frames(path: Path) -> int:
 # -- where the text comes from ----------------------------------------------------------------
 
 
-def test_say_text_argument_writes_flac_and_reports_it(run_cli, server, tmp_path: Path) -> None:
-    result = run_cli("say", TEXT, "-s", "EN-FEMALE-1-NEURAL", "-o", "out.flac")
+def test_say_text_argument_writes_flac_and_reports_it(outeai, server, tmp_path: Path) -> None:
+    result = outeai("say", TEXT, "-s", "EN-FEMALE-1-NEURAL", "-o", "out.flac")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out.flac").read_bytes() == reference_audio(server.base_url, TEXT, TOKEN)
     info = sf.info(tmp_path / "out.flac")
@@ -35,29 +35,29 @@ def test_say_text_argument_writes_flac_and_reports_it(run_cli, server, tmp_path:
     assert server.tts_requests()[0]["speaker"] == {"default": "EN-FEMALE-1-NEURAL"}
 
 
-def test_say_reads_text_from_file(run_cli, server, tmp_path: Path) -> None:
+def test_say_reads_text_from_file(outeai, server, tmp_path: Path) -> None:
     (tmp_path / "in.txt").write_text(TEXT + "\n", encoding="utf-8")
-    result = run_cli("say", "-f", "in.txt", "-o", "out.flac")
+    result = outeai("say", "-f", "in.txt", "-o", "out.flac")
     assert result.returncode == 0, result.stderr
     assert server.tts_requests()[0]["text"] == TEXT + "\n"
 
 
-def test_say_reads_piped_stdin_when_no_text_given(run_cli, server, tmp_path: Path) -> None:
-    result = run_cli("say", "-o", "hi.flac", input="hi from a pipe\n")
+def test_say_reads_piped_stdin_when_no_text_given(outeai, server, tmp_path: Path) -> None:
+    result = outeai("say", "-o", "hi.flac", input="hi from a pipe\n")
     assert result.returncode == 0, result.stderr
     assert server.tts_requests()[0]["text"] == "hi from a pipe\n"
     assert frames(tmp_path / "hi.flac") > 0
 
 
-def test_say_joins_unquoted_words_as_echo_does(run_cli, server, tmp_path: Path) -> None:
-    result = run_cli("say", "Hello", "world,", "-o", "x.flac", "how", "are", "you?")
+def test_say_joins_unquoted_words_as_echo_does(outeai, server, tmp_path: Path) -> None:
+    result = outeai("say", "Hello", "world,", "-o", "x.flac", "how", "are", "you?")
     assert result.returncode == 0, result.stderr
     assert server.tts_requests()[0]["text"] == "Hello world, how are you?"
     assert frames(tmp_path / "x.flac") > 0
 
 
-def test_say_file_dash_reads_stdin(run_cli, server) -> None:
-    result = run_cli("say", "-f", "-", "-o", "x.flac", input="from dash")
+def test_say_file_dash_reads_stdin(outeai, server) -> None:
+    result = outeai("say", "-f", "-", "-o", "x.flac", input="from dash")
     assert result.returncode == 0, result.stderr
     assert server.tts_requests()[0]["text"] == "from dash"
 
@@ -99,50 +99,50 @@ def test_say_file_dash_on_a_pipe_reads_without_a_word(run_cli, server) -> None:
 # -- stdout -----------------------------------------------------------------------------------
 
 
-def test_say_dash_o_into_a_pipe_is_byte_identical(run_cli, server) -> None:
-    result = run_cli("say", TEXT, "-o", "-")
+def test_say_dash_o_into_a_pipe_is_byte_identical(outeai, server) -> None:
+    result = outeai("say", TEXT, "-o", "-")
     assert result.returncode == 0, result.stderr
     assert result.stdout == reference_audio(server.base_url, TEXT, TOKEN)
     assert "stdout" in result.stderr
 
 
-def test_say_without_o_writes_to_a_piped_stdout(run_cli, server, tmp_path: Path) -> None:
+def test_say_without_o_writes_to_a_piped_stdout(outeai, server, tmp_path: Path) -> None:
     before = files_in(tmp_path)
-    result = run_cli("say", "piped by default")
+    result = outeai("say", "piped by default")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(b"fLaC")
     assert files_in(tmp_path) == before
 
 
-def test_say_dash_o_wav_to_stdout_converts(run_cli, server, tmp_path: Path) -> None:
-    result = run_cli("say", TEXT, "-o", "-", "--format", "wav")
+def test_say_dash_o_wav_to_stdout_converts(outeai, server, tmp_path: Path) -> None:
+    result = outeai("say", TEXT, "-o", "-", "--format", "wav")
     assert result.returncode == 0, result.stderr
     assert result.stdout[:4] == b"RIFF" and result.stdout[8:12] == b"WAVE"
 
 
-def test_say_refuses_audio_on_a_terminal_stdout(cli_env, server, tmp_path: Path) -> None:
-    code, screen, _ = run_in_pty(["say", "hi", "-o", "-"], cli_env, tmp_path)
-    assert code == 2
-    assert "refusing to write audio to a terminal" in screen
+def test_say_refuses_audio_on_a_terminal_stdout(outeai, server) -> None:
+    result = outeai("say", "hi", "-o", "-", stdout_tty=True, stderr_tty=True)
+    assert result.returncode == 2
+    assert "refusing to write audio to a terminal" in result.stderr
     assert server.tts_requests() == []
 
 
-def test_say_on_a_terminal_names_a_new_file_from_the_text(cli_env, server, tmp_path: Path) -> None:
+def test_say_on_a_terminal_names_a_new_file_from_the_text(outeai, server, tmp_path: Path) -> None:
     (tmp_path / "good-morning-world.flac").write_bytes(b"keep me")
-    code, screen, _ = run_in_pty(["say", "Good morning, world!"], cli_env, tmp_path)
-    assert code == 0, screen
+    result = outeai("say", "Good morning, world!", stdout_tty=True, stderr_tty=True)
+    assert result.returncode == 0, result.stderr
     assert (tmp_path / "good-morning-world.flac").read_bytes() == b"keep me"
     assert frames(tmp_path / "good-morning-world-2.flac") > 0
-    assert "good-morning-world-2.flac" in screen
+    assert "good-morning-world-2.flac" in result.stderr
 
 
 # -- formats ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("ext", ["wav", "ogg", "mp3"])
-def test_say_converts_by_extension_to_the_same_duration(run_cli, tmp_path: Path, ext: str) -> None:
-    assert run_cli("say", TEXT, "-o", "ref.flac").returncode == 0
-    result = run_cli("say", TEXT, "-o", f"out.{ext}")
+def test_say_converts_by_extension_to_the_same_duration(outeai, tmp_path: Path, ext: str) -> None:
+    assert outeai("say", TEXT, "-o", "ref.flac").returncode == 0
+    result = outeai("say", TEXT, "-o", f"out.{ext}")
     assert result.returncode == 0, result.stderr
     ref, out = sf.info(tmp_path / "ref.flac"), sf.info(tmp_path / f"out.{ext}")
     assert out.format == ext.upper() if ext != "ogg" else out.format == "OGG"
@@ -152,14 +152,14 @@ def test_say_converts_by_extension_to_the_same_duration(run_cli, tmp_path: Path,
     assert abs(out.frames - ref.frames) <= tolerance
 
 
-def test_say_format_flag_overrides_the_extension(run_cli, tmp_path: Path) -> None:
-    result = run_cli("say", "hi", "-o", "audio.bin", "--format", "wav")
+def test_say_format_flag_overrides_the_extension(outeai, tmp_path: Path) -> None:
+    result = outeai("say", "hi", "-o", "audio.bin", "--format", "wav")
     assert result.returncode == 0, result.stderr
     assert sf.info(tmp_path / "audio.bin").format == "WAV"
 
 
-def test_say_json_prints_a_result_object(run_cli, tmp_path: Path) -> None:
-    result = run_cli("say", TEXT, "-o", "out.wav", "--json", "-t", "0.7", "-q")
+def test_say_json_prints_a_result_object(outeai, tmp_path: Path) -> None:
+    result = outeai("say", TEXT, "-o", "out.wav", "--json", "-t", "0.7", "-q")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["path"] == "out.wav" and data["format"] == "wav"
@@ -169,8 +169,8 @@ def test_say_json_prints_a_result_object(run_cli, tmp_path: Path) -> None:
     assert result.stderr == ""
 
 
-def test_say_quiet_prints_nothing_on_success(run_cli) -> None:
-    result = run_cli("say", "hi", "-o", "q.flac", "-q")
+def test_say_quiet_prints_nothing_on_success(outeai) -> None:
+    result = outeai("say", "hi", "-o", "q.flac", "-q")
     assert result.returncode == 0
     assert result.stderr == ""
 
@@ -178,18 +178,18 @@ def test_say_quiet_prints_nothing_on_success(run_cli) -> None:
 # -- overwriting ------------------------------------------------------------------------------
 
 
-def test_say_keeps_an_existing_file_without_force(run_cli, server, tmp_path: Path) -> None:
+def test_say_keeps_an_existing_file_without_force(outeai, server, tmp_path: Path) -> None:
     (tmp_path / "out.flac").write_bytes(b"precious")
-    result = run_cli("say", "hi", "-o", "out.flac")
+    result = outeai("say", "hi", "-o", "out.flac")
     assert result.returncode == 2
     assert "already exists" in result.stderr and "--force" in result.stderr
     assert (tmp_path / "out.flac").read_bytes() == b"precious"
     assert server.tts_requests() == []
 
 
-def test_say_force_overwrites(run_cli, tmp_path: Path) -> None:
+def test_say_force_overwrites(outeai, tmp_path: Path) -> None:
     (tmp_path / "out.flac").write_bytes(b"old")
-    result = run_cli("say", "hi", "-o", "out.flac", "--force")
+    result = outeai("say", "hi", "-o", "out.flac", "--force")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out.flac").read_bytes().startswith(b"fLaC")
 
@@ -226,11 +226,11 @@ USAGE_ERRORS = [
 
 @pytest.mark.parametrize(("args", "stdin", "message"), USAGE_ERRORS)
 def test_say_usage_errors_exit_2_before_any_request(
-    run_cli, server, tmp_path: Path, args: list[str], stdin: bytes | None, message: str
+    outeai, server, tmp_path: Path, args: list[str], stdin: bytes | None, message: str
 ) -> None:
     (tmp_path / "in.txt").write_text("text")
     before = files_in(tmp_path)
-    result = run_cli(*args, input=stdin)
+    result = outeai(*args, input=stdin)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("outeai: error: "), result.stderr
@@ -247,8 +247,8 @@ def _error_line(stderr: str) -> str:
     return errors[0]
 
 
-def test_say_without_token_exits_3_with_the_fix(run_cli, server, tmp_path: Path) -> None:
-    result = run_cli("say", "hi", "-o", "x.flac", env={"OUTEAI_TOKEN": ""})
+def test_say_without_token_exits_3_with_the_fix(outeai, server, tmp_path: Path) -> None:
+    result = outeai("say", "hi", "-o", "x.flac", env={"OUTEAI_TOKEN": ""})
     assert result.returncode == 3
     line = _error_line(result.stderr)
     assert "no API token" in line and "outeai config set token" in line and "OUTEAI_TOKEN" in line
@@ -256,42 +256,42 @@ def test_say_without_token_exits_3_with_the_fix(run_cli, server, tmp_path: Path)
     assert not (tmp_path / "x.flac").exists()
 
 
-def test_say_rejected_token_exits_3(run_cli, make_server, tmp_path: Path) -> None:
+def test_say_rejected_token_exits_3(outeai, make_server, tmp_path: Path) -> None:
     strict = make_server(tokens=frozenset({"the-only-valid-token"}))
-    result = run_cli("say", "hi", "-o", "x.flac", env={"OUTEAI_BASE_URL": strict.base_url})
+    result = outeai("say", "hi", "-o", "x.flac", env={"OUTEAI_BASE_URL": strict.base_url})
     assert result.returncode == 3
     line = _error_line(result.stderr)
     assert "rejected" in line and TOKEN not in result.stderr
     assert not (tmp_path / "x.flac").exists()
 
 
-def test_say_unknown_voice_exits_4_and_suggests(run_cli, tmp_path: Path) -> None:
-    result = run_cli("say", "hi", "-s", "EN-FEMALE-1-NEUTRL", "-o", "x.flac")
+def test_say_unknown_voice_exits_4_and_suggests(outeai, tmp_path: Path) -> None:
+    result = outeai("say", "hi", "-s", "EN-FEMALE-1-NEUTRL", "-o", "x.flac")
     assert result.returncode == 4
     line = _error_line(result.stderr)
     assert "EN-FEMALE-1-NEUTRAL" in line and "outeai voices" in line
     assert not (tmp_path / "x.flac").exists()
 
 
-def test_say_registered_custom_voice_unknown_to_the_server_says_so(run_cli, tmp_path: Path) -> None:
-    assert run_cli("voices", "add", "my-own-voice").returncode == 0
-    result = run_cli("say", "hi", "-s", "my-own-voice", "-o", "x.flac")
+def test_say_registered_custom_voice_unknown_to_the_server_says_so(outeai, tmp_path: Path) -> None:
+    assert outeai("voices", "add", "my-own-voice").returncode == 0
+    result = outeai("say", "hi", "-s", "my-own-voice", "-o", "x.flac")
     assert result.returncode == 4
     line = _error_line(result.stderr)
     assert "registered here" in line and "--custom-voice my-own-voice" in line
     assert "did you mean my-own-voice" not in line
 
 
-def test_say_base_url_without_the_api_root_names_the_fix(run_cli, server, tmp_path: Path) -> None:
-    result = run_cli("say", "hi", "-o", "x.flac", env={"OUTEAI_BASE_URL": server.root_url})
+def test_say_base_url_without_the_api_root_names_the_fix(outeai, server, tmp_path: Path) -> None:
+    result = outeai("say", "hi", "-o", "x.flac", env={"OUTEAI_BASE_URL": server.root_url})
     assert result.returncode == 4
     assert f"ending in /api/v1, e.g. {server.root_url}/api/v1" in _error_line(result.stderr)
     assert not (tmp_path / "x.flac").exists()
 
 
-def test_say_text_over_the_plan_limit_exits_4(run_cli, make_server, tmp_path: Path) -> None:
+def test_say_text_over_the_plan_limit_exits_4(outeai, make_server, tmp_path: Path) -> None:
     small = make_server(max_chars=10)
-    result = run_cli(
+    result = outeai(
         "say", "this is far too long", "-o", "x.flac", env={"OUTEAI_BASE_URL": small.base_url}
     )
     assert result.returncode == 4
@@ -299,11 +299,11 @@ def test_say_text_over_the_plan_limit_exits_4(run_cli, make_server, tmp_path: Pa
     assert not (tmp_path / "x.flac").exists()
 
 
-def test_say_connection_refused_exits_5(run_cli, tmp_path: Path) -> None:
+def test_say_connection_refused_exits_5(outeai, tmp_path: Path) -> None:
     with socket.socket() as probe:  # a port with nothing listening
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    result = run_cli(
+    result = outeai(
         "say",
         "hi",
         "-o",
@@ -317,21 +317,21 @@ def test_say_connection_refused_exits_5(run_cli, tmp_path: Path) -> None:
     assert files_in(tmp_path) == {"config", "cache", "home"} & files_in(tmp_path)
 
 
-def test_say_server_error_exits_5_and_leaves_nothing(run_cli, server, tmp_path: Path) -> None:
+def test_say_server_error_exits_5_and_leaves_nothing(outeai, server, tmp_path: Path) -> None:
     server.set_faults("http-503")
     before = files_in(tmp_path)
-    result = run_cli("say", "hi", "-o", "x.flac", "--retries", "0")
+    result = outeai("say", "hi", "-o", "x.flac", "--retries", "0")
     assert result.returncode == 5
     assert "HTTP 503" in _error_line(result.stderr)
     assert files_in(tmp_path) == before
 
 
 def test_say_malformed_stream_exits_6_and_keeps_the_old_file(
-    run_cli, server, tmp_path: Path
+    outeai, server, tmp_path: Path
 ) -> None:
     (tmp_path / "x.flac").write_bytes(b"old audio")
     server.set_faults("bad-base64")
-    result = run_cli("say", "hi", "-o", "x.flac", "--force")
+    result = outeai("say", "hi", "-o", "x.flac", "--force")
     assert result.returncode == 6
     assert "invalid base64" in _error_line(result.stderr)
     assert (tmp_path / "x.flac").read_bytes() == b"old audio"
