@@ -16,8 +16,11 @@ _spool_counter = itertools.count(1)
 def spool_directory(parent: Path, name: str) -> Iterator[Path]:
     """A hidden `.NAME.PID-N.pieces` directory in `parent`, removed on exit.
 
-    One left behind by a process that no longer exists (kill -9) is swept first.
+    One left behind by a process that no longer exists (kill -9) is swept first. A long NAME
+    is shortened in the folder's name: an output's name may use all 255 bytes a file system
+    allows, and the folder beside it adds its own dot, process id and suffix.
     """
+    name = _shortened(name)
     for stale in parent.glob(f".{_glob_escape(name)}.*.pieces"):
         pid = stale.name[len(name) + 2 : -len(".pieces")].partition("-")[0]
         if pid.isdigit() and not _alive(int(pid)):
@@ -28,6 +31,18 @@ def spool_directory(parent: Path, name: str) -> Iterator[Path]:
         yield directory
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+_NAME_MAX = 255  # bytes in one name (ext4, APFS, NTFS...)
+_SUFFIX_ROOM = 32  # ".", ".PID-N", ".pieces": a pid of 7 digits and a counter of 12 fit
+
+
+def _shortened(name: str) -> str:
+    encoded = name.encode("utf-8", "surrogateescape")
+    room = _NAME_MAX - _SUFFIX_ROOM
+    if len(encoded) <= room:
+        return name
+    return encoded[:room].decode("utf-8", "ignore")  # (a character cut in two is dropped)
 
 
 def _glob_escape(name: str) -> str:
