@@ -17,6 +17,8 @@ from tests.helpers import outeai_serve
 VOICE = "EN-MALE-1-NEUTRAL"
 # JSON text for a string with half a surrogate pair: `json.dumps` would escape it the same way.
 LONE_SURROGATE = '"hi \\ud800 there"'
+# A text nested 100,000 arrays deep: Python's json recurses once per level.
+DEEP_TEXT = "[" * 100_000 + "]" * 100_000
 
 
 def bodies(text_json: str) -> dict[str, tuple[str, dict[str, str], bytes]]:
@@ -60,17 +62,38 @@ def test_a_lone_surrogate_is_refused_with_400_in_every_dialect(server: ServerHan
         assert response.status_code == 200, (name, response.text)
 
 
+def test_json_nested_too_deep_is_refused_with_400_in_every_dialect(
+    server: ServerHandle,
+) -> None:
+    for name, response in send_each(server.base_url, DEEP_TEXT).items():
+        assert response.status_code == 400, (name, response.text)
+        problem = response.json()
+        assert problem["code"] == "invalid_json", name
+        assert "nested over 64 levels deep" in problem["message"], name
+    for name, (path, headers, _) in bodies('""').items():
+        whole = httpx.post(
+            f"{server.base_url}{path}", content=b"[" * 100_000, headers=headers, timeout=30
+        )
+        assert whole.status_code == 400, (name, whole.text)
+        assert whole.json()["code"] == "invalid_json", name
+    assert [r["status"] for r in server.requests()] == [400] * 8
+    # The control endpoint reads its body the same way.
+    faults = httpx.put(f"{server.root_url}/_outeai/faults", content=b"[" * 100_000, timeout=30)
+    assert faults.status_code == 400, faults.text
+
+
 def test_refusals_are_logged_with_their_status_and_no_traceback() -> None:
     with outeai_serve("--engine", "tone", "--json-log") as served:
-        for name, response in send_each(served.base_url, LONE_SURROGATE).items():
-            assert response.status_code == 400, (name, response.text)
-        logged = [json.loads(line) for line in served.next_lines(4)]
-    assert [entry["status"] for entry in logged] == [400] * 4
+        for text_json in (LONE_SURROGATE, DEEP_TEXT):
+            for name, response in send_each(served.base_url, text_json).items():
+                assert response.status_code == 400, (name, response.text)
+        logged = [json.loads(line) for line in served.next_lines(8)]
+    assert [entry["status"] for entry in logged] == [400] * 8
     assert all(entry["complete"] for entry in logged)
     assert "Traceback" not in served.rest and "Error" not in served.rest
 
 
-@pytest.mark.parametrize("text_json", [LONE_SURROGATE])
+@pytest.mark.parametrize("text_json", [LONE_SURROGATE, DEEP_TEXT], ids=["surrogate", "deep"])
 def test_the_server_keeps_serving_after_bad_input(server: ServerHandle, text_json: str) -> None:
     send_each(server.base_url, text_json)
     for name, response in send_each(server.base_url, '"Still here."').items():

@@ -162,3 +162,24 @@ def test_quiet_serve_logs_nothing() -> None:
 
 def test_quiet_and_json_log_together_are_refused_in_one_line() -> None:
     assert "--quiet and --json-log" in serve_fails("--quiet", "--json-log")
+
+
+def test_a_request_that_fails_unexpectedly_is_logged_as_the_500_it_gets() -> None:
+    """No route fails this way on purpose any more: an app that raises stands in for a bug."""
+    import asyncio
+
+    from outeai_cli.server.requestlog import RequestLogger
+
+    async def broken(scope: Any, receive: Any, send: Any) -> None:
+        raise RecursionError("a bug")
+
+    async def never_called(message: Any) -> None:
+        raise AssertionError(message)
+
+    written: list[str] = []
+    logger = RequestLogger(broken, fmt="json", write=written.append)
+    scope = {"type": "http", "method": "POST", "path": "/api/v1/tts", "headers": []}
+    with pytest.raises(RecursionError):
+        asyncio.run(logger(scope, never_called, never_called))
+    (entry,) = [json.loads(line) for line in written]
+    assert (entry["status"], entry["complete"]) == (500, False)

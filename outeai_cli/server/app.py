@@ -8,7 +8,6 @@ a refused request (`HTTPProblem`) into its JSON response.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
@@ -31,6 +30,7 @@ from outeai_cli.server.requestlog import RequestLogger
 from outeai_cli.server.routes_audio import audio_routes
 from outeai_cli.server.routes_stream import stream_routes
 from outeai_cli.server.routes_tts import tts_routes
+from outeai_cli.untrusted import parse_json
 from outeai_cli.voices.catalogue import BUILTIN_VOICES
 
 __all__ = ["ServerSettings", "create_app"]
@@ -130,7 +130,7 @@ def _control_routes(state: ServerState) -> list[Route]:
     async def set_faults(request: Request) -> Response:
         check_access(request)
         try:
-            specs = json.loads(await request.body())["faults"]
+            specs = parse_json(await request.body())["faults"]
             settings.faults.replace([str(s) for s in specs])
         except (ValueError, KeyError, TypeError) as exc:
             raise HTTPProblem(400, f'expected {{"faults": ["name[:N|:P%]", ...]}}: {exc}') from None

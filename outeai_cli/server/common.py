@@ -30,6 +30,7 @@ from outeai_cli.server.faults import (
     redirect_location,
 )
 from outeai_cli.server.requestlog import entry_of
+from outeai_cli.untrusted import parse_json
 from outeai_cli.voices.catalogue import Voice, find_voice
 
 # The API dialects a server speaks (all of them unless told otherwise).
@@ -144,9 +145,12 @@ async def read_body(request: Request, settings: ServerSettings) -> bytes:
 
 def parse_object(raw: bytes) -> dict[str, Any]:
     try:
-        payload = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise HTTPProblem(400, "the request body is not valid JSON", "invalid_json") from None
+        # The client's bounded parser: nesting 100,000 deep is a 400, not a RecursionError.
+        payload = parse_json(raw, max_bytes=len(raw))
+    except ValueError as exc:
+        raise HTTPProblem(
+            400, f"the request body is not valid JSON ({exc})", "invalid_json"
+        ) from None
     if not isinstance(payload, dict):
         raise HTTPProblem(400, "the request body must be a JSON object", "invalid_json")
     if _SURROGATE_ESCAPE.search(raw):

@@ -126,6 +126,10 @@ class RequestLogger:
 
         try:
             await self.app(scope, receive, logged_send)
+        except Exception:
+            if entry.status is None:  # the server's last-resort handler answers 500
+                entry.status = 500
+            raise
         finally:
             entry.seconds = time.monotonic() - started
             line = json.dumps(entry.as_dict()) if self.fmt == "json" else entry.as_text()
