@@ -24,8 +24,9 @@ from conftest import TOKEN
 
 from outeai_cli.http.client import TTSClient
 from outeai_cli.http.events import AudioEvent
+from outeai_cli.settings.table import DEFAULT_SPEAKER
 from outeai_cli.synthesis.synthesize import SynthesisOptions, SynthesisRequest, synthesize
-from outeai_cli.voices.speakers import DEFAULT_SPEAKER, parse_speaker
+from outeai_cli.voices.speakers import parse_speaker
 from tests.helpers import outeai_serve
 
 MIB = 1024 * 1024

@@ -12,7 +12,7 @@ import typer
 
 from outeai_cli.cli.completion import complete_speaker
 from outeai_cli.http.dialects import API_CHOICES, AUTO, described
-from outeai_cli.settings.table import SETTINGS
+from outeai_cli.settings.table import JOBS_RANGE, MAX_CHARS_RANGE, SETTINGS
 
 if TYPE_CHECKING:
     from outeai_cli.settings.config import Settings
@@ -107,8 +107,8 @@ SpeakerOpt = Annotated[
         "--speaker",
         "--voice",  # the name edge-tts users type
         metavar="NAME",
-        help="Voice: NAME, default:NAME or custom:NAME (config: speaker; default "
-        "EN-FEMALE-1-NEUTRAL).",
+        help="Voice: NAME, default:NAME or custom:NAME "
+        f"(config: speaker; default {_default('speaker')}).",
         show_default=False,
         autocompletion=complete_speaker,
         rich_help_panel=VOICE,
@@ -132,9 +132,9 @@ JobsOpt = Annotated[
         "-j",
         "--jobs",
         metavar="N",
-        min=1,
-        max=64,
-        help="Requests at once (config: jobs; default 4).",
+        min=JOBS_RANGE[0],
+        max=JOBS_RANGE[1],
+        help=f"Requests at once (config: jobs; default {_default('jobs')}).",
         show_default=False,
         rich_help_panel=LONG_TEXT,
     ),
@@ -144,9 +144,11 @@ MaxCharsOpt = Annotated[
     typer.Option(
         "--max-chars",
         metavar="N",
-        min=1,
+        min=MAX_CHARS_RANGE[0],
+        max=MAX_CHARS_RANGE[1],
         help="Characters per request: longer text is split at sentences, requested in pieces "
-        "and stitched (config: max_chars; default 200, the documented plan cap).",
+        f"and stitched (config: max_chars; default {_default('max_chars')}, the documented "
+        "plan cap).",
         show_default=False,
         rich_help_panel=LONG_TEXT,
     ),

@@ -36,11 +36,12 @@ from outeai_cli.settings.table import (
     DEFAULT_BASE_URL,
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_RETRIES,
+    DEFAULT_SPEAKER,
     DEFAULT_TEMPERATURE,
     TOKEN_ENV_VARS,
     check_temperature,
 )
-from outeai_cli.voices.speakers import DEFAULT_SPEAKER, Speaker, parse_speaker
+from outeai_cli.voices.speakers import Speaker, parse_speaker
 
 if TYPE_CHECKING:
     import httpx

@@ -25,6 +25,11 @@ DEFAULT_IDLE_TIMEOUT = 60.0
 DEFAULT_MAX_TIME = 1800.0  # per request: a long text's pieces each get this much
 DEFAULT_RETRIES = 3
 TEMPERATURE_RANGE = (0.1, 1.0)
+DEFAULT_SPEAKER = "EN-FEMALE-1-NEUTRAL"
+DEFAULT_MAX_CHARS = 200  # the per-request cap the service documents for one plan
+MAX_CHARS_RANGE = (1, 1_000_000)
+DEFAULT_JOBS = 4
+JOBS_RANGE = (1, 64)
 MAX_SECONDS = 86400.0  # a day: longer is a typo, and huge values overflow the clocks
 # How long the offline engine stays loaded after its last call (ollama keeps a model 5 min).
 DEFAULT_KEEP_ALIVE = 300.0
@@ -201,7 +206,7 @@ SETTINGS: dict[str, SettingSpec] = {
             DIALECTS[-1],  # the newest
         ),
         SettingSpec(
-            "speaker", _non_empty, "EN-FEMALE-1-NEUTRAL", (), "default voice", "EN-MALE-1-NEUTRAL"
+            "speaker", _non_empty, DEFAULT_SPEAKER, (), "default voice", "EN-MALE-1-NEUTRAL"
         ),
         SettingSpec(
             "temperature",
@@ -229,14 +234,19 @@ SETTINGS: dict[str, SettingSpec] = {
         ),
         SettingSpec(
             "max_chars",
-            _whole_number(1, 1_000_000),
-            200,
+            _whole_number(*MAX_CHARS_RANGE),
+            DEFAULT_MAX_CHARS,
             (),
             "characters per request; longer text is split (your plan's cap)",
             "500",
         ),
         SettingSpec(
-            "jobs", _whole_number(1, 64), 4, (), "requests at once for long text and batch", "8"
+            "jobs",
+            _whole_number(*JOBS_RANGE),
+            DEFAULT_JOBS,
+            (),
+            "requests at once for long text and batch",
+            "8",
         ),
         SettingSpec(
             "model",

@@ -24,8 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import NamedTuple
 
 from outeai_cli.errors import Advice, Fix, InputError
-
-DEFAULT_MAX_CHARS = 200  # the per-request cap the service documents for one plan
+from outeai_cli.settings.table import DEFAULT_MAX_CHARS
 
 # A cut may follow clause punctuation when whitespace comes next (", ", "; ", " - "), or CJK
 # clause punctuation directly (those scripts put no space after it).
@@ -51,7 +50,7 @@ def split_text(
     if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 1:
         raise InputError(
             f"the character cap must be a whole number of at least 1, got {max_chars!r}",
-            advice=(Advice(Fix.SET, "max_chars", "200"),),
+            advice=(Advice(Fix.SET, "max_chars", str(DEFAULT_MAX_CHARS)),),
         )
     return [
         Piece(s, e, text[s:e])

@@ -5,14 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from outeai_cli.synthesis.splitting import DEFAULT_MAX_CHARS
+from outeai_cli.settings.table import DEFAULT_JOBS, DEFAULT_MAX_CHARS
 from outeai_cli.voices.speakers import Speaker
 
 if TYPE_CHECKING:
     from outeai_cli.synthesis.cache import PieceCache
     from outeai_cli.synthesis.subtitles import Cue
-
-DEFAULT_JOBS = 4
 
 
 class SynthesisRequest(NamedTuple):

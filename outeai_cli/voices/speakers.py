@@ -6,7 +6,6 @@ from typing import Literal, NamedTuple
 
 from outeai_cli.errors import InputError
 
-DEFAULT_SPEAKER = "EN-FEMALE-1-NEUTRAL"
 SpeakerKind = Literal["default", "custom"]
 
 
