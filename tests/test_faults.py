@@ -40,7 +40,7 @@ FAILURES = [
     ("fault", "args", "code", "words", "attempts"), FAILURES, ids=[f[0] for f in FAILURES]
 )
 def test_fault_fails_cleanly(
-    run_cli,
+    outeai,
     server,
     tmp_path: Path,
     fault: str,
@@ -52,7 +52,7 @@ def test_fault_fails_cleanly(
     (tmp_path / "keep.flac").write_bytes(b"previous take")
     before = files_in(tmp_path)
     server.set_faults(fault)
-    result = run_cli("say", TEXT, "-o", "keep.flac", "--force", *args)
+    result = outeai("say", TEXT, "-o", "keep.flac", "--force", *args)
     assert result.returncode == code, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("outeai: error: ")]
     assert len(errors) == 1 and words in errors[0], result.stderr
@@ -75,12 +75,12 @@ RECOVERIES = [
 
 @pytest.mark.parametrize(("fault", "attempts", "words"), RECOVERIES, ids=[r[0] for r in RECOVERIES])
 def test_transient_fault_is_retried_and_succeeds(
-    run_cli, server, tmp_path: Path, fault: str, attempts: int, words: str
+    outeai, server, tmp_path: Path, fault: str, attempts: int, words: str
 ) -> None:
     expected = reference_audio(server.base_url, TEXT, TOKEN)
     server.reset()
     server.set_faults(fault)
-    result = run_cli("say", TEXT, "-o", "out.flac")
+    result = outeai("say", TEXT, "-o", "out.flac")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out.flac").read_bytes() == expected
     assert len(server.tts_requests()) == attempts
@@ -88,24 +88,24 @@ def test_transient_fault_is_retried_and_succeeds(
     assert len(retry_lines) == attempts - 1 and words in retry_lines[0], result.stderr
 
 
-def test_retry_after_is_honoured(run_cli, server) -> None:
+def test_retry_after_is_honoured(outeai, server) -> None:
     server.set_faults("http-429:1")  # the server asks for Retry-After: 1
     started = time.monotonic()
-    result = run_cli("say", "hi", "-o", "x.flac")
+    result = outeai("say", "hi", "-o", "x.flac")
     assert result.returncode == 0, result.stderr
     assert time.monotonic() - started >= 1.0
     assert "in 1.0 s" in result.stderr
 
 
-def test_client_errors_are_not_retried(run_cli, server) -> None:
-    result = run_cli("say", "hi", "-s", "NO-SUCH-VOICE", "-o", "x.flac", "--retries", "5")
+def test_client_errors_are_not_retried(outeai, server) -> None:
+    result = outeai("say", "hi", "-s", "NO-SUCH-VOICE", "-o", "x.flac", "--retries", "5")
     assert result.returncode == 4
     assert len(server.tts_requests()) == 1
 
 
-def test_retries_zero_gives_up_at_once(run_cli, server) -> None:
+def test_retries_zero_gives_up_at_once(outeai, server) -> None:
     server.set_faults("http-503:1")
-    result = run_cli("say", "hi", "-o", "x.flac", "--retries", "0")
+    result = outeai("say", "hi", "-o", "x.flac", "--retries", "0")
     assert result.returncode == 5
     assert len(server.tts_requests()) == 1
 
@@ -117,18 +117,18 @@ QUIRKS = ["crlf", "blank-lines", "unknown-fields", "split-bytes", "escaped-slash
     "quirks", [[q] for q in QUIRKS] + [QUIRKS[:-1]], ids=[*QUIRKS, "all-at-once"]
 )
 def test_awkward_but_valid_stream_gives_identical_audio(
-    run_cli, server, tmp_path: Path, quirks: list[str]
+    outeai, server, tmp_path: Path, quirks: list[str]
 ) -> None:
     expected = reference_audio(server.base_url, TEXT, TOKEN)
     server.set_faults(*quirks)
-    result = run_cli("say", TEXT, "-o", "out.flac")
+    result = outeai("say", TEXT, "-o", "out.flac")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out.flac").read_bytes() == expected
 
 
-def test_first_event_timeout_names_the_cold_start(run_cli, make_server, tmp_path: Path) -> None:
+def test_first_event_timeout_names_the_cold_start(outeai, make_server, tmp_path: Path) -> None:
     cold = make_server(cold_start=5)
-    result = run_cli(
+    result = outeai(
         "say", "hi", "-o", "x.flac", "--timeout", "1", env={"OUTEAI_BASE_URL": cold.base_url}
     )
     assert result.returncode == 5
@@ -136,9 +136,9 @@ def test_first_event_timeout_names_the_cold_start(run_cli, make_server, tmp_path
     assert not (tmp_path / "x.flac").exists()
 
 
-def test_cold_start_within_the_timeout_succeeds(run_cli, make_server, tmp_path: Path) -> None:
+def test_cold_start_within_the_timeout_succeeds(outeai, make_server, tmp_path: Path) -> None:
     cold = make_server(cold_start=1.5)
-    result = run_cli(
+    result = outeai(
         "say", "hi", "-o", "x.flac", "--idle-timeout", "1", env={"OUTEAI_BASE_URL": cold.base_url}
     )
     assert result.returncode == 0, result.stderr

@@ -47,17 +47,17 @@ def one_error(result, code: int) -> str:
     ],
 )
 def test_absurd_numbers_on_the_command_line_are_refused_before_any_request(
-    run_cli, server, flag: str, value: str
+    outeai, server, flag: str, value: str
 ) -> None:
-    line = one_error(run_cli("say", "hi", "-o", "x.flac", flag, value), 2)
+    line = one_error(outeai("say", "hi", "-o", "x.flac", flag, value), 2)
     # Non-numbers (inf, nan) may already fail the option's own conversion; the rest the table.
     assert flag in line
     assert value in ("inf", "nan") or "given on the command line" in line
     assert server.requests() == []
 
 
-def test_config_set_refuses_an_infinite_timeout(run_cli, tmp_path: Path) -> None:
-    line = one_error(run_cli("config", "set", "timeout", "inf"), 2)
+def test_config_set_refuses_an_infinite_timeout(outeai, tmp_path: Path) -> None:
+    line = one_error(outeai("config", "set", "timeout", "inf"), 2)
     assert line == (
         "outeai: error: invalid timeout 'inf': must be a finite number; "
         "e.g. outeai config set timeout 120"
@@ -66,13 +66,13 @@ def test_config_set_refuses_an_infinite_timeout(run_cli, tmp_path: Path) -> None
 
 
 def test_an_infinite_timeout_written_by_hand_is_refused_with_the_fix(
-    run_cli, server, tmp_path: Path
+    outeai, server, tmp_path: Path
 ) -> None:
     path = tmp_path / "config" / "outeai" / "config.toml"
     path.parent.mkdir(parents=True)
     path.write_text("idle_timeout = inf\n")  # TOML has inf
     path.chmod(0o600)
-    line = one_error(run_cli("say", "hi", "-o", "x.flac"), 2)
+    line = one_error(outeai("say", "hi", "-o", "x.flac"), 2)
     assert line == (
         "outeai: error: invalid idle_timeout inf in config file: must be a finite number; "
         "fix it with 'outeai config set idle_timeout 120'"
@@ -89,18 +89,18 @@ def test_client_options_are_settings() -> None:
     assert "allow_insecure_http" in SETTINGS
 
 
-def test_a_profile_can_choose_the_model(run_cli, server) -> None:
-    assert run_cli("config", "set", "--profile", "odd", "model", "NoSuchModel").returncode == 0
-    result = run_cli("say", "hi", "--api", "tts-stream", "-o", "x.wav", "--profile", "odd")
+def test_a_profile_can_choose_the_model(outeai, server) -> None:
+    assert outeai("config", "set", "--profile", "odd", "model", "NoSuchModel").returncode == 0
+    result = outeai("say", "hi", "--api", "tts-stream", "-o", "x.wav", "--profile", "odd")
     assert result.returncode == 4, result.stderr
     assert "NoSuchModel" in result.stderr
-    assert run_cli("say", "hi", "--api", "tts-stream", "-o", "y.wav").returncode == 0
+    assert outeai("say", "hi", "--api", "tts-stream", "-o", "y.wav").returncode == 0
 
 
-def test_retries_from_the_config_file_apply(run_cli, server) -> None:
+def test_retries_from_the_config_file_apply(outeai, server) -> None:
     server.set_faults("http-503")
-    assert run_cli("config", "set", "retries", "0").returncode == 0
-    result = run_cli("say", "hi", "-o", "x.flac")
+    assert outeai("config", "set", "retries", "0").returncode == 0
+    result = outeai("say", "hi", "-o", "x.flac")
     assert result.returncode == 5
     assert len(server.tts_requests()) == 1
 
@@ -125,9 +125,9 @@ def test_flag_values_are_checked_by_the_same_table_as_file_values() -> None:
 
 
 @pytest.mark.parametrize("api", ["tts", "audio", "tts-stream"])
-def test_voices_takes_the_same_connection_options_as_say(run_cli, make_server, api) -> None:
+def test_voices_takes_the_same_connection_options_as_say(outeai, make_server, api) -> None:
     srv = make_server(tokens=frozenset({TOKEN}))
-    result = run_cli(
+    result = outeai(
         "voices", "--remote", "--json", "--api", api, "--base-url", srv.base_url,
         "--token", TOKEN, "--timeout", "5", "--connect-timeout", "2", "--idle-timeout", "5",
         "--max-time", "10",
@@ -136,10 +136,10 @@ def test_voices_takes_the_same_connection_options_as_say(run_cli, make_server, a
     assert '"EN-FEMALE-1-NEUTRAL"' in result.out
 
 
-def test_voices_with_a_wrong_token_in_the_audio_dialect_is_rejected(run_cli, make_server) -> None:
+def test_voices_with_a_wrong_token_in_the_audio_dialect_is_rejected(outeai, make_server) -> None:
     srv = make_server(tokens=frozenset({TOKEN}))
     wrong = "wrong-token-0123456789"
-    result = run_cli(
+    result = outeai(
         "voices", "--remote", "--api", "audio", "--base-url", srv.base_url, "--token", wrong
     )
     assert result.returncode == 3, result.stderr
@@ -160,17 +160,17 @@ def test_voices_with_a_wrong_token_in_the_audio_dialect_is_rejected(run_cli, mak
 )
 @pytest.mark.parametrize("api", ["tts", "audio", "tts-stream"])
 def test_an_unusable_token_is_refused_before_any_request(
-    run_cli, server, token: str, problem: str, api: str
+    outeai, server, token: str, problem: str, api: str
 ) -> None:
     env = {"OUTEAI_TOKEN": token}
-    line = one_error(run_cli("say", "hi", "--api", api, "-o", "x.flac", env=env), 2)
+    line = one_error(outeai("say", "hi", "--api", api, "-o", "x.flac", env=env), 2)
     assert problem in line and token[:8] not in line.replace("invalid token", "")
     assert "OUTEAI_TOKEN" in line
     assert server.requests() == []
 
 
-def test_config_set_token_refuses_a_non_ascii_token(run_cli, tmp_path: Path) -> None:
-    line = one_error(run_cli("config", "set", "token", input="tökén-0123456789abcdef\n"), 2)
+def test_config_set_token_refuses_a_non_ascii_token(outeai, tmp_path: Path) -> None:
+    line = one_error(outeai("config", "set", "token", input="tökén-0123456789abcdef\n"), 2)
     assert "non-ASCII" in line and "tökén" not in line
     assert not (tmp_path / "config" / "outeai" / "config.toml").exists()
 
@@ -195,10 +195,10 @@ def test_only_literal_loopback_is_trusted(host: str, trusted: bool) -> None:
     assert is_loopback_host(host) is trusted
 
 
-def test_a_localhost_subdomain_gets_no_token_over_plain_http(run_cli) -> None:
+def test_a_localhost_subdomain_gets_no_token_over_plain_http(outeai) -> None:
     # Refused before any name is resolved, so nothing leaves this machine.
     line = one_error(
-        run_cli("say", "hi", "-o", "x.flac", "--base-url", "http://evil.localhost:9/api/v1"), 2
+        outeai("say", "hi", "-o", "x.flac", "--base-url", "http://evil.localhost:9/api/v1"), 2
     )
     assert "refusing to send the token over plain http to evil.localhost" in line
 
@@ -206,12 +206,12 @@ def test_a_localhost_subdomain_gets_no_token_over_plain_http(run_cli) -> None:
 # -- connection errors in words -----------------------------------------------------------------
 
 
-def test_connection_refused_names_the_url_and_the_cause(run_cli) -> None:
+def test_connection_refused_names_the_url_and_the_cause(outeai) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     url = f"http://127.0.0.1:{port}/api/v1"
-    line = one_error(run_cli("say", "hi", "-o", "x.flac", "--base-url", url, "--retries", "0"), 5)
+    line = one_error(outeai("say", "hi", "-o", "x.flac", "--base-url", url, "--retries", "0"), 5)
     assert line == (
         f"outeai: error: cannot connect to {url}: nothing is listening on 127.0.0.1:{port}; "
         "check the base URL and that the server is running"
@@ -309,7 +309,7 @@ def test_an_unexpected_exception_is_one_line_and_a_traceback_only_on_request(
     )
     env = {**cli_env, "PYTHONPATH": os.pathsep.join([str(hook), *sys.path])}
     args = [sys.executable, "-m", "outeai_cli", "config", "show"]
-    quiet = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+    quiet = subprocess.run(args, env=env, capture_output=True, text=True)
     assert quiet.returncode == 1
     assert quiet.stderr.strip() == (
         "outeai: error: unexpected ZeroDivisionError: planted bug; this is a bug in outeai; "
@@ -377,14 +377,14 @@ def test_a_full_disk_names_the_output_and_the_fix(cli_env, tmp_path: Path, serve
     ],
 )
 def test_a_base_url_that_is_not_an_api_root_is_refused_before_any_request(
-    run_cli, url: str, problem: str
+    outeai, url: str, problem: str
 ) -> None:
     for args in (["--base-url", url], []):
-        result = run_cli("say", "hi", "-o", "x.flac", *args, env={"OUTEAI_BASE_URL": url})
+        result = outeai("say", "hi", "-o", "x.flac", *args, env={"OUTEAI_BASE_URL": url})
         assert result.returncode == 2, result.stderr
         assert problem in result.stderr
         assert result.stderr.count("\n") == 1, result.stderr
         assert "hunter2pass" not in result.stderr  # a URL's password is never shown
-    result = run_cli("config", "set", "base_url", url)
+    result = outeai("config", "set", "base_url", url)
     assert result.returncode == 2, result.stderr
     assert "hunter2pass" not in result.stderr

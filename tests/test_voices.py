@@ -84,8 +84,8 @@ def names(result) -> list[str]:
 # -- the three renderings -------------------------------------------------------------------
 
 
-def test_plain_columns_when_piped(run_cli) -> None:
-    result = run_cli("voices", "--local")
+def test_plain_columns_when_piped(outeai) -> None:
+    result = outeai("voices", "--local")
     assert result.returncode == 0, result.stderr
     lines = result.out.splitlines()
     assert lines[0].split() == ["NAME", "KIND", "LANGUAGE", "GENDER", "DESCRIPTION"]
@@ -106,8 +106,8 @@ def test_rich_table_on_a_terminal(cli_env, tmp_path: Path) -> None:
     assert "EN-FEMALE-1-NEUTRAL" in screen and "alias of EN-FEMALE-1-NEUTRAL" in screen
 
 
-def test_json_is_a_list_of_voice_objects(run_cli) -> None:
-    result = run_cli("voices", "--local", "--json")
+def test_json_is_a_list_of_voice_objects(outeai) -> None:
+    result = outeai("voices", "--local", "--json")
     voices = json.loads(result.out)
     alias = next(v for v in voices if v["name"] == "EN-FEMALE-1-NEURAL")
     assert alias == {
@@ -135,10 +135,10 @@ def test_local_does_not_import_httpx(run_cli) -> None:
 # -- filters -------------------------------------------------------------------------------------
 
 
-def test_kind_and_language_filters(run_cli, tmp_path: Path) -> None:
+def test_kind_and_language_filters(outeai, tmp_path: Path) -> None:
     write_config(tmp_path, '[voices.narrator]\ndescription = "my clone"\n')
-    assert names(run_cli("voices", "--local", "--json", "--kind", "custom")) == ["narrator"]
-    english = names(run_cli("voices", "--local", "--json", "--language", "EN"))
+    assert names(outeai("voices", "--local", "--json", "--kind", "custom")) == ["narrator"]
+    english = names(outeai("voices", "--local", "--json", "--language", "EN"))
     assert english == [
         "EN-FEMALE-1-NEUTRAL",
         "EN-FEMALE-1-NEURAL",
@@ -146,18 +146,18 @@ def test_kind_and_language_filters(run_cli, tmp_path: Path) -> None:
         "EN-MALE-1-NEUTRAL",
         "EN-MALE-2-NEUTRAL",
     ]
-    both = names(run_cli("voices", "--local", "--json", "--kind", "default", "--language", "fr"))
+    both = names(outeai("voices", "--local", "--json", "--kind", "default", "--language", "fr"))
     assert both == ["FR-MALE-1-NEUTRAL"]
 
 
-def test_bad_kind_is_a_usage_error(run_cli) -> None:
-    result = run_cli("voices", "--local", "--kind", "cloned")
+def test_bad_kind_is_a_usage_error(outeai) -> None:
+    result = outeai("voices", "--local", "--kind", "cloned")
     assert result.returncode == 2
     assert "cloned" in result.stderr
 
 
-def test_no_match_prints_a_note_and_exits_0(run_cli) -> None:
-    result = run_cli("voices", "--local", "--language", "xx")
+def test_no_match_prints_a_note_and_exits_0(outeai) -> None:
+    result = outeai("voices", "--local", "--language", "xx")
     assert (result.returncode, result.out) == (0, "")
     assert "no voices match" in result.stderr
 
@@ -170,10 +170,10 @@ def test_language_filter_matches_regional_codes() -> None:
 # -- the server's list -------------------------------------------------------------------------
 
 
-def test_server_list_is_merged_with_catalogue_and_custom(run_cli, make_server, tmp_path) -> None:
+def test_server_list_is_merged_with_catalogue_and_custom(outeai, make_server, tmp_path) -> None:
     server = make_server(custom_voices=frozenset({"studio-voice", "narrator"}))
     write_config(tmp_path, '[voices.narrator]\ndescription = "registered here"\n')
-    result = run_cli("voices", "--json", env={"OUTEAI_BASE_URL": server.base_url})
+    result = outeai("voices", "--json", env={"OUTEAI_BASE_URL": server.base_url})
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     voices = {v["name"]: v for v in json.loads(result.out)}
@@ -186,10 +186,10 @@ def test_server_list_is_merged_with_catalogue_and_custom(run_cli, make_server, t
     assert [v for v in json.loads(result.out) if v["name"] == "narrator"] == [voices["narrator"]]
 
 
-def test_remote_shows_only_the_server_list(run_cli, make_server, tmp_path) -> None:
+def test_remote_shows_only_the_server_list(outeai, make_server, tmp_path) -> None:
     server = make_server(custom_voices=frozenset({"studio-voice"}))
     write_config(tmp_path, '[voices.narrator]\ndescription = "registered here"\n')
-    result = run_cli(
+    result = outeai(
         "voices", "--remote", "--json", "--kind", "custom", "--base-url", server.base_url
     )
     assert result.returncode == 0, result.stderr
@@ -208,14 +208,14 @@ def test_remote_shows_only_the_server_list(run_cli, make_server, tmp_path) -> No
 
 
 def test_the_listing_says_which_model_speaks_each_voice_on_the_server_asked(
-    run_cli, tmp_path
+    outeai, tmp_path
 ) -> None:
     """`outeai serve` says per voice which engine speaks it; that beats the catalogue's word."""
     write_config(tmp_path, '[voices.narrator]\ndescription = "registered here"\n')
     with outeai_serve("--engine", "tone", "--custom-voice", "narrator") as served:
         env = {"OUTEAI_BASE_URL": served.base_url}
-        listed = run_cli("voices", "--json", env=env)
-        table = run_cli("voices", "--language", "en", env=env)
+        listed = outeai("voices", "--json", env=env)
+        table = outeai("voices", "--language", "en", env=env)
     assert listed.returncode == 0 and table.returncode == 0, listed.stderr + table.stderr
     voices = {v["name"]: v for v in json.loads(listed.out)}
     builtin = find_voice("EN-FEMALE-1-NEUTRAL")
@@ -238,9 +238,9 @@ def test_the_listing_says_which_model_speaks_each_voice_on_the_server_asked(
     assert row.endswith("spoken here by tone test signal"), table.out
 
 
-def test_a_server_that_does_not_say_who_speaks_leaves_the_catalogue_words(run_cli, canned) -> None:
+def test_a_server_that_does_not_say_who_speaks_leaves_the_catalogue_words(outeai, canned) -> None:
     stub = canned(200, b'{"data": {"voices": [{"name": "EN-MALE-1-NEUTRAL", "kind": "default"}]}}')
-    result = run_cli("voices", "--json", "--base-url", stub.base_url)
+    result = outeai("voices", "--json", "--base-url", stub.base_url)
     assert result.returncode == 0, result.stderr
     voice = next(v for v in json.loads(result.out) if v["name"] == "EN-MALE-1-NEUTRAL")
     builtin = find_voice("EN-MALE-1-NEUTRAL")
@@ -248,23 +248,23 @@ def test_a_server_that_does_not_say_who_speaks_leaves_the_catalogue_words(run_cl
     assert (voice["description"], voice["spoken_by"]) == (builtin.description, None)
 
 
-def test_token_is_sent_to_the_voices_endpoint(run_cli, make_server) -> None:
+def test_token_is_sent_to_the_voices_endpoint(outeai, make_server) -> None:
     server = make_server(tokens=frozenset({TOKEN}), custom_voices=frozenset({"studio-voice"}))
-    result = run_cli("voices", "--remote", "--json", "--base-url", server.base_url)
+    result = outeai("voices", "--remote", "--json", "--base-url", server.base_url)
     assert result.returncode == 0, result.stderr
     assert "studio-voice" in names(result)
 
 
-def test_404_falls_back_quietly_to_the_local_lists(run_cli, canned) -> None:
+def test_404_falls_back_quietly_to_the_local_lists(outeai, canned) -> None:
     stub = canned(404)
-    result = run_cli("voices", "--base-url", stub.base_url)
+    result = outeai("voices", "--base-url", stub.base_url)
     assert (result.returncode, result.stderr) == (0, "")
     assert "EN-FEMALE-1-NEUTRAL" in result.out
     assert stub.requests == [("/api/v1/voices", f"Bearer {TOKEN}")]
 
 
-def test_404_with_remote_fails_with_exit_4(run_cli, canned) -> None:
-    result = run_cli("voices", "--remote", "--base-url", canned(404).base_url)
+def test_404_with_remote_fails_with_exit_4(outeai, canned) -> None:
+    result = outeai("voices", "--remote", "--base-url", canned(404).base_url)
     assert result.returncode == 4
     assert result.out == ""
     assert result.stderr.strip() == "outeai: error: HTTP 404: nope"
@@ -279,10 +279,10 @@ def test_404_with_remote_fails_with_exit_4(run_cli, canned) -> None:
     ],
 )
 def test_other_failures_warn_on_one_line_and_still_list(
-    run_cli, make_server, canned, failure: str, expected: str
+    outeai, make_server, canned, failure: str, expected: str
 ) -> None:
     url = failing_server_url(failure, make_server, canned)
-    result = run_cli("voices", "--base-url", url)
+    result = outeai("voices", "--base-url", url)
     assert result.returncode == 0
     lines = result.stderr.splitlines()
     assert len(lines) == 1
@@ -293,27 +293,27 @@ def test_other_failures_warn_on_one_line_and_still_list(
 
 @pytest.mark.parametrize(("failure", "code"), [("refused", 5), ("401", 3), ("500", 5)])
 def test_remote_failures_exit_with_the_error_code(
-    run_cli, make_server, canned, failure: str, code: int
+    outeai, make_server, canned, failure: str, code: int
 ) -> None:
     url = failing_server_url(failure, make_server, canned)
-    result = run_cli("voices", "--remote", "--base-url", url)
+    result = outeai("voices", "--remote", "--base-url", url)
     assert result.returncode == code
     assert result.out == ""
     assert result.stderr.startswith("outeai: error: ")
 
 
-def test_without_a_token_the_server_is_skipped_with_a_note(run_cli, canned) -> None:
+def test_without_a_token_the_server_is_skipped_with_a_note(outeai, canned) -> None:
     stub = canned(200, b'{"data": {"voices": []}}')
-    result = run_cli("voices", env={"OUTEAI_TOKEN": "", "OUTEAI_BASE_URL": stub.base_url})
+    result = outeai("voices", env={"OUTEAI_TOKEN": "", "OUTEAI_BASE_URL": stub.base_url})
     assert result.returncode == 0
     assert result.stderr.startswith("outeai: note: no token configured")
     assert stub.requests == []
     assert "EN-FEMALE-1-NEUTRAL" in result.out
 
 
-def test_remote_without_a_token_exits_3(run_cli, canned) -> None:
+def test_remote_without_a_token_exits_3(outeai, canned) -> None:
     stub = canned(200, b'{"data": {"voices": []}}')
-    result = run_cli(
+    result = outeai(
         "voices", "--remote", env={"OUTEAI_TOKEN": "", "OUTEAI_BASE_URL": stub.base_url}
     )
     assert result.returncode == 3
@@ -321,14 +321,14 @@ def test_remote_without_a_token_exits_3(run_cli, canned) -> None:
     assert stub.requests == []
 
 
-def test_local_never_contacts_the_server(run_cli, canned) -> None:
+def test_local_never_contacts_the_server(outeai, canned) -> None:
     stub = canned(200, b'{"data": {"voices": []}}')
-    assert run_cli("voices", "--local", "--base-url", stub.base_url).returncode == 0
+    assert outeai("voices", "--local", "--base-url", stub.base_url).returncode == 0
     assert stub.requests == []
 
 
-def test_local_and_remote_together_are_refused(run_cli) -> None:
-    result = run_cli("voices", "--local", "--remote")
+def test_local_and_remote_together_are_refused(outeai) -> None:
+    result = outeai("voices", "--local", "--remote")
     assert result.returncode == 2
     assert "--local and --remote exclude each other" in result.stderr
 
@@ -354,33 +354,33 @@ def test_server_entries_accept_the_voice_id_shape_and_fill_from_the_catalogue() 
 
 
 def test_add_stores_a_voices_table_and_say_sends_it_as_custom(
-    run_cli, tmp_path: Path, make_server
+    outeai, tmp_path: Path, make_server
 ) -> None:
-    result = run_cli("voices", "add", "narrator", "--description", "my cloned voice")
+    result = outeai("voices", "add", "narrator", "--description", "my cloned voice")
     assert result.returncode == 0, result.stderr
     assert "outeai say -s narrator" in result.stderr
     data = tomllib.loads(config_file(tmp_path).read_text())
     assert data == {"voices": {"narrator": {"description": "my cloned voice"}}}
-    listed = json.loads(run_cli("voices", "--local", "--json", "--kind", "custom").out)
+    listed = json.loads(outeai("voices", "--local", "--json", "--kind", "custom").out)
     assert listed[0]["description"] == "my cloned voice"
     server = make_server(custom_voices=frozenset({"narrator"}))
-    said = run_cli("say", "hi", "-s", "narrator", "-o", "x.flac", "--base-url", server.base_url)
+    said = outeai("say", "hi", "-s", "narrator", "-o", "x.flac", "--base-url", server.base_url)
     assert said.returncode == 0, said.stderr
     assert server.tts_requests()[0]["speaker"] == {"custom": "narrator"}
 
 
-def test_add_again_updates_the_description(run_cli, tmp_path: Path) -> None:
-    run_cli("voices", "add", "narrator", "-d", "old")
-    result = run_cli("voices", "add", "narrator", "-d", "new")
+def test_add_again_updates_the_description(outeai, tmp_path: Path) -> None:
+    outeai("voices", "add", "narrator", "-d", "old")
+    result = outeai("voices", "add", "narrator", "-d", "new")
     assert "updated the custom voice narrator" in result.stderr
     assert tomllib.loads(config_file(tmp_path).read_text())["voices"]["narrator"] == {
         "description": "new"
     }
 
 
-def test_add_keeps_other_settings(run_cli, tmp_path: Path) -> None:
+def test_add_keeps_other_settings(outeai, tmp_path: Path) -> None:
     write_config(tmp_path, 'speaker = "EN-MALE-1-NEUTRAL"\n[profiles.local]\ntimeout = 5.0\n')
-    assert run_cli("voices", "add", "narrator").returncode == 0
+    assert outeai("voices", "add", "narrator").returncode == 0
     assert tomllib.loads(config_file(tmp_path).read_text()) == {
         "speaker": "EN-MALE-1-NEUTRAL",
         "profiles": {"local": {"timeout": 5.0}},
@@ -388,17 +388,17 @@ def test_add_keeps_other_settings(run_cli, tmp_path: Path) -> None:
     }
 
 
-def test_remove_forgets_the_voice(run_cli, tmp_path: Path) -> None:
-    run_cli("voices", "add", "narrator")
-    result = run_cli("voices", "remove", "narrator")
+def test_remove_forgets_the_voice(outeai, tmp_path: Path) -> None:
+    outeai("voices", "add", "narrator")
+    result = outeai("voices", "remove", "narrator")
     assert result.returncode == 0
     assert tomllib.loads(config_file(tmp_path).read_text()) == {}
-    assert names(run_cli("voices", "--local", "--json", "--kind", "custom")) == []
+    assert names(outeai("voices", "--local", "--json", "--kind", "custom")) == []
 
 
-def test_remove_unknown_name_exits_2_with_a_suggestion(run_cli) -> None:
-    run_cli("voices", "add", "narrator")
-    result = run_cli("voices", "remove", "narator")
+def test_remove_unknown_name_exits_2_with_a_suggestion(outeai) -> None:
+    outeai("voices", "add", "narrator")
+    result = outeai("voices", "remove", "narator")
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "outeai: error: no custom voice named 'narator' (registered: narrator); "
@@ -406,8 +406,8 @@ def test_remove_unknown_name_exits_2_with_a_suggestion(run_cli) -> None:
     )
 
 
-def test_add_builtin_name_is_refused(run_cli, tmp_path: Path) -> None:
-    result = run_cli("voices", "add", "EN-FEMALE-1-NEURAL")
+def test_add_builtin_name_is_refused(outeai, tmp_path: Path) -> None:
+    result = outeai("voices", "add", "EN-FEMALE-1-NEURAL")
     assert result.returncode == 2
     assert "built-in voice" in result.stderr and "custom:EN-FEMALE-1-NEURAL" in result.stderr
     assert not config_file(tmp_path).exists()
@@ -416,16 +416,16 @@ def test_add_builtin_name_is_refused(run_cli, tmp_path: Path) -> None:
 # -- suggestions when the API rejects a speaker ---------------------------------------------
 
 
-def test_say_suggests_close_names_on_an_unknown_speaker(run_cli, server, tmp_path: Path) -> None:
-    result = run_cli("say", "hi", "-s", "EN-FEMALE-1-NEUTRL", "-o", "x.flac")
+def test_say_suggests_close_names_on_an_unknown_speaker(outeai, server, tmp_path: Path) -> None:
+    result = outeai("say", "hi", "-s", "EN-FEMALE-1-NEUTRL", "-o", "x.flac")
     assert result.returncode == 4
     assert "did you mean EN-FEMALE-1-NEUTRAL" in result.stderr
     assert "outeai voices" in result.stderr
     assert not (tmp_path / "x.flac").exists()
 
 
-def test_say_suggests_registered_custom_names(run_cli, server, tmp_path: Path) -> None:
+def test_say_suggests_registered_custom_names(outeai, server, tmp_path: Path) -> None:
     write_config(tmp_path, "[voices.narrator-two]\n")
-    result = run_cli("say", "hi", "-s", "custom:narrator-tow", "-o", "x.flac")
+    result = outeai("say", "hi", "-s", "custom:narrator-tow", "-o", "x.flac")
     assert result.returncode == 4
     assert "did you mean narrator-two" in result.stderr
