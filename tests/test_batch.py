@@ -95,6 +95,24 @@ def test_csv_manifest_and_stdin_lines(run_cli, server, tmp_path: Path) -> None:
     assert audio_files(tmp_path / "lines") == ["0001-first-line.flac", "0003-third-line.flac"]
 
 
+def test_a_plain_text_file_is_one_text_per_line_as_stdin(run_cli, server, tmp_path: Path) -> None:
+    (tmp_path / "lines.txt").write_text("First line.\n\nThird line.\n", encoding="utf-8")
+    result = run_cli("batch", "lines.txt", "-o", "dir/")
+    assert result.returncode == 0, result.stderr
+    assert audio_files(tmp_path / "dir") == ["0001-first-line.flac", "0003-third-line.flac"]
+    assert sorted(r["text"] for r in server.tts_requests()) == ["First line.", "Third line."]
+    results = (tmp_path / "dir" / "outeai-results.jsonl").read_text(encoding="utf-8")
+    assert "lines.txt line 3" in results
+
+
+def test_a_json_file_is_refused_with_the_manifest_formats(run_cli, server, tmp_path) -> None:
+    (tmp_path / "list.json").write_text('[{"text": "Hi."}]', encoding="utf-8")
+    result = run_cli("batch", "list.json", "-o", "dir")
+    assert result.returncode == 2, result.stderr
+    assert "a manifest is .jsonl or .csv" in result.stderr and ".jsonl" in result.stderr
+    assert server.tts_requests() == []
+
+
 def test_derived_names_never_collide_and_explicit_ones_win(run_cli, server, tmp_path: Path) -> None:
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()

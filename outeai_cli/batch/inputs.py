@@ -1,8 +1,8 @@
 """Batch inputs: what to speak, and the name of each output.
 
 Inputs (`load_items`): a directory of `.txt` files, a `.jsonl` or `.csv` manifest (columns
-`text` or `file`, optional `output`, `speaker`, `temperature`), or `-` for one text per line on
-stdin. Every row is checked before any request; a bad one is an InputError naming its line.
+`text` or `file`, optional `output`, `speaker`, `temperature`), or one text per line: in any
+other text file, or on stdin (`-`). Every row is checked before any request; a bad one is an InputError naming its line.
 
 Output names are stable and collision-free: the manifest's `output`, else the input file's
 stem, else `LINE-first-words`; derived names that clash get `-2`, `-3`... in input order.
@@ -50,19 +50,21 @@ def load_items(source: str, *, fmt: str, stdin: BinaryIO | None = None) -> list[
                 f"standard input is over {MAX_MANIFEST_BYTES >> 20} MiB",
                 hint="give the texts as a directory of .txt files or a manifest instead",
             )
-        return _dedupe(_stdin_items(data, fmt))
+        return _dedupe(_line_items(decode_text(data, "standard input"), "stdin", fmt))
     path = Path(source)
     if path.is_dir():
         return _dedupe(_directory_items(path, fmt))
     if not path.exists():
         raise InputError(f"no such file or directory: {source}", hint="check the INPUT path")
     suffix = path.suffix.lower()
-    if suffix not in (".jsonl", ".csv"):
+    if suffix == ".json":  # a list of objects: not read line by line, never spoken as text
         raise InputError(
-            f"cannot read {source} as a batch input",
-            hint="give a directory of .txt files, a .jsonl or .csv manifest, or - for stdin",
+            f"cannot read {source} as a batch input: a manifest is .jsonl or .csv",
+            hint="write one JSON object a line in a .jsonl file",
         )
     raw = _read(path, MAX_MANIFEST_BYTES)
+    if suffix not in (".jsonl", ".csv"):  # a plain text file: one text per line, as stdin
+        return _dedupe(_line_items(raw, source, fmt))
     rows = _jsonl_rows(raw, path) if suffix == ".jsonl" else _csv_rows(raw, path)
     return _dedupe(_manifest_items(rows, path, fmt))
 
@@ -76,14 +78,14 @@ def _read(path: Path, limit: int = MAX_TEXT_BYTES) -> str:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
 
 
-def _stdin_items(raw: bytes, fmt: str) -> Iterable[tuple[BatchItem, bool]]:
-    text = decode_text(raw, "standard input")
+def _line_items(text: str, source: str, fmt: str) -> Iterable[tuple[BatchItem, bool]]:
+    """One item per non-blank line, named `LINE-first-words` (blank lines are skipped)."""
     lines = text.splitlines()
     width = max(4, len(str(len(lines))))
     for number, line in enumerate(lines, start=1):
         if line.strip():
             name = f"{number:0{width}d}-{_slug(line)}.{fmt}"
-            yield BatchItem(f"stdin line {number}", line, Path(name), fmt), False
+            yield BatchItem(f"{source} line {number}", line, Path(name), fmt), False
 
 
 def _directory_items(directory: Path, fmt: str) -> Iterable[tuple[BatchItem, bool]]:

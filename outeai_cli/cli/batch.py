@@ -30,6 +30,7 @@ EPILOG = (
         "outeai batch chapters/ -o audio/",
         "outeai batch list.jsonl -o audio/ --format mp3 -j 8",
         "outeai batch list.csv -o audio/ -s EN-MALE-1-NEUTRAL",
+        "outeai batch lines.txt -o clips/",
         "cut -f2 lines.tsv | outeai batch - -o clips/",
     )
     + "\n\nManifest rows (.jsonl objects or .csv columns): text or file (relative to the "
@@ -48,8 +49,8 @@ def batch(
         str,
         typer.Argument(
             metavar="INPUT",
-            help="A directory of .txt files, a .jsonl or .csv manifest, or '-' for one text "
-            "per line on stdin.",
+            help="A directory of .txt files, a .jsonl or .csv manifest, or one text per line "
+            "in any other text file or on stdin ('-').",
             show_default=False,
             autocompletion=complete_path,
         ),
