@@ -8,7 +8,10 @@ import io
 import json
 import os
 import stat
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -105,3 +108,28 @@ def test_outputs_that_nest_are_refused_before_any_request(run_cli, server, tmp_p
     assert result.returncode == 2, result.stderr
     assert "needs as a folder" in result.stderr
     assert server.tts_requests() == []
+
+
+def test_a_second_batch_into_the_same_directory_is_refused_before_any_request(
+    cli_env, make_server, tmp_path: Path
+) -> None:
+    slow = make_server(latency=1.0)
+    env = {**cli_env, "OUTEAI_BASE_URL": slow.base_url}
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    for n in range(4):
+        (texts / f"t{n}.txt").write_text(f"Text number {n}.")
+    command = [sys.executable, "-m", "outeai_cli", "batch", "texts", "-o", "out", "-j", "2"]
+    first = subprocess.Popen(command, env=env, cwd=tmp_path, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while not slow.tts_requests() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the first batch is paying for requests now
+    assert slow.tts_requests()
+    second = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, timeout=60)
+    requests_during = len(slow.tts_requests())
+    assert second.returncode == 2, second.stderr
+    assert b"another outeai batch is writing into" in second.stderr
+    assert first.wait(timeout=60) == 0
+    assert len(slow.tts_requests()) == 4 >= requests_during  # the second paid for nothing
+    rows = [json.loads(line) for line in (tmp_path / "out" / "outeai-results.jsonl").open()]
+    assert sorted(r["status"] for r in rows) == ["ok"] * 4

@@ -36,6 +36,18 @@ def detect_format(head: bytes) -> str:
 
 def format_for_path(path: str | os.PathLike[str], override: str | None = None) -> str:
     """The output format a path asks for, validated before any request is made."""
+    text = os.fspath(path)
+    bare = text.rstrip("/" + os.sep)
+    if Path(text).is_dir():
+        raise InputError(
+            f"{text!r} is a directory, not a file name",
+            hint=f"give a file name in it, e.g. {os.path.join(text, 'out.flac')}",
+        )
+    if bare != text:  # `name.flac/`: Path would drop the slash and write name.flac
+        raise InputError(
+            f"{text!r} ends with a slash, so it names a directory, not a file",
+            hint=f"give a file name, e.g. {bare or 'out.flac'}",
+        )
     if override:
         fmt = override.lower().lstrip(".")
         if fmt not in OUTPUT_FORMATS:

@@ -33,37 +33,52 @@ class ResultsLog:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.latest: dict[str, dict[str, Any]] = {}
+        self._file: IO[str] | None = None
+
+    def __enter__(self) -> ResultsLog:
+        """Lock the results file (one batch at a time writes into a directory), then read it."""
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            # Never through a link: a results file pointing out of the output directory would
-            # have lines appended to whatever it points at.
-            raw = read_bounded(path, MAX_RESULTS_BYTES, follow=False)
-            lines = raw.decode("utf-8", errors="replace").splitlines()
-        except FileNotFoundError:
-            lines = []
-        except UnreadableFile as exc:
-            raise InputError(
-                f"cannot use the results file {path}: {exc}",
-                hint="remove it, or name another results file",
-            ) from None
+            # Never through a link: a results file pointing out of the output directory
+            # would have lines appended to whatever it points at.
+            flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+            fd = os.open(self.path, flags | os.O_CLOEXEC, 0o666)
         except OSError as exc:
-            raise InputError(f"cannot read the results file {path}: {exc.strerror}") from None
-        for line in lines:
+            if self.path.is_symlink():
+                raise self._unusable("it is a symbolic link") from None
+            raise InputError(f"cannot open the results file {self.path}: {exc.strerror}") from None
+        self._file = os.fdopen(fd, "a", encoding="utf-8")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.close()
+            # A second batch into the same directory would pay for its requests, then find
+            # the first one's files and count them failed.
+            raise InputError(
+                f"another outeai batch is writing into {self.path.parent}",
+                hint="wait for it to finish, or give this batch another output directory",
+            ) from None
+        try:
+            raw = read_bounded(self.path, MAX_RESULTS_BYTES, follow=False)
+        except UnreadableFile as exc:
+            self._file.close()
+            raise self._unusable(str(exc)) from None
+        for line in raw.decode("utf-8", errors="replace").splitlines():
             try:
                 record = parse_json(line)
             except ValueError:
                 continue
             if isinstance(record, dict) and isinstance(record.get("output"), str):
                 self.latest[record["output"]] = record
-        self._file: IO[str] | None = None
-
-    def __enter__(self) -> ResultsLog:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # O_NOFOLLOW again: a link planted between the read and this open is refused too.
-        fd = os.open(
-            self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666
-        )
-        self._file = os.fdopen(fd, "a", encoding="utf-8")
         return self
+
+    def _unusable(self, reason: str) -> InputError:
+        return InputError(
+            f"cannot use the results file {self.path}: {reason}",
+            hint="remove it, or name another results file",
+        )
 
     def __exit__(self, *exc: object) -> None:
         if self._file is not None:

@@ -353,8 +353,9 @@ def _choose_output(
         return None, format_for_path("x.flac", chosen_format) if chosen_format else None
     if output is not None:
         target = Path(output)
-        # An explicit --format wins; then the extension; then the configured format.
-        out_format = format_for_path(target, fmt if fmt or target.suffix else config_format)
+        # An explicit --format wins; then the extension; then the configured format. (The
+        # string, not the Path, is checked: Path drops the slash of `name.flac/`.)
+        out_format = format_for_path(output, fmt if fmt or target.suffix else config_format)
     else:
         out_format = format_for_path("x.flac", chosen_format)
         target = name_from_text(text, out_format, Path.cwd())
