@@ -152,6 +152,9 @@ VALID = {
     "offline": ("on", True),
     "engine": (" Tone ", "tone"),
     "keep_alive": ("0", 0.0),
+    "input_pause": ("1.5", 1.5),
+    "markdown": ("yes", True),
+    "player": (" /opt/bin/mpv ", "/opt/bin/mpv"),
 }
 INVALID = {
     "token": ("   ", "must not be empty"),
@@ -172,6 +175,9 @@ INVALID = {
     "offline": ("2", "must be true or false"),
     "engine": ("kokoro", "must be one of auto, piper, espeak, tone"),
     "keep_alive": ("-1", "must be from 0 to 86400 seconds"),
+    "input_pause": ("0", "must be from 0.05 to 60 seconds"),
+    "markdown": ("md", "must be true or false"),
+    "player": ("vlc", "must be one of ffplay, mpv, paplay, aplay, afplay, play"),
 }
 
 

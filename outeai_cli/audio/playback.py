@@ -1,46 +1,123 @@
-"""Play an audio file through the first system player found on PATH.
+"""Play audio through the first system player found on PATH (or the one the `player` setting
+names).
 
-No Python audio-device dependency: the player is an ordinary program (ffplay, mpv, paplay,
-aplay, afplay or sox's play), run to completion on a file.
+No Python audio-device dependency: the player is an ordinary program (ffplay, mpv, pw-play,
+paplay, aplay, afplay or sox's play), run to completion on a file, or fed a stream of samples
+on its stdin (`pipe_player`; all but afplay can).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
 from typing import NamedTuple
 
-from outeai_cli.errors import ExitCode, InputError, OuteAIError
+from outeai_cli.errors import Advice, ExitCode, Fix, InputError, OuteAIError
 
 ANY_FORMAT: frozenset[str] = frozenset({"flac", "wav", "ogg", "mp3"})
 
 
 class Player(NamedTuple):
-    """A player program, the arguments that make it play one file and exit, and its formats."""
+    """A player program, the arguments that make it play one file and exit, and its formats.
+
+    `stream` are the arguments that make it play 16-bit little-endian samples from stdin until
+    it ends, with {rate} and {channels} filled in (None: it cannot); with `stream_wav` it reads
+    a WAV header first (one that announces no length), else raw samples.
+    """
 
     name: str
     args: tuple[str, ...]
     formats: frozenset[str]
     package: str  # what to install to get it
+    stream: tuple[str, ...] | None = None
+    stream_wav: bool = False
 
     def command(self, executable: str, path: Path) -> list[str]:
         return [executable, *self.args, str(path)]
 
+    def stream_command(self, executable: str, samplerate: int, channels: int) -> list[str]:
+        assert self.stream is not None
+        return [
+            executable,
+            *(
+                a.replace("{rate}", str(samplerate)).replace("{channels}", str(channels))
+                for a in self.stream
+            ),
+        ]
+
 
 # In order of preference: ffplay and mpv play every format we write; the others are narrower.
+_QUIET_FFPLAY = ("-nodisp", "-autoexit", "-hide_banner", "-loglevel", "error")
+_MPV_RAW = "--demuxer=rawaudio --demuxer-rawaudio-format=s16le --demuxer-rawaudio-rate={rate}"
 PLAYERS: tuple[Player, ...] = (
     Player(
         "ffplay",
-        ("-nodisp", "-autoexit", "-hide_banner", "-loglevel", "error"),
+        _QUIET_FFPLAY,
         ANY_FORMAT,
         "ffmpeg",
+        (*_QUIET_FFPLAY, "-f", "wav", "-i", "-"),
+        True,
     ),
-    Player("mpv", ("--no-video", "--no-terminal"), ANY_FORMAT, "mpv"),
-    Player("paplay", (), frozenset({"wav", "flac", "ogg"}), "pulseaudio-utils"),
-    Player("aplay", ("-q",), frozenset({"wav"}), "alsa-utils"),
+    Player(
+        "mpv",
+        ("--no-video", "--no-terminal"),
+        ANY_FORMAT,
+        "mpv",
+        (
+            "--no-video",
+            "--no-terminal",
+            *_MPV_RAW.split(),
+            "--demuxer-rawaudio-channels={channels}",
+            "-",
+        ),
+    ),
+    Player(
+        "pw-play",
+        (),
+        ANY_FORMAT,
+        "pipewire",
+        tuple(["--format=s16", "--rate={rate}", "--channels={channels}", "-"]),
+    ),
+    Player(
+        "paplay",
+        (),
+        frozenset({"wav", "flac", "ogg"}),
+        "pulseaudio-utils",
+        tuple(["--raw", "--format=s16le", "--rate={rate}", "--channels={channels}"]),
+    ),
+    Player(
+        "aplay",
+        ("-q",),
+        frozenset({"wav"}),
+        "alsa-utils",
+        tuple(["-q", "-t", "raw", "-f", "S16_LE", "-r", "{rate}", "-c", "{channels}", "-"]),
+    ),
     Player("afplay", (), frozenset({"wav", "flac", "mp3"}), "macOS (built in)"),
-    Player("play", ("-q",), ANY_FORMAT, "sox"),
+    Player(
+        "play",
+        ("-q",),
+        ANY_FORMAT,
+        "sox",
+        tuple(
+            [
+                "-q",
+                "-t",
+                "raw",
+                "-e",
+                "signed-integer",
+                "-b",
+                "16",
+                "-L",
+                "-r",
+                "{rate}",
+                "-c",
+                "{channels}",
+                "-",
+            ]
+        ),
+    ),
 )
 
 INSTALL_HINT = (
@@ -93,6 +170,42 @@ def find_player(fmt: str, search_path: str | None = None) -> Choice:
         f"no installed audio player can play {fmt.upper()} ({found})",
         hint="install ffmpeg (for ffplay) or mpv, or save in a format your player reads "
         "(e.g. NAME.wav)",
+    )
+
+
+def find_stream_player(name: str | None = None, search_path: str | None = None) -> Choice:
+    """The player that `name` (the `player` setting: a name or a path) names, else the first
+    on PATH that can play a stream; PlayerNotFoundError if there is none."""
+    if name:
+        base = os.path.basename(name)
+        player = next((p for p in PLAYERS if p.name == base), None)
+        executable = (
+            name
+            if os.sep in name and os.access(name, os.X_OK)
+            else shutil.which(name, path=search_path)
+        )
+        if player is None or executable is None:
+            raise PlayerNotFoundError(
+                f"the player setting names {name}, which is not installed",
+                advice=(
+                    Advice(Fix.CHOOSE, "player", "|".join(p.name for p in PLAYERS if p.stream)),
+                ),
+            )
+        if player.stream is None:
+            raise PlayerNotFoundError(
+                f"{player.name} cannot play a stream, so it cannot play as the audio arrives",
+                advice=(
+                    Advice(Fix.CHOOSE, "player", "|".join(p.name for p in PLAYERS if p.stream)),
+                ),
+            )
+        return Choice(player, executable)
+    for player in PLAYERS:
+        if player.stream is not None and (exe := shutil.which(player.name, path=search_path)):
+            return Choice(player, exe)
+    names = ", ".join(p.name for p in PLAYERS if p.stream is not None)
+    raise PlayerNotFoundError(
+        f"no audio player that plays a stream was found (looked for {names} on PATH)",
+        hint=INSTALL_HINT.replace(" (macOS also has afplay built in)", ""),
     )
 
 

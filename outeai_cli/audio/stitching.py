@@ -17,6 +17,7 @@ from outeai_cli.errors import ProtocolError
 
 if TYPE_CHECKING:
     from outeai_cli.audio.following_check import FollowingCheck
+    from outeai_cli.audio.pcm import PCMPiece
     from outeai_cli.audio.verify import AudioCheck
 
 
@@ -67,7 +68,19 @@ class Stitcher:
         into = _Into(self, number)
         what = what or f"the audio of piece {number}"
         check_audio(source, expected=expected, what=what, into=into)
-        self.pieces = number
+        return self._appended(into)
+
+    def append_samples(self, piece: PCMPiece) -> Placement:
+        """Append a piece already decoded and proven whole (`pcm.decode_piece`): its samples
+        are encoded, not decoded again."""
+        into = _Into(self, self.pieces + 1)
+        into.begin(piece.samplerate, piece.channels, piece.subtype)
+        for block in piece.blocks():
+            into.write(block, piece.dtype)
+        return self._appended(into)
+
+    def _appended(self, into: _Into) -> Placement:
+        self.pieces = into.number
         if self._follow is not None:
             self._follow.wrote()
         elif self._fmt == "flac" and isinstance(fd := descriptor_of(self._out), int):

@@ -107,7 +107,7 @@ def say(
         bool,
         typer.Option(
             "--play",
-            help="Play the saved audio through the first player found (ffplay, mpv, paplay, "
+            help="Play the saved audio through the first player found (ffplay, mpv, pw-play, paplay, "
             "aplay, afplay, play). Without -o it saves a file named from the text, even when "
             "stdout is piped; refused with -o -.",
             rich_help_panel=OUTPUT,

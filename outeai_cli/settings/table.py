@@ -35,14 +35,22 @@ MAX_SECONDS = 86400.0  # a day: longer is a typo, and huge values overflow the c
 DEFAULT_KEEP_ALIVE = 300.0
 # The engines that speak offline and in `outeai serve --engine` (auto: the best installed).
 ENGINE_NAMES = ("auto", "piper", "espeak", "tone")
+# Quiet on a live input (a pipe still open) after which the text held is spoken unfinished.
+DEFAULT_INPUT_PAUSE = 0.5
 
 TextName = Literal["base_url", "api", "speaker", "engine"]
-OptionalTextName = Literal["token", "format", "model"]
+OptionalTextName = Literal["token", "format", "model", "player"]
 FloatName = Literal[
-    "temperature", "timeout", "connect_timeout", "idle_timeout", "max_time", "keep_alive"
+    "temperature",
+    "timeout",
+    "connect_timeout",
+    "idle_timeout",
+    "max_time",
+    "keep_alive",
+    "input_pause",
 ]
 IntName = Literal["max_chars", "jobs", "retries"]
-BoolName = Literal["allow_insecure_http", "offline"]
+BoolName = Literal["allow_insecure_http", "offline", "markdown"]
 SettingName = TextName | OptionalTextName | FloatName | IntName | BoolName
 
 
@@ -133,6 +141,16 @@ def _engine(raw: object) -> str:
     if name not in ENGINE_NAMES:
         raise ValueError(f"must be one of {', '.join(ENGINE_NAMES)}")
     return name
+
+
+def _player(raw: object) -> str:
+    from outeai_cli.audio.playback import PLAYERS
+
+    value = _text(raw).strip()
+    names = [player.name for player in PLAYERS]
+    if value.replace("\\", "/").rsplit("/", 1)[-1] not in names:
+        raise ValueError(f"must be one of {', '.join(names)} (or a path to one)")
+    return value
 
 
 def _whole_number(low: int, high: int) -> Callable[[object], int]:
@@ -319,6 +337,31 @@ SETTINGS: dict[str, SettingSpec] = {
             ("OUTEAI_KEEP_ALIVE",),
             "seconds the offline engine stays loaded after its last call (0 stops it with the call)",
             "600",
+        ),
+        SettingSpec(
+            "input_pause",
+            _seconds(0.05, 60.0),
+            DEFAULT_INPUT_PAUSE,
+            ("OUTEAI_INPUT_PAUSE",),
+            "seconds a live input may pause before the text it sent is spoken unfinished",
+            "1.5",
+        ),
+        SettingSpec(
+            "markdown",
+            _switch,
+            False,
+            ("OUTEAI_MARKDOWN",),
+            "read the text as Markdown (as LLMs write): markup spoken as text, code and tables "
+            "skipped",
+            "true",
+        ),
+        SettingSpec(
+            "player",
+            _player,
+            None,
+            ("OUTEAI_PLAYER",),
+            "the audio player for --play (default: the first found)",
+            "mpv",
         ),
     )
 }
