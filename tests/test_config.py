@@ -177,7 +177,7 @@ INVALID = {
     "keep_alive": ("-1", "must be from 0 to 86400 seconds"),
     "input_pause": ("0", "must be from 0.05 to 60 seconds"),
     "markdown": ("md", "must be true or false"),
-    "player": ("vlc", "must be one of ffplay, mpv, paplay, aplay, afplay, play"),
+    "player": ("vlc", "must be one of ffplay, mpv, pw-play, paplay, aplay, afplay, play"),
 }
 
 
