@@ -189,6 +189,20 @@ def test_outeai_say_writes_flac_spoken_by_piper(server: ServerHandle, run_cli, t
     assert 1.0 < info.duration < 4.0
 
 
+def test_say_tells_when_a_female_name_is_spoken_by_the_male_model(
+    server: ServerHandle, run_cli
+) -> None:
+    female = run_cli("say", "Hello there.", "-s", "EN-FEMALE-1-NEUTRAL", "-o", "f.flac")
+    assert female.returncode == 0, female.stderr
+    notes = [line for line in female.stderr.splitlines() if line.startswith("outeai: note: ")]
+    assert notes == [
+        "outeai: note: EN-FEMALE-1-NEUTRAL is spoken here by a male voice (piper en_US-joe-medium)"
+    ]
+    male = run_cli("say", "Hello there.", "-s", "EN-MALE-1-NEUTRAL", "-o", "m.flac")
+    assert male.returncode == 0, male.stderr
+    assert "note:" not in male.stderr
+
+
 def test_tts_stream_sends_audio_before_a_five_sentence_text_is_generated(
     server: ServerHandle,
 ) -> None:

@@ -10,7 +10,6 @@ import base64
 import binascii
 import io
 import json
-import shutil
 import signal
 import socket
 import time
@@ -26,6 +25,7 @@ from conftest import TOKEN, ServerHandle
 
 from outeai_cli.server.app import ServerSettings
 from outeai_cli.server.engines import ToneEngine
+from outeai_cli.server.espeak import find_library
 from outeai_cli.server.faults import FAILURES, QUIRKS, FaultPlan
 from outeai_cli.server.runner import LocalServer
 from tests.helpers import outeai_serve, serve_fails
@@ -700,14 +700,13 @@ def test_serve_auto_engine_names_what_it_picked() -> None:
             # Which model speaks each voice name, with its language and gender.
             assert "EN-MALE-1-NEUTRAL" in served.banner
             assert "piper en_US-joe-medium (en_US, male)" in served.banner
-        elif shutil.which("espeak-ng") or shutil.which("espeak"):
+        elif find_library() is not None:
             assert "engine: espeak (no Piper voice" in served.banner
         else:
-            assert "espeak-ng not found)" in served.banner
-            assert "engine: tone (no Piper voice" in served.banner
+            assert "engine: tone (no Piper voice and no espeak-ng: pip install" in served.banner
 
 
-@pytest.mark.skipif(not shutil.which("espeak-ng"), reason="espeak-ng is not installed")
+@pytest.mark.skipif(find_library() is None, reason="espeak-ng is not installed (the voice extra)")
 def test_serve_espeak_engine_speaks_real_audio_that_grows_with_the_text() -> None:
     with outeai_serve("--engine", "espeak") as served:
         assert "engine: espeak" in served.banner

@@ -232,6 +232,8 @@ def say(
 
         terminal.print_out(json.dumps(result.as_json()))
     if not quiet:
+        if result.voice_notice:
+            terminal.print_err(f"outeai: note: {result.voice_notice}")
         seconds = f"{result.duration:.1f} s of audio, " if result.duration is not None else ""
         summary = f"({seconds}{human_size(result.bytes)}, {result.format.upper()})"
         if result.path == "-":

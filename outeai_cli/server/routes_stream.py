@@ -43,7 +43,7 @@ from outeai_cli.server.common import (
     refusals_logged,
     resplit,
 )
-from outeai_cli.server.engines import SAMPLE_RATE, EngineFailure, resample
+from outeai_cli.server.engines import SAMPLE_RATE, EngineFailure, notice_headers, resample
 from outeai_cli.server.faults import (
     ENDPOINT_FAULTS,
     after_magic,
@@ -87,7 +87,8 @@ def stream_routes(state: ServerState) -> list[Route]:
         if "split-bytes" in admission.faults:
             body = resplit(body)
         media = "text/html" if "html-200" in admission.faults else "audio/wav"
-        return dripped(StreamingResponse(body, media_type=media), admission.faults)
+        headers = notice_headers(settings.engine, speech.voice, speech.speaker)
+        return dripped(StreamingResponse(body, media_type=media, headers=headers), admission.faults)
 
     async def tts_non_stream(request: Request) -> Response:
         admission, speech = await _admitted(request, state, "tts_non_stream")
@@ -112,7 +113,8 @@ def stream_routes(state: ServerState) -> list[Route]:
         entry_of(request).audio_seconds = len(pcm) / 2 / STREAM_RATE
         audio = wav_header(STREAM_RATE, len(pcm)) + pcm
         audio = tamper_audio(audio, pcm, STREAM_RATE, WAV_MAGIC, admission.faults)
-        return dripped(Response(audio, media_type="audio/wav"), admission.faults)
+        headers = notice_headers(settings.engine, voice, speech.speaker)
+        return dripped(Response(audio, media_type="audio/wav", headers=headers), admission.faults)
 
     return [
         Route("/api/v1/health", health, methods=["GET"]),

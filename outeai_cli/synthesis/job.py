@@ -253,6 +253,7 @@ class SynthesisJob:
             from_cache=self.from_cache,
             requests=self.fetcher.requests,
             cues=tuple(self._cues),
+            voice_notice=self.fetcher.voice_notice,
         )
         # A copy into a stream waits on its reader for as long as that takes: a stop must
         # reach it (what went out is counted), so only a file's commit is held from one.

@@ -72,6 +72,7 @@ class PieceFetcher:
     destination: Destination | None = None  # set once the job opened it
     closed: bool = False
     requests: int = 0
+    voice_notice: str | None = None  # the first the server gave: what really spoke
     _names: Iterator[int] = field(init=False, default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(init=False, default_factory=threading.Lock)
     _refused_at: int = field(init=False)  # shortest piece length answered with 413
@@ -157,6 +158,8 @@ class PieceFetcher:
                         raise InterruptedByUser("cancelled")
                     if isinstance(event, AudioEvent):
                         final = event
+                        if event.voice_notice and self.voice_notice is None:
+                            self.voice_notice = event.voice_notice
                     elif isinstance(event, StatusEvent):
                         stage = event.stage or "working"
                         chunk = event.current_text_chunk if event.text_chunks else None

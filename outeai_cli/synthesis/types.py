@@ -44,6 +44,9 @@ class SynthesisResult(NamedTuple):
     from_cache: int = 0
     requests: int = 1
     cues: tuple[Cue, ...] = ()
+    # What really spoke, when the server said it is not what the voice's name promises
+    # (`AudioEvent.voice_notice`); None from the hosted API, and for a run wholly from cache.
+    voice_notice: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         data = self._asdict()

@@ -31,7 +31,7 @@ BUILTIN_VOICES: tuple[Voice, ...] = (
         "en",
         "female",
         "Calm British English female voice",
-        espeak_voice="en-gb+f2",
+        espeak_voice="en-GB-x-rp+f2",
     ),
     Voice(
         "EN-MALE-1-NEUTRAL",
@@ -45,7 +45,7 @@ BUILTIN_VOICES: tuple[Voice, ...] = (
         "en",
         "male",
         "Warm British English male voice",
-        espeak_voice="en-gb+m1",
+        espeak_voice="en-GB-x-rp+m1",
     ),
     Voice(
         "DE-FEMALE-1-NEUTRAL", "de", "female", "Neutral German female voice", espeak_voice="de+f3"
