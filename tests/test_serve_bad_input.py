@@ -12,6 +12,10 @@ import httpx
 import pytest
 from conftest import TOKEN, ServerHandle
 
+from outeai_cli.server.common import ServerSettings
+from outeai_cli.server.engines import ToneEngine
+from outeai_cli.server.faults import FaultPlan
+from outeai_cli.server.runner import LocalServer
 from tests.helpers import outeai_serve
 
 VOICE = "EN-MALE-1-NEUTRAL"
@@ -98,3 +102,34 @@ def test_the_server_keeps_serving_after_bad_input(server: ServerHandle, text_jso
     send_each(server.base_url, text_json)
     for name, response in send_each(server.base_url, '"Still here."').items():
         assert response.status_code == 200, (name, response.text)
+
+
+def long_requests(server: LocalServer, count: int) -> None:
+    """`count` admitted requests of 5,000 characters (refused by a fault: no audio to make)."""
+    body = {"token": TOKEN, "text": "\U0001f600" * 5000, "speaker": {"default": VOICE}}
+    with httpx.Client(timeout=30) as client:
+        for _ in range(count):
+            assert client.post(f"{server.base_url}/tts", json=body).status_code == 400
+
+
+@pytest.mark.parametrize("control", [False, True])
+def test_the_request_log_is_kept_only_for_the_control_endpoints_and_bounded(
+    control: bool,
+) -> None:
+    budget = 200_000  # ten of these texts (20 kB each as Python holds them)
+    settings = ServerSettings(
+        engine=ToneEngine(),
+        control=control,
+        control_log_bytes=budget,
+        faults=FaultPlan.from_specs(["http-400"]),
+    )
+    with LocalServer(settings) as server:
+        long_requests(server, 30)
+        log = server.state.log
+        if not control:
+            assert len(log) == 0 and log.size == 0
+            return
+        assert 5 <= len(log) <= 10 and log.size <= budget
+        listed = httpx.get(f"{server.root_url}/_outeai/requests", timeout=30).json()
+        assert listed["count"] == len(log)  # the newest ones
+        assert all(r["text"] == "\U0001f600" * 5000 for r in listed["requests"])

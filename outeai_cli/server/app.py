@@ -52,11 +52,13 @@ def create_app(settings: ServerSettings) -> Starlette:
         if settings.request_log == "off"
         else [Middleware(RequestLogger, fmt=settings.request_log)]
     )
-    return Starlette(
+    app = Starlette(
         routes=routes,
         exception_handlers={HTTPProblem: problem_response},
         middleware=logging,
     )
+    app.state.outeai = state
+    return app
 
 
 def _voices(state: ServerState) -> Callable[[Request], Awaitable[Response]]:

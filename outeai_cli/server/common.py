@@ -12,7 +12,7 @@ import json
 import random
 import re
 import threading
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -21,6 +21,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from outeai_cli.server.control_log import ControlLog, RequestRecord
 from outeai_cli.server.engines import Engine
 from outeai_cli.server.faults import (
     DRIP_SECONDS,
@@ -82,23 +83,14 @@ class ServerSettings:
     # The control endpoints (/_outeai/requests lists every text spoken, /_outeai/faults
     # changes faults) exist only when asked for; with tokens they also need one.
     control: bool = False
+    control_log_bytes: int = 16 << 20  # what /_outeai/requests keeps, at most (oldest go)
     request_log: str = "off"  # one line per request on stderr: "off", "text" or "json"
-
-
-@dataclass
-class RequestRecord:
-    path: str
-    text: str | None
-    speaker: dict[str, Any] | None
-    status: int
-    faults: list[str]
-    finished_at: float | None = None  # wall-clock time the body's last byte was produced
 
 
 class ServerState:
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
-        self.log: deque[RequestRecord] = deque(maxlen=100_000)
+        self.log = ControlLog(keep=settings.control, budget=settings.control_log_bytes)
         self.active: dict[str, int] = {}
         self.lock = threading.Lock()
         self.audio_cache: OrderedDict[tuple[Any, ...], tuple[bytes, float]] = OrderedDict()

@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from outeai_cli.server.common import ServerSettings
+    from outeai_cli.server.common import ServerSettings, ServerState
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -71,6 +71,12 @@ class LocalServer:
             kwargs={"sockets": [self._sock]},
             daemon=True,
         )
+
+    @property
+    def state(self) -> ServerState:
+        """The app's state: what it keeps between requests (the control log, the slots)."""
+        state: ServerState = self._server.config.app.state.outeai  # type: ignore[attr-defined]
+        return state
 
     @property
     def root_url(self) -> str:
