@@ -22,8 +22,8 @@ import soundfile as sf
 from conftest import ServerHandle
 
 from outeai_cli.server.app import ServerSettings
-from outeai_cli.server.engines import EspeakEngine, pick_engine
-from outeai_cli.server.espeak import EspeakCrashed, EspeakLibrary, find_library, reads_kanji
+from outeai_cli.server.engines import EngineFailure, EspeakEngine, pick_engine
+from outeai_cli.server.espeak import EspeakLibrary, find_library, reads_kanji
 from outeai_cli.server.runner import LocalServer
 from outeai_cli.voices.catalogue import BUILTIN_VOICES, find_voice
 from tests.helpers import outeai_serve
@@ -123,9 +123,14 @@ def test_a_library_that_cannot_load_is_one_line(tmp_path: Path) -> None:
     bogus = tmp_path / "libespeak-ng.so.1"
     bogus.write_bytes(b"not a library")
     engine = EspeakEngine(EspeakLibrary(str(bogus), None, "pip"), workers=1)
-    with pytest.raises(EspeakCrashed, match="cannot load libespeak-ng") as caught:
-        engine.pool.start()
+    with pytest.raises(RuntimeError, match="cannot start: cannot load libespeak-ng") as caught:
+        engine.started()
     assert "\n" not in str(caught.value)
+    # Behind piper it is started in the background: the failure is then the request's.
+    engine.pool.start_soon()
+    with pytest.raises(EngineFailure, match="cannot load libespeak-ng"):
+        engine.synthesize("Hallo.", find_voice("DE-FEMALE-1-NEUTRAL"), 0.4)
+    assert engine.pool.pids() == []
 
 
 def test_the_issue_scenario_german_against_outeai_serve(tmp_path: Path) -> None:

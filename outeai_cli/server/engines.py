@@ -165,17 +165,17 @@ class EspeakEngine:
 
     @classmethod
     def available(cls, workers: int = 0) -> EspeakEngine | None:
-        """The engine, its first worker started; None when no espeak-ng is installed.
-        RuntimeError (one line) when one is installed but cannot start."""
+        """The engine, no worker started yet; None when no espeak-ng is installed."""
         library = find_library()
-        if library is None:
-            return None
-        engine = cls(library, workers)
+        return cls(library, workers) if library is not None else None
+
+    def started(self) -> EspeakEngine:
+        """This engine with its first worker running; RuntimeError (one line) if it cannot."""
         try:
-            engine.pool.start()
+            self.pool.start()
         except EspeakCrashed as exc:
-            raise RuntimeError(f"espeak-ng ({library.library}) cannot start: {exc}") from None
-        return engine
+            raise RuntimeError(f"espeak-ng ({self.library.library}) cannot start: {exc}") from None
+        return self
 
     def speaker(self, voice: Voice | None) -> EngineVoice:
         espeak_voice = voice.espeak_voice if voice else "en-us"
@@ -288,13 +288,18 @@ def pick_engine(
             raise RuntimeError(
                 f"espeak-ng is not installed: {INSTALL_VOICES} (or apt-get install espeak-ng)"
             )
-        return espeak
+        return espeak.started()
     fallback: Engine = espeak or ToneEngine(stands_in=True)
     try:
-        return _piper_engine(name, voice_specs, workers, program, fallback)
+        engine = _piper_engine(name, voice_specs, workers, program, fallback)
+        if espeak is not None and engine is espeak:
+            espeak.started()  # the engine: a library that cannot load stops start-up
+        elif espeak is not None:
+            espeak.pool.start_soon()  # other languages only: made ready while piper loads
     except BaseException:
         fallback.close()
         raise
+    return engine
 
 
 def _piper_engine(

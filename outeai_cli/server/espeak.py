@@ -178,7 +178,22 @@ class EspeakPool:
 
     def start(self) -> None:
         """One worker now, so a library that cannot load stops start-up (EspeakCrashed)."""
-        self._idle.append(EspeakProcess(self.library))
+        self._keep(EspeakProcess(self.library))
+
+    def start_soon(self) -> None:
+        """One worker, started in the background; a failure shows on first use instead."""
+        threading.Thread(target=self._warm, daemon=True).start()
+
+    def _warm(self) -> None:
+        with contextlib.suppress(EspeakCrashed, OSError):
+            self._keep(EspeakProcess(self.library))
+
+    def _keep(self, process: EspeakProcess) -> None:
+        with self._lock:
+            if not self._closed:
+                self._idle.append(process)
+                return
+        process.close()
 
     def speak(self, voice: str, pitch: int, text: str) -> tuple[np.ndarray, int]:
         """(samples, rate) for one request; EspeakCrashed if its worker failed."""
@@ -194,11 +209,7 @@ class EspeakPool:
                 # try, on a fresh one, whose failure is the request's.
                 process = EspeakProcess(self.library)
                 samples = process.speak(voice, pitch, text)
-            with self._lock:
-                if self._closed:
-                    process.close()
-                else:
-                    self._idle.append(process)
+            self._keep(process)
             return samples, process.rate
 
     def pids(self) -> list[int]:
