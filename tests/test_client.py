@@ -119,6 +119,15 @@ def test_save_rejects_an_unknown_extension_before_writing(
     assert os.listdir(tmp_path) == []
 
 
+def test_save_refuses_a_format_the_extension_contradicts(client: TTSClient, tmp_path: Path) -> None:
+    with pytest.raises(
+        InputError, match=r"speech\.flac is named \.flac but the format asked for is mp3"
+    ):
+        client.generate("Hi.").save(tmp_path / "speech.flac", format="mp3")
+    assert os.listdir(tmp_path) == []
+    client.generate("Hi.").save(tmp_path / "speech.flac", format="FLAC")  # the same: fine
+
+
 # -- stream ----------------------------------------------------------------------------------
 
 

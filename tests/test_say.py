@@ -213,6 +213,13 @@ USAGE_ERRORS = [
     (["say", "hi", "-o", "x.aiff"], None, "unsupported output extension '.aiff'"),
     (["say", "hi", "-o", "noext"], None, "has no extension"),
     (["say", "hi", "-o", "x.flac", "--format", "opus"], None, "invalid format 'opus'"),
+    (
+        ["say", "hi", "-o", "h.flac", "--format", "mp3"],
+        None,
+        "h.flac is named .flac but the format asked for is mp3; name the file h.mp3, "
+        "or try --format flac",
+    ),
+    (["say", "hi", "-o", "h.MP3", "--format", "wav"], None, "h.MP3 is named .mp3"),
     (["say", "hi", "-o", "nodir/x.flac"], None, "does not exist"),
     (["say", "hi", "-s", "default:", "-o", "x.flac"], None, "has no name"),
     (["say", "hi", "-o", "/proc/x.flac"], None, "cannot write to the directory /proc"),

@@ -72,6 +72,24 @@ def format_for_path(path: str | os.PathLike[str], override: str | None = None) -
     return suffix
 
 
+def format_for_output(path: str | os.PathLike[str], requested: str | None = None) -> str:
+    """The format to write `path` in: `requested` if given (it may name a file whose extension
+    is not an audio format), else the extension's. An extension naming another audio format
+    than the one requested is refused: `h.flac` holding MP3 bytes would mislead every player."""
+    if not requested:
+        return format_for_path(path)
+    fmt = format_for_path(path, requested)
+    named = Path(path).suffix.lower().lstrip(".")
+    if named in OUTPUT_FORMATS and named != fmt:
+        name = Path(path).name
+        raise InputError(
+            f"{name} is named .{named} but the format asked for is {fmt}",
+            hint=f"name the file {Path(name).stem}.{fmt}",
+            advice=(Advice(Fix.SET, "format", value=named),),
+        )
+    return fmt
+
+
 def convert(source: IO[bytes] | str | os.PathLike[str], destination: IO[bytes], fmt: str) -> None:
     """Re-encode the audio in `source` (any format soundfile reads) as `fmt` into `destination`.
 

@@ -92,7 +92,7 @@ def say(
         typer.Option(
             "--format",
             metavar="FORMAT",
-            help="Output format, overriding the extension: flac, wav, ogg, mp3.",
+            help="Output format: flac, wav, ogg, mp3 (an audio extension on -o must agree).",
             show_default=False,
             rich_help_panel=OUTPUT,
         ),
@@ -327,7 +327,7 @@ def _choose_output(
 
     Everything here is checked before any request, so no credits go to audio that cannot land.
     """
-    from outeai_cli.audio.formats import format_for_path
+    from outeai_cli.audio.formats import format_for_output, format_for_path
     from outeai_cli.errors import InputError
     from outeai_cli.output.destination import check_target
     from outeai_cli.synthesis.textinput import name_from_text
@@ -355,9 +355,10 @@ def _choose_output(
         return None, format_for_path("x.flac", chosen_format) if chosen_format else None
     if output is not None:
         target = Path(output)
-        # An explicit --format wins; then the extension; then the configured format. (The
-        # string, not the Path, is checked: Path drops the slash of `name.flac/`.)
-        out_format = format_for_path(output, fmt if fmt or target.suffix else config_format)
+        # An explicit --format (refused if the extension names another); then the extension;
+        # then the configured format. (The string, not the Path, is checked: Path drops the
+        # slash of `name.flac/`.)
+        out_format = format_for_output(output, fmt or (None if target.suffix else config_format))
     else:
         out_format = format_for_path("x.flac", chosen_format)
         target = name_from_text(text, out_format, Path.cwd())

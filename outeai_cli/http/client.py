@@ -69,12 +69,12 @@ class TTSOutput(NamedTuple):
     ) -> Path:
         """Write the audio atomically, once it is checked to decode completely; the extension
         (or `format`) picks the output format."""
-        from outeai_cli.audio.formats import convert, format_for_path
+        from outeai_cli.audio.formats import convert, format_for_output
         from outeai_cli.audio.verify import check_audio
         from outeai_cli.output.commit import atomic_output
 
         target = Path(path)
-        fmt = format_for_path(target, format)
+        fmt = format_for_output(target, format)
         with atomic_output(target, force=force) as handle:
             if fmt == self.format:
                 handle.write(self.audio_bytes)
