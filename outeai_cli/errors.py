@@ -226,5 +226,12 @@ class OutputError(OuteAIError):
         return cls(message, hint="free some space", advice=(Advice(Fix.REPLACE, "output"),))
 
 
+class ResourceError(OuteAIError):
+    """This machine's limits leave no room for the work (open files): found before any
+    request, so nothing is paid for and nothing is left behind."""
+
+    exit_code = ExitCode.FAILURE
+
+
 class InterruptedByUser(OuteAIError):
     exit_code = ExitCode.INTERRUPTED

@@ -133,3 +133,23 @@ def test_a_second_batch_into_the_same_directory_is_refused_before_any_request(
     assert len(slow.tts_requests()) == 4 >= requests_during  # the second paid for nothing
     rows = [json.loads(line) for line in (tmp_path / "out" / "outeai-results.jsonl").open()]
     assert sorted(r["status"] for r in rows) == ["ok"] * 4
+
+
+def test_a_tiny_open_file_limit_is_refused_before_any_request_and_leaves_nothing(
+    cli_env, server, tmp_path: Path
+) -> None:
+    import resource
+
+    text = " ".join(f"Sentence {n} is here." for n in range(30))
+    result = subprocess.run(
+        [sys.executable, "-m", "outeai_cli", "say", text, "--max-chars", "60", "-o", "long.flac"],
+        env=cli_env,
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (8, 8)),
+    )
+    assert result.returncode == 1, result.stderr
+    assert b"the open-file limit is 8" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]  # no pieces folder, no output
+    assert server.tts_requests() == []

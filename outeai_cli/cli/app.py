@@ -5,6 +5,7 @@
 
 import atexit
 import contextlib
+import errno
 import functools
 import gc
 import signal
@@ -291,6 +292,9 @@ def run(args: list[str], terminal: "Terminal") -> int:
         return 141
     except OSError as exc:
         message = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
+        if exc.errno in (errno.EMFILE, errno.ENFILE):
+            hint = "raise the open-file limit (ulimit -n) or lower --jobs"
+            return fail(int(ExitCode.FAILURE), f"outeai: error: {message}; {hint}", message, hint)
         return fail(int(ExitCode.FAILURE), f"outeai: error: {message}", message)
     except Exception as exc:  # a bug: one line (the traceback only with OUTEAI_DEBUG=1)
         if terminal.environ.get("OUTEAI_DEBUG") == "1":

@@ -136,6 +136,8 @@ def send(
     except httpx.TransportError as exc:
         if watchdog.expired:
             raise watchdog.timeout_error(exc, connect=t.connect) from None
+        if (local := _out_of_descriptors(exc)) is not None:
+            raise local from None  # this machine's limit, not the network: no retry helps
         raise transport_error(exc, parser.audio_started, where.base_url) from None
     except ProtocolError:
         if watchdog.expired:  # the shut-down socket cut the stream short
@@ -181,3 +183,17 @@ def _version() -> str:
     from outeai_cli.version import __version__
 
     return __version__
+
+
+def _out_of_descriptors(exc: BaseException) -> OSError | None:
+    """The EMFILE/ENFILE behind a failed connection, if that is what it was."""
+    import errno
+
+    seen: BaseException | None = exc
+    for _ in range(8):  # the chain is short; a loop in it must not hang us
+        if seen is None:
+            return None
+        if isinstance(seen, OSError) and seen.errno in (errno.EMFILE, errno.ENFILE):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
