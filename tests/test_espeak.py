@@ -119,6 +119,17 @@ def test_a_dead_worker_is_replaced(espeak_engine: EspeakEngine) -> None:
     assert not set(pids) & set(espeak_engine.pool.pids())
 
 
+def test_a_refused_request_fails_alone_and_keeps_its_worker(espeak_engine: EspeakEngine) -> None:
+    german = find_voice("DE-FEMALE-1-NEUTRAL")
+    espeak_engine.synthesize("Hallo.", german, 0.4)
+    pids = sorted(espeak_engine.pool.pids())
+    unknown = german._replace(espeak_voice="no-such-voice")
+    with pytest.raises(EngineFailure, match="espeak-ng has no voice 'no-such-voice'"):
+        espeak_engine.synthesize("Hallo.", unknown, 0.4)
+    assert sorted(espeak_engine.pool.pids()) == pids
+    assert len(espeak_engine.synthesize("Hallo.", german, 0.4)) > 0
+
+
 def test_a_library_that_cannot_load_is_one_line(tmp_path: Path) -> None:
     bogus = tmp_path / "libespeak-ng.so.1"
     bogus.write_bytes(b"not a library")

@@ -36,7 +36,12 @@ _HEADER_LIMIT = 4096
 
 
 class EspeakCrashed(RuntimeError):
-    """A worker died, hung or refused; it has been stopped (the message is one line)."""
+    """A worker died, hung or could not start; it has been stopped (the message is one line)."""
+
+
+class EspeakRefused(EspeakCrashed):
+    """espeak-ng refused this request (an unknown voice, text it cannot encode); the worker
+    is fine and goes on."""
 
 
 @dataclass(frozen=True)
@@ -77,14 +82,17 @@ class EspeakProcess:
         args = [sys.executable, "-I", str(WORKER), library.library]
         if library.data:
             args.append(library.data)
-        self._proc = subprocess.Popen(
-            args,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            # Its own session: a Ctrl-C at the terminal stops the server, which stops these.
-            start_new_session=True,
-        )
+        try:
+            self._proc = subprocess.Popen(
+                args,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                # Its own session: a Ctrl-C at the terminal stops the server, which stops these.
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise EspeakCrashed(f"cannot run {sys.executable}: {exc.strerror}") from None
         self._buffer = bytearray()
         ready = self._header(time.monotonic() + _START_TIMEOUT)
         if "error" in ready or not isinstance(ready.get("rate"), int):
@@ -102,14 +110,19 @@ class EspeakProcess:
             self._proc.stdin.flush()
             header = self._header(deadline)
             if "error" in header:
-                raise EspeakCrashed(f"espeak-ng: {header['error']}"[:300])
+                raise EspeakRefused(f"espeak-ng: {header['error']}"[:300])
             frames = header.get("frames")
             if not isinstance(frames, int) or frames < 0:
                 raise EspeakCrashed("the espeak-ng worker answered without audio")
             audio = self._read(frames * 2, deadline)
-        except (OSError, EspeakCrashed):
+        except EspeakRefused:
+            raise
+        except EspeakCrashed:
             self.close()
             raise
+        except OSError as exc:
+            self.close()
+            raise EspeakCrashed(f"the espeak-ng worker failed: {exc.strerror}") from None
         return np.frombuffer(audio, dtype=np.int16).copy()
 
     def _header(self, deadline: float) -> dict[str, Any]:
@@ -199,18 +212,26 @@ class EspeakPool:
         """(samples, rate) for one request; EspeakCrashed if its worker failed."""
         with self._slots:
             with self._lock:
-                process = self._idle.pop() if self._idle else None
-            try:
-                if process is None:
-                    raise EspeakCrashed("no idle worker")
-                samples = process.speak(voice, pitch, text)
-            except EspeakCrashed:
-                # An idle worker may have died meanwhile (killed, out of memory): one more
-                # try, on a fresh one, whose failure is the request's.
-                process = EspeakProcess(self.library)
-                samples = process.speak(voice, pitch, text)
-            self._keep(process)
-            return samples, process.rate
+                idle = self._idle.pop() if self._idle else None
+            if idle is not None:
+                try:
+                    return self._speak_on(idle, voice, pitch, text)
+                except EspeakRefused:
+                    raise
+                except EspeakCrashed:
+                    pass  # it may have died while idle (killed, out of memory): a fresh one tries
+            return self._speak_on(EspeakProcess(self.library), voice, pitch, text)
+
+    def _speak_on(
+        self, process: EspeakProcess, voice: str, pitch: int, text: str
+    ) -> tuple[np.ndarray, int]:
+        try:
+            samples = process.speak(voice, pitch, text)
+        except EspeakRefused:
+            self._keep(process)  # the request's fault: the worker goes on
+            raise
+        self._keep(process)
+        return samples, process.rate
 
     def pids(self) -> list[int]:
         with self._lock:
