@@ -37,14 +37,14 @@ def hidden(directory: Path) -> list[str]:
 
 
 def test_directory_of_txt_files_gives_one_file_each_named_after_it(
-    run_cli, server, tmp_path: Path
+    outeai, server, tmp_path: Path
 ) -> None:
     texts = tmp_path / "texts"
     texts.mkdir()
     (texts / "intro.txt").write_text("Welcome to the show.\n", encoding="utf-8")
     (texts / "outro.txt").write_text("Thanks for listening.\n", encoding="utf-8")
     (texts / "notes.md").write_text("not a text to speak", encoding="utf-8")
-    result = run_cli("batch", "texts", "-o", "audio")
+    result = outeai("batch", "texts", "-o", "audio")
     assert result.returncode == 0, result.stderr
     assert audio_files(tmp_path / "audio") == ["intro.flac", "outro.flac"]
     assert sorted(r["text"] for r in server.tts_requests()) == [
@@ -58,7 +58,7 @@ def test_directory_of_txt_files_gives_one_file_each_named_after_it(
 
 
 def test_jsonl_manifest_sets_outputs_formats_speakers_and_files(
-    run_cli, server, tmp_path: Path
+    outeai, server, tmp_path: Path
 ) -> None:
     (tmp_path / "chapter.txt").write_text("A chapter read from its own file.", encoding="utf-8")
     rows = [
@@ -72,7 +72,7 @@ def test_jsonl_manifest_sets_outputs_formats_speakers_and_files(
     ]
     manifest = tmp_path / "list.jsonl"
     manifest.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n", encoding="utf-8")
-    result = run_cli("batch", "list.jsonl", "-o", "out", "--format", "ogg")
+    result = outeai("batch", "list.jsonl", "-o", "out", "--format", "ogg")
     assert result.returncode == 0, result.stderr
     assert audio_files(tmp_path / "out") == ["chapter.ogg", "third.ogg", "voices/male.wav"]
     assert sf.info(tmp_path / "out" / "voices" / "male.wav").format == "WAV"
@@ -84,20 +84,20 @@ def test_jsonl_manifest_sets_outputs_formats_speakers_and_files(
     assert logged["chapter.ogg"]["input"] == "list.jsonl line 2"
 
 
-def test_csv_manifest_and_stdin_lines(run_cli, server, tmp_path: Path) -> None:
+def test_csv_manifest_and_stdin_lines(outeai, server, tmp_path: Path) -> None:
     (tmp_path / "list.csv").write_text(
         'text,output\n"One, with a comma.",one.flac\nTwo.,two.flac\n', encoding="utf-8"
     )
-    assert run_cli("batch", "list.csv", "-o", "csv").returncode == 0
+    assert outeai("batch", "list.csv", "-o", "csv").returncode == 0
     assert audio_files(tmp_path / "csv") == ["one.flac", "two.flac"]
-    result = run_cli("batch", "-", "-o", "lines", input="First line.\n\nThird line.\n")
+    result = outeai("batch", "-", "-o", "lines", input="First line.\n\nThird line.\n")
     assert result.returncode == 0, result.stderr
     assert audio_files(tmp_path / "lines") == ["0001-first-line.flac", "0003-third-line.flac"]
 
 
-def test_a_plain_text_file_is_one_text_per_line_as_stdin(run_cli, server, tmp_path: Path) -> None:
+def test_a_plain_text_file_is_one_text_per_line_as_stdin(outeai, server, tmp_path: Path) -> None:
     (tmp_path / "lines.txt").write_text("First line.\n\nThird line.\n", encoding="utf-8")
-    result = run_cli("batch", "lines.txt", "-o", "dir/")
+    result = outeai("batch", "lines.txt", "-o", "dir/")
     assert result.returncode == 0, result.stderr
     assert audio_files(tmp_path / "dir") == ["0001-first-line.flac", "0003-third-line.flac"]
     assert sorted(r["text"] for r in server.tts_requests()) == ["First line.", "Third line."]
@@ -105,15 +105,15 @@ def test_a_plain_text_file_is_one_text_per_line_as_stdin(run_cli, server, tmp_pa
     assert "lines.txt line 3" in results
 
 
-def test_a_json_file_is_refused_with_the_manifest_formats(run_cli, server, tmp_path) -> None:
+def test_a_json_file_is_refused_with_the_manifest_formats(outeai, server, tmp_path) -> None:
     (tmp_path / "list.json").write_text('[{"text": "Hi."}]', encoding="utf-8")
-    result = run_cli("batch", "list.json", "-o", "dir")
+    result = outeai("batch", "list.json", "-o", "dir")
     assert result.returncode == 2, result.stderr
     assert "a manifest is .jsonl or .csv" in result.stderr and ".jsonl" in result.stderr
     assert server.tts_requests() == []
 
 
-def test_derived_names_never_collide_and_explicit_ones_win(run_cli, server, tmp_path: Path) -> None:
+def test_derived_names_never_collide_and_explicit_ones_win(outeai, server, tmp_path: Path) -> None:
     for folder in ("a", "b"):
         (tmp_path / folder).mkdir()
         (tmp_path / folder / "scene.txt").write_text(f"Scene from {folder}.", encoding="utf-8")
@@ -123,7 +123,7 @@ def test_derived_names_never_collide_and_explicit_ones_win(run_cli, server, tmp_
         {"text": "Named.", "output": "scene.flac"},
     ]
     (tmp_path / "m.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
-    result = run_cli("batch", "m.jsonl", "-o", "out")
+    result = outeai("batch", "m.jsonl", "-o", "out")
     assert result.returncode == 0, result.stderr
     logged = {r["input"]: r["output"] for r in results(tmp_path / "out")}
     assert logged == {
@@ -149,10 +149,10 @@ def test_derived_names_never_collide_and_explicit_ones_win(run_cli, server, tmp_
     ],
 )  # fmt: skip
 def test_a_bad_manifest_row_is_named_by_line_and_nothing_is_sent(
-    run_cli, server, tmp_path: Path, name: str, content: str, message: str
+    outeai, server, tmp_path: Path, name: str, content: str, message: str
 ) -> None:
     (tmp_path / name).write_text(content, encoding="utf-8")
-    result = run_cli("batch", name, "-o", "out")
+    result = outeai("batch", name, "-o", "out")
     assert result.returncode == 2
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
@@ -164,7 +164,7 @@ def test_a_bad_manifest_row_is_named_by_line_and_nothing_is_sent(
 
 
 def test_two_hundred_items_with_faults_interrupted_and_resumed(
-    run_cli, cli_env, make_server, server, tmp_path: Path
+    outeai, cli_env, make_server, server, tmp_path: Path
 ) -> None:
     lines = [f"Batch item number {i} reads one short line." for i in range(200)]
     stdin = "".join(line + "\n" for line in lines).encode()
@@ -202,7 +202,7 @@ def test_two_hundred_items_with_faults_interrupted_and_resumed(
 
     srv.reset()
     srv.set_faults(*faults)
-    result = run_cli(*args, input=stdin, env={"OUTEAI_BASE_URL": srv.base_url})
+    result = outeai(*args, input=stdin, env={"OUTEAI_BASE_URL": srv.base_url})
     assert result.returncode == 0, result.stderr
     requested = [r["text"] for r in srv.tts_requests()]
     assert not done_texts & set(requested), "finished items were requested again"
@@ -221,7 +221,7 @@ def test_two_hundred_items_with_faults_interrupted_and_resumed(
     assert sum(r["status"] == "ok" for r in results(out)) == 200  # one ok line per item
 
 
-def test_an_existing_output_is_checked_not_assumed(run_cli, server, tmp_path: Path) -> None:
+def test_an_existing_output_is_checked_not_assumed(outeai, server, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     rows = [{"text": f"Line {n}.", "output": f"{n}.flac"} for n in ("one", "two", "three")]
@@ -230,7 +230,7 @@ def test_an_existing_output_is_checked_not_assumed(run_cli, server, tmp_path: Pa
     server.reset()
     (out / "one.flac").write_bytes(good)  # complete, but made outside this batch
     (out / "two.flac").write_bytes(good[: len(good) // 3])  # cut short, and not ours
-    result = run_cli("batch", "m.jsonl", "-o", "out")
+    result = outeai("batch", "m.jsonl", "-o", "out")
     # The cut-short file is nobody's run of this batch: left alone, the item failed.
     assert result.returncode == 1, result.stderr
     assert "two.flac exists, but no run of this batch made it" in result.stderr
@@ -240,12 +240,12 @@ def test_an_existing_output_is_checked_not_assumed(run_cli, server, tmp_path: Pa
     assert logged == {"one.flac": "skipped", "two.flac": "failed", "three.flac": "ok"}
     # With --force it is made again (and everything else with it).
     server.reset()
-    result = run_cli("batch", "m.jsonl", "-o", "out", "--force")
+    result = outeai("batch", "m.jsonl", "-o", "out", "--force")
     assert result.returncode == 0, result.stderr
     assert (out / "two.flac").read_bytes() == reference_audio(server.base_url, "Line two.", TOKEN)
 
 
-def test_a_truncated_wav_is_made_again_not_vouched_for(run_cli, server, tmp_path: Path) -> None:
+def test_a_truncated_wav_is_made_again_not_vouched_for(outeai, server, tmp_path: Path) -> None:
     """A WAV whose header declares more audio than the file holds reads "completely" in a
     decoder (the count is trimmed), so the header is compared with the file's size."""
     out = tmp_path / "out"
@@ -263,26 +263,26 @@ def test_a_truncated_wav_is_made_again_not_vouched_for(run_cli, server, tmp_path
     (out / "wave.wav").write_bytes(whole[: len(whole) - 2000])
     assert sf.info(out / "wave.wav").frames > 0  # what a decoder-only check accepted
     # Not vouched for; and no run of this batch made it, so it is left alone...
-    result = run_cli("batch", "m.jsonl", "-o", "out")
+    result = outeai("batch", "m.jsonl", "-o", "out")
     assert result.returncode == 1, result.stderr
     assert "wave.wav exists, but no run of this batch made it" in result.stderr
     assert server.tts_requests() == []
     assert {r["output"]: r["status"] for r in results(out)} == {"wave.wav": "failed"}
     assert (out / "wave.wav").stat().st_size == len(whole) - 2000
     # ...until --force says to replace it.
-    result = run_cli("batch", "m.jsonl", "-o", "out", "--force")
+    result = outeai("batch", "m.jsonl", "-o", "out", "--force")
     assert result.returncode == 0, result.stderr
     assert [r["text"] for r in server.tts_requests()] == ["A wave."]
     assert (out / "wave.wav").stat().st_size == len(whole)
 
 
-def test_a_file_no_run_made_is_never_replaced_without_force(run_cli, server, tmp_path) -> None:
+def test_a_file_no_run_made_is_never_replaced_without_force(outeai, server, tmp_path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / "note.flac").write_text("my notes, not audio", encoding="utf-8")
     rows = [{"text": "A note.", "output": "note.flac"}, {"text": "More.", "output": "more.flac"}]
     (tmp_path / "m.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
-    result = run_cli("batch", "m.jsonl", "-o", "out")
+    result = outeai("batch", "m.jsonl", "-o", "out")
     assert result.returncode == 1, result.stderr
     assert "note.flac exists, but no run of this batch made it" in result.stderr
     assert (out / "note.flac").read_text(encoding="utf-8") == "my notes, not audio"
@@ -290,14 +290,14 @@ def test_a_file_no_run_made_is_never_replaced_without_force(run_cli, server, tmp
     assert (out / "more.flac").read_bytes()[:4] == b"fLaC"
     # The re-run that finishes a batch still leaves it alone: its line says "failed", not made.
     server.reset()
-    result = run_cli("batch", "m.jsonl", "-o", "out")
+    result = outeai("batch", "m.jsonl", "-o", "out")
     assert result.returncode == 1, result.stderr
     assert (out / "note.flac").read_text(encoding="utf-8") == "my notes, not audio"
     assert server.tts_requests() == []
 
 
 def test_an_output_cannot_escape_through_a_symlink_in_the_directory(
-    run_cli, server, tmp_path: Path
+    outeai, server, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
     out.mkdir()
@@ -306,40 +306,40 @@ def test_an_output_cannot_escape_through_a_symlink_in_the_directory(
     (out / "sub").symlink_to(elsewhere)
     rows = [{"text": "Fine.", "output": "fine.flac"}, {"text": "Out.", "output": "sub/x.flac"}]
     (tmp_path / "m.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
-    result = run_cli("batch", "m.jsonl", "-o", "out")
+    result = outeai("batch", "m.jsonl", "-o", "out")
     assert result.returncode == 2, result.stderr
     assert "m.jsonl line 2" in result.stderr and "symbolic link" in result.stderr
     assert server.tts_requests() == []
     assert list(elsewhere.iterdir()) == []
 
 
-def test_a_name_too_long_for_a_file_is_a_row_error(run_cli, server, tmp_path: Path) -> None:
+def test_a_name_too_long_for_a_file_is_a_row_error(outeai, server, tmp_path: Path) -> None:
     rows = [{"text": "Fine.", "output": "fine.flac"}, {"text": "Long.", "output": "x" * 300}]
     (tmp_path / "m.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
-    result = run_cli("batch", "m.jsonl", "-o", "out")
+    result = outeai("batch", "m.jsonl", "-o", "out")
     assert result.returncode == 2, result.stderr
     assert "line 2" in result.stderr and "305 bytes" in result.stderr
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
     assert server.tts_requests() == []
 
 
-def test_a_changed_input_remakes_its_output(run_cli, server, tmp_path: Path) -> None:
+def test_a_changed_input_remakes_its_output(outeai, server, tmp_path: Path) -> None:
     manifest = tmp_path / "m.jsonl"
     manifest.write_text(
         json.dumps({"text": "First wording.", "output": "a.flac"}), encoding="utf-8"
     )
-    assert run_cli("batch", "m.jsonl", "-o", "out").returncode == 0
+    assert outeai("batch", "m.jsonl", "-o", "out").returncode == 0
     manifest.write_text(
         json.dumps({"text": "Second wording.", "output": "a.flac"}), encoding="utf-8"
     )
-    assert run_cli("batch", "m.jsonl", "-o", "out").returncode == 0
+    assert outeai("batch", "m.jsonl", "-o", "out").returncode == 0
     assert [r["text"] for r in server.tts_requests()] == ["First wording.", "Second wording."]
     expected = reference_audio(server.base_url, "Second wording.", TOKEN)
     assert (tmp_path / "out" / "a.flac").read_bytes() == expected
 
 
 def test_failed_items_are_named_the_others_kept_and_a_rerun_retries_only_them(
-    run_cli, server, tmp_path: Path
+    outeai, server, tmp_path: Path
 ) -> None:
     rows = [
         {"text": "Fine one.", "output": "a.flac"},
@@ -348,7 +348,7 @@ def test_failed_items_are_named_the_others_kept_and_a_rerun_retries_only_them(
     ]
     manifest = tmp_path / "m.jsonl"
     manifest.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
-    result = run_cli("batch", "m.jsonl", "-o", "out")
+    result = outeai("batch", "m.jsonl", "-o", "out")
     assert result.returncode == 1
     assert "1 of 3 items failed: b.flac" in result.stderr
     assert audio_files(tmp_path / "out") == ["a.flac", "c.flac"]
@@ -359,7 +359,7 @@ def test_failed_items_are_named_the_others_kept_and_a_rerun_retries_only_them(
     rows[1]["speaker"] = "custom:my-clone"  # a custom voice the server knows: fixed
     manifest.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
     server.reset()
-    rerun = run_cli("batch", "m.jsonl", "-o", "out")
+    rerun = outeai("batch", "m.jsonl", "-o", "out")
     assert rerun.returncode == 0, rerun.stderr
     assert [r["text"] for r in server.tts_requests()] == ["Unknown voice."]
 
@@ -367,12 +367,12 @@ def test_failed_items_are_named_the_others_kept_and_a_rerun_retries_only_them(
 @pytest.mark.parametrize("cache", [(), ("--no-cache",)], ids=["cache", "no-cache"])
 @pytest.mark.parametrize("fmt", ["flac", "ogg"], ids=["copied-as-delivered", "converted"])
 def test_an_item_whose_audio_does_not_decode_fails_and_leaves_nothing(
-    run_cli, server, tmp_path: Path, fmt: str, cache: tuple[str, ...]
+    outeai, server, tmp_path: Path, fmt: str, cache: tuple[str, ...]
 ) -> None:
     """Caught by the cache before storing, by the check before converting, or (copied as
     delivered) by the output's own check before its commit."""
     server.set_faults("half-audio")
-    result = run_cli("batch", "-", "-o", "out", "--format", fmt, *cache, input="One.\nTwo.\n")
+    result = outeai("batch", "-", "-o", "out", "--format", fmt, *cache, input="One.\nTwo.\n")
     assert result.returncode == 1, result.stderr
     assert "2 of 2 items failed" in result.stderr and "Traceback" not in result.stderr
     assert audio_files(tmp_path / "out") == [] and hidden(tmp_path / "out") == []
@@ -381,10 +381,10 @@ def test_an_item_whose_audio_does_not_decode_fails_and_leaves_nothing(
     assert all("the audio of piece 1 is damaged: " in r["error"] for r in failed)
 
 
-def test_a_rejected_token_stops_the_whole_batch(run_cli, make_server, tmp_path: Path) -> None:
+def test_a_rejected_token_stops_the_whole_batch(outeai, make_server, tmp_path: Path) -> None:
     strict = make_server(tokens=frozenset({"another-token"}))
     lines = "".join(f"Line {i}.\n" for i in range(40))
-    result = run_cli(
+    result = outeai(
         "batch", "-", "-o", "out", input=lines, env={"OUTEAI_BASE_URL": strict.base_url}
     )
     assert result.returncode == 3
@@ -392,8 +392,8 @@ def test_a_rejected_token_stops_the_whole_batch(run_cli, make_server, tmp_path: 
     assert len(strict.tts_requests()) <= 8  # those already in flight, not all forty
 
 
-def test_json_summary_and_plain_progress_lines(run_cli, server, tmp_path: Path) -> None:
-    result = run_cli("batch", "-", "-o", "out", "--json", input="One.\nTwo.\n")
+def test_json_summary_and_plain_progress_lines(outeai, server, tmp_path: Path) -> None:
+    result = outeai("batch", "-", "-o", "out", "--json", input="One.\nTwo.\n")
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.out)
     counts = (summary["total"], summary["made"], summary["skipped"], summary["failed"])
@@ -403,16 +403,16 @@ def test_json_summary_and_plain_progress_lines(run_cli, server, tmp_path: Path) 
     assert "] ok 0001-one.flac (" in result.stderr
 
 
-def test_json_counts_are_disjoint_on_a_rerun_and_with_failures(run_cli, server) -> None:
-    first = run_cli("batch", "-", "-o", "out", "--json", input="One.\nTwo.\n")
+def test_json_counts_are_disjoint_on_a_rerun_and_with_failures(outeai, server) -> None:
+    first = outeai("batch", "-", "-o", "out", "--json", input="One.\nTwo.\n")
     assert first.returncode == 0, first.stderr
     again = json.loads(
-        run_cli("batch", "-", "-o", "out", "--json", input="One.\nTwo.\nThree.\n").out
+        outeai("batch", "-", "-o", "out", "--json", input="One.\nTwo.\nThree.\n").out
     )
     assert (again["total"], again["made"], again["skipped"], again["failed"]) == (3, 1, 2, 0)
     assert "ok" not in again  # it counted skipped items too: ambiguous beside "made"
     server.set_faults("http-400")
-    failing = run_cli("batch", "-", "-o", "out", "--json", input="One.\nFour.\n")
+    failing = outeai("batch", "-", "-o", "out", "--json", input="One.\nFour.\n")
     assert failing.returncode == 1
     summary = json.loads(failing.out)
     assert (summary["total"], summary["made"], summary["skipped"], summary["failed"]) == (

@@ -39,10 +39,10 @@ def error_lines(stderr: str) -> list[str]:
 
 @pytest.mark.parametrize(("api", "code"), [("tts", 6), ("audio", 6), ("tts-stream", 4)])
 def test_a_server_echoing_the_request_never_shows_the_token(
-    run_cli, server, tmp_path, api: str, code: int
+    outeai, server, tmp_path, api: str, code: int
 ) -> None:
     server.set_faults("echo-request")
-    result = run_cli("say", "hi", "--api", api, "-o", f"x.{EXTENSION[api]}", "--retries", "0")
+    result = outeai("say", "hi", "--api", api, "-o", f"x.{EXTENSION[api]}", "--retries", "0")
     assert result.returncode == code, result.stderr
     assert len(error_lines(result.stderr)) == 1, result.stderr
     assert_clean(result.stderr + result.out)
@@ -55,10 +55,10 @@ def test_a_server_echoing_the_request_never_shows_the_token(
 
 @pytest.mark.parametrize("api", ["tts", "audio"])
 def test_control_characters_in_statuses_never_reach_the_terminal_or_a_caller(
-    run_cli, server, api: str
+    outeai, server, api: str
 ) -> None:
     server.set_faults("control-chars")
-    result = run_cli("say", "hi", "--api", api, "-o", f"x.{EXTENSION[api]}")
+    result = outeai("say", "hi", "--api", api, "-o", f"x.{EXTENSION[api]}")
     assert result.returncode == 0, result.stderr
     assert_clean(result.stderr)
     # A library caller that logs the stages gets them clean too.
@@ -73,12 +73,12 @@ def test_control_characters_in_statuses_never_reach_the_terminal_or_a_caller(
 @pytest.mark.parametrize(
     "token", ['tok"en\\with/quotes-0123456789', "plain/slash+plus=eq-0123456789"]
 )
-def test_an_echoed_token_is_masked_in_every_encoding(run_cli, server, token: str) -> None:
+def test_an_echoed_token_is_masked_in_every_encoding(outeai, server, token: str) -> None:
     server.set_faults("echo-request")
     forms = {token, quote(token, safe=""), quote_plus(token), json.dumps(token)[1:-1]}
     forms.add(json.dumps(token)[1:-1].replace("/", "\\/"))
     for api, ext in (("tts", "flac"), ("audio", "mp3")):
-        result = run_cli(
+        result = outeai(
             "say", "hi", "--api", api, "-o", f"x.{ext}", "--retries", "0",
             env={"OUTEAI_TOKEN": token},
         )  # fmt: skip
@@ -87,19 +87,19 @@ def test_an_echoed_token_is_masked_in_every_encoding(run_cli, server, token: str
             assert form not in result.stderr, (api, form, result.stderr)
 
 
-def test_control_characters_in_voice_descriptions_never_reach_the_terminal(run_cli, server) -> None:
+def test_control_characters_in_voice_descriptions_never_reach_the_terminal(outeai, server) -> None:
     server.set_faults("control-chars")
     for args in (("voices", "--remote"), ("voices", "--remote", "--json")):
-        result = run_cli(*args)
+        result = outeai(*args)
         assert result.returncode == 0, result.stderr
         assert_clean(result.out + result.stderr)
         assert "OVERWRITTEN" in result.out  # the printable rest of the text is kept
 
 
-def test_control_characters_in_an_error_message_never_reach_the_terminal(run_cli, server) -> None:
+def test_control_characters_in_an_error_message_never_reach_the_terminal(outeai, server) -> None:
     server.set_faults("control-chars-error")
     for args in (("say", "hi", "-o", "x.flac"), ("voices", "--remote")):
-        result = run_cli(*args)
+        result = outeai(*args)
         assert result.returncode == 4, result.stderr
         assert_clean(result.stderr)
         assert len(error_lines(result.stderr)) == 1
@@ -124,10 +124,10 @@ def test_hostile_text_is_really_hostile() -> None:
     ids=["error-body", "voices", "health"],
 )
 def test_deeply_nested_json_is_one_clear_line_never_a_traceback(
-    run_cli, server, fault: str, args: tuple[str, ...], code: int
+    outeai, server, fault: str, args: tuple[str, ...], code: int
 ) -> None:
     server.set_faults(fault)
-    result = run_cli(*args)
+    result = outeai(*args)
     assert result.returncode == code, result.stderr
     assert "Traceback" not in result.stderr and "RecursionError" not in result.stderr
     assert len(error_lines(result.stderr)) == (1 if code else 0), result.stderr
@@ -137,13 +137,12 @@ def test_deeply_nested_json_is_one_clear_line_never_a_traceback(
 
 
 @pytest.mark.parametrize("api", ["tts", "audio"])
-def test_status_events_that_never_advance_count_as_idle(run_cli, server, api: str) -> None:
+def test_status_events_that_never_advance_count_as_idle(outeai, server, api: str) -> None:
     server.set_faults("endless-status")
     started = time.monotonic()
-    result = run_cli(
+    result = outeai(
         "say", "hi", "--api", api, "-o", f"x.{EXTENSION[api]}",
         "--timeout", "3", "--idle-timeout", "2", "--retries", "0",
-        timeout=30,
     )  # fmt: skip
     assert result.returncode == 5, result.stderr
     assert time.monotonic() - started < 20
@@ -152,11 +151,10 @@ def test_status_events_that_never_advance_count_as_idle(run_cli, server, api: st
     assert line.endswith("retry, or raise --idle-timeout")
 
 
-def test_max_time_ends_a_request_that_keeps_progressing_too_slowly(run_cli, server) -> None:
+def test_max_time_ends_a_request_that_keeps_progressing_too_slowly(outeai, server) -> None:
     server.set_faults("endless-status")
-    result = run_cli(
+    result = outeai(
         "say", "hi", "-o", "x.flac", "--max-time", "2", "--idle-timeout", "60", "--retries", "0",
-        timeout=30,
     )  # fmt: skip
     assert result.returncode == 5, result.stderr
     assert error_lines(result.stderr) == [
@@ -165,12 +163,11 @@ def test_max_time_ends_a_request_that_keeps_progressing_too_slowly(run_cli, serv
     ]
 
 
-def test_a_byte_drip_is_idle(run_cli, server) -> None:
+def test_a_byte_drip_is_idle(outeai, server) -> None:
     server.set_faults("drip")
     started = time.monotonic()
-    result = run_cli(
+    result = outeai(
         "say", "hi", "-o", "x.flac", "--timeout", "5", "--idle-timeout", "3", "--retries", "0",
-        timeout=30,
     )  # fmt: skip
     assert result.returncode == 5, result.stderr
     assert time.monotonic() - started < 20
@@ -183,10 +180,10 @@ def test_a_byte_drip_is_idle(run_cli, server) -> None:
 
 @pytest.mark.parametrize("args", [("say", "hi", "-o", "x.flac"), ("voices", "--remote")])
 def test_a_redirect_names_its_target_masked_and_is_not_followed(
-    run_cli, server, args: tuple[str, ...]
+    outeai, server, args: tuple[str, ...]
 ) -> None:
     server.set_faults("http-302")
-    result = run_cli(*args, "--retries", "0") if args[0] == "say" else run_cli(*args)
+    result = outeai(*args, "--retries", "0") if args[0] == "say" else outeai(*args)
     assert result.returncode == 5, result.stderr
     (line,) = error_lines(result.stderr)
     root = server.base_url.removesuffix("/api/v1")
@@ -197,10 +194,10 @@ def test_a_redirect_names_its_target_masked_and_is_not_followed(
     assert not any("moved" in p for p in paths), paths
 
 
-def test_a_voice_list_that_drips_ends_at_the_timeout(run_cli, server) -> None:
+def test_a_voice_list_that_drips_ends_at_the_timeout(outeai, server) -> None:
     server.set_faults("drip")
     started = time.monotonic()
-    result = run_cli("voices", "--remote", "--timeout", "3", timeout=30)
+    result = outeai("voices", "--remote", "--timeout", "3")
     assert result.returncode == 5, result.stderr
     assert time.monotonic() - started < 15
     (line,) = error_lines(result.stderr)
@@ -208,10 +205,10 @@ def test_a_voice_list_that_drips_ends_at_the_timeout(run_cli, server) -> None:
 
 
 def test_api_auto_does_not_claim_remembered_when_the_cache_cannot_be_written(
-    run_cli, server
+    outeai, server
 ) -> None:
     # A cache "directory" under /dev/null cannot be created, even by root.
-    result = run_cli(
+    result = outeai(
         "say", "hi", "-o", "x.flac", "--api", "auto", env={"XDG_CACHE_HOME": "/dev/null/c"}
     )
     assert result.returncode == 0, result.stderr
@@ -224,20 +221,20 @@ def test_api_auto_does_not_claim_remembered_when_the_cache_cannot_be_written(
 DEEP = "[" * 60_000 + "]" * 60_000
 
 
-def test_a_deeply_nested_manifest_line_is_a_row_error(run_cli, server, tmp_path) -> None:
+def test_a_deeply_nested_manifest_line_is_a_row_error(outeai, server, tmp_path) -> None:
     (tmp_path / "list.jsonl").write_text(DEEP + "\n")
-    result = run_cli("batch", "list.jsonl", "-o", "out")
+    result = outeai("batch", "list.jsonl", "-o", "out")
     assert result.returncode == 2, result.stderr
     (line,) = error_lines(result.stderr)
     assert "list.jsonl line 1: not valid JSON" in line
     assert "Traceback" not in result.stderr
 
 
-def test_a_deeply_nested_results_line_is_skipped(run_cli, server, tmp_path) -> None:
+def test_a_deeply_nested_results_line_is_skipped(outeai, server, tmp_path) -> None:
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "outeai-results.jsonl").write_text(DEEP + "\n")
     (tmp_path / "list.jsonl").write_text(json.dumps({"text": "hi", "output": "a.flac"}) + "\n")
-    result = run_cli("batch", "list.jsonl", "-o", "out")
+    result = outeai("batch", "list.jsonl", "-o", "out")
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out" / "a.flac").exists()
 
@@ -266,10 +263,10 @@ def test_a_deeply_nested_cache_entry_is_a_miss(tmp_path) -> None:
     ids=["dot", "nul"],
 )
 def test_an_unusable_manifest_output_is_a_row_error(
-    run_cli, server, tmp_path, output: str, problem: str
+    outeai, server, tmp_path, output: str, problem: str
 ) -> None:
     (tmp_path / "list.jsonl").write_text(json.dumps({"text": "hi", "output": output}) + "\n")
-    result = run_cli("batch", "list.jsonl", "-o", "out")
+    result = outeai("batch", "list.jsonl", "-o", "out")
     assert result.returncode == 2, result.stderr
     (line,) = error_lines(result.stderr)
     assert "list.jsonl line 1:" in line and problem in line

@@ -179,12 +179,12 @@ def leftovers(directory: Path, name: str) -> list[str]:
 
 
 def test_book_is_split_within_the_cap_and_stitched_losslessly_with_subtitles(
-    run_cli, make_server, tmp_path: Path, reference
+    outeai, make_server, tmp_path: Path, reference
 ) -> None:
     assert len(BOOK) >= 20_000 and '"' in BOOK and "3." in BOOK and "Dr. " in BOOK
     srv = make_server(max_chars=200)
     (tmp_path / "book.txt").write_text(BOOK, encoding="utf-8")
-    result = run_cli(
+    result = outeai(
         "say", "-f", "book.txt", "-o", "book.flac", "--subtitles", "book.srt", "-j", "4",
         env={"OUTEAI_BASE_URL": srv.base_url},
     )  # fmt: skip
@@ -213,7 +213,7 @@ def test_book_is_split_within_the_cap_and_stitched_losslessly_with_subtitles(
 
 
 def test_interrupted_book_leaves_nothing_and_the_rerun_requests_only_missing_pieces(
-    run_cli, cli_env, make_server, tmp_path: Path, reference
+    outeai, cli_env, make_server, tmp_path: Path, reference
 ) -> None:
     srv = make_server(max_chars=200, latency=0.15)
     (tmp_path / "book.txt").write_text(BOOK, encoding="utf-8")
@@ -239,7 +239,7 @@ def test_interrupted_book_leaves_nothing_and_the_rerun_requests_only_missing_pie
     assert 30 <= len(cached) < len(first) + 4
 
     srv.reset()
-    rerun = run_cli(
+    rerun = outeai(
         "say", "-f", "book.txt", "-o", "book.flac", env={"OUTEAI_BASE_URL": srv.base_url}
     )
     assert rerun.returncode == 0, rerun.stderr
@@ -260,7 +260,7 @@ def test_interrupted_book_leaves_nothing_and_the_rerun_requests_only_missing_pie
 
 
 def test_kill_9_leaves_the_target_untouched_and_the_next_run_sweeps_its_spool(
-    run_cli, cli_env, make_server, tmp_path: Path
+    outeai, cli_env, make_server, tmp_path: Path
 ) -> None:
     srv = make_server(max_chars=200, latency=0.15)
     (tmp_path / "book.txt").write_text(BOOK[:3000], encoding="utf-8")
@@ -278,7 +278,7 @@ def test_kill_9_leaves_the_target_untouched_and_the_next_run_sweeps_its_spool(
     proc.wait(timeout=10)
     assert (tmp_path / "book.flac").read_bytes() == b"the previous version"
     assert [p.name for p in tmp_path.glob(".book.flac.*.pieces")] != []  # only a kill leaves it
-    result = run_cli(
+    result = outeai(
         "say", "-f", "book.txt", "-o", "book.flac", "--force", env={"OUTEAI_BASE_URL": srv.base_url}
     )
     assert result.returncode == 0, result.stderr
@@ -294,11 +294,9 @@ TEXT = " ".join(
 )
 
 
-def test_short_text_keeps_the_single_request_path_untouched(
-    run_cli, server, tmp_path: Path
-) -> None:
+def test_short_text_keeps_the_single_request_path_untouched(outeai, server, tmp_path: Path) -> None:
     (tmp_path / "in.txt").write_text("Hello there.\n", encoding="utf-8")
-    result = run_cli("say", "-f", "in.txt", "-o", "out.flac")
+    result = outeai("say", "-f", "in.txt", "-o", "out.flac")
     assert result.returncode == 0, result.stderr
     assert [r["text"] for r in server.tts_requests()] == [
         "Hello there.\n"
@@ -308,10 +306,10 @@ def test_short_text_keeps_the_single_request_path_untouched(
 
 
 def test_server_413_splits_that_piece_further_and_says_so(
-    run_cli, make_server, tmp_path: Path, reference
+    outeai, make_server, tmp_path: Path, reference
 ) -> None:
     srv = make_server(max_chars=90)
-    result = run_cli(
+    result = outeai(
         "say", TEXT, "-o", "out.wav", "--max-chars", "200", "--subtitles", "out.vtt",
         env={"OUTEAI_BASE_URL": srv.base_url},
     )  # fmt: skip
@@ -328,7 +326,7 @@ def test_server_413_splits_that_piece_further_and_says_so(
 
 
 def test_a_single_piece_the_server_splits_is_stitched_from_its_parts(
-    run_cli, make_server, tmp_path: Path, reference
+    outeai, make_server, tmp_path: Path, reference
 ) -> None:
     """A batch item is one piece (no splitting of its own); a 413 makes it several requests,
     whose audio is stitched into the one output (checked while written)."""
@@ -337,7 +335,7 @@ def test_a_single_piece_the_server_splits_is_stitched_from_its_parts(
         "The first part of this line is one whole sentence, and a long one at that. "
         "Then a second one comes along here. The end."
     )
-    result = run_cli(
+    result = outeai(
         "batch", "-", "-o", "out", input=text + "\n",
         env={"OUTEAI_BASE_URL": srv.base_url},
     )  # fmt: skip
@@ -352,12 +350,10 @@ def test_a_single_piece_the_server_splits_is_stitched_from_its_parts(
 
 
 def test_jobs_and_retries_cope_with_the_servers_concurrency_limit(
-    run_cli, make_server, tmp_path: Path, reference
+    outeai, make_server, tmp_path: Path, reference
 ) -> None:
     srv = make_server(max_chars=200, max_concurrency=2, latency=0.3)
-    result = run_cli(
-        "say", TEXT, "-o", "out.flac", "-j", "4", env={"OUTEAI_BASE_URL": srv.base_url}
-    )
+    result = outeai("say", TEXT, "-o", "out.flac", "-j", "4", env={"OUTEAI_BASE_URL": srv.base_url})
     assert result.returncode == 0, result.stderr
     logged = srv.tts_requests()
     assert any(r["status"] == 429 for r in logged)
@@ -383,15 +379,15 @@ def test_server_frees_a_concurrency_slot_when_a_client_goes_away(
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=10) == 130
     time.sleep(0.2)
-    with TTSClient(TOKEN, base_url=srv.base_url, retries=0, timeout=10) as client:
+    with TTSClient(TOKEN, base_url=srv.base_url, retries=0) as client:
         assert client.generate("Next.").duration  # no 429: the slot came back
 
 
 def test_pause_puts_exact_silence_between_pieces_and_shifts_the_cues(
-    run_cli, server, tmp_path: Path, reference
+    outeai, server, tmp_path: Path, reference
 ) -> None:
     text = "First piece here. Second piece here. Third piece here."
-    result = run_cli(
+    result = outeai(
         "say",
         text,
         "-o",
@@ -415,8 +411,8 @@ def test_pause_puts_exact_silence_between_pieces_and_shifts_the_cues(
     assert abs(cues[1].start.total_seconds() - second_start) <= 0.0005
 
 
-def test_long_text_to_stdout_writes_the_stitched_audio(run_cli, server, reference) -> None:
-    result = run_cli("say", TEXT, "-o", "-", "--format", "wav", "--max-chars", "150")
+def test_long_text_to_stdout_writes_the_stitched_audio(outeai, server, reference) -> None:
+    result = outeai("say", TEXT, "-o", "-", "--format", "wav", "--max-chars", "150")
     assert result.returncode == 0, result.stderr
     samples = sf.read(io.BytesIO(result.stdout), dtype="int16")[0]
     order = order_in(TEXT, [r["text"] for r in server.tts_requests()])
@@ -425,11 +421,11 @@ def test_long_text_to_stdout_writes_the_stitched_audio(run_cli, server, referenc
 
 @pytest.mark.parametrize("fmt", ["flac", "wav", "ogg", "mp3"])
 def test_a_stitched_output_in_every_format_is_whole(
-    run_cli, server, tmp_path: Path, reference, fmt: str
+    outeai, server, tmp_path: Path, reference, fmt: str
 ) -> None:
     """Lossless outputs hold exactly the pieces' samples (the FLAC checked while written);
     lossy ones at least as many frames (an MP3 encoder pads)."""
-    result = run_cli("say", TEXT, "-o", f"out.{fmt}", "--max-chars", "150", "--no-cache")
+    result = outeai("say", TEXT, "-o", f"out.{fmt}", "--max-chars", "150", "--no-cache")
     assert result.returncode == 0, result.stderr
     order = order_in(TEXT, [r["text"] for r in server.tts_requests()])
     expected = np.concatenate([reference(t) for t in order])
@@ -440,8 +436,8 @@ def test_a_stitched_output_in_every_format_is_whole(
         assert len(samples) >= len(expected)
 
 
-def test_json_adds_the_piece_count(run_cli, server, tmp_path: Path) -> None:
-    result = run_cli("say", TEXT, "-o", "out.flac", "--json", "-q")
+def test_json_adds_the_piece_count(outeai, server, tmp_path: Path) -> None:
+    result = outeai("say", TEXT, "-o", "out.flac", "--json", "-q")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.out)
     assert report["pieces"] == len(server.tts_requests()) > 1
@@ -449,48 +445,48 @@ def test_json_adds_the_piece_count(run_cli, server, tmp_path: Path) -> None:
     assert result.stderr == ""  # -q: nothing but errors
 
 
-def test_no_cache_neither_reuses_nor_keeps_pieces(run_cli, server, tmp_path: Path) -> None:
-    assert run_cli("say", TEXT, "-o", "a.flac").returncode == 0
+def test_no_cache_neither_reuses_nor_keeps_pieces(outeai, server, tmp_path: Path) -> None:
+    assert outeai("say", TEXT, "-o", "a.flac").returncode == 0
     pieces = len(server.tts_requests())
     assert len(cache_keys(tmp_path)) == pieces
-    result = run_cli("say", TEXT, "-o", "b.flac", "--no-cache")
+    result = outeai("say", TEXT, "-o", "b.flac", "--no-cache")
     assert result.returncode == 0, result.stderr
     assert len(server.tts_requests()) == 2 * pieces
     assert (tmp_path / "a.flac").read_bytes() == (tmp_path / "b.flac").read_bytes()
 
 
-def test_a_damaged_cache_entry_is_never_reused(run_cli, server, tmp_path: Path) -> None:
-    assert run_cli("say", TEXT, "-o", "a.flac").returncode == 0
+def test_a_damaged_cache_entry_is_never_reused(outeai, server, tmp_path: Path) -> None:
+    assert outeai("say", TEXT, "-o", "a.flac").returncode == 0
     first = len(server.tts_requests())
     victim = next((tmp_path / "cache" / "outeai" / "pieces").glob("*/*.audio"))
     victim.write_bytes(victim.read_bytes()[:-100])  # as if a write had been cut short
-    result = run_cli("say", TEXT, "-o", "b.flac")
+    result = outeai("say", TEXT, "-o", "b.flac")
     assert result.returncode == 0, result.stderr
     assert len(server.tts_requests()) == first + 1  # just the damaged piece, once more
     assert (tmp_path / "a.flac").read_bytes() == (tmp_path / "b.flac").read_bytes()
 
 
-def test_identical_pieces_are_requested_once(run_cli, server, tmp_path: Path) -> None:
+def test_identical_pieces_are_requested_once(outeai, server, tmp_path: Path) -> None:
     chorus = "And the river sang along the stones all night."
     text = " ".join([chorus, "A verse about the meadow.", chorus, "Another verse.", chorus])
-    result = run_cli("say", text, "-o", "song.flac", "--max-chars", "50")
+    result = outeai("say", text, "-o", "song.flac", "--max-chars", "50")
     assert result.returncode == 0, result.stderr
     texts = [r["text"] for r in server.tts_requests()]
     assert texts.count(chorus) == 1 and len(texts) == 3
     assert sf.info(tmp_path / "song.flac").frames > 0
 
 
-def test_bad_subtitles_name_is_refused_before_any_request(run_cli, server, tmp_path: Path) -> None:
-    result = run_cli("say", TEXT, "-o", "out.flac", "--subtitles", "out.txt")
+def test_bad_subtitles_name_is_refused_before_any_request(outeai, server, tmp_path: Path) -> None:
+    result = outeai("say", TEXT, "-o", "out.flac", "--subtitles", "out.txt")
     assert result.returncode == 2
     assert "subtitle format" in result.stderr and ".srt or .vtt" in result.stderr
     assert server.tts_requests() == []
     assert leftovers(tmp_path, "out.") == []
 
 
-def test_a_failed_piece_fails_the_run_and_leaves_no_output(run_cli, server, tmp_path: Path) -> None:
+def test_a_failed_piece_fails_the_run_and_leaves_no_output(outeai, server, tmp_path: Path) -> None:
     server.set_faults("http-400:1")
-    result = run_cli("say", TEXT, "-o", "out.flac", "--subtitles", "out.srt")
+    result = outeai("say", TEXT, "-o", "out.flac", "--subtitles", "out.srt")
     assert result.returncode == 4
     assert "HTTP 400" in result.stderr and "Traceback" not in result.stderr
     assert leftovers(tmp_path, "out.") == []
@@ -523,8 +519,8 @@ def test_live_progress_shows_one_bar_and_the_pieces_in_flight(
     assert "ETA" in screen and "s audio" in screen
 
 
-def test_piped_stderr_gets_plain_progress_lines(run_cli, server) -> None:
-    result = run_cli("say", TEXT, "-o", "out.flac", "--max-chars", "300")
+def test_piped_stderr_gets_plain_progress_lines(outeai, server) -> None:
+    result = outeai("say", TEXT, "-o", "out.flac", "--max-chars", "300")
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
     assert re.fullmatch(
