@@ -153,3 +153,20 @@ def test_a_tiny_open_file_limit_is_refused_before_any_request_and_leaves_nothing
     assert b"the open-file limit is 8" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]  # no pieces folder, no output
     assert server.tts_requests() == []
+
+
+def test_an_mp3_under_a_memory_limit_is_saved(cli_env, server, tmp_path: Path) -> None:
+    import resource
+
+    env = {k: v for k, v in cli_env.items() if k != "OPENBLAS_NUM_THREADS"}
+    result = subprocess.run(
+        [sys.executable, "-m", "outeai_cli", "say", "Hello there.", "-o", "h.mp3"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (250_000 * 1024,) * 2),
+    )
+    assert b"OpenBLAS" not in result.stderr, result.stderr
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "h.mp3").stat().st_size > 0

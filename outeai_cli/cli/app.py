@@ -236,6 +236,12 @@ def main() -> NoReturn:
     # are installed; we never call it. None in sys.modules makes that import fail at once and
     # httpx falls back to a stub.
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    # numpy's OpenBLAS reserves buffers for a thread per core at import, and under a memory
+    # limit (ulimit -v) it kills the process with one line of its own. Audio work here is
+    # copies, not linear algebra: one thread is all it needs. (The user's choice wins.)
+    import os
+
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     # Interpreter shutdown ends with full garbage collections over every object the imports
     # made (Typer, pydantic, httpx): ~30 ms of a short command. Nothing of ours waits on
     # them (files are closed by `with`), so move them out of the collector's sight at exit.
@@ -296,6 +302,10 @@ def run(args: list[str], terminal: "Terminal") -> int:
             hint = "raise the open-file limit (ulimit -n) or lower --jobs"
             return fail(int(ExitCode.FAILURE), f"outeai: error: {message}; {hint}", message, hint)
         return fail(int(ExitCode.FAILURE), f"outeai: error: {message}", message)
+    except MemoryError:  # this machine's limit (ulimit -v, a container), not a bug of ours
+        message = "out of memory"
+        hint = "raise the memory limit, or lower --jobs"
+        return fail(int(ExitCode.FAILURE), f"outeai: error: {message}; {hint}", message, hint)
     except Exception as exc:  # a bug: one line (the traceback only with OUTEAI_DEBUG=1)
         if terminal.environ.get("OUTEAI_DEBUG") == "1":
             import traceback
