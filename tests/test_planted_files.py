@@ -33,10 +33,20 @@ def flac() -> bytes:
 def with_deadline(func, seconds: float = 10):
     """Run func in a thread; fail (instead of hanging the suite) if it does not return."""
     box: list[object] = []
-    thread = threading.Thread(target=lambda: box.append(func()), daemon=True)
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            box.append(func())
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=call, daemon=True)
     thread.start()
     thread.join(seconds)
     assert not thread.is_alive(), "it hung"
+    if errors:
+        raise errors[0]
     return box[0]
 
 
@@ -170,3 +180,29 @@ def test_an_mp3_under_a_memory_limit_is_saved(cli_env, server, tmp_path: Path) -
     assert b"OpenBLAS" not in result.stderr, result.stderr
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "h.mp3").stat().st_size > 0
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "dev-zero"])
+def test_a_voice_model_that_is_not_a_file_is_named_as_what_it_is(tmp_path: Path, kind) -> None:
+    from outeai_cli.server.piper import PiperSetupError, load_model
+
+    model = tmp_path / "voice.onnx"
+    if kind == "directory":
+        model.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(model)
+    else:
+        model.symlink_to("/dev/zero")
+    with pytest.raises(PiperSetupError, match="voice.onnx as a Piper model: it is") as caught:
+        with_deadline(lambda: load_model(str(model)))
+    assert "does not exist" not in str(caught.value)
+
+
+def test_a_deep_voice_config_names_the_file(tmp_path: Path) -> None:
+    from outeai_cli.server.piper import PiperSetupError, load_model
+
+    model = tmp_path / "voice.onnx"
+    model.write_bytes(b"\x08" * 64)
+    (tmp_path / "voice.onnx.json").write_text("[" * 100_000)
+    with pytest.raises(PiperSetupError, match=r"cannot read Piper config .*voice\.onnx\.json"):
+        load_model(str(model))

