@@ -193,7 +193,7 @@ def test_a_voice_model_that_is_not_a_file_is_named_as_what_it_is(tmp_path: Path,
         os.mkfifo(model)
     else:
         model.symlink_to("/dev/zero")
-    with pytest.raises(PiperSetupError, match="voice.onnx as a Piper model: it is") as caught:
+    with pytest.raises(PiperSetupError, match=r"voice\.onnx as a Piper model: it is") as caught:
         with_deadline(lambda: load_model(str(model)))
     assert "does not exist" not in str(caught.value)
 
