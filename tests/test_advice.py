@@ -12,8 +12,10 @@ from typing import Any
 import typer
 
 from outeai_cli.cli.app import _register
-from outeai_cli.cli.errors import FLAGS, format_error, hint_text, word_advice
+from outeai_cli.cli.errors import flag_name, format_error, hint_text, word_advice
+from outeai_cli.cli.options import FLAGS
 from outeai_cli.errors import Advice, Fix, InputError, TimeoutExpired
+from outeai_cli.settings.table import SETTINGS
 
 PACKAGE = Path(__file__).resolve().parents[1] / "outeai_cli"
 SHORT_OR_LONG = re.compile(r"(?<![\w-])(--[a-z][a-z-]+|-[a-zA-Z])(?![\w-])")
@@ -71,7 +73,39 @@ def test_no_library_message_names_a_flag_of_ours() -> None:
 
 def test_every_option_the_advice_can_name_is_a_real_flag() -> None:
     flags = our_flags()
-    assert set(FLAGS.values()) <= flags
+    assert {name for flag in FLAGS.values() for name in flag.names} <= flags
+
+
+def advised_options() -> set[str]:
+    """The options the library's advice names: `Advice(Fix.X, "name", ...)` and the limits of
+    `TimeoutExpired(..., limit="name")` written in its modules."""
+    names: set[str] = set()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.relative_to(PACKAGE).parts[0] in ("cli", "server"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Call):
+                continue
+            called = ast.unparse(node.func)
+            if called == "Advice" and len(node.args) > 1 and isinstance(node.args[1], ast.Constant):
+                names.add(node.args[1].value)
+            if called == "TimeoutExpired":
+                names.update(
+                    k.value.value
+                    for k in node.keywords
+                    if k.arg == "limit" and isinstance(k.value, ast.Constant)
+                )
+    return names
+
+
+def test_every_option_the_library_advises_on_is_worded_as_its_flag() -> None:
+    """A setting without a flag (set in the config file only) keeps its name."""
+    advised = advised_options()
+    assert {"idle_timeout", "max_chars", "jobs", "file", "output", "api"} <= advised
+    unknown = {name for name in advised if name not in FLAGS and name not in SETTINGS}
+    assert unknown == set()
+    assert flag_name("jobs") == "-j"
+    assert flag_name("file") == "--file"
 
 
 def test_the_cli_words_advice_with_flags_and_the_library_without() -> None:

@@ -22,6 +22,7 @@ from outeai_cli.cli.options import (
     SpeakerOpt,
     TemperatureOpt,
     examples,
+    option,
     with_connection_options,
 )
 
@@ -69,13 +70,10 @@ def batch(
     ],
     fmt: Annotated[
         str | None,
-        typer.Option(
-            "--format",
-            metavar="FORMAT",
+        option(
+            "format",
             help="Audio format of derived names: flac, wav, ogg, mp3 (config: format; "
             "default flac).",
-            show_default=False,
-            rich_help_panel=OUTPUT,
         ),
     ] = None,
     speaker: SpeakerOpt = None,
@@ -85,12 +83,7 @@ def batch(
     pause: PauseOpt = 0.0,
     no_cache: NoCacheOpt = False,
     force: Annotated[
-        bool,
-        typer.Option(
-            "--force",
-            help="Make every item again, overwriting existing outputs.",
-            rich_help_panel=OUTPUT,
-        ),
+        bool, option("force", help="Make every item again, overwriting existing outputs.")
     ] = False,
     results: Annotated[
         Path | None,

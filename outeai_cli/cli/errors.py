@@ -16,30 +16,6 @@ player failed); 2 bad usage or input; 3 missing or rejected token; 4 request ref
 audio that does not decode completely; 129 hung up (SIGHUP); 130 interrupted (Ctrl-C);
 141 stdout closed by its reader; 143 terminated (SIGTERM)."""
 
-# The flag for each option the library's advice can name (settings and call options).
-FLAGS = {
-    "allow_insecure_http": "--allow-insecure-http",
-    "api": "--api",
-    "base_url": "--base-url",
-    "connect_timeout": "--connect-timeout",
-    "file": "--file",
-    "force": "--force",
-    "format": "--format",
-    "idle_timeout": "--idle-timeout",
-    "jobs": "-j",
-    "max_chars": "--max-chars",
-    "max_time": "--max-time",
-    "model": "--model",
-    "output": "-o",
-    "profile": "--profile",
-    "retries": "--retries",
-    "speaker": "-s",
-    "subtitles": "--subtitles",
-    "temperature": "-t",
-    "timeout": "--timeout",
-    "token": "--token",
-}
-
 
 class Terminated(BaseException):
     """SIGTERM or SIGHUP, raised in the main thread so cleanup handlers run as for Ctrl-C."""
@@ -51,7 +27,7 @@ class Terminated(BaseException):
 
 def word_advice(advice: Advice) -> str:
     """One piece of advice as the user types it: "raise --idle-timeout"."""
-    flag = FLAGS.get(advice.option, advice.option)
+    flag = flag_name(advice.option)
     if advice.option == "token" and advice.fix is Fix.GIVE:
         words = "run 'outeai config set token' or export OUTEAI_TOKEN=..."
     elif advice.option == "token" and advice.fix in (Fix.REPLACE, Fix.CORRECT):
@@ -71,6 +47,15 @@ def word_advice(advice: Advice) -> str:
             Fix.REPLACE: f"give another {flag}",
         }[advice.fix]
     return f"{words} {advice.purpose}".rstrip()
+
+
+def flag_name(option: str) -> str:
+    """How advice names an option: its flag as declared in cli/options.py ("-j" for jobs), or
+    the option's own name when it has no flag (a setting only the config file sets)."""
+    from outeai_cli.cli.options import FLAGS
+
+    flag = FLAGS.get(option)
+    return flag.names[0] if flag is not None else option
 
 
 def _correct(advice: Advice, flag: str) -> str:

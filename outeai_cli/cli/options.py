@@ -1,4 +1,7 @@
-"""Option types shared by several commands, defined once; the connection options' one reader."""
+"""Every option that several commands share or that the library's advice can name, declared once
+(`FLAGS`); the option of a setting takes its help's tail and its default from the settings table.
+Also the connection options: their one list and their one reader.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +15,11 @@ import typer
 
 from outeai_cli.cli.completion import complete_speaker
 from outeai_cli.http.dialects import API_CHOICES, AUTO, described
-from outeai_cli.settings.table import JOBS_RANGE, MAX_CHARS_RANGE, SETTINGS
+from outeai_cli.settings.table import JOBS_RANGE, MAX_CHARS_RANGE, SETTINGS, TEMPERATURE_RANGE
 
 if TYPE_CHECKING:
     from outeai_cli.settings.config import Settings
+    from outeai_cli.settings.table import SettingSpec
 
 # Help panels (headings of grouped options in --help), in the order a reader needs them.
 INPUT = "Input"
@@ -25,248 +29,210 @@ LONG_TEXT = "Long text"
 CONNECTION = "Connection"
 
 
-def _default(name: str) -> str:
-    """A setting's default as the help shows it (the settings table is its one source)."""
-    value = SETTINGS[name].default
-    return f"{value:g}" if isinstance(value, float) else str(value)
+class Flag(NamedTuple):
+    """How an option is typed and shown. For a setting (a row of the settings table with the
+    same name), the help ends with where else it is set and its default, from that row."""
+
+    names: tuple[str, ...]  # as typed; advice (cli/errors.py) names the option by the first
+    panel: str
+    metavar: str | None = None
+    help: str = ""  # empty: each command that declares the option words it
+    sources: bool = True  # for a setting: end the help with "(env ...; config: ...; default ...)"
 
 
-TokenOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--token",
-        metavar="TOKEN",
-        help="API token. Least safe (visible in the process list and shell history): "
+# Keyed by the option's name: the setting's, or the one the library's advice uses.
+FLAGS: dict[str, Flag] = {
+    "file": Flag(("--file", "-f"), INPUT, "FILE"),
+    "speaker": Flag(
+        ("-s", "--speaker", "--voice"),  # --voice: the name edge-tts users type
+        VOICE,
+        "NAME",
+        "Voice: NAME, default:NAME or custom:NAME.",
+    ),
+    "temperature": Flag(
+        ("-t", "--temperature"),
+        VOICE,
+        "T",
+        "Sampling temperature, {}-{}.".format(*TEMPERATURE_RANGE),
+    ),
+    "output": Flag(("-o", "--output"), OUTPUT, "FILE"),
+    "format": Flag(("--format",), OUTPUT, "FORMAT", sources=False),
+    "force": Flag(("--force",), OUTPUT),
+    "quiet": Flag(("-q", "--quiet"), OUTPUT, None, "Print nothing but errors."),
+    "json": Flag(
+        ("--json",),
+        OUTPUT,
+        None,
+        "Print one JSON object on stdout for scripts: the result, or on failure "
+        '{"error": {"message", "code", "exit_code", "hint"}}.',
+    ),
+    "jobs": Flag(("-j", "--jobs"), LONG_TEXT, "N", "Requests at once."),
+    "max_chars": Flag(
+        ("--max-chars",),
+        LONG_TEXT,
+        "N",
+        "Characters per request (by default the documented plan cap): longer text is split at "
+        "sentences, requested in pieces and stitched.",
+    ),
+    "pause": Flag(
+        ("--pause",), LONG_TEXT, "SECONDS", "Seconds of silence between the pieces of a long text."
+    ),
+    "subtitles": Flag(("--subtitles",), LONG_TEXT, "FILE"),
+    "no_cache": Flag(
+        ("--no-cache",),
+        LONG_TEXT,
+        None,
+        "Do not reuse or keep the pieces of long texts in the cache ('outeai cache').",
+    ),
+    "base_url": Flag(("--base-url",), CONNECTION, "URL", "API root ending in /api/v1."),
+    "token": Flag(
+        ("--token",),
+        CONNECTION,
+        "TOKEN",
+        "API token. Least safe (visible in the process list and shell history): "
         "prefer OUTEAI_TOKEN or 'outeai config set token'.",
-        rich_help_panel=CONNECTION,
-        show_default=False,
+        sources=False,
     ),
-]
-BaseUrlOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--base-url",
-        metavar="URL",
-        help=f"API root ending in /api/v1 (env OUTEAI_BASE_URL; default {_default('base_url')}).",
-        rich_help_panel=CONNECTION,
-        show_default=False,
+    "timeout": Flag(
+        ("--timeout",), CONNECTION, "SECONDS", "Seconds to wait for a request's first event."
     ),
-]
-ProfileOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--profile",
-        metavar="NAME",
-        help="Use the profiles.NAME table of the config file (env OUTEAI_PROFILE).",
-        rich_help_panel=CONNECTION,
-        show_default=False,
+    "connect_timeout": Flag(
+        ("--connect-timeout",), CONNECTION, "SECONDS", "Seconds to wait for the connection."
     ),
-]
-InsecureOpt = Annotated[
-    bool,
-    typer.Option(
-        "--allow-insecure-http",
-        help="Allow sending the token over plain http to a non-loopback host "
-        "(config: allow_insecure_http).",
-        rich_help_panel=CONNECTION,
+    "idle_timeout": Flag(
+        ("--idle-timeout",),
+        CONNECTION,
+        "SECONDS",
+        "Seconds a response may go without progress: no new audio and no new status.",
     ),
-]
+    "max_time": Flag(
+        ("--max-time",),
+        CONNECTION,
+        "SECONDS",
+        "Most seconds one request may take in all; each piece of a long text gets as much.",
+    ),
+    "retries": Flag(
+        ("--retries",), CONNECTION, "N", "Retries per request on connect errors, 429 and 502-504."
+    ),
+    "api": Flag(
+        ("--api",),
+        CONNECTION,
+        "DIALECT",
+        f"API dialect: {described()}, or {AUTO} (ask the server once, remembered per base URL).",
+    ),
+    "model": Flag(
+        ("--model",),
+        CONNECTION,
+        "NAME",
+        "Model name for the audio API (default OuteTTS-1-Pro) or the tts-stream API "
+        "(default outetts_1_pro).",
+    ),
+    "profile": Flag(
+        ("--profile",),
+        CONNECTION,
+        "NAME",
+        "Use the profiles.NAME table of the config file (env OUTEAI_PROFILE).",
+    ),
+    "allow_insecure_http": Flag(
+        ("--allow-insecure-http",),
+        CONNECTION,
+        None,
+        "Allow sending the token over plain http to a non-loopback host.",
+    ),
+}
+
+
+def option(name: str, *, help: str | None = None, **more: Any) -> Any:
+    """The `typer.Option` of FLAGS[name]; `help` words it for one command, `more` adds to it
+    (a range, completion...). Unless `more` says otherwise, no default is shown: a value that
+    is not given is the setting's (or the command's) own."""
+    flag = FLAGS[name]
+    text = help or flag.help
+    spec = SETTINGS.get(name)
+    if spec is not None and flag.sources:
+        text = f"{text.rstrip('.')} ({_sources(spec)})."
+    more.setdefault("show_default", False)
+    return typer.Option(
+        *flag.names, metavar=flag.metavar, help=text, rich_help_panel=flag.panel, **more
+    )
+
+
+def _sources(spec: SettingSpec) -> str:
+    """Where else a setting is set, and its default: "env OUTEAI_API; config: api; default tts"."""
+    where = [f"env {spec.env[0]}"] if spec.env else []
+    where.append(f"config: {spec.name}")
+    if spec.default is not None and spec.default is not False:
+        value = spec.default
+        where.append(f"default {value:g}" if isinstance(value, float) else f"default {value}")
+    return "; ".join(where)
 
 
 # The API dialects (the registry in outeai_cli.http.dialects), as a choice for --api: an
 # enum, so that coercion.py checks it without pydantic (mypy cannot list computed members).
 Api = StrEnum("Api", [(name.replace("-", "_"), name) for name in API_CHOICES])  # type: ignore[misc]
 
-
-ApiOpt = Annotated[
-    Api | None,
-    typer.Option(
-        "--api",
-        metavar="DIALECT",
-        help=f"API dialect: {described()}, or {AUTO} (ask the server once, remembered per "
-        f"base URL) (env OUTEAI_API; config: api; default {_default('api')}).",
-        rich_help_panel=CONNECTION,
-        show_default=False,
-    ),
-]
-ModelOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--model",
-        metavar="NAME",
-        help="Model name for the audio API (default OuteTTS-1-Pro) or the tts-stream API "
-        "(default outetts_1_pro) (config: model).",
-        rich_help_panel=CONNECTION,
-        show_default=False,
-    ),
-]
-SpeakerOpt = Annotated[
-    str | None,
-    typer.Option(
-        "-s",
-        "--speaker",
-        "--voice",  # the name edge-tts users type
-        metavar="NAME",
-        help="Voice: NAME, default:NAME or custom:NAME "
-        f"(config: speaker; default {_default('speaker')}).",
-        show_default=False,
-        autocompletion=complete_speaker,
-        rich_help_panel=VOICE,
-    ),
-]
-TemperatureOpt = Annotated[
-    float | None,
-    typer.Option(
-        "-t",
-        "--temperature",
-        metavar="T",
-        help=f"Sampling temperature, {SETTINGS['temperature'].help.rpartition(' ')[2]} "
-        f"(config: temperature; default {_default('temperature')}).",
-        show_default=False,
-        rich_help_panel=VOICE,
-    ),
-]
-JobsOpt = Annotated[
-    int | None,
-    typer.Option(
-        "-j",
-        "--jobs",
-        metavar="N",
-        min=JOBS_RANGE[0],
-        max=JOBS_RANGE[1],
-        help=f"Requests at once (config: jobs; default {_default('jobs')}).",
-        show_default=False,
-        rich_help_panel=LONG_TEXT,
-    ),
-]
+SpeakerOpt = Annotated[str | None, option("speaker", autocompletion=complete_speaker)]
+TemperatureOpt = Annotated[float | None, option("temperature")]
+QuietOpt = Annotated[bool, option("quiet")]
+JsonOpt = Annotated[bool, option("json")]
+JobsOpt = Annotated[int | None, option("jobs", min=JOBS_RANGE[0], max=JOBS_RANGE[1])]
 MaxCharsOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--max-chars",
-        metavar="N",
-        min=MAX_CHARS_RANGE[0],
-        max=MAX_CHARS_RANGE[1],
-        help="Characters per request: longer text is split at sentences, requested in pieces "
-        f"and stitched (config: max_chars; default {_default('max_chars')}, the documented "
-        "plan cap).",
-        show_default=False,
-        rich_help_panel=LONG_TEXT,
-    ),
+    int | None, option("max_chars", min=MAX_CHARS_RANGE[0], max=MAX_CHARS_RANGE[1])
 ]
-PauseOpt = Annotated[
-    float,
-    typer.Option(
-        "--pause",
-        metavar="SECONDS",
-        min=0,
-        max=60,
-        help="Seconds of silence between the pieces of a long text.",
-        rich_help_panel=LONG_TEXT,
-    ),
-]
-NoCacheOpt = Annotated[
-    bool,
-    typer.Option(
-        "--no-cache",
-        help="Do not reuse or keep the pieces of long texts in the cache ('outeai cache').",
-        rich_help_panel=LONG_TEXT,
-    ),
-]
+PauseOpt = Annotated[float, option("pause", min=0, max=60, show_default=True)]
+NoCacheOpt = Annotated[bool, option("no_cache")]
 # Numbers are range-checked by the settings table (as file values are), not here.
-TimeoutOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--timeout",
-        metavar="SECONDS",
-        help="Seconds to wait for a request's first event "
-        f"(config: timeout; default {_default('timeout')}).",
-        rich_help_panel=CONNECTION,
-        show_default=False,
-    ),
-]
-ConnectTimeoutOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--connect-timeout",
-        metavar="SECONDS",
-        help="Seconds to wait for the connection "
-        f"(config: connect_timeout; default {_default('connect_timeout')}).",
-        rich_help_panel=CONNECTION,
-        show_default=False,
-    ),
-]
-IdleTimeoutOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--idle-timeout",
-        metavar="SECONDS",
-        help="Seconds a response may go without progress: no new audio and no new status "
-        f"(config: idle_timeout; default {_default('idle_timeout')}).",
-        rich_help_panel=CONNECTION,
-        show_default=False,
-    ),
-]
-MaxTimeOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--max-time",
-        metavar="SECONDS",
-        help="Most seconds one request may take in all; each piece of a long text gets as "
-        f"much (config: max_time; default {_default('max_time')}).",
-        rich_help_panel=CONNECTION,
-        show_default=False,
-    ),
-]
-RetriesOpt = Annotated[
-    int | None,
-    typer.Option(
-        "--retries",
-        metavar="N",
-        help="Retries per request on connect errors, 429 and 502-504 "
-        f"(config: retries; default {_default('retries')}).",
-        rich_help_panel=CONNECTION,
-        show_default=False,
-    ),
-]
-JsonOpt = Annotated[
-    bool,
-    typer.Option(
-        "--json",
-        help="Print one JSON object on stdout for scripts: the result, or on failure "
-        '{"error": {"message", "code", "exit_code", "hint"}}.',
-        rich_help_panel=OUTPUT,
-    ),
-]
-QuietOpt = Annotated[
-    bool, typer.Option("-q", "--quiet", help="Print nothing but errors.", rich_help_panel=OUTPUT)
-]
+BaseUrlOpt = Annotated[str | None, option("base_url")]
+TokenOpt = Annotated[str | None, option("token")]
+TimeoutOpt = Annotated[float | None, option("timeout")]
+ConnectTimeoutOpt = Annotated[float | None, option("connect_timeout")]
+IdleTimeoutOpt = Annotated[float | None, option("idle_timeout")]
+MaxTimeOpt = Annotated[float | None, option("max_time")]
+RetriesOpt = Annotated[int | None, option("retries")]
+ApiOpt = Annotated[Api | None, option("api")]
+ModelOpt = Annotated[str | None, option("model")]
+ProfileOpt = Annotated[str | None, option("profile")]
+InsecureOpt = Annotated[bool, option("allow_insecure_http")]
+
+# The connection options of every command that talks to the server, in the order --help
+# lists them: their one list (`with_connection_options` declares them, `ConnectionOptions`
+# reads them).
+CONNECTION_OPTIONS: dict[str, Any] = {
+    "base_url": BaseUrlOpt,
+    "token": TokenOpt,
+    "timeout": TimeoutOpt,
+    "connect_timeout": ConnectTimeoutOpt,
+    "idle_timeout": IdleTimeoutOpt,
+    "max_time": MaxTimeOpt,
+    "retries": RetriesOpt,
+    "api": ApiOpt,
+    "model": ModelOpt,
+    "profile": ProfileOpt,
+    "allow_insecure_http": InsecureOpt,
+}
 
 
 class ConnectionOptions(NamedTuple):
-    """The connection flags of a command that talks to the server (None: not given).
+    """The connection flags a command was given, and the profile it named.
 
     `say`, `batch` and `voices` take the same ones; `settings()` is where they meet the
     config file and the environment, each checked by the settings table.
     """
 
-    token: str | None = None
-    base_url: str | None = None
+    given: Mapping[str, object]  # setting name -> value, only the flags given
     profile: str | None = None
-    api: Api | None = None
-    model: str | None = None
-    timeout: float | None = None
-    connect_timeout: float | None = None
-    idle_timeout: float | None = None
-    max_time: float | None = None
-    retries: int | None = None
-    allow_insecure_http: bool = False
 
     @classmethod
     def of(cls, params: Mapping[str, Any]) -> ConnectionOptions:
         """The connection options among a command's parsed parameters (`ctx.params`): every
         command names them alike, so they are picked by name; those it lacks stay unset."""
-        names = list(cls._fields)
-        return cls(**{name: params[name] for name in names if params.get(name) is not None})
+        given = {
+            name: params[name]
+            for name in CONNECTION_OPTIONS
+            # Off is the absence of a switch, so the config file may still turn it on.
+            if name != "profile" and params.get(name) is not None and params[name] is not False
+        }
+        return cls(given, params.get("profile"))
 
     def settings(self, **command_flags: object) -> Settings:
         """The effective settings: these flags and the command's own, over env and file.
@@ -276,64 +242,47 @@ class ConnectionOptions(NamedTuple):
         from outeai_cli.cli.terminal import Terminal
         from outeai_cli.settings.config import Settings
 
-        flags: dict[str, object] = {
-            "token": self.token,
-            "base_url": self.base_url,
-            "api": self.api.value if self.api is not None else None,
-            "model": self.model,
-            "timeout": self.timeout,
-            "connect_timeout": self.connect_timeout,
-            "idle_timeout": self.idle_timeout,
-            "max_time": self.max_time,
-            "retries": self.retries,
-            # Off is the absence of the flag, so the config file may still turn it on.
-            "allow_insecure_http": True if self.allow_insecure_http else None,
-            **command_flags,
-        }
-        settings = Settings(flags, profile=self.profile)
+        settings = Settings({**self.given, **command_flags}, profile=self.profile)
         for warning in settings.warnings:
             Terminal.current().print_err(f"outeai: warning: {warning}")
         return settings
 
 
-# The connection flags of `say` and `batch`, in the order their --help lists them.
-_CONNECTION_PARAMETERS: tuple[tuple[str, object, object], ...] = (
-    ("base_url", BaseUrlOpt, None),
-    ("token", TokenOpt, None),
-    ("timeout", TimeoutOpt, None),
-    ("connect_timeout", ConnectTimeoutOpt, None),
-    ("idle_timeout", IdleTimeoutOpt, None),
-    ("max_time", MaxTimeOpt, None),
-    ("retries", RetriesOpt, None),
-    ("api", ApiOpt, None),
-    ("model", ModelOpt, None),
-    ("profile", ProfileOpt, None),
-    ("allow_insecure_http", InsecureOpt, False),
-)
-
-
-def with_connection_options(command: Callable[..., None]) -> Callable[..., None]:
-    """Declare the connection flags after `command`'s own parameters, once for every command
-    that synthesizes; the command reads them with `ConnectionOptions.of(ctx.params)`."""
-    names = [name for name, _, _ in _CONNECTION_PARAMETERS]
+def with_connection_options(
+    command: Callable[..., None] | None = None, *, without: tuple[str, ...] = ()
+) -> Any:
+    """Declare the connection flags (but those `without`) after `command`'s own parameters,
+    once for every command that talks to the server; it reads them with
+    `ConnectionOptions.of(ctx.params)`. Used bare (`@with_connection_options`) or called."""
+    if command is None:
+        return functools.partial(with_connection_options, without=without)
+    hints = {name: hint for name, hint in CONNECTION_OPTIONS.items() if name not in without}
 
     @functools.wraps(command)
     def run(**params: Any) -> None:
-        for name in names:
+        for name in hints:
             params.pop(name, None)
         command(**params)
 
     own = inspect.signature(command)
     added = [
-        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=hint)
-        for name, hint, default in _CONNECTION_PARAMETERS
+        inspect.Parameter(
+            name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=False if _is_switch(hint) else None,
+            annotation=hint,
+        )
+        for name, hint in hints.items()
     ]
     run.__signature__ = own.replace(parameters=[*own.parameters.values(), *added])  # type: ignore[attr-defined]
-    run.__annotations__ = {
-        **command.__annotations__,
-        **{name: hint for name, hint, _ in _CONNECTION_PARAMETERS},
-    }
+    run.__annotations__ = {**command.__annotations__, **hints}
     return run
+
+
+def _is_switch(hint: Any) -> bool:
+    import typing
+
+    return typing.get_args(hint)[0] is bool
 
 
 def examples(*lines: str) -> str:

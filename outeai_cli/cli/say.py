@@ -11,8 +11,6 @@ import typer
 from outeai_cli.cli.completion import complete_path
 from outeai_cli.cli.errors import EXIT_CODES_HELP
 from outeai_cli.cli.options import (
-    INPUT,
-    LONG_TEXT,
     OUTPUT,
     JobsOpt,
     JsonOpt,
@@ -23,6 +21,7 @@ from outeai_cli.cli.options import (
     SpeakerOpt,
     TemperatureOpt,
     examples,
+    option,
     with_connection_options,
 )
 
@@ -62,47 +61,29 @@ def say(
     ] = None,
     file: Annotated[
         str | None,
-        typer.Option(
-            "-f",
-            "--file",
-            metavar="FILE",
-            help="Read the text from a file ('-' for stdin).",
-            show_default=False,
-            autocompletion=complete_path,
-            rich_help_panel=INPUT,
+        option(
+            "file", help="Read the text from a file ('-' for stdin).", autocompletion=complete_path
         ),
     ] = None,
     speaker: SpeakerOpt = None,
     temperature: TemperatureOpt = None,
     output: Annotated[
         str | None,
-        typer.Option(
-            "-o",
-            "--output",
-            metavar="FILE",
+        option(
+            "output",
             help="Output file (.flac .wav .ogg .mp3) or '-' for stdout. Default: stdout when piped, "
             "else a new file named from the text.",
-            show_default=False,
             autocompletion=complete_path,
-            rich_help_panel=OUTPUT,
         ),
     ] = None,
     fmt: Annotated[
         str | None,
-        typer.Option(
-            "--format",
-            metavar="FORMAT",
+        option(
+            "format",
             help="Output format: flac, wav, ogg, mp3 (an audio extension on -o must agree).",
-            show_default=False,
-            rich_help_panel=OUTPUT,
         ),
     ] = None,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force", help="Overwrite the output file if it exists.", rich_help_panel=OUTPUT
-        ),
-    ] = False,
+    force: Annotated[bool, option("force", help="Overwrite the output file if it exists.")] = False,
     play: Annotated[
         bool,
         typer.Option(
@@ -118,13 +99,10 @@ def say(
     pause: PauseOpt = 0.0,
     subtitles: Annotated[
         str | None,
-        typer.Option(
-            "--subtitles",
-            metavar="FILE",
+        option(
+            "subtitles",
             help="Also write subtitles (.srt or .vtt): one cue per piece, timed from the audio.",
-            show_default=False,
             autocompletion=complete_path,
-            rich_help_panel=LONG_TEXT,
         ),
     ] = None,
     no_cache: NoCacheOpt = False,

@@ -9,18 +9,7 @@ from typing import Annotated
 
 import typer
 
-from outeai_cli.cli.options import (
-    ApiOpt,
-    BaseUrlOpt,
-    ConnectTimeoutOpt,
-    IdleTimeoutOpt,
-    InsecureOpt,
-    MaxTimeOpt,
-    ProfileOpt,
-    TimeoutOpt,
-    TokenOpt,
-    examples,
-)
+from outeai_cli.cli.options import examples, with_connection_options
 
 EPILOG = examples(
     "outeai voices",
@@ -62,6 +51,7 @@ class Kind(StrEnum):
 
 
 @app.callback(invoke_without_command=True)
+@with_connection_options(without=("retries", "model"))  # one quick request, whatever the model
 def voices(
     ctx: typer.Context,
     kind: Annotated[
@@ -91,15 +81,6 @@ def voices(
         bool,
         typer.Option("--remote", help="Only the server's list; fail if the server cannot give it."),
     ] = False,
-    api: ApiOpt = None,
-    base_url: BaseUrlOpt = None,
-    token: TokenOpt = None,
-    profile: ProfileOpt = None,
-    timeout: TimeoutOpt = None,
-    connect_timeout: ConnectTimeoutOpt = None,
-    idle_timeout: IdleTimeoutOpt = None,
-    max_time: MaxTimeOpt = None,
-    allow_insecure_http: InsecureOpt = False,
 ) -> None:
     """List the voices: built-in, your custom ones, and the server's list."""
     if ctx.invoked_subcommand is not None:
