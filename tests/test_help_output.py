@@ -29,8 +29,8 @@ def command_paths() -> list[list[str]]:
     return paths
 
 
-def test_version_prints_the_installed_version(run_cli) -> None:
-    result = run_cli("--version")
+def test_version_prints_the_installed_version(outeai) -> None:
+    result = outeai("--version")
     assert result.returncode == 0
     assert result.out == f"outeai {__version__}\n"
     assert __version__ == version("outeai-cli")
@@ -100,8 +100,8 @@ def test_the_terminal_check_sees_colour_when_nothing_asks_for_plain(
 
 
 @pytest.mark.parametrize("path", [[], ["config"]], ids=["outeai", "outeai config"])
-def test_a_bare_group_prints_its_help_plainly_and_succeeds(run_cli, path: list[str]) -> None:
-    result = run_cli(*path)
+def test_a_bare_group_prints_its_help_plainly_and_succeeds(outeai, path: list[str]) -> None:
+    result = outeai(*path)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert result.out.startswith(f"Usage: {' '.join(['outeai', *path])} ")
@@ -163,9 +163,9 @@ def test_voice_is_an_alias_of_speaker_listed_on_the_same_line() -> None:
     assert len(lines) == 1 and "-s, --speaker, --voice NAME" in lines[0]
 
 
-def test_voice_chooses_the_speaker_as_speaker_does(run_cli) -> None:
-    by_voice = run_cli("say", "hi", "-o", "a.wav", "--voice", "EN-MALE-1-NEUTRAL", "--json")
-    by_speaker = run_cli("say", "hi", "-o", "b.wav", "-s", "EN-MALE-1-NEUTRAL", "--json")
+def test_voice_chooses_the_speaker_as_speaker_does(outeai) -> None:
+    by_voice = outeai("say", "hi", "-o", "a.wav", "--voice", "EN-MALE-1-NEUTRAL", "--json")
+    by_speaker = outeai("say", "hi", "-o", "b.wav", "-s", "EN-MALE-1-NEUTRAL", "--json")
     assert by_voice.returncode == 0, by_voice.stderr
     assert json.loads(by_voice.out)["speaker"] == json.loads(by_speaker.out)["speaker"]
     assert "FEMALE" not in json.loads(by_voice.out)["speaker"]

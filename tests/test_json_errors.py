@@ -32,9 +32,9 @@ def error_of(result) -> dict[str, object]:
     ids=["usage", "bad-input", "refused", "network", "voices-network"],
 )  # fmt: skip
 def test_a_failure_with_json_prints_one_error_object_on_stdout(
-    run_cli, args: list[str], code: str, exit_code: int
+    outeai, args: list[str], code: str, exit_code: int
 ) -> None:
-    result = run_cli(*args, "--json")
+    result = outeai(*args, "--json")
     assert result.returncode == exit_code, result.stderr
     error = error_of(result)
     assert error["code"] == code
@@ -44,29 +44,29 @@ def test_a_failure_with_json_prints_one_error_object_on_stdout(
     assert error["hint"] is None or error["hint"] in result.stderr
 
 
-def test_a_failure_from_the_stream_with_json_has_the_protocol_code(run_cli, server) -> None:
+def test_a_failure_from_the_stream_with_json_has_the_protocol_code(outeai, server) -> None:
     server.set_faults("non-json")
-    result = run_cli("say", "hi", "-o", "x.wav", "--json", "--retries", "0")
+    result = outeai("say", "hi", "-o", "x.wav", "--json", "--retries", "0")
     assert result.returncode == 6
     assert error_of(result)["code"] == "protocol"
 
 
-def test_a_rejected_token_with_json_has_the_auth_code(run_cli, make_server) -> None:
+def test_a_rejected_token_with_json_has_the_auth_code(outeai, make_server) -> None:
     strict = make_server(tokens=frozenset({"the-right-token"}))
-    result = run_cli("say", "hi", "-o", "x.wav", "--json", env={"OUTEAI_BASE_URL": strict.base_url})
+    result = outeai("say", "hi", "-o", "x.wav", "--json", env={"OUTEAI_BASE_URL": strict.base_url})
     assert result.returncode == 3
     error = error_of(result)
     assert error["code"] == "auth" and error["hint"]
     assert "test-token" not in result.out
 
 
-def test_without_json_a_failure_leaves_stdout_empty(run_cli) -> None:
-    result = run_cli("say", "hi", "-o", "x.wav", "-t", "3")
+def test_without_json_a_failure_leaves_stdout_empty(outeai) -> None:
+    result = outeai("say", "hi", "-o", "x.wav", "-t", "3")
     assert result.returncode == 2
     assert result.out == ""
 
 
-def test_json_after_a_double_dash_is_text_not_the_option(run_cli, tmp_path: Path) -> None:
-    result = run_cli("say", "-o", "x.wav", "-t", "3", "--", "--json")
+def test_json_after_a_double_dash_is_text_not_the_option(outeai, tmp_path: Path) -> None:
+    result = outeai("say", "-o", "x.wav", "-t", "3", "--", "--json")
     assert result.returncode == 2
     assert result.out == ""

@@ -117,16 +117,16 @@ def test_the_cold_start_hint_shows_only_once_the_first_event_is_late(
     assert "cold start" not in shots[-1]  # gone once the service answered
 
 
-def test_a_quick_request_on_a_pipe_prints_only_the_summary(run_cli) -> None:
-    result = run_cli("say", "Hello there.", "-o", "x.flac")
+def test_a_quick_request_on_a_pipe_prints_only_the_summary(outeai) -> None:
+    result = outeai("say", "Hello there.", "-o", "x.flac")
     assert result.returncode == 0, result.stderr
     assert result.stderr.splitlines() == [result.stderr.splitlines()[-1]]
     assert result.stderr.startswith("Saved x.flac (")
 
 
-def test_a_slow_request_on_a_pipe_says_why_it_waits_and_what_it_does(run_cli, make_server) -> None:
+def test_a_slow_request_on_a_pipe_says_why_it_waits_and_what_it_does(outeai, make_server) -> None:
     slow = make_server(cold_start=3.3, latency=3.3)
-    result = run_cli("say", "One. Two.", "-o", "x.flac", env={"OUTEAI_BASE_URL": slow.base_url})
+    result = outeai("say", "One. Two.", "-o", "x.flac", env={"OUTEAI_BASE_URL": slow.base_url})
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
     assert lines[0] == "outeai: no answer yet; a cold start of the service takes 10-40 s"
@@ -139,10 +139,10 @@ def test_a_slow_request_on_a_pipe_says_why_it_waits_and_what_it_does(run_cli, ma
 
 
 def test_a_long_run_on_a_pipe_prints_progress_every_few_seconds_with_an_eta(
-    run_cli, make_server
+    outeai, make_server
 ) -> None:
     slow = make_server(latency=1.1)
-    result = run_cli(
+    result = outeai(
         "say", LONG_TEXT, "-o", "x.flac", "--max-chars", "40", "-j", "1", "--no-cache",
         env={"OUTEAI_BASE_URL": slow.base_url},
     )  # fmt: skip
@@ -184,7 +184,7 @@ def test_batch_summary_names_the_results_file_relative_and_whole(
 
 
 def test_a_long_text_waiting_on_a_cold_service_says_so_live_and_on_a_pipe(
-    cli_env, make_server, run_cli, tmp_path: Path
+    cli_env, make_server, outeai, tmp_path: Path
 ) -> None:
     cold = make_server(cold_start=3.5)
     env = {**cli_env, "OUTEAI_BASE_URL": cold.base_url}
@@ -193,7 +193,7 @@ def test_a_long_text_waiting_on_a_cold_service_says_so_live_and_on_a_pipe(
     assert code == 0, shots
     assert any("cold start" in shot for shot in shots), shots
     assert "cold start" not in shots[-1]
-    piped = run_cli(*args[:3], "y.flac", *args[4:], env={"OUTEAI_BASE_URL": cold.base_url})
+    piped = outeai(*args[:3], "y.flac", *args[4:], env={"OUTEAI_BASE_URL": cold.base_url})
     assert piped.returncode == 0, piped.stderr
     assert piped.stderr.count("cold start") == 1, piped.stderr
 

@@ -55,13 +55,13 @@ def endless_processing(conn: socket.socket, request: bytes) -> None:
 
 @pytest.mark.parametrize("handler", [silent, header_drip, endless_processing])
 @pytest.mark.parametrize("api", ["tts", "tts-stream"])
-def test_the_time_limits_hold_before_the_headers(run_cli, raw_server, handler, api) -> None:
+def test_the_time_limits_hold_before_the_headers(outeai, raw_server, handler, api) -> None:
     url = raw_server(handler)
     started = time.monotonic()
-    result = run_cli(
+    result = outeai(
         "say", "hi", "-o", "x.wav", "--api", api, "--retries", "0",
         "--timeout", "2", "--idle-timeout", "2", "--max-time", "4",
-        env={"OUTEAI_BASE_URL": url}, timeout=30,
+        env={"OUTEAI_BASE_URL": url},
     )  # fmt: skip
     elapsed = time.monotonic() - started
     assert result.returncode == 5, result.stderr
@@ -74,11 +74,11 @@ def test_the_time_limits_hold_before_the_headers(run_cli, raw_server, handler, a
     "args", [("voices", "--remote"), ("say", "hi", "--api", "auto", "-o", "x.flac")]
 )
 def test_small_requests_are_held_to_their_limit_before_the_headers(
-    run_cli, raw_server, tmp_path, args
+    outeai, raw_server, tmp_path, args
 ) -> None:
     url = raw_server(header_drip)
     started = time.monotonic()
-    result = run_cli(*args, "--timeout", "2", env={"OUTEAI_BASE_URL": url}, timeout=30)
+    result = outeai(*args, "--timeout", "2", env={"OUTEAI_BASE_URL": url})
     assert result.returncode == 5, result.stderr
     assert not (tmp_path / "x.flac").exists()
     assert len(error_lines(result.stderr)) == 1, result.stderr
@@ -138,7 +138,7 @@ def test_a_gzip_bomb_in_an_error_body_is_read_in_bounded_memory(
 
 
 def test_the_request_asks_for_no_compression_and_a_gzipped_stream_still_reads(
-    run_cli, raw_server, server, tmp_path
+    outeai, raw_server, server, tmp_path
 ) -> None:
     stream = httpx.post(
         f"{server.base_url}/tts",
@@ -151,7 +151,7 @@ def test_the_request_asks_for_no_compression_and_a_gzipped_stream_still_reads(
         requests.append(request)
         answer("200 OK", gzip.compress(stream), b"Content-Encoding: gzip\r\n")(conn, request)
 
-    result = run_cli("say", "hi", "-o", "x.flac", env={"OUTEAI_BASE_URL": raw_server(gzipped)})
+    result = outeai("say", "hi", "-o", "x.flac", env={"OUTEAI_BASE_URL": raw_server(gzipped)})
     assert result.returncode == 0, result.stderr
     assert sf.info(str(tmp_path / "x.flac")).frames > 0
     assert b"\r\naccept-encoding: identity\r\n" in requests[0].lower()
@@ -159,11 +159,11 @@ def test_the_request_asks_for_no_compression_and_a_gzipped_stream_still_reads(
 
 @pytest.mark.parametrize("coding", [b"br", b"zstd", b"gzip, gzip"])
 def test_an_answer_compressed_in_an_unread_coding_is_one_line(
-    run_cli, raw_server, tmp_path, coding
+    outeai, raw_server, tmp_path, coding
 ) -> None:
     headers = b"Content-Encoding: " + coding + b"\r\n"
     url = raw_server(answer("200 OK", b"\x1b[2J0123456789", headers))
-    result = run_cli("say", "hi", "-o", "x.flac", "--retries", "0", env={"OUTEAI_BASE_URL": url})
+    result = outeai("say", "hi", "-o", "x.flac", "--retries", "0", env={"OUTEAI_BASE_URL": url})
     assert result.returncode == 6, result.stderr
     assert error_lines(result.stderr) == [
         line for line in result.stderr.splitlines() if line.startswith("outeai: error")

@@ -64,7 +64,7 @@ def rejecting(make_server) -> str:
 
 
 @pytest.mark.parametrize("how", ["env", "config", "flag"])
-def test_no_command_prints_the_token_whole(run_cli, tmp_path: Path, rejecting, how: str) -> None:
+def test_no_command_prints_the_token_whole(outeai, tmp_path: Path, rejecting, how: str) -> None:
     env = {"OUTEAI_TOKEN": SECRET if how == "env" else ""}
     if how == "config":
         write_config(tmp_path, f'token = "{SECRET}"\n')
@@ -76,7 +76,7 @@ def test_no_command_prints_the_token_whole(run_cli, tmp_path: Path, rejecting, h
             if not TAKES_TOKEN_FLAG & set(command[:2]):
                 continue
             args += ["--token", SECRET]
-        result = run_cli(*args, env=env)
+        result = outeai(*args, env=env)
         outcomes.append((command, result.returncode))
         shown = result.out + result.stderr
         assert SECRET not in shown, (how, command)
@@ -94,8 +94,8 @@ def test_no_command_prints_the_token_whole(run_cli, tmp_path: Path, rejecting, h
         assert codes[("config", "get", "token")] == 0
 
 
-def test_rejected_token_message_is_masked_and_says_how_to_replace_it(run_cli, rejecting) -> None:
-    result = run_cli(
+def test_rejected_token_message_is_masked_and_says_how_to_replace_it(outeai, rejecting) -> None:
+    result = outeai(
         "say", "hi", "-o", "x.flac", "--base-url", rejecting, env={"OUTEAI_TOKEN": SECRET}
     )
     assert result.returncode == 3
@@ -105,32 +105,32 @@ def test_rejected_token_message_is_masked_and_says_how_to_replace_it(run_cli, re
     )
 
 
-def test_missing_token_exits_3_with_the_commands_that_fix_it(run_cli, server) -> None:
-    result = run_cli("say", "hi", "-o", "x.flac", env={"OUTEAI_TOKEN": ""})
+def test_missing_token_exits_3_with_the_commands_that_fix_it(outeai, server) -> None:
+    result = outeai("say", "hi", "-o", "x.flac", env={"OUTEAI_TOKEN": ""})
     assert result.returncode == 3
     assert "run 'outeai config set token' or export OUTEAI_TOKEN=..." in result.stderr
     assert server.tts_requests() == []
 
 
-def test_config_show_and_get_mask_the_token(run_cli, tmp_path: Path) -> None:
+def test_config_show_and_get_mask_the_token(outeai, tmp_path: Path) -> None:
     write_config(tmp_path, f'token = "{SECRET}"\n')
     env = {"OUTEAI_TOKEN": ""}
-    assert run_cli("config", "get", "token", env=env).out.strip() == MASKED
-    shown = json.loads(run_cli("config", "show", "--json", env=env).out)
+    assert outeai("config", "get", "token", env=env).out.strip() == MASKED
+    shown = json.loads(outeai("config", "show", "--json", env=env).out)
     assert shown["settings"]["token"] == {"value": MASKED, "source": "config file"}
 
 
-def test_reveal_prints_the_token_whole(run_cli, tmp_path: Path) -> None:
+def test_reveal_prints_the_token_whole(outeai, tmp_path: Path) -> None:
     write_config(tmp_path, f'token = "{SECRET}"\n')
     env = {"OUTEAI_TOKEN": ""}
-    assert run_cli("config", "get", "token", "--reveal", env=env).out == f"{SECRET}\n"
-    shown = json.loads(run_cli("config", "show", "--json", "--reveal", env=env).out)
+    assert outeai("config", "get", "token", "--reveal", env=env).out == f"{SECRET}\n"
+    shown = json.loads(outeai("config", "show", "--json", "--reveal", env=env).out)
     assert shown["settings"]["token"]["value"] == SECRET
-    assert SECRET in run_cli("config", "show", "--reveal", env=env).out
+    assert SECRET in outeai("config", "show", "--reveal", env=env).out
 
 
-def test_short_tokens_are_hidden_entirely(run_cli) -> None:
-    result = run_cli("config", "get", "token", env={"OUTEAI_TOKEN": "short-tok"})
+def test_short_tokens_are_hidden_entirely(outeai) -> None:
+    result = outeai("config", "get", "token", env={"OUTEAI_TOKEN": "short-tok"})
     assert result.out.strip() == "*********"
 
 
@@ -176,16 +176,16 @@ def test_remote_plain_http_is_refused_unless_allowed(url: str) -> None:
     check_transport(url, allow_insecure_http=True)
 
 
-def test_say_over_http_to_ipv6_loopback_works(run_cli) -> None:
+def test_say_over_http_to_ipv6_loopback_works(outeai) -> None:
     with LocalServer(ServerSettings(engine=ToneEngine()), host="::1") as server:
         url = f"http://[::1]:{server.port}/api/v1"
-        result = run_cli("say", "hi", "-o", "x.flac", "--base-url", url)
+        result = outeai("say", "hi", "-o", "x.flac", "--base-url", url)
     assert result.returncode == 0, result.stderr
 
 
-def test_say_over_http_to_localhost_works(run_cli, server) -> None:
+def test_say_over_http_to_localhost_works(outeai, server) -> None:
     url = server.base_url.replace("127.0.0.1", "localhost")
-    result = run_cli("say", "hi", "-o", "x.flac", "--base-url", url)
+    result = outeai("say", "hi", "-o", "x.flac", "--base-url", url)
     assert result.returncode == 0, result.stderr
     assert len(server.tts_requests()) == 1
 
@@ -251,9 +251,9 @@ def proxied_env(proxy: Listener) -> dict[str, str]:
     ],
 )
 def test_remote_http_is_refused_before_any_connection_even_through_a_proxy(
-    run_cli, tmp_path: Path, proxy: Listener, command: tuple[str, ...]
+    outeai, tmp_path: Path, proxy: Listener, command: tuple[str, ...]
 ) -> None:
-    result = run_cli(*command, env=proxied_env(proxy))
+    result = outeai(*command, env=proxied_env(proxy))
     assert result.returncode == 2
     assert result.stderr.strip() == (
         f"outeai: error: refusing to send the token over plain http to {REMOTE}; "
@@ -263,10 +263,8 @@ def test_remote_http_is_refused_before_any_connection_even_through_a_proxy(
     assert not (tmp_path / "x.flac").exists()
 
 
-def test_allow_insecure_http_sends_it_through_the_configured_proxy(
-    run_cli, proxy: Listener
-) -> None:
-    result = run_cli(
+def test_allow_insecure_http_sends_it_through_the_configured_proxy(outeai, proxy: Listener) -> None:
+    result = outeai(
         "say",
         "hi",
         "-o",
