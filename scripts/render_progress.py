@@ -18,15 +18,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from outeai_cli.cli.progress import LiveReporter
-from outeai_cli.cli.progress_overall import LiveOverallReporter
+from outeai_cli.cli.progress_live import LiveDisplay
 from outeai_cli.cli.terminal import Terminal
 from outeai_cli.http.client import TTSClient
-from outeai_cli.http.events import Event, StatusEvent
 from outeai_cli.server.app import ServerSettings
 from outeai_cli.server.engines import ToneEngine
 from outeai_cli.server.runner import LocalServer
-from outeai_cli.synthesis.scheduler import RunProgress
+from outeai_cli.synthesis.progress import RunProgress
 from outeai_cli.synthesis.synthesize import synthesize
 from outeai_cli.synthesis.types import SynthesisOptions, SynthesisRequest
 from outeai_cli.voices.speakers import parse_speaker
@@ -47,30 +45,35 @@ def terminal() -> Terminal:
     return Terminal(stderr=io.StringIO(), environ={"TERM": "xterm-256color"})
 
 
+def display() -> LiveDisplay:
+    return LiveDisplay(terminal(), lambda notice: str(notice))
+
+
 def single_request(snapshot: Console) -> None:
-    reporter = LiveReporter(terminal())
+    reporter = display()
     taken = False
 
-    def on_event(event: Event) -> None:
+    def on_progress(progress: RunProgress) -> None:
         nonlocal taken
-        reporter.on_event(event)
-        if isinstance(event, StatusEvent) and event.current_text_chunk == 2 and not taken:
+        reporter.update(progress)
+        if any(entry.chunk == 2 for entry in progress.in_flight) and not taken:
             snapshot.print("$ outeai say -f fox.txt -o fox.flac", style="bold", highlight=False)
             snapshot.print(reporter.renderable)
             taken = True
 
+    request = SynthesisRequest(SENTENCE, parse_speaker("EN-FEMALE-1-NEUTRAL"), 0.4)
     with (
         LocalServer(ServerSettings(engine=ToneEngine(), latency=3.0)) as server,
         TTSClient("local", base_url=server.base_url) as client,
         reporter,
     ):
-        client.generate(SENTENCE, on_event=on_event)
+        synthesize(client, request, io.BytesIO(), "flac", on_progress=on_progress)
     if not taken:
         raise SystemExit("the single request never reached chunk 2 of 3")
 
 
 def long_text(snapshot: Console) -> None:
-    reporter = LiveOverallReporter(terminal(), "pieces")
+    reporter = display()
     taken = False
 
     def on_progress(progress: RunProgress) -> None:

@@ -12,7 +12,8 @@ import pytest
 import soundfile as sf
 
 from outeai_cli.audio.verify import DamagedAudio
-from outeai_cli.synthesis.cache import PieceCache, default_cache_dir, piece_key
+from outeai_cli.synthesis.audio_key import audio_key
+from outeai_cli.synthesis.cache import PieceCache, default_cache_dir
 from tests.test_startup import HEAVY, run_with_import_log
 
 BASE = {
@@ -49,17 +50,17 @@ def stored(cache: PieceCache, key: str, audio: bytes, tmp_path: Path) -> None:
     ],
 )
 def test_every_field_of_the_request_changes_the_key(field: str, other: object) -> None:
-    assert piece_key(**BASE) != piece_key(**{**BASE, field: other})
+    assert audio_key(**BASE) != audio_key(**{**BASE, field: other})
 
 
 def test_key_ignores_a_trailing_slash_but_not_the_model() -> None:
-    assert piece_key(**BASE) == piece_key(**{**BASE, "base_url": BASE["base_url"] + "/"})
-    assert piece_key(**BASE, model="a") != piece_key(**BASE, model="b")
+    assert audio_key(**BASE) == audio_key(**{**BASE, "base_url": BASE["base_url"] + "/"})
+    assert audio_key(**BASE, model="a") != audio_key(**BASE, model="b")
 
 
 def test_a_stored_entry_comes_back_byte_for_byte(tmp_path: Path) -> None:
     cache = PieceCache(tmp_path / "c")
-    key = piece_key(**BASE)
+    key = audio_key(**BASE)
     audio = flac()
     stored(cache, key, audio, tmp_path)
     out = io.BytesIO()
@@ -67,7 +68,7 @@ def test_a_stored_entry_comes_back_byte_for_byte(tmp_path: Path) -> None:
     assert entry is not None
     assert (entry.format, entry.duration, entry.bytes) == ("flac", 1.5, len(audio))
     assert out.getvalue() == audio
-    assert cache.fetch(piece_key(**{**BASE, "text": "other"}), io.BytesIO()) is None
+    assert cache.fetch(audio_key(**{**BASE, "text": "other"}), io.BytesIO()) is None
 
 
 @pytest.mark.parametrize(
@@ -83,7 +84,7 @@ def test_a_stored_entry_comes_back_byte_for_byte(tmp_path: Path) -> None:
 )
 def test_a_partial_or_damaged_entry_is_never_reused(tmp_path: Path, damage) -> None:
     cache = PieceCache(tmp_path / "c")
-    key = piece_key(**BASE)
+    key = audio_key(**BASE)
     stored(cache, key, flac(), tmp_path)
     audio, meta = (tmp_path / "c" / key[:2] / f"{key}.{ext}" for ext in ("audio", "json"))
     damage(audio, meta)
@@ -98,7 +99,7 @@ def test_a_partial_or_damaged_entry_is_never_reused(tmp_path: Path, damage) -> N
 )
 def test_audio_that_does_not_decode_is_never_cached(tmp_path: Path, audio: bytes) -> None:
     cache = PieceCache(tmp_path / "c")
-    key = piece_key(**BASE)
+    key = audio_key(**BASE)
     with pytest.raises(DamagedAudio):
         stored(cache, key, audio, tmp_path)
     assert cache.stats().entries == 0 and cache.stats().bytes == 0
@@ -108,7 +109,7 @@ def test_an_entry_that_does_not_decode_on_reuse_is_dropped(tmp_path: Path) -> No
     """An entry an older version stored from a bad response: its hash matches, its audio is
     damaged. It is a miss (so the piece is requested again) and it is gone."""
     cache = PieceCache(tmp_path / "c")
-    key = piece_key(**BASE)
+    key = audio_key(**BASE)
     stored(cache, key, flac(), tmp_path)
     audio, meta = (tmp_path / "c" / key[:2] / f"{key}.{ext}" for ext in ("audio", "json"))
     half = flac()[: len(flac()) // 2]
@@ -123,7 +124,7 @@ def test_an_entry_that_does_not_decode_on_reuse_is_dropped(tmp_path: Path) -> No
 def test_stats_count_complete_entries_and_clear_removes_everything(tmp_path: Path) -> None:
     cache = PieceCache(tmp_path / "c")
     for text in ("a", "b", "c"):
-        stored(cache, piece_key(**{**BASE, "text": text}), flac(pitch=100 + ord(text)), tmp_path)
+        stored(cache, audio_key(**{**BASE, "text": text}), flac(pitch=100 + ord(text)), tmp_path)
     (tmp_path / "c" / "ab").mkdir()
     (tmp_path / "c" / "ab" / ".leftover.part").write_bytes(b"q" * 500)  # a killed write
     stats = cache.stats()

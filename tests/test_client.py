@@ -97,7 +97,7 @@ def test_failed_save_leaves_the_existing_file_untouched(tmp_path: Path) -> None:
     target = tmp_path / "keep.wav"
     target.write_bytes(b"previous contents")
     broken = TTSOutput(audio_bytes=b"fLaC" + bytes(200), duration=1.0, format="flac")
-    with pytest.raises(ProtocolError, match="could not be converted to wav"):
+    with pytest.raises(ProtocolError, match="the received audio is damaged"):
         broken.save(target)
     assert target.read_bytes() == b"previous contents"
     assert os.listdir(tmp_path) == ["keep.wav"]

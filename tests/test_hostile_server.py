@@ -245,10 +245,11 @@ def test_a_deeply_nested_cache_entry_is_a_miss(tmp_path) -> None:
     import numpy as np
     import soundfile as sf
 
-    from outeai_cli.synthesis.cache import PieceCache, piece_key
+    from outeai_cli.synthesis.audio_key import audio_key
+    from outeai_cli.synthesis.cache import PieceCache
 
     cache = PieceCache(tmp_path / "c")
-    key = piece_key(api="tts", base_url="http://x/api/v1", speaker="s", temperature=0.4, text="t")
+    key = audio_key(api="tts", base_url="http://x/api/v1", speaker="s", temperature=0.4, text="t")
     source = tmp_path / "piece.flac"
     sf.write(source, np.zeros(2400, dtype="int16"), 24000, format="FLAC")  # a real, valid FLAC
     cache.store(key, source, format="flac", duration=0.1)

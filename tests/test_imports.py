@@ -101,7 +101,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_the_graph_sees_the_package() -> None:
     graph = import_graph()
-    assert "outeai_cli.synthesis.job" in graph["outeai_cli.synthesis.synthesize"]
+    assert "outeai_cli.synthesis.run" in graph["outeai_cli.synthesis.synthesize"]
     assert "outeai_cli.errors" in graph["outeai_cli.synthesis.scheduler"]
     # Imported under TYPE_CHECKING only: part of the graph, not of what runs.
     assert "outeai_cli.http.client" in graph["outeai_cli.synthesis.synthesize"]

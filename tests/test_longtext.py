@@ -27,7 +27,8 @@ from outeai_cli.http.client import TTSClient
 from outeai_cli.server.app import ServerSettings
 from outeai_cli.server.engines import ToneEngine
 from outeai_cli.server.runner import LocalServer
-from outeai_cli.synthesis.cache import PieceCache, piece_key
+from outeai_cli.synthesis.audio_key import audio_key
+from outeai_cli.synthesis.cache import PieceCache
 from tests.conftest import TOKEN
 from tests.helpers import run_in_pty
 
@@ -245,7 +246,7 @@ def test_interrupted_book_leaves_nothing_and_the_rerun_requests_only_missing_pie
     assert rerun.returncode == 0, rerun.stderr
     second = [r["text"] for r in srv.tts_requests()]
     keys = {
-        piece_key(api="tts", base_url=srv.base_url, speaker=SPEAKER, temperature=0.4, text=t)
+        audio_key(api="tts", base_url=srv.base_url, speaker=SPEAKER, temperature=0.4, text=t)
         for t in second
     }
     assert not keys & cached, "a cached piece was requested again"

@@ -93,7 +93,10 @@ class ResultsLog:
 
 @dataclass
 class Entry:
-    """One item of the run, resolved: its voice, temperature, key and output path."""
+    """One item of the run, resolved: its voice, temperature, key and output path.
+
+    `key` is `audio_key.audio_key` of the item (its model and format included): a results
+    line vouches for an output only under the same key."""
 
     index: int
     item: BatchItem
@@ -106,17 +109,6 @@ class Entry:
     @property
     def name(self) -> str:
         return self.item.output.as_posix()
-
-
-def item_key(
-    api: str, base_url: str, speaker: Speaker, temperature: float, text: str, fmt: str
-) -> str:
-    """What makes an output what it is: a results line only vouches for the same key."""
-    blob = json.dumps(
-        [api, base_url.rstrip("/"), str(speaker), round(temperature, 6), fmt, text],
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
 def file_sha256(path: Path) -> str:

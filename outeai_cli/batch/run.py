@@ -11,38 +11,25 @@ from __future__ import annotations
 
 import os
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from outeai_cli.batch.inputs import BatchItem
-from outeai_cli.batch.ledger import (
-    RESULTS_NAME,
-    Entry,
-    ResultsLog,
-    item_key,
-    make_record,
-    vouching_record,
-)
-from outeai_cli.errors import (
-    APIError,
-    AuthenticationError,
-    ExitCode,
-    InputError,
-    InterruptedByUser,
-    OuteAIError,
-)
-from outeai_cli.synthesis.scheduler import InFlight, Note, RunProgress, Scheduler
-from outeai_cli.synthesis.synthesize import SynthesisOptions, SynthesisRequest, SynthesisResult
-from outeai_cli.voices.speakers import parse_speaker
+from outeai_cli.batch.ledger import RESULTS_NAME, Entry, ResultsLog, make_record, vouching_record
+from outeai_cli.errors import APIError, AuthenticationError, ExitCode, InputError, OuteAIError
+from outeai_cli.synthesis.audio_key import audio_key_for
+from outeai_cli.synthesis.job import Job, JobSpec
+from outeai_cli.synthesis.progress import RunProgress
+from outeai_cli.synthesis.run import Run
+from outeai_cli.synthesis.types import SynthesisOptions, SynthesisRequest, SynthesisResult
+from outeai_cli.voices.speakers import Speaker, parse_speaker
 
 if TYPE_CHECKING:
     from outeai_cli.http.client import TTSClient
-    from outeai_cli.synthesis.job import SynthesisJob
 
-_OPEN_PER_JOB = 2  # items open at once per request slot: enough to keep the pool busy
+_OPEN_PER_JOB = 2  # items open at once per request slot, at most
 
 
 class BatchSummary(NamedTuple):
@@ -78,21 +65,12 @@ class BatchFailedError(OuteAIError):
     exit_code = ExitCode.FAILURE
 
 
-@dataclass
-class _Tally:
-    done: int = 0
-    skipped: int = 0
-    failed: list[tuple[str, str]] = field(default_factory=list)
-    audio: float = 0.0
-    requests: int = 0
-
-
 def run_batch(
     client: TTSClient,
     items: list[BatchItem],
     out_dir: Path,
     *,
-    speaker: str,
+    speaker: Speaker,
     temperature: float,
     custom_voices: frozenset[str] = frozenset(),
     options: SynthesisOptions | None = None,
@@ -100,37 +78,49 @@ def run_batch(
     results_path: Path | None = None,
     on_progress: Callable[[RunProgress], None] | None = None,
 ) -> BatchSummary:
-    """Synthesize every item into `out_dir` (see the module docstring). Never raises for one
-    item's failure (the summary lists them); raises for a rejected token or out of credits,
-    which would fail every item, and on Ctrl-C (after the finished items are logged)."""
-    from outeai_cli.http.client import validate_temperature
+    """Synthesize every item into `out_dir` (see the module docstring), in the voice and at
+    the temperature of the item, else `speaker` and `temperature` (checked by the caller).
 
+    Never raises for one item's failure (the summary lists them); raises for a rejected token
+    or out of credits, which would fail every item, and on Ctrl-C (after the finished items
+    are logged)."""
     started = time.monotonic()
     options = options or SynthesisOptions()
     results_path = results_path or out_dir / RESULTS_NAME
     out_dir.mkdir(parents=True, exist_ok=True)
+    voices: dict[str, Speaker] = {}  # each distinct speaker of the manifest, parsed once
     entries: list[Entry] = []
     for index, item in enumerate(items):
-        voice = parse_speaker(item.speaker or speaker, custom_voices)
-        item_temperature = validate_temperature(
-            item.temperature if item.temperature is not None else temperature
-        )
-        key = item_key(
-            client.dialect.name, client.base_url, voice, item_temperature, item.text, item.format
-        )
-        entries.append(Entry(index, item, voice, item_temperature, key, out_dir / item.output))
+        voice = speaker
+        if item.speaker is not None:
+            voice = voices.get(item.speaker) or parse_speaker(item.speaker, custom_voices)
+            voices[item.speaker] = voice
+        # (a manifest's temperature was checked when it was read)
+        chosen = temperature if item.temperature is None else item.temperature
+        key = audio_key_for(client, voice, chosen, item.text, item.format)
+        entries.append(Entry(index, item, voice, chosen, key, out_dir / item.output))
     for entry in entries:
         _check_inside(out_dir, entry)
 
-    with ResultsLog(results_path) as log, Scheduler(options.jobs) as scheduler:
-        run = _BatchRun(client, entries, options, scheduler, log, on_progress)
-        run.start(force)
+    with (
+        ResultsLog(results_path) as log,
+        Run(
+            client,
+            workers=options.jobs,
+            unit="items",
+            on_progress=on_progress,
+            max_open=_OPEN_PER_JOB * options.jobs,
+        ) as run,
+    ):
+        batch = _Batch(run, log, options, len(entries))
+        run.tally.total = len(entries)
+        batch.start(entries, force)
         run.drive()
     tally = run.tally
     return BatchSummary(
         total=len(entries),
         ok=tally.done,
-        skipped=tally.skipped,
+        skipped=tally.reused,
         failed=tuple(tally.failed),
         audio_seconds=round(tally.audio, 3),
         elapsed=round(time.monotonic() - started, 3),
@@ -152,22 +142,21 @@ def _check_inside(out_dir: Path, entry: Entry) -> None:
         )
 
 
-@dataclass(eq=False)
-class _BatchRun:
-    client: TTSClient
-    entries: list[Entry]
-    options: SynthesisOptions
-    scheduler: Scheduler
-    log: ResultsLog
-    on_progress: Callable[[RunProgress], None] | None
-    tally: _Tally = field(init=False, default_factory=_Tally)
-    waiting: deque[Entry] = field(init=False, default_factory=deque)
-    open: dict[SynthesisJob, tuple[Entry, float]] = field(init=False, default_factory=dict)
+class _Batch:
+    """The batch's side of its run: what is complete already, and a results line per item."""
 
-    def start(self, force: bool) -> None:
-        """Skip what is complete already, and say what is left."""
-        tally = self.tally
-        for entry in self.entries:
+    def __init__(self, run: Run, log: ResultsLog, options: SynthesisOptions, total: int) -> None:
+        self.run = run
+        self.log = log
+        self.options = options
+        self.total = total
+        self.entries: dict[Job, Entry] = {}
+
+    def start(self, entries: list[Entry], force: bool) -> None:
+        """Skip what is complete already, say what is left, and submit it."""
+        tally = self.run.tally
+        waiting: list[Entry] = []
+        for entry in entries:
             latest = self.log.latest.get(entry.name)
             try:
                 record = vouching_record(entry, latest, force)
@@ -175,129 +164,56 @@ class _BatchRun:
                 message = "; ".join([exc.message, *map(str, exc.advice)])
                 self.log.append(make_record(entry, "failed", error=message))
                 tally.failed.append((entry.name, message))
-                self.emit(f"failed {entry.name}: {message}")
+                self.run.say(f"failed {entry.name}: {message}")
                 continue
             if record is None:
-                self.waiting.append(entry)
+                waiting.append(entry)
                 continue
             tally.done += 1
-            tally.skipped += 1
+            tally.reused += 1
             tally.audio += float(record.get("duration") or 0.0)
             if record is not latest:
                 self.log.append(record)
-        waiting = len(self.waiting)
-        self.emit(
-            f"{len(self.entries)} items: {tally.skipped} already complete, {waiting} to make"
+        self.run.say(
+            f"{len(entries)} items: {tally.reused} already complete, {len(waiting)} to make"
             + (f", {self.options.jobs} requests at a time" if waiting else "")
         )
-
-    def drive(self) -> None:
-        try:
-            self._open_more()
-            while self.open:
-                event = self.scheduler.next_event()
-                if isinstance(event, Note):
-                    continue  # a piece's note (a retry, a re-split): the item's line speaks for it
-                job = cast("SynthesisJob", event.task.owner)
-                if job not in self.open:
-                    continue  # a late event of an item that already ended
-                try:
-                    job.handle(event)
-                    if not job.complete:
-                        self.emit()
-                        continue
-                    job.finish(self.open[job][1], on_commit=self._succeeded_for(job))
-                except BaseException as exc:
-                    self._failed(job, exc)
-                self._open_more()
-        except BaseException as exc:
-            for job in list(self.open):
-                job.abort(exc)  # their temp files and spool directories go with them
-            self.open.clear()
-            if not isinstance(exc, Exception) or isinstance(exc, InterruptedByUser):
-                # Ctrl-C or SIGTERM, not a refused token: the line reporting the stop says this.
-                exc.add_note(
-                    f"{self.tally.done} of {len(self.entries)} items are complete and kept; "
-                    "the ones in progress left nothing behind; run the same command again to "
-                    "finish"
-                )
-            raise
-
-    def _open_more(self) -> None:
-        from outeai_cli.synthesis.job import SynthesisJob
-
-        while self.waiting and len(self.open) < _OPEN_PER_JOB * self.options.jobs:
-            entry = self.waiting.popleft()
-            options = self.options._replace(language=None, force=entry.overwrite)
-            request = SynthesisRequest(entry.item.text, entry.speaker, entry.temperature)
-            job = SynthesisJob(
-                self.client,
-                request,
+        for entry in waiting:
+            spec = JobSpec(
+                SynthesisRequest(entry.item.text, entry.speaker, entry.temperature),
                 entry.target,
                 entry.item.format,
-                options,
+                self.options._replace(language=None, force=entry.overwrite),
                 split=True,  # even a short item: its piece is cached, so a re-run is free
                 name=entry.name,
+                make_parent=True,
             )
-            self.open[job] = (entry, time.monotonic())
-            try:
-                entry.target.parent.mkdir(parents=True, exist_ok=True)
-                job.open(self.scheduler)
-                if job.complete:  # every piece came from the cache
-                    job.finish(self.open[job][1], on_commit=self._succeeded_for(job))
-            except BaseException as exc:
-                self._failed(job, exc)
+            job = self.run.submit(
+                spec, on_result=partial(self._succeeded, entry), on_failure=self._failed
+            )
+            self.entries[job] = entry
 
-    def _succeeded_for(self, job: SynthesisJob) -> Callable[[SynthesisResult], None]:
-        return lambda result: self._succeeded(job, result)
-
-    def _succeeded(self, job: SynthesisJob, result: SynthesisResult) -> None:
-        entry, _ = self.open.pop(job)
-        tally = self.tally
+    def _succeeded(self, entry: Entry, result: SynthesisResult) -> None:
+        tally = self.run.tally
         finished = tally.done + len(tally.failed) + 1
         self.log.append(make_record(entry, "ok", result=result))
         tally.done += 1
         tally.audio += result.duration or 0.0
         tally.requests += result.requests
-        self.emit(
-            f"[{finished}/{len(self.entries)}] ok {entry.name} ({result.duration or 0.0:.1f} s of audio)"
+        self.run.say(
+            f"[{finished}/{self.total}] ok {entry.name} ({result.duration or 0.0:.1f} s of audio)"
         )
 
-    def _failed(self, job: SynthesisJob, exc: BaseException) -> None:
+    def _failed(self, job: Job, exc: OuteAIError) -> None:
         """One item failed: keep going, unless every other item would fail the same way."""
-        opened = self.open.pop(job, None)
-        job.abort(exc)
-        if opened is None:  # it failed after its commit: not an item's failure
-            raise exc
-        entry = opened[0]
-        if isinstance(exc, InterruptedByUser) or not isinstance(exc, OuteAIError):
-            raise exc  # the run's interrupt or a bug, not an item's failure
-        tally = self.tally
+        entry = self.entries[job]
+        tally = self.run.tally
         finished = tally.done + len(tally.failed) + 1
         message = exc.message + (f"; {exc.hint}" if exc.hint else "")
         self.log.append(make_record(entry, "failed", error=message))
         tally.failed.append((entry.name, message))
-        self.emit(f"[{finished}/{len(self.entries)}] failed {entry.name}: {message}")
+        self.run.say(f"[{finished}/{self.total}] failed {entry.name}: {message}")
         if isinstance(exc, AuthenticationError) or (
             isinstance(exc, APIError) and exc.status == 402
         ):
             raise exc  # every other item would fail the same way
-
-    def emit(self, note: str | None = None) -> None:
-        if self.on_progress is None:
-            return
-        tally = self.tally
-        flying: list[InFlight] = []
-        for job in sorted(self.open, key=lambda j: self.open[j][0].index):
-            flying.extend(job.requests_in_flight())
-        self.on_progress(
-            RunProgress(
-                done=tally.done,
-                total=len(self.entries),
-                reused=tally.skipped,
-                failed=len(tally.failed),
-                audio_seconds=tally.audio,
-                in_flight=tuple(flying),
-                note=note,
-            )
-        )

@@ -3,6 +3,7 @@
 # No `from __future__ import annotations` here: Typer would re-evaluate every string
 # annotation at start-up, a measurable share of `outeai --help`.
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Annotated
@@ -105,7 +106,7 @@ def batch(
     from outeai_cli.cli.errors import format_error
     from outeai_cli.cli.machine import error_object
     from outeai_cli.cli.options import ConnectionOptions
-    from outeai_cli.cli.progress_overall import make_overall_reporter
+    from outeai_cli.cli.progress import make_display
     from outeai_cli.cli.terminal import Terminal, shown_path
     from outeai_cli.errors import InputError
     from outeai_cli.http.client import TTSClient, validate_temperature
@@ -122,8 +123,7 @@ def batch(
     if output_dir.exists() and not output_dir.is_dir():
         raise InputError(f"{output_dir} is not a directory", hint="give a directory with -o")
     custom = frozenset(settings.custom_voices())
-    default_speaker = settings.get("speaker")
-    parse_speaker(default_speaker, custom)
+    default_speaker = parse_speaker(settings.get("speaker"), custom)
     default_temperature = validate_temperature(settings.get("temperature"))
     if source == "-" and not quiet:
         terminal.say_reading_the_terminal("texts, one per line,")
@@ -136,8 +136,8 @@ def batch(
         pause=pause,
         cache=None if no_cache else PieceCache(),
     )
-    reporter = make_overall_reporter(terminal, quiet=quiet, unit="items")
-    with client, reporter:
+    display = make_display(terminal, settings, quiet=quiet)
+    with client, display or contextlib.nullcontext():
         summary = run_batch(
             client,
             items,
@@ -148,7 +148,7 @@ def batch(
             options=options,
             force=force,
             results_path=results,
-            on_progress=reporter.update,
+            on_progress=display.update if display is not None else None,
         )
     failure = None
     if summary.failed:

@@ -1,8 +1,12 @@
-"""Show one request's progress: a live line on a terminal, sparse plain lines otherwise, or nothing.
+"""Show a run's progress: a live display on a terminal, sparse plain lines otherwise, or
+nothing (`make_display`). Every run reports one type, `RunProgress`, whose `unit` says what it
+counts: one request (its stage, chunks and seconds of audio), a long text's pieces, or a
+batch's items (one overall line with an ETA and the requests in flight below it).
 
-Plain output (logs, pipes) says only what carries information: nothing for a request that is
-quick, a line when one is late, retries, and the library's notes. The line itself is drawn by
-`progress_line`; runs of many requests are reported by `progress_overall`.
+Plain output (logs, pipes) says only what carries information: the notes and notices as lines,
+a line for one request only when it is late, a progress line for many at most every few
+seconds, and the cold-start hint when the service has said nothing for a while. The live
+display is `progress_live`, its line `progress_line`.
 """
 
 from __future__ import annotations
@@ -10,75 +14,82 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self
 
 from outeai_cli.cli.progress_line import (
     COLD_START,
     LATE,
-    WAITING,
-    LineState,
-    LiveLine,
-    LiveLineReporter,
+    PaceEstimate,
+    answered,
+    clock,
+    request_line,
 )
 from outeai_cli.cli.terminal import Terminal
-from outeai_cli.http.events import AudioEvent, Event, RetryEvent, StatusEvent
+
+if TYPE_CHECKING:
+    from outeai_cli.settings.config import Settings
+    from outeai_cli.synthesis.notices import Notice
+    from outeai_cli.synthesis.progress import RunProgress
 
 
-class Reporter(Protocol):
-    def __enter__(self) -> Reporter: ...
+class Display(Protocol):
+    def __enter__(self) -> Display: ...
     def __exit__(self, *exc: object) -> None: ...
-    def on_event(self, event: Event) -> None: ...
-    def message(self, text: str) -> None: ...
+    def update(self, progress: RunProgress) -> None: ...
 
 
-def make_reporter(terminal: Terminal, *, quiet: bool) -> Reporter:
+def make_display(terminal: Terminal, settings: Settings, *, quiet: bool) -> Display | None:
+    """The display for this terminal; None when quiet."""
     if quiet:
-        return QuietReporter()
+        return None
+    notice_text = _NoticeWording(settings)
     if terminal.live:
-        return LiveReporter(terminal)
-    return PlainReporter(terminal)
+        from outeai_cli.cli.progress_live import LiveDisplay
+
+        return LiveDisplay(terminal, notice_text)
+    return PlainDisplay(terminal, notice_text)
 
 
-class QuietReporter:
-    def __enter__(self) -> Self:
-        return self
+class _NoticeWording:
+    """A notice as a line: which flag or file a value came from is the CLI's to say."""
 
-    def __exit__(self, *exc: object) -> None:
-        pass
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
 
-    def on_event(self, event: Event) -> None:
-        pass
+    def __call__(self, notice: Notice) -> str:
+        from outeai_cli.synthesis.notices import APIFound
 
-    def message(self, text: str) -> None:
-        pass
-
-
-def _retry_line(event: RetryEvent) -> str:
-    return f"retrying (attempt {event.attempt}) in {event.delay:.1f} s: {event.reason}"
-
-
-class _LateTimer:
-    """Say `text` once if no news came within LATE seconds (for plain output)."""
-
-    def __init__(self, say: Callable[[str], None], text: str) -> None:
-        self._timer = threading.Timer(LATE, say, args=(text,))
-        self._timer.daemon = True
-
-    def start(self) -> None:
-        self._timer.start()
-
-    def cancel(self) -> None:
-        self._timer.cancel()
+        if isinstance(notice, APIFound):
+            return notice.describe()
+        api, setting, value = notice
+        given = self._settings.resolve(setting)
+        shown = f"{value:g}" if isinstance(value, float) else value
+        if setting == "model":
+            what = "--model" if given.source == "flag" else f"model from {given.source}: {shown}"
+            return f"warning: the {api} API has no model choice; {what} is ignored"
+        if given.value != value:  # an item's own value (a batch manifest's)
+            origin = "temperature"
+        else:
+            origin = "-t" if given.source == "flag" else f"temperature from {given.source}:"
+        return f"warning: the {api} API has no temperature; {origin} {shown} is ignored"
 
 
-class PlainLines:
-    """The base of the reporters for logs and pipes: messages as lines, and the cold-start
-    hint when nothing was heard within LATE seconds."""
+# -- plain lines ----------------------------------------------------------------------------------
 
-    def __init__(self, terminal: Terminal) -> None:
+
+class PlainDisplay:
+    """For logs and pipes: a quick run prints nothing but its notes; a slow one a line now and
+    then; and the cold-start hint once if the service says nothing within LATE seconds."""
+
+    def __init__(self, terminal: Terminal, notice_text: Callable[[Notice], str]) -> None:
         self._out = terminal.stderr
+        self._notice_text = notice_text
         self._said_at = time.monotonic()  # the start counts as news
-        self._late = _LateTimer(self.message, COLD_START)
+        self._late = threading.Timer(LATE, self.message, args=(COLD_START,))
+        self._late.daemon = True
+        self._last = ""  # the last request line said
+        self._finished = 0
+        self._pace = PaceEstimate()
 
     def __enter__(self) -> Self:
         self._late.start()
@@ -90,52 +101,40 @@ class PlainLines:
     def message(self, text: str) -> None:
         print(f"outeai: {text}", file=self._out, flush=True)
 
+    def update(self, progress: RunProgress) -> None:
+        for notice in progress.notices:
+            self.message(self._notice_text(notice))
+        if answered(progress):
+            self._late.cancel()
+        now = time.monotonic()
+        if progress.note:  # (a note that comes with a finished unit speaks for it)
+            self.message(progress.note)
+        if progress.unit == "request":
+            self._request(progress, now)
+        else:
+            self._overall(progress, now)
 
-class PlainReporter(PlainLines):
-    """For logs and pipes: a quick request prints nothing; a slow one, a line now and then."""
+    def _request(self, progress: RunProgress, now: float) -> None:
+        if progress.note:  # a retry: said; its stage is news enough for a while
+            self._said_at = now
+            return
+        flying = [entry for entry in progress.in_flight if entry.stage != "sending"]
+        if not flying:
+            return
+        line = request_line(flying[0])
+        if line != self._last and now - self._said_at >= LATE:
+            self._last, self._said_at = line, now
+            self.message(line)
 
-    def __init__(self, terminal: Terminal) -> None:
-        super().__init__(terminal)
-        self._last = ""
-
-    def on_event(self, event: Event) -> None:
-        self._late.cancel()
-        if isinstance(event, StatusEvent):
-            line = event.stage or "working"
-            if event.text_chunks and event.current_text_chunk:
-                line += f" (chunk {event.current_text_chunk}/{event.text_chunks}"
-                if event.generated_seconds is not None:
-                    line += f", {event.generated_seconds:.1f} s of audio"
-                line += ")"
-            now = time.monotonic()
-            if line != self._last and now - self._said_at >= LATE:
-                self._last, self._said_at = line, now
-                self.message(line)
-        elif isinstance(event, RetryEvent):
-            self.message(_retry_line(event))
-
-
-class LiveReporter(LiveLineReporter):
-    """One line: spinner, stage, a bar over the text chunks, chunks, seconds of audio, elapsed."""
-
-    def __init__(self, terminal: Terminal) -> None:
-        super().__init__(terminal, LiveLine(LineState(stage=WAITING, unit="chunks")))
-
-    def on_event(self, event: Event) -> None:
-        state = self._line.state
-        if isinstance(event, StatusEvent):
-            state.stage = event.stage or "Working"
-            if event.text_chunks:
-                state.total = event.text_chunks
-                state.done = event.current_text_chunk or 0
-            if event.generated_seconds is not None:
-                state.audio = event.generated_seconds
-        elif isinstance(event, RetryEvent):
-            self.message(_retry_line(event))
-            state.stage = f"Retrying (attempt {event.attempt})"
-        elif isinstance(event, AudioEvent):
-            state.stage = "Received audio"
-            if state.total:
-                state.done = state.total
-            if event.duration is not None:
-                state.audio = event.duration
+    def _overall(self, progress: RunProgress, now: float) -> None:
+        eta = self._pace.update(progress, now)
+        finished = progress.done + progress.failed
+        if not progress.note and finished != self._finished and now - self._said_at >= LATE:
+            failed = f", {progress.failed} failed" if progress.failed else ""
+            left = f", ETA {clock(eta)}" if eta is not None and eta >= 1 else ""
+            self.message(
+                f"{finished}/{progress.total} {progress.unit} done{failed}, "
+                f"{progress.audio_seconds:.1f} s of audio{left}"
+            )
+            self._said_at = now
+        self._finished = finished

@@ -1,5 +1,6 @@
 """The live progress line: what it says (`LineState`), how it fits the terminal's width
-(`layout`), and the Rich renderable that redraws it; also the sizes and clocks it prints.
+(`layout`), and the Rich renderable that redraws it; also the sizes and clocks it prints, and
+what both displays read from a run's snapshot (the ETA, the requests in flight).
 
 The line is laid out by priority for the terminal's width: the stage (whole wherever it fits),
 the counts, the seconds of audio and the elapsed time always stay (down to 40 columns); the ETA,
@@ -13,13 +14,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Self
-
-from outeai_cli.cli.terminal import Terminal
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
     from rich.text import Text
+
+    from outeai_cli.synthesis.progress import InFlight, RunProgress
 
 # Seconds without news before a plain line is worth printing (and before the cold-start hint).
 LATE = 3.0
@@ -206,38 +207,60 @@ def _flight_text(line: str, width: int) -> Text:
     return Text.assemble(("  ", ""), (fitted, "dim"), no_wrap=True)
 
 
-class LiveLineReporter:
-    """The base of the reporters that draw a LiveLine: Rich Live on the terminal's stderr
-    while the context is open, messages printed above the line."""
+# -- what both displays read from a snapshot of the run ------------------------------------------------------
 
-    def __init__(self, terminal: Terminal, line: LiveLine) -> None:
-        self.console = terminal.stderr_console()
-        self._line = line
-        self._live: Any = None
 
-    def __enter__(self) -> Self:
-        from rich.live import Live
+def describe_flight(entry: InFlight) -> str:
+    """`#3 Generating audio 2/5` (a piece of a long text), `name.flac 2/4 Generating audio 1/3`
+    (a piece of a batch item), or `name.flac Generating audio 1/3` (a whole item)."""
+    where = f"#{entry.piece}"
+    if entry.output:
+        where = f"{entry.output} {entry.piece}/{entry.pieces}" if entry.pieces > 1 else entry.output
+    counts = f" {entry.chunk}/{entry.chunks}" if entry.chunk and entry.chunks else ""
+    return f"{where} {entry.stage or 'working'}{counts}"
 
-        # stdout may be carrying the audio: never wrap it.
-        self._live = Live(
-            self._line,
-            console=self.console,
-            transient=True,
-            refresh_per_second=8,
-            redirect_stdout=False,
-        )
-        self._live.start()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self._live is not None:
-            self._live.stop()
+def answered(progress: RunProgress) -> bool:
+    """Whether the service has said anything yet (a finished request, or a status event)."""
+    return progress.done > progress.reused or any(e.stage != "sending" for e in progress.in_flight)
+
+
+class PaceEstimate:
+    """ETA from the pieces that finished: their average time * pieces left / concurrency.
+
+    No estimate until one piece finished (work that needed no request does not count).
+    """
+
+    def __init__(self) -> None:
+        self._started: dict[tuple[str | None, int], float] = {}
+        self._times: list[float] = []
+        self._widest = 1  # most requests seen in flight at once
 
     @property
-    def renderable(self) -> LiveLine:
-        """What the line shows right now (used to render the README's picture)."""
-        return self._line
+    def samples(self) -> int:
+        """How many finished pieces the estimate rests on."""
+        return len(self._times)
 
-    def message(self, text: str) -> None:
-        # Wrapped by Rich at word boundaries, not cut mid-word by the terminal.
-        self.console.print(f"outeai: {text}", markup=False, highlight=False, soft_wrap=False)
+    def update(self, progress: RunProgress, now: float) -> float | None:
+        current = {(entry.output, entry.piece) for entry in progress.in_flight}
+        for key in current - self._started.keys():
+            self._started[key] = now
+        for key in self._started.keys() - current:
+            self._times.append(now - self._started.pop(key))
+        self._widest = max(self._widest, len(current))
+        left = progress.total - progress.done - progress.failed
+        if not self._times or left <= 0:
+            return None
+        average = sum(self._times) / len(self._times)
+        return average * left / max(1, min(self._widest, left))
+
+
+def request_line(entry: InFlight) -> str:
+    """One request's stage for a plain line: `Generating audio (chunk 2/3, 1.5 s of audio)`."""
+    line = entry.stage
+    if entry.chunks and entry.chunk:
+        line += f" (chunk {entry.chunk}/{entry.chunks}"
+        if entry.audio is not None:
+            line += f", {entry.audio:.1f} s of audio"
+        line += ")"
+    return line

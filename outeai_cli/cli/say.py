@@ -3,6 +3,7 @@
 # No `from __future__ import annotations` here: Typer would re-evaluate every string
 # annotation at start-up, a measurable share of `outeai --help`.
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
 
@@ -29,8 +30,6 @@ if TYPE_CHECKING:
     from typing import IO
 
     from outeai_cli.cli.terminal import CountedOutput, Terminal
-    from outeai_cli.http.client import TTSClient
-    from outeai_cli.settings.config import Settings
     from outeai_cli.synthesis.cache import PieceCache
 
 EPILOG = (
@@ -111,7 +110,7 @@ def say(
 ) -> None:
     """Speak TEXT and save the audio (or write it to stdout)."""
     from outeai_cli.cli.options import ConnectionOptions
-    from outeai_cli.cli.progress import make_reporter
+    from outeai_cli.cli.progress import make_display
     from outeai_cli.cli.progress_line import human_size
     from outeai_cli.cli.terminal import CountedOutput, Terminal
     from outeai_cli.errors import APIError, InterruptedByUser
@@ -171,28 +170,21 @@ def say(
     long_text = needs_pieces(text_to_speak, options)
     if long_text and not no_cache:  # only split texts use the cache
         options = options._replace(cache=_piece_cache())
-    _announce_api(client, settings, context.params.get("model"), terminal, quiet=quiet)
     if out_format is None:
-        out_format = client.dialect.audio_format
+        out_format = client.dialect.audio_format  # (--api auto asks the server here)
     request = SynthesisRequest(text_to_speak, voice, chosen_temperature)
-    overall = None
-    if long_text:
-        from outeai_cli.cli.progress_overall import make_overall_reporter
-
-        overall = make_overall_reporter(terminal, quiet=quiet, unit="pieces")
-    reporter = overall or make_reporter(terminal, quiet=quiet)
+    display = make_display(terminal, settings, quiet=quiet)
     stdout = CountedOutput(terminal.stdout_bytes) if target is None else None
     destination = target if target is not None else cast("IO[bytes]", stdout)
     try:
-        with client, reporter:
+        with client, display or contextlib.nullcontext():
             result = synthesize(
                 client,
                 request,
                 destination,
                 out_format,
                 options,
-                on_event=reporter.on_event,
-                on_progress=overall.update if overall is not None else None,
+                on_progress=display.update if display is not None else None,
             )
     except APIError as exc:
         if exc.status == 404 and not exc.hint:  # the API's own 404: an unknown voice
@@ -258,36 +250,6 @@ def _subtitles_target(path: str | None, *, force: bool) -> Path | None:
     target = Path(path)
     check_subtitles_target(target, force=force)
     return target
-
-
-def _announce_api(
-    client: "TTSClient",
-    settings: "Settings",
-    model: str | None,
-    terminal: "Terminal",
-    *,
-    quiet: bool,
-) -> None:
-    """Resolve `--api auto` (one probe, then remembered) and say what the dialect ignores."""
-    from outeai_cli.http.client import DEFAULT_TEMPERATURE
-
-    choice = client.resolve_api()
-    if quiet:
-        return
-    if choice.how != "chosen":
-        terminal.print_err(f"outeai: {choice.describe(client.base_url)}")
-    dialect = client.dialect
-    temperature = settings.resolve("temperature")
-    if not dialect.uses_temperature and temperature.value != DEFAULT_TEMPERATURE:
-        given = "-t" if temperature.source == "flag" else f"temperature from {temperature.source}:"
-        terminal.print_err(
-            f"outeai: warning: the {dialect.name} API has no temperature; "
-            f"{given} {temperature.value:g} is ignored"
-        )
-    if model and dialect.default_model is None:
-        terminal.print_err(
-            f"outeai: warning: the {dialect.name} API has no model choice; --model is ignored"
-        )
 
 
 def _choose_output(

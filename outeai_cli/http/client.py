@@ -36,12 +36,11 @@ from outeai_cli.settings.table import (
     DEFAULT_BASE_URL,
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_RETRIES,
-    DEFAULT_SPEAKER,
     DEFAULT_TEMPERATURE,
     TOKEN_ENV_VARS,
     check_temperature,
 )
-from outeai_cli.voices.speakers import Speaker, parse_speaker
+from outeai_cli.voices.speakers import DEFAULT_SPEAKER, Speaker, parse_speaker
 
 if TYPE_CHECKING:
     import httpx
@@ -68,19 +67,20 @@ class TTSOutput(NamedTuple):
         self, path: str | os.PathLike[str], *, format: str | None = None, force: bool = True
     ) -> Path:
         """Write the audio atomically, once it is checked to decode completely; the extension
-        (or `format`) picks the output format."""
-        from outeai_cli.audio.formats import convert, format_for_output
-        from outeai_cli.audio.verify import check_audio
-        from outeai_cli.output.commit import atomic_output
+        (or `format`) picks the output format. The same path as a synthesis sent whole: the
+        audio as received is checked, converted if need be (and checked again), then committed."""
+        from outeai_cli.audio.formats import format_for_output
+        from outeai_cli.output.destination import open_destination
+        from outeai_cli.synthesis.assembly import finish_received
 
         target = Path(path)
         fmt = format_for_output(target, format)
-        with atomic_output(target, force=force) as handle:
-            if fmt == self.format:
-                handle.write(self.audio_bytes)
-            else:
-                convert(io.BytesIO(self.audio_bytes), handle, fmt)
-            check_audio(handle, expected=fmt)
+        with open_destination(
+            target, force=force, with_pieces=False, live=False, spool_dir=None
+        ) as destination:
+            destination.handle.write(self.audio_bytes)
+            finish_received(destination, self.format, fmt)
+            destination.commit()
         return target
 
 
@@ -282,7 +282,9 @@ class TTSClient:
                 for event in send(self.http, self.dialect, spec, target, self._where):
                     if in_memory and isinstance(event, AudioEvent):
                         assert isinstance(target, io.BytesIO)
-                        event = event._replace(audio_bytes=target.getvalue())
+                        event = AudioEvent(
+                            event.size, event.duration, event.format, target.getvalue()
+                        )
                     yield event
                 return
             except (APIError, TransportError) as exc:

@@ -2,8 +2,9 @@
 
 Used by the long-text path of `outeai say` and by `outeai batch` (a short `say` that fits in
 one request does not use it). An entry is the audio of one request, keyed by everything that
-shapes it: the API dialect (and model, when the dialect has one), the base URL, the speaker,
-the temperature and the exact text sent.
+shapes it (`audio_key`, the key the batch's results file uses too): the API dialect (and
+model, when the dialect has one), the base URL, the speaker, the temperature and the exact text
+sent.
 
 Layout under platformdirs' user cache dir (XDG_CACHE_HOME honoured), `pieces/ab/<key>`:
 `<key>.audio` holds the bytes as delivered and `<key>.json` their length and SHA-256. Both are
@@ -39,29 +40,6 @@ def default_cache_dir() -> Path:
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir(APP_NAME, appauthor=False)) / "pieces"
-
-
-def piece_key(
-    *,
-    api: str,
-    base_url: str,
-    speaker: str,
-    temperature: float,
-    text: str,
-    model: str | None = None,
-) -> str:
-    """The cache key of one request: SHA-256 over everything that shapes its audio."""
-    fields: dict[str, Any] = {
-        "api": api,
-        "base_url": base_url.rstrip("/"),
-        "speaker": speaker,
-        "temperature": round(float(temperature), 6),
-        "text": text,
-    }
-    if model:
-        fields["model"] = model
-    blob = json.dumps(fields, sort_keys=True, ensure_ascii=False).encode("utf-8")
-    return hashlib.sha256(blob).hexdigest()
 
 
 class CachedAudio(NamedTuple):

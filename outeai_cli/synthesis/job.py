@@ -1,352 +1,318 @@
-"""One text into one destination, as tasks for the scheduler's pool.
+"""One output of a run: what to make (`JobSpec`), the handle a caller holds (`Job`), and the
+job at work (`OpenJob`), in three steps that each get what they need when made:
 
-A job that fits one request (not split) has one task that streams the response straight into
-the destination (converting it afterwards if the delivered format differs). A split job:
-1. `split_text` cuts the text into pieces of at most `max_chars` characters.
-2. Pieces already in the cache are copied into spool files (and counted as such).
-3. The pool requests the others (`piece_fetch.PieceFetcher`), each straight into its own
-   spool file in a hidden directory next to the output (removed at the end; a later run sweeps
-   one left by a killed process). Finished pieces go into the cache at once (checked by it),
-   so an interrupted run loses only the pieces in flight.
-4. The driving thread stitches pieces into the output as soon as every earlier piece is there,
-   so encoding overlaps with the requests and spool files are deleted as they are consumed.
-   The stitcher's decode of a piece is its check (every frame, length, MD5): one decode.
-5. The output is checked to decode completely (a stitched FLAC while it is written: its check
-   ends with it), then committed atomically (with the subtitles, if asked for: both or
-   neither).
+1. plan (`plan.Plan`): the text cut into pieces of at most `max_chars` characters, pieces
+   the cache has copied into spool files, the rest handed to the pool (`pieces`), each into
+   its own spool file in a hidden directory next to the output (a later run sweeps one left
+   by a killed process). Finished pieces go into the cache at once (checked by it), so an
+   interrupted run loses only the pieces in flight.
+2. assembly (`assembly.Assembly`): pieces into the output in order as they arrive, each
+   checked by the decode that writes it, then handed to the job's listeners.
+3. commit (`commit`): the output proven to decode, then given its name atomically (with the
+   subtitles, if asked for: both or neither), and the caller's record of it made with it.
+
+A text that fits one request (and wants no subtitles) is one task streaming straight into the
+output, checked (and converted) at the end.
+
+A job's pieces may arrive over time (`JobSpec.pieces_to_come`): `Job.add_piece` and
+`Job.close`, from any thread, while its run is going. See `run.Run`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import shutil
+import os
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, cast
+from typing import IO, TYPE_CHECKING, NamedTuple
 
-from outeai_cli.audio.verify import AudioCheck, DamagedAudio, check_audio, load_decoder
-from outeai_cli.errors import InputError
-from outeai_cli.http.events import Event
+from outeai_cli.errors import InputError, OuteAIError
 from outeai_cli.output.destination import Destination, open_destination
+from outeai_cli.synthesis.assembly import Assembly, Listener, finish_received
 from outeai_cli.synthesis.pieces import Part, PieceFetcher, PieceTask
-from outeai_cli.synthesis.scheduler import (
-    InFlight,
-    Note,
-    Relayed,
-    Scheduler,
-    SchedulerEvent,
-    StageChanged,
-    TaskDone,
-    TaskFailed,
-    interrupts_deferred,
-)
+from outeai_cli.synthesis.plan import Plan
+from outeai_cli.synthesis.progress import InFlight
+from outeai_cli.synthesis.scheduler import Scheduler, interrupts_deferred
 from outeai_cli.synthesis.splitting import Piece, split_text
-from outeai_cli.synthesis.subtitles import Cue
 from outeai_cli.synthesis.types import SynthesisOptions, SynthesisRequest, SynthesisResult
 
 if TYPE_CHECKING:
-    from outeai_cli.audio.stitching import Stitcher
     from outeai_cli.http.client import TTSClient
     from outeai_cli.output.commit import AtomicFile
+    from outeai_cli.synthesis.subtitles import Cue
 
-_COPY_BLOCK = 1 << 20
+ResultHook = Callable[[SynthesisResult], None]
+FailureHook = Callable[["Job", OuteAIError], None]
 
 
-class SynthesisJob:
-    """One request's text into one destination; driven by one thread, fetched by the pool."""
+class JobSpec(NamedTuple):
+    """What one job makes: `request`'s text spoken into `destination` (a path, committed
+    atomically, or a binary stream) as `fmt`."""
+
+    request: SynthesisRequest
+    destination: Path | IO[bytes]
+    fmt: str
+    options: SynthesisOptions
+    split: bool = True  # False: the text goes whole in one request, straight into the output
+    name: str | None = None  # how a run of many outputs names this one (progress, notes)
+    pieces_to_come: bool = False  # pieces arrive by Job.add_piece until Job.close
+    make_parent: bool = False  # create the output's directory when the job opens
+
+
+class Job:
+    """A caller's handle on one output of a run (made by `Run.submit`).
+
+    `add_piece` and `close` may be called from any thread while the run goes; the run's
+    driving thread takes the pieces in the order they were added. `result` is set once the
+    output is committed.
+    """
 
     def __init__(
         self,
-        client: TTSClient,
-        request: SynthesisRequest,
-        destination: Path | IO[bytes],
-        fmt: str,
-        options: SynthesisOptions,
+        spec: JobSpec,
         *,
-        split: bool,
-        name: str | None = None,
+        wake: Callable[[], None],
+        on_result: ResultHook | None = None,
+        on_failure: FailureHook | None = None,
+        listeners: Sequence[Listener] = (),
     ) -> None:
-        from outeai_cli.voices.catalogue import language_of
-
-        self.client = client
-        self.request = request
-        self.fmt = fmt
-        self.options = options
-        self.split = split
-        self.name = name  # how a run of many outputs names this one in progress displays
-        self.on_event: Callable[[Event], None] | None = None
-        self.language = options.language or language_of(request.speaker)
-        self.cache = options.cache if split else None
-        self.fetcher = PieceFetcher(
-            client, request, split=split, language=self.language, cache=self.cache
-        )
-        if split:
-            self.pieces = split_text(request.text, options.max_chars, language=self.language)
-            if not self.pieces:
-                raise InputError("the text is empty", hint="give some text to speak")
-        else:
-            text = request.text  # sent whole; the client checks it
-            self.pieces = [Piece(0, len(text), text)]
-        self._destination_arg = destination
-        self._stack = contextlib.ExitStack()
-        self.destination: Destination | None = None
-        self.complete = False
-        self.from_cache = 0
-        self.done = 0
-        self.audio_seconds = 0.0
-        self.in_flight: dict[int, InFlight] = {}
-        self._order: list[PieceTask] = []
-        self._pending = 0
-        self._next_piece = 0
-        self._cues: list[Cue] = []
-        self._stitcher: Stitcher | None = None
+        self.spec = spec
+        self.on_result = on_result  # runs with the commit, neither interrupted between them
+        self.on_failure = on_failure  # returns: the run goes on without this job
+        self.listeners = tuple(listeners)
+        self.result: SynthesisResult | None = None
+        self._wake = wake
+        self._lock = threading.Lock()
+        self._arrived: list[str] = []
+        self._closed = not spec.pieces_to_come
 
     @property
-    def closed(self) -> bool:
-        return self.fetcher.closed
+    def name(self) -> str | None:
+        return self.spec.name
 
-    def open(self, scheduler: Scheduler) -> None:
-        """Open the destination, take what the cache has, and hand the rest to the pool."""
-        dialect = self.client.dialect
-        self.destination = self._stack.enter_context(
+    def add_piece(self, text: str) -> None:
+        """One more piece of text (a sentence, say), spoken after every piece added before it.
+        A text over the per-request cap is split like any other."""
+        with self._lock:
+            if self._closed:
+                raise ValueError("no piece can be added to a closed job")
+            self._arrived.append(text)
+        self._wake()
+
+    def close(self) -> None:
+        """No more pieces: the job ends once those added are spoken and committed."""
+        with self._lock:
+            self._closed = True
+        self._wake()
+
+    def take_arrivals(self) -> tuple[list[str], bool]:
+        """The texts added since the last call, and whether the job is closed (driving thread)."""
+        with self._lock:
+            arrived, self._arrived = self._arrived, []
+            return arrived, self._closed
+
+
+class OpenJob:
+    """A job at work: its destination open, its plan, its assembly; driven by one thread.
+
+    Made by the run when the job's turn comes; `start` hands the pool its tasks.
+    """
+
+    def __init__(self, job: Job, client: TTSClient, started: float) -> None:
+        from outeai_cli.voices.catalogue import language_of
+
+        spec = job.spec
+        options, request = spec.options, spec.request
+        self.job = job
+        self.started = started
+        self.language = options.language or language_of(request.speaker)
+        pieces = self._pieces(request.text)  # (an empty text fails before anything is opened)
+        self._stack = contextlib.ExitStack()
+        dialect = client.dialect
+        if spec.make_parent and isinstance(spec.destination, str | os.PathLike):
+            Path(spec.destination).parent.mkdir(parents=True, exist_ok=True)
+        self.destination: Destination = self._stack.enter_context(
             open_destination(
-                self._destination_arg,
-                force=self.options.force,
-                fresh_name=self.options.fresh_name,
-                with_pieces=self.split,
-                live=dialect.body_is_audio and dialect.audio_format == self.fmt,
-                spool_dir=self.options.spool_dir,
+                spec.destination,
+                force=options.force,
+                fresh_name=options.fresh_name,
+                with_pieces=spec.split,
+                live=dialect.body_is_audio and dialect.audio_format == spec.fmt,
+                spool_dir=options.spool_dir,
             )
         )
-        self.fetcher.destination = self.destination
-        tasks = self._plan()
-        missing = [task for task in tasks if task.parts is None]
-        self._pending = len(missing)
-        if self.split and not (len(self._order) == 1 and not self.options.pause):
-            from outeai_cli.audio.stitching import Stitcher
+        try:
+            cache = options.cache if spec.split else None
+            self.fetcher = PieceFetcher(
+                client,
+                request,
+                language=self.language,
+                cache=cache,
+                pieces_dir=self.destination.pieces_dir if spec.split else None,
+                into=None if spec.split else self.destination.handle,
+            )
+            self.plan: Plan[OpenJob] = Plan(self, self.fetcher, caching=cache is not None)
+            self._tasks = self.plan.add(pieces)
+            planned = len(self.plan.order)
+            stitch = spec.pieces_to_come or planned > 1 or bool(options.pause)
+            self.assembly: Assembly | None = None
+            if spec.split:
+                self.assembly = Assembly(
+                    self.destination,
+                    spec.fmt,
+                    stitch=stitch,
+                    pause=options.pause,
+                    listeners=job.listeners,
+                )
+        except BaseException:
+            self._stack.close()
+            raise
+        self.in_flight: dict[int, InFlight] = {}
+        self.closed = not spec.pieces_to_come
 
-            self._stitcher = Stitcher(self.destination.handle, self.fmt, pause=self.options.pause)
-        prepare_for_threads(self.client, checking_workers=self.split)
-        for task in missing:
-            scheduler.submit(task)
-        if not self.split:  # only this thread checks its audio: load the decoder while it is out
+    def _pieces(self, text: str) -> list[Piece]:
+        spec = self.job.spec
+        if not spec.split:
+            return [Piece(0, len(text), text)]  # sent whole; the client checks it
+        pieces = split_text(text, spec.options.max_chars, language=self.language)
+        if not pieces and not spec.pieces_to_come:
+            raise InputError("the text is empty", hint="give some text to speak")
+        return pieces
+
+    # -- the driving thread's side -------------------------------------------------------------
+    def start(self, scheduler: Scheduler[PieceTask[OpenJob]]) -> None:
+        """Hand the pool the pieces the cache did not have, and stitch what it had."""
+        from outeai_cli.audio.verify import load_decoder
+
+        self._submit(scheduler)
+        if not self.job.spec.split:  # only this thread checks its audio: load it while out
             load_decoder()
-        self._stitch_ready()
-        self.complete = not self._pending
+        self.take_arrivals(scheduler)
+
+    def take_arrivals(self, scheduler: Scheduler[PieceTask[OpenJob]]) -> None:
+        """Plan the pieces added since the last look (a job whose pieces arrive over time)."""
+        if self.job.spec.pieces_to_come:
+            texts, self.closed = self.job.take_arrivals()
+            for text in texts:
+                self._tasks += self.plan.add(self._pieces(text))
+            self._submit(scheduler)
+        if self.assembly is not None:
+            self.assembly.advance(self.plan.order)
+
+    def _submit(self, scheduler: Scheduler[PieceTask[OpenJob]]) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            scheduler.submit(task)
+
+    @property
+    def complete(self) -> bool:
+        """Every piece is here (and assembled) and no more will come."""
+        return self.closed and not self.plan.pending
+
+    def stage(self, task: PieceTask[OpenJob], stage: InFlight) -> None:
+        self.in_flight[task.number] = stage._replace(
+            output=self.job.name, pieces=len(self.plan.order), pieces_done=self.plan.done
+        )
+
+    def fetched(self, task: PieceTask[OpenJob], parts: list[Part]) -> None:
+        self.in_flight.pop(task.number, None)
+        self.plan.fetched(task, parts)
+        if self.assembly is not None:
+            self.assembly.advance(self.plan.order)
+
+    def requests_in_flight(self) -> tuple[InFlight, ...]:
+        done = self.plan.done
+        return tuple(
+            entry._replace(pieces_done=done) for _, entry in sorted(self.in_flight.items())
+        )
 
     def plan_note(self) -> str:
-        total = len(self.pieces)
-        workers = min(self.options.jobs, self._pending)
+        options = self.job.spec.options
+        total, cached = len(self.plan.order), self.plan.from_cache
+        workers = min(options.jobs, self.plan.pending)
         return (
-            f"{total} pieces of up to {self.options.max_chars} characters: "
-            f"{self.from_cache} from the cache, {total - self.from_cache} to request"
+            f"{total} pieces of up to {options.max_chars} characters: "
+            f"{cached} from the cache, {total - cached} to request"
             + (f", {workers} at a time" if workers > 1 else "")
         )
 
     def interrupted_note(self) -> str:
         """What a stopped run keeps, for the line that reports the stop."""
-        return f"{self.done} of {len(self.pieces)} pieces were finished" + (
+        done = self.plan.done
+        return f"{done} of {len(self.plan.order)} pieces were finished" + (
             "; they are cached, so running the same command again requests only the rest"
-            if self.cache is not None and self.done
+            if self.fetcher.cache is not None and done
             else ""
         )
 
-    def handle(self, event: SchedulerEvent) -> str | None:
-        """Apply one event of this job's tasks; returns a note worth a line, if any."""
-        if isinstance(event, Note):
-            return event.text
-        if isinstance(event, TaskFailed):
-            raise event.error
-        task = cast(PieceTask, event.task)
-        if isinstance(event, StageChanged):
-            self.in_flight[task.number] = InFlight(
-                task.number,
-                event.stage,
-                event.chunk,
-                event.chunks,
-                output=self.name,
-                pieces=len(self.pieces),
-                pieces_done=self.done,
+    def finish(self) -> SynthesisResult:
+        """Assemble the rest, prove the output, and commit it (the job's `on_result` with it)."""
+        spec = self.job.spec
+        order = self.plan.order
+        if not order:
+            raise InputError("the text is empty", hint="give some text to speak")
+        cues: tuple[Cue, ...] = ()
+        if self.assembly is None:
+            (part,) = order[0].parts or []
+            decoded = finish_received(
+                self.destination, part.format, spec.fmt, spec.options.spool_dir
             )
-        elif isinstance(event, Relayed):
-            if self.on_event is not None:
-                self.on_event(event.event)
-        elif isinstance(event, TaskDone):
-            task.parts = event.value  # set here, not in the worker: this thread stitches
-            self._pending -= 1
-            self.in_flight.pop(task.number, None)
-            self.done += task.uses
-            self.audio_seconds += task.uses * sum(p.duration or 0.0 for p in task.parts or ())
-            self._stitch_ready()
-            self.complete = not self._pending
-        return None
-
-    def requests_in_flight(self) -> tuple[InFlight, ...]:
-        return tuple(
-            entry._replace(pieces_done=self.done) for _, entry in sorted(self.in_flight.items())
-        )
-
-    def finish(
-        self,
-        started: float,
-        *,
-        on_commit: Callable[[SynthesisResult], None] | None = None,
-    ) -> SynthesisResult:
-        """Write the rest, the subtitles, and commit; the job's result.
-
-        `on_commit` runs with the commit, neither interrupted between them (e.g. a record
-        that the output is complete)."""
-        assert self.destination is not None and self._order
-        first = self._order[0].parts or []
-        delivered = first[0].format if first else "unknown"
-        destination = self.destination
-        if not self.split:
-            (part,) = first
-            duration = part.duration  # the server's word only where nothing is left to check
-            if not destination.live:  # (live audio is out already: nothing to check it before)
-                if part.format == self.fmt:
-                    destination.start_flush()
-                check = check_audio(
-                    destination.handle, expected=part.format, what="the received audio"
-                )
-                duration = round(check.seconds, 3)  # the audio decides
-                if part.format != self.fmt:
-                    _convert_in_place(destination.handle, self.fmt, self.options.spool_dir)
-                    check_audio(destination.handle, expected=self.fmt, what="the converted audio")
+            # The server's word for the duration only where nothing is left to check.
+            duration = part.duration if decoded is None else decoded
+            delivered = part.format
         else:
-            copied: Part | None = None
-            proof: AudioCheck | None = None  # made while the stitcher wrote it
-            if self._stitcher is None:  # (it may start one: a piece the server made us split)
-                copied = self._write_single(self._order[0], destination.handle)
-            if self._stitcher is not None:
-                proof = self._stitcher.close()
-            destination.start_flush()
-            what = f"the audio of piece {self._order[0].number}" if copied else "the stitched audio"
-            check = proof or check_audio(destination.handle, expected=self.fmt, what=what)
-            lossless = self.fmt in ("flac", "wav")  # (an MP3 encoder pads: more frames decode)
-            if lossless and self._stitcher is not None and check.frames != self._stitcher.frames:
-                raise DamagedAudio(
-                    f"{what} is damaged: {check.frames} frames decode, "
-                    f"but {self._stitcher.frames} were written"
-                )
-            if copied is not None:  # the output is the piece, byte for byte: so are its frames
-                self._cues = [Cue(copied.text, 0, check.frames, check.samplerate)]
-            duration = round(self._cues[-1].end_seconds if self._cues else 0.0, 3)
+            duration, cues, delivered = self.assembly.finish(order)
+        result = SynthesisResult(
+            path=self.destination.path,
+            format=spec.fmt,
+            bytes=self.destination.size(),
+            duration=duration,
+            speaker=str(spec.request.speaker),
+            temperature=spec.request.temperature,
+            elapsed=round(time.monotonic() - self.started, 3),
+            delivered_format=delivered,
+            pieces=len(order),
+            from_cache=self.plan.from_cache,
+            requests=self.fetcher.requests,
+            cues=cues,
+            voice_notice=self.fetcher.voice_notice,
+        )
+        return self._commit(result)
+
+    def _commit(self, result: SynthesisResult) -> SynthesisResult:
         subtitles: AtomicFile | None = None
-        if self.options.subtitles is not None:
+        options = self.job.spec.options
+        if options.subtitles is not None:
             from outeai_cli.synthesis.subtitles import prepare_subtitles
 
             subtitles = self._stack.enter_context(
-                prepare_subtitles(self.options.subtitles, self._cues, force=self.options.force)
+                prepare_subtitles(options.subtitles, list(result.cues), force=options.force)
             )
-        result = SynthesisResult(
-            path=destination.path,
-            format=self.fmt,
-            bytes=destination.size(),
-            duration=duration,
-            speaker=str(self.request.speaker),
-            temperature=self.request.temperature,
-            elapsed=round(time.monotonic() - started, 3),
-            delivered_format=delivered,
-            pieces=len(self.pieces),
-            from_cache=self.from_cache,
-            requests=self.fetcher.requests,
-            cues=tuple(self._cues),
-            voice_notice=self.fetcher.voice_notice,
-        )
+        destination = self.destination
         # A copy into a stream waits on its reader for as long as that takes: a stop must
         # reach it (what went out is counted), so only a file's commit is held from one.
         held = contextlib.nullcontext() if destination.to_stream else interrupts_deferred()
         with held:
             self.fetcher.close()
-            _commit_with_subtitles(destination, subtitles)
+            commit_with_subtitles(destination, subtitles)
             result = result._replace(path=destination.path)  # a chosen name may have moved on
             self._stack.close()  # the temp files and the pieces directory go
-            if on_commit is not None:
-                on_commit(result)
+            self.job.result = result
+            if self.job.on_result is not None:
+                self.job.on_result(result)
         return result
 
     def abort(self, exc: BaseException) -> None:
         """Leave nothing behind: the temp output and the spool files go."""
         self.fetcher.close()
-        if self._stitcher is not None:
-            self._stitcher.abort()
+        if self.assembly is not None:
+            self.assembly.abort()
         self._stack.__exit__(type(exc), exc, exc.__traceback__)
 
-    def _plan(self) -> list[PieceTask]:
-        """Tasks to fetch (identical pieces share one when caching), and each piece's task."""
-        tasks: list[PieceTask] = []
-        by_key: dict[str, PieceTask] = {}
-        for number, piece in enumerate(self.pieces, start=1):
-            key = self.fetcher.cache_key(piece.text) if self.cache is not None else None
-            if key is not None and key in by_key:
-                by_key[key].uses += 1
-                self._order.append(by_key[key])
-                continue
-            task = PieceTask(self, self.fetcher, number, piece, key)
-            if key is not None:
-                by_key[key] = task
-                task.parts = self.fetcher.cached_parts(piece.text, key)
-            tasks.append(task)
-            self._order.append(task)
-        self.from_cache = sum(1 for task in self._order if task.parts is not None)
-        self.done = self.from_cache
-        self.audio_seconds = sum(p.duration or 0.0 for t in self._order if t.parts for p in t.parts)
-        return tasks
 
-    def _stitch_ready(self) -> None:
-        stitcher = self._stitcher
-        if stitcher is None:
-            return
-        order = self._order
-        while self._next_piece < len(order) and order[self._next_piece].parts is not None:
-            task = order[self._next_piece]
-            for part in task.parts or ():
-                assert part.path is not None
-                placed = stitcher.append(
-                    part.path, expected=part.format, what=f"the audio of piece {task.number}"
-                )
-                self._cues.append(Cue(part.text, placed.start, placed.end, stitcher.samplerate))
-            task.uses -= 1
-            if task.uses == 0:  # the last piece it serves: its spool files are done with
-                for part in task.parts or ():
-                    if part.path is not None:
-                        part.path.unlink(missing_ok=True)
-            self._next_piece += 1
-
-    def _write_single(self, task: PieceTask, out: IO[bytes]) -> Part | None:
-        """One piece and nothing to add: its bytes as delivered when the format matches
-        (re-encoding would gain nothing, and lose quality for MP3), else converted. Returns the
-        piece copied as delivered, whose proof is then the output's own check; else sets the
-        cues (and the stitcher, left for `finish` to close, if the piece came in parts)."""
-        from outeai_cli.audio.formats import convert
-        from outeai_cli.audio.stitching import Stitcher
-
-        parts = task.parts or []
-        what = f"the audio of piece {task.number}"
-        if len(parts) != 1:  # a single piece the server made us split: stitch after all
-            self._stitcher = stitcher = Stitcher(out, self.fmt)  # (`abort` lets go of it)
-            for part in parts:
-                assert part.path is not None
-                placed = stitcher.append(part.path, expected=part.format, what=what)
-                self._cues.append(Cue(part.text, placed.start, placed.end, stitcher.samplerate))
-            return None
-        (part,) = parts
-        assert part.path is not None
-        if part.format == self.fmt:
-            with open(part.path, "rb") as handle:
-                shutil.copyfileobj(handle, out, _COPY_BLOCK)
-            return part
-        # Proven before it is converted: converting a piece cut short would make a whole,
-        # shorter output. The check also counts the frames the cue needs.
-        check = check_audio(part.path, expected=part.format, what=what)
-        convert(part.path, out, self.fmt)  # decoded and encoded block by block, like any stitch
-        self._cues = [Cue(part.text, 0, check.frames, check.samplerate)]
-        return None
-
-
-def _commit_with_subtitles(destination: Destination, subtitles: AtomicFile | None) -> None:
+def commit_with_subtitles(destination: Destination, subtitles: AtomicFile | None) -> None:
     """Both or neither: the subtitles take their name first (it fails, without a trace, if
     the name appeared meanwhile), then the audio; if the audio cannot, the subtitles' new name
     is taken back. (A forced commit that replaced a file cannot be taken back; it fails only
@@ -360,25 +326,3 @@ def _commit_with_subtitles(destination: Destination, subtitles: AtomicFile | Non
     except BaseException:
         subtitles.undo()
         raise
-
-
-def prepare_for_threads(client: TTSClient, *, checking_workers: bool) -> None:
-    """Settle the client's lazy state (the dialect of --api auto, the connection pool) and,
-    for workers that check pieces, load the audio decoder, before worker threads race to
-    create them."""
-    client.resolve_api()
-    _ = client.http
-    if checking_workers:
-        load_decoder()
-
-
-def _convert_in_place(handle: IO[bytes], fmt: str, directory: Path | None) -> None:
-    from outeai_cli.audio.formats import convert
-    from outeai_cli.output.commit import spool_file
-
-    with spool_file(directory) as converted:
-        convert(handle, converted, fmt)
-        handle.seek(0)
-        handle.truncate()
-        converted.seek(0)
-        shutil.copyfileobj(converted, handle, _COPY_BLOCK)

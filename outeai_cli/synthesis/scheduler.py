@@ -1,11 +1,14 @@
-"""One worker pool for every run: a long text's pieces, or the pieces of all a batch's items.
+"""One worker pool for every run: the pieces of one text, or of all a batch's outputs.
 
 Workers take tasks from one queue and report back through one queue of typed events; the
-thread that drives the run (the caller's) handles every event, so stitching, commits and
-progress displays never race. Requests are capped by a shared `RequestLimiter` that a 429
-lowers. Cancellation (a Ctrl-C or SIGTERM in the driving thread, or a `cancel` event set by a
-library caller) is checked in one place, `Scheduler.next_event`, and in the workers between
-stream events.
+thread that drives the run (the caller's, in `run.Run`) handles every event, so stitching,
+commits and progress displays never race. Requests are capped by a shared `RequestLimiter`
+that a 429 lowers. Cancellation (a Ctrl-C or SIGTERM in the driving thread, or a `cancel`
+event set by a library caller) is checked in one place, `Scheduler.next_event`, and in the
+workers between stream events.
+
+The scheduler is generic in its task type, so an event's `task` is the task as it was
+submitted (with its owner, typed): nothing is cast back.
 
 Workers are daemons: a Ctrl-C stops the run at once, without waiting for requests in flight.
 """
@@ -17,10 +20,9 @@ import queue
 import signal
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from outeai_cli.errors import InterruptedByUser
-from outeai_cli.http.events import Event
 
 _POLL = 0.1  # seconds between checks for cancellation while waiting
 
@@ -90,92 +92,58 @@ def interrupts_deferred() -> Iterator[None]:
                 signal.raise_signal(signum)
 
 
-# -- what a progress display is given -------------------------------------------------------------
-
-
-class InFlight(NamedTuple):
-    """One request in flight: which piece (of which output), and its latest stage."""
-
-    piece: int  # 1-based number of the piece within its output
-    stage: str  # "sending", the service's stage name, "retrying (attempt 2)"
-    chunk: int | None = None  # the service's text chunk i of n, when it says
-    chunks: int | None = None
-    output: str | None = None  # the output it belongs to, in a run of many (a batch)
-    pieces: int = 1  # pieces of that output
-    pieces_done: int = 0
-
-
-class RunProgress(NamedTuple):
-    """A snapshot for progress displays (of a long text's pieces, or of a batch's items).
-
-    `reused` of the `done` needed no request (pieces from the cache, items already complete);
-    `note` is a message worth a line of its own.
-    """
-
-    done: int
-    total: int
-    reused: int = 0
-    failed: int = 0
-    audio_seconds: float = 0.0
-    in_flight: tuple[InFlight, ...] = ()
-    note: str | None = None
-
-
 # -- the events workers send to the driving thread --------------------------------------------------
 
 
 class Task(Protocol):
     """A unit of work for the pool; `run` reports through the scheduler and returns a value."""
 
-    @property
-    def owner(self) -> object:
-        """What the task works for (its job): the driving thread routes events by it."""
-        ...
-
-    def run(self, scheduler: Scheduler) -> Any: ...
+    def run(self, scheduler: Scheduler[Any]) -> Any: ...
     def cancelled(self) -> bool: ...
 
 
-class StageChanged(NamedTuple):
+T = TypeVar("T", bound=Task)
+
+
+class StageChanged(NamedTuple, Generic[T]):
     """The task's request reached a new stage (or chunk), for the requests-in-flight display."""
 
-    task: Task
+    task: T
     stage: str
     chunk: int | None = None
     chunks: int | None = None
+    audio: float | None = None  # seconds of audio the service says it made so far
 
 
-class Relayed(NamedTuple):
-    """A client event of the task's request, for the display of a single request."""
-
-    task: Task
-    event: Event
-
-
-class Note(NamedTuple):
+class Note(NamedTuple, Generic[T]):
     """A message worth a line of its own (a retry, a slow-down, a re-split piece)."""
 
+    task: T
     text: str
 
 
-class TaskDone(NamedTuple):
+class TaskDone(NamedTuple, Generic[T]):
     """The task finished; `value` is what its `run` returned."""
 
-    task: Task
+    task: T
     value: Any
 
 
-class TaskFailed(NamedTuple):
+class TaskFailed(NamedTuple, Generic[T]):
     """The task raised; the driving thread decides what that means for its owner."""
 
-    task: Task
+    task: T
     error: BaseException
 
 
-SchedulerEvent = StageChanged | Relayed | Note | TaskDone | TaskFailed
+class Wake(NamedTuple):
+    """Work arrived from another thread (see `Scheduler.wake`): the driving thread looks."""
 
 
-class Scheduler:
+SchedulerEvent = StageChanged[T] | Note[T] | TaskDone[T] | TaskFailed[T] | Wake
+
+
+class Scheduler(Generic[T]):
     """A pool of at most `jobs` worker threads, started as tasks arrive; a context manager.
 
     Leaving the context stops the workers (they finish or abandon their current request).
@@ -186,12 +154,13 @@ class Scheduler:
         self.limiter = RequestLimiter(self.size)
         self._cancel = cancel
         self._stop = threading.Event()
-        self._todo: queue.SimpleQueue[Task] = queue.SimpleQueue()
-        self._events: queue.SimpleQueue[SchedulerEvent] = queue.SimpleQueue()
+        self._todo: queue.SimpleQueue[T] = queue.SimpleQueue()
+        self._events: queue.SimpleQueue[SchedulerEvent[T]] = queue.SimpleQueue()
         self._workers = 0
+        self._queued = 0  # submitted, not yet taken by a worker
         self._lock = threading.Lock()
 
-    def __enter__(self) -> Scheduler:
+    def __enter__(self) -> Scheduler[T]:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -200,19 +169,29 @@ class Scheduler:
     def stopped(self) -> bool:
         return self._stop.is_set() or (self._cancel is not None and self._cancel.is_set())
 
-    def submit(self, task: Task) -> None:
+    @property
+    def backlog(self) -> int:
+        """Tasks waiting for a worker: below `size`, a worker is (or soon will be) idle."""
+        return self._queued
+
+    def submit(self, task: T) -> None:
         with self._lock:
             start = self._workers < self.size
             self._workers += start
+            self._queued += 1
         self._todo.put(task)
         if start:
             threading.Thread(target=self._work, name="outeai-worker", daemon=True).start()
 
-    def post(self, event: SchedulerEvent) -> None:
+    def post(self, event: SchedulerEvent[T]) -> None:
         """Called from workers: hand an event to the driving thread."""
         self._events.put(event)
 
-    def next_event(self) -> SchedulerEvent:
+    def wake(self) -> None:
+        """Called from any thread: the driving thread returns from `next_event` with `Wake`."""
+        self._events.put(Wake())
+
+    def next_event(self) -> SchedulerEvent[T]:
         """The next event from the workers; raises InterruptedByUser once cancelled."""
         while True:
             try:
@@ -227,6 +206,8 @@ class Scheduler:
                 task = self._todo.get(timeout=_POLL)
             except queue.Empty:
                 continue
+            with self._lock:
+                self._queued -= 1
             if task.cancelled():
                 continue
             try:
