@@ -71,7 +71,7 @@ class TTSOutput(NamedTuple):
         audio as received is checked, converted if need be (and checked again), then committed."""
         from outeai_cli.audio.formats import format_for_output
         from outeai_cli.output.destination import open_destination
-        from outeai_cli.synthesis.assembly import finish_received
+        from outeai_cli.output.received import finish_received
 
         target = Path(path)
         fmt = format_for_output(target, format)

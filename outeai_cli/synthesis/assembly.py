@@ -5,8 +5,8 @@ so encoding overlaps with the requests and spool files are deleted as they are c
 stitcher's decode of a piece is its check (every frame, length, MD5): one decode. Each piece,
 once in the output, is handed to the job's listeners (`ReadyPiece`), in order. A text of one
 piece with nothing to add is copied as delivered (or converted) at the end instead; a text
-sent whole, streamed straight into the output, is checked (and converted) by `finish_received`,
-which is also how `TTSOutput.save` writes the audio of one request.
+sent whole, streamed straight into the output, is checked (and converted) by
+`output.received.finish_received`, as `TTSOutput.save` writes the audio of one request.
 
 The end (`Assembly.finish`) proves the whole output decodes (a stitched FLAC while it is
 written: its check ends with it).
@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from outeai_cli.audio.verify import AudioCheck, DamagedAudio, check_audio
 from outeai_cli.synthesis.pieces import Part, PieceTask
@@ -170,33 +169,3 @@ class Assembly:
         convert(part.path, out, self.fmt)  # decoded and encoded block by block, like any stitch
         self.cues = [Cue(part.text, 0, check.frames, check.samplerate)]
         return None
-
-
-def finish_received(
-    destination: Destination, received: str, fmt: str, spool_dir: Path | None = None
-) -> float | None:
-    """The audio of one request, written into `destination` as received: proven to decode
-    completely, then converted to `fmt` if it came as another format (and proven again).
-    Returns its length as decoded (the audio decides), or None for audio that went out live:
-    it was never held, so there is nothing to check it before."""
-    if destination.live:
-        return None
-    if received == fmt:
-        destination.start_flush()
-    check = check_audio(destination.handle, expected=received, what="the received audio")
-    if received != fmt:
-        _convert_in_place(destination.handle, fmt, spool_dir)
-        check_audio(destination.handle, expected=fmt, what="the converted audio")
-    return round(check.seconds, 3)
-
-
-def _convert_in_place(handle: IO[bytes], fmt: str, directory: Path | None) -> None:
-    from outeai_cli.audio.formats import convert
-    from outeai_cli.output.commit import spool_file
-
-    with spool_file(directory) as converted:
-        convert(handle, converted, fmt)
-        handle.seek(0)
-        handle.truncate()
-        converted.seek(0)
-        shutil.copyfileobj(converted, handle, _COPY_BLOCK)

@@ -30,7 +30,8 @@ from typing import IO, TYPE_CHECKING, NamedTuple
 
 from outeai_cli.errors import InputError, OuteAIError
 from outeai_cli.output.destination import Destination, open_destination
-from outeai_cli.synthesis.assembly import Assembly, Listener, finish_received
+from outeai_cli.output.received import finish_received
+from outeai_cli.synthesis.assembly import Assembly, Listener
 from outeai_cli.synthesis.pieces import Part, PieceFetcher, PieceTask
 from outeai_cli.synthesis.plan import Plan
 from outeai_cli.synthesis.progress import InFlight
