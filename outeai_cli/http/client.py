@@ -36,11 +36,12 @@ from outeai_cli.settings.table import (
     DEFAULT_BASE_URL,
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_RETRIES,
+    DEFAULT_SPEAKER,
     DEFAULT_TEMPERATURE,
     TOKEN_ENV_VARS,
     check_temperature,
 )
-from outeai_cli.voices.speakers import DEFAULT_SPEAKER, Speaker, parse_speaker
+from outeai_cli.voices.speakers import Speaker, parse_speaker
 
 if TYPE_CHECKING:
     import httpx
@@ -282,9 +283,7 @@ class TTSClient:
                 for event in send(self.http, self.dialect, spec, target, self._where):
                     if in_memory and isinstance(event, AudioEvent):
                         assert isinstance(target, io.BytesIO)
-                        event = AudioEvent(
-                            event.size, event.duration, event.format, target.getvalue()
-                        )
+                        event = event._replace(audio_bytes=target.getvalue())
                     yield event
                 return
             except (APIError, TransportError) as exc:
