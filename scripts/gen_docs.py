@@ -173,12 +173,13 @@ def exit_statuses() -> list[tuple[str, str]]:
     return codes
 
 
-CLIENT = ("outeai", "say", "voices", "config")
-
-
 def environment(command: str) -> list[tuple[str, str]]:
     """(variable, meaning) for the page of `command` ('outeai' for the root page)."""
+    from outeai_cli.cli.commands import COMMANDS
     from outeai_cli.settings.table import SETTINGS
+
+    # The pages of the commands that read the settings (the config file, the environment).
+    client = ("outeai", *(entry.name for entry in COMMANDS if entry.reads_settings))
 
     entries: list[tuple[str, str, tuple[str, ...]]] = []
     for spec in SETTINGS.values():
@@ -188,22 +189,22 @@ def environment(command: str) -> list[tuple[str, str]]:
                 if i == 0
                 else f"Read when {spec.env[0]} is unset."
             )
-            entries.append((var, meaning, CLIENT))
+            entries.append((var, meaning, client))
     entries += [
-        ("OUTEAI_PROFILE", "Profile to use, as --profile.", CLIENT),
-        ("OUTEAI_CONFIG", "Path of the config file, instead of the default below.", CLIENT),
+        ("OUTEAI_PROFILE", "Profile to use, as --profile.", client),
+        ("OUTEAI_CONFIG", "Path of the config file, instead of the default below.", client),
         (
             "XDG_CONFIG_HOME",
             "Directory of the default config file (default ~/.config).",
-            CLIENT,
+            client,
         ),
         (
             "OUTEAI_SERVE_TOKENS",
             "Comma-separated tokens the local server accepts, added to --token.",
             ("outeai", "serve"),
         ),
-        ("NO_COLOR", "When set, no colour in the output.", CLIENT),
-        ("TERM", "When dumb: no colour and no live progress, plain lines instead.", CLIENT),
+        ("NO_COLOR", "When set, no colour in the output.", client),
+        ("TERM", "When dumb: no colour and no live progress, plain lines instead.", client),
         (
             "PATH",
             "Searched for the player of --play (ffplay, mpv, paplay, aplay, afplay, play).",

@@ -110,6 +110,24 @@ def test_every_option_of_a_command_appears_in_its_page(page: Path) -> None:
                 assert name in text, f"{name} of '{command.path}' is missing from {page.name}"
 
 
+def test_every_command_that_reads_the_settings_lists_their_environment() -> None:
+    """A command with the connection options reads the token, the base URL, the profile and the
+    config file from the environment: its page's ENVIRONMENT section names those variables."""
+    pages = docs.man_pages()
+    root = docs.root_node()
+    checked = []
+    for node in root.children():
+        if not any("--base-url" in param.opts for param in node.command.get_params(node.ctx)):
+            continue
+        page = pages[f"man/{docs.page_name(node)}.1"]
+        section = re.search(r"^\.SH ENVIRONMENT\n(.*?)^\.SH ", page, flags=re.S | re.M)
+        environment = section.group(1) if section else ""
+        for variable in ("OUTEAI_TOKEN", "OUTEAI_BASE_URL", "OUTEAI_PROFILE", "OUTEAI_CONFIG"):
+            assert f"\\fB{variable}\\fR" in environment, (node.path, variable)
+        checked.append(node.path)
+    assert {"outeai say", "outeai batch", "outeai voices"} <= set(checked)
+
+
 @pytest.mark.skipif(shutil.which("man") is None, reason="man is not installed")
 def test_man_displays_the_say_page_from_the_file() -> None:
     proc = subprocess.run(

@@ -118,3 +118,27 @@ def test_every_command_that_talks_to_the_server_takes_the_connection_options() -
         {"timeout": 5.0, "token": None, "allow_insecure_http": False, "profile": "p", "text": "x"}
     )
     assert given == ConnectionOptions({"timeout": 5.0}, "p")
+
+
+# -- the command table -------------------------------------------------------------------------
+
+
+def test_the_app_and_the_docs_have_exactly_the_commands_of_the_table() -> None:
+    import typer
+
+    from outeai_cli.cli.app import app
+    from outeai_cli.cli.commands import COMMAND_NAMES, COMMANDS
+    from scripts import gen_docs
+
+    group = typer.main.get_command(app)
+    assert list(group.commands) == list(COMMAND_NAMES)  # type: ignore[attr-defined]
+    assert set(gen_docs.man_pages()) == {f"man/outeai-{name}.1" for name in COMMAND_NAMES} | {
+        "man/outeai.1"
+    }
+    for entry in COMMANDS:
+        command = group.commands[entry.name]  # type: ignore[attr-defined]
+        assert bool(getattr(command, "commands", None)) == entry.group, entry.name
+        if entry.short_help:
+            assert command.get_short_help_str(limit=300) == entry.short_help
+        documented = {var for var, _ in gen_docs.environment(entry.name)}
+        assert ("OUTEAI_TOKEN" in documented) == entry.reads_settings, entry.name

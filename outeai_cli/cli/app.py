@@ -17,6 +17,7 @@ import typer
 from typer._click.exceptions import NoArgsIsHelpError
 
 from outeai_cli.cli.coercion import use_plain_values
+from outeai_cli.cli.commands import COMMAND_NAMES, COMMANDS
 from outeai_cli.cli.errors import EXIT_CODES_HELP, Terminated
 from outeai_cli.cli.helptext import use_panels
 from outeai_cli.cli.machine import json_requested, print_error_object
@@ -94,7 +95,6 @@ def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-COMMAND_NAMES = ("say", "batch", "serve", "config", "voices", "cache")
 _registered: set[str] = set()
 
 
@@ -106,21 +106,23 @@ def _register(names: tuple[str, ...] = COMMAND_NAMES) -> typer.Typer:
     """
     import importlib
 
-    for name in names:
-        if name in _registered:
+    for entry in COMMANDS:
+        if entry.name not in names or entry.name in _registered:
             continue
-        _registered.add(name)
-        module = importlib.import_module(f"outeai_cli.cli.{_MODULES[name]}")
-        if name in _GROUPS:
+        _registered.add(entry.name)
+        module = importlib.import_module(f"outeai_cli.cli.{entry.module}")
+        if entry.group:
             group: typer.Typer = module.app
             commands = [*group.registered_commands, group.registered_callback]
             for command in commands:
                 if command is not None and command.callback is not None:
                     command.callback = guarded(command.callback)
-            root_app.add_typer(group, name=name, epilog=module.EPILOG, short_help=_GROUPS[name])
+            root_app.add_typer(
+                group, name=entry.name, epilog=module.EPILOG, short_help=entry.short_help
+            )
         else:
-            root_app.command(name, epilog=module.EPILOG, short_help=_SHORT_HELP.get(name))(
-                guarded(getattr(module, name))
+            root_app.command(entry.name, epilog=module.EPILOG, short_help=entry.short_help)(
+                guarded(getattr(module, entry.name))
             )
     # Typer lists commands in registration order: keep the documented order whatever ran.
     root_app.registered_commands.sort(key=lambda info: COMMAND_NAMES.index(info.name or ""))
@@ -129,20 +131,6 @@ def _register(names: tuple[str, ...] = COMMAND_NAMES) -> typer.Typer:
     return root_app
 
 
-_MODULES = {
-    "say": "say",
-    "batch": "batch",
-    "serve": "serve",
-    "config": "config_cmd",
-    "voices": "voices_cmd",
-    "cache": "cache_cmd",
-}
-_SHORT_HELP = {"serve": "Run a local server that speaks the same API."}
-_GROUPS = {
-    "config": "Read and change settings (token, base URL, voice, format...).",
-    "voices": "List voices; register your custom ones.",
-    "cache": "Show or clear the audio pieces kept for re-runs.",
-}
 use_plain_values()
 
 
