@@ -111,23 +111,23 @@ def test_say_never_replaces_an_output_another_run_committed_meanwhile(
     assert files_in(tmp_path) == before | {"out.flac"}
 
 
-def test_force_writes_into_a_character_device_without_replacing_it(run_cli, tmp_path: Path) -> None:
+def test_force_writes_into_a_character_device_without_replacing_it(outeai, tmp_path: Path) -> None:
     # Through a link to /dev/null: code that renamed over the name would replace the link,
     # not /dev/null itself (a test must never risk the machine's /dev/null).
     (tmp_path / "null.flac").symlink_to("/dev/null")
-    result = run_cli("say", "Hello.", "-o", "null.flac", "--force")
+    result = outeai("say", "Hello.", "-o", "null.flac", "--force")
     assert result.returncode == 0, result.stderr
     assert os.readlink(tmp_path / "null.flac") == "/dev/null"
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
 
 
-def test_force_writes_into_a_fifo(run_cli, tmp_path: Path) -> None:
+def test_force_writes_into_a_fifo(outeai, tmp_path: Path) -> None:
     fifo = tmp_path / "pipe.flac"
     os.mkfifo(fifo)
     received: list[bytes] = []
     reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
     reader.start()
-    result = run_cli("say", "Hello.", "-o", "pipe.flac", "--force")
+    result = outeai("say", "Hello.", "-o", "pipe.flac", "--force")
     reader.join(timeout=10)
     assert result.returncode == 0, result.stderr
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)

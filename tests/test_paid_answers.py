@@ -64,10 +64,10 @@ MALFORMED_STATUSES = {
 
 
 @pytest.mark.parametrize("status", MALFORMED_STATUSES.values(), ids=MALFORMED_STATUSES.keys())
-def test_a_malformed_status_event_never_costs_the_audio(run_cli, raw_server, tmp_path, status):
+def test_a_malformed_status_event_never_costs_the_audio(outeai, raw_server, tmp_path, status):
     audio = flac_bytes()
     url = raw_server(ndjson_answer([status, final_line(audio)]))
-    result = run_cli("say", "hi", "-o", "out.flac", "--retries", "0", env={"OUTEAI_BASE_URL": url})
+    result = outeai("say", "hi", "-o", "out.flac", "--retries", "0", env={"OUTEAI_BASE_URL": url})
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "out.flac").read_bytes() == audio
     assert "Traceback" not in result.stderr
@@ -75,11 +75,11 @@ def test_a_malformed_status_event_never_costs_the_audio(run_cli, raw_server, tmp
 
 @pytest.mark.parametrize("duration", [b"NaN", b"1e400", b'"long"', b"-3", b"null", b"Infinity"])
 def test_a_malformed_final_duration_is_unknown_and_json_reports_the_audio_length(
-    run_cli, raw_server, tmp_path, duration
+    outeai, raw_server, tmp_path, duration
 ):
     audio = flac_bytes(seconds=0.5)
     url = raw_server(ndjson_answer([final_line(audio, duration)]))
-    result = run_cli(
+    result = outeai(
         "say", "hi", "-o", "out.flac", "--json", "--retries", "0", env={"OUTEAI_BASE_URL": url}
     )
     assert result.returncode == 0, result.stderr
@@ -88,13 +88,13 @@ def test_a_malformed_final_duration_is_unknown_and_json_reports_the_audio_length
     assert report["duration"] == pytest.approx(0.5, abs=0.01)
 
 
-def test_a_stream_without_its_final_marker_is_still_refused(run_cli, raw_server, tmp_path):
+def test_a_stream_without_its_final_marker_is_still_refused(outeai, raw_server, tmp_path):
     audio = flac_bytes()
     unfinished = final_line(audio).replace(
         b'"request_finished": true', b'"request_finished": false'
     )
     url = raw_server(ndjson_answer([unfinished]))
-    result = run_cli("say", "hi", "-o", "out.flac", "--retries", "0", env={"OUTEAI_BASE_URL": url})
+    result = outeai("say", "hi", "-o", "out.flac", "--retries", "0", env={"OUTEAI_BASE_URL": url})
     assert result.returncode == 6, result.stderr
     assert "request_finished" in result.stderr
     assert not (tmp_path / "out.flac").exists()

@@ -66,7 +66,7 @@ def piper_server(piper_engine: PiperEngine) -> Iterator[ServerHandle]:
 
 @pytest.fixture
 def server(piper_server: ServerHandle) -> ServerHandle:
-    """conftest's `server` (which `run_cli` points the CLI at), speaking with Piper."""
+    """conftest's `server` (which `outeai` points the CLI at), speaking with Piper."""
     piper_server.reset()
     return piper_server
 
@@ -179,8 +179,8 @@ def test_official_sdk_gets_flac_from_the_neural_voice(
     assert 1.0 < info.frames / info.samplerate < 4.0
 
 
-def test_outeai_say_writes_flac_spoken_by_piper(server: ServerHandle, run_cli, tmp_path) -> None:
-    result = run_cli(
+def test_outeai_say_writes_flac_spoken_by_piper(server: ServerHandle, outeai, tmp_path) -> None:
+    result = outeai(
         "say", "Hello from the command line.", "-s", "EN-MALE-1-NEUTRAL", "-o", "hi.flac"
     )
     assert result.returncode == 0, result.stderr
@@ -190,15 +190,15 @@ def test_outeai_say_writes_flac_spoken_by_piper(server: ServerHandle, run_cli, t
 
 
 def test_say_tells_when_a_female_name_is_spoken_by_the_male_model(
-    server: ServerHandle, run_cli
+    server: ServerHandle, outeai
 ) -> None:
-    female = run_cli("say", "Hello there.", "-s", "EN-FEMALE-1-NEUTRAL", "-o", "f.flac")
+    female = outeai("say", "Hello there.", "-s", "EN-FEMALE-1-NEUTRAL", "-o", "f.flac")
     assert female.returncode == 0, female.stderr
     notes = [line for line in female.stderr.splitlines() if line.startswith("outeai: note: ")]
     assert notes == [
         "outeai: note: EN-FEMALE-1-NEUTRAL is spoken here by a male voice (piper en_US-joe-medium)"
     ]
-    male = run_cli("say", "Hello there.", "-s", "EN-MALE-1-NEUTRAL", "-o", "m.flac")
+    male = outeai("say", "Hello there.", "-s", "EN-MALE-1-NEUTRAL", "-o", "m.flac")
     assert male.returncode == 0, male.stderr
     assert "note:" not in male.stderr
 
@@ -306,7 +306,7 @@ def test_a_lone_surrogate_costs_no_worker(server: ServerHandle, piper_engine: Pi
     assert sorted(piper_engine.pool.pids()) == workers
 
 
-def test_voices_say_which_model_speaks_each_name(server: ServerHandle, run_cli) -> None:
+def test_voices_say_which_model_speaks_each_name(server: ServerHandle, outeai) -> None:
     voices = httpx.get(f"{server.base_url}/voices", timeout=10).json()["data"]["voices"]
     by_name = {v["voice_id"]: v for v in voices}
     english = by_name["EN-FEMALE-1-NEUTRAL"]
@@ -314,7 +314,7 @@ def test_voices_say_which_model_speaks_each_name(server: ServerHandle, run_cli) 
     assert (english["model_language"], english["model_gender"]) == ("en_US", "male")
     assert "en_US-joe-medium" in english["description"]
     assert by_name["DE-FEMALE-1-NEUTRAL"]["engine"] in ("espeak", "tone")
-    result = run_cli("voices", "--remote")
+    result = outeai("voices", "--remote")
     assert result.returncode == 0, result.stderr
     assert "en_US-joe-medium" in result.out
 

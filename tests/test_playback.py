@@ -48,11 +48,11 @@ def recorded_head(record: Path) -> bytes:
 
 
 def test_say_play_saves_the_file_then_plays_it_with_the_first_player(
-    run_cli, tmp_path: Path
+    outeai, tmp_path: Path
 ) -> None:
     bin_dir = tmp_path / "bin"
     record = fake_player(bin_dir, "ffplay")
-    result = run_cli("say", "hello", "-o", "x.flac", "--play", env={"PATH": str(bin_dir)})
+    result = outeai("say", "hello", "-o", "x.flac", "--play", env={"PATH": str(bin_dir)})
     assert result.returncode == 0, result.stderr
     saved = tmp_path / "x.flac"
     assert saved.read_bytes()[:4] == b"fLaC"
@@ -67,11 +67,11 @@ def test_say_play_saves_the_file_then_plays_it_with_the_first_player(
     assert recorded_head(record) == b"fLaC"  # the file was complete when the player read it
 
 
-def test_say_play_prefers_players_in_the_documented_order(run_cli, tmp_path: Path) -> None:
+def test_say_play_prefers_players_in_the_documented_order(outeai, tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
     aplay = fake_player(bin_dir, "aplay")
     mpv = fake_player(bin_dir, "mpv")
-    result = run_cli("say", "hello", "-o", "x.wav", "--play", env={"PATH": str(bin_dir)})
+    result = outeai("say", "hello", "-o", "x.wav", "--play", env={"PATH": str(bin_dir)})
     assert result.returncode == 0, result.stderr
     assert recorded_args(mpv) == ["--no-video", "--no-terminal", str(tmp_path / "x.wav")]
     assert recorded_head(mpv) == b"RIFF"
@@ -79,11 +79,11 @@ def test_say_play_prefers_players_in_the_documented_order(run_cli, tmp_path: Pat
 
 
 def test_say_play_without_any_player_names_what_to_install_and_keeps_the_file(
-    run_cli, tmp_path: Path
+    outeai, tmp_path: Path
 ) -> None:
     empty = tmp_path / "no-players"
     empty.mkdir()
-    result = run_cli("say", "hello", "-o", "x.flac", "--play", env={"PATH": str(empty)})
+    result = outeai("say", "hello", "-o", "x.flac", "--play", env={"PATH": str(empty)})
     assert result.returncode == ExitCode.USAGE == 2
     error = result.stderr.strip().splitlines()[-1]
     assert error.startswith("outeai: error: no audio player found")
@@ -94,11 +94,11 @@ def test_say_play_without_any_player_names_what_to_install_and_keeps_the_file(
 
 
 def test_say_play_reports_a_failing_player_with_exit_1_and_keeps_the_file(
-    run_cli, tmp_path: Path
+    outeai, tmp_path: Path
 ) -> None:
     bin_dir = tmp_path / "bin"
     fake_player(bin_dir, "paplay", extra="echo 'Connection refused: no audio device' >&2; exit 3")
-    result = run_cli("say", "hello", "-o", "x.ogg", "--play", env={"PATH": str(bin_dir)})
+    result = outeai("say", "hello", "-o", "x.ogg", "--play", env={"PATH": str(bin_dir)})
     assert result.returncode == ExitCode.FAILURE == 1
     error = result.stderr.strip().splitlines()[-1]
     assert "paplay failed to play x.ogg (exit 3): Connection refused: no audio device" in error
@@ -107,11 +107,11 @@ def test_say_play_reports_a_failing_player_with_exit_1_and_keeps_the_file(
 
 
 def test_say_play_refuses_stdout_output_before_sending_anything(
-    run_cli, server, tmp_path: Path
+    outeai, server, tmp_path: Path
 ) -> None:
     bin_dir = tmp_path / "bin"
     record = fake_player(bin_dir, "ffplay")
-    result = run_cli("say", "hello", "-o", "-", "--play", env={"PATH": str(bin_dir)})
+    result = outeai("say", "hello", "-o", "-", "--play", env={"PATH": str(bin_dir)})
     assert result.returncode == 2
     assert "--play needs a file" in result.stderr and "-o FILE" in result.stderr
     assert result.stdout == b""
@@ -120,12 +120,12 @@ def test_say_play_refuses_stdout_output_before_sending_anything(
 
 
 def test_say_play_without_output_saves_a_named_file_even_when_stdout_is_piped(
-    run_cli, tmp_path: Path
+    outeai, tmp_path: Path
 ) -> None:
     bin_dir = tmp_path / "bin"
     record = fake_player(bin_dir, "ffplay")
     before = set(tmp_path.iterdir())
-    result = run_cli("say", "good morning", "--play", env={"PATH": str(bin_dir)})
+    result = outeai("say", "good morning", "--play", env={"PATH": str(bin_dir)})
     assert result.returncode == 0, result.stderr
     assert result.stdout == b""  # no audio on the pipe
     (saved,) = [p for p in set(tmp_path.iterdir()) - before if p.suffix == ".flac"]
@@ -134,11 +134,11 @@ def test_say_play_without_output_saves_a_named_file_even_when_stdout_is_piped(
 
 
 def test_say_play_keeps_stdout_to_the_json_when_the_player_is_chatty(
-    run_cli, tmp_path: Path
+    outeai, tmp_path: Path
 ) -> None:
     bin_dir = tmp_path / "bin"
     fake_player(bin_dir, "ffplay", extra="echo 'player chatter on stdout'")
-    result = run_cli("say", "hello", "-o", "x.flac", "--play", "--json", env={"PATH": str(bin_dir)})
+    result = outeai("say", "hello", "-o", "x.flac", "--play", "--json", env={"PATH": str(bin_dir)})
     assert result.returncode == 0, result.stderr
     assert json.loads(result.out)["path"].endswith("x.flac")
 

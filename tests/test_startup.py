@@ -89,13 +89,13 @@ def test_the_import_check_sees_a_command_that_needs_httpx(tmp_path: Path) -> Non
     assert "httpx" in modules
 
 
-def test_loopback_server_is_reached_directly_even_with_a_proxy_configured(run_cli) -> None:
+def test_loopback_server_is_reached_directly_even_with_a_proxy_configured(outeai) -> None:
     """A loopback http base URL skips the proxy environment and the CA bundle (start-up cost).
 
     The proxy here is a closed port: going through it would fail with a network error.
     """
     dead_proxy = "http://127.0.0.1:9"
-    result = run_cli(
+    result = outeai(
         "say", "hello", "-o", "hello.flac",
         env={"HTTP_PROXY": dead_proxy, "http_proxy": dead_proxy, "ALL_PROXY": dead_proxy,
              "NO_PROXY": "", "no_proxy": ""},

@@ -15,8 +15,8 @@ CONTROLS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u20
 NAME = "a\nb\x1b]0;TITLE\x07\u202egalf.flac"
 
 
-def test_a_saved_path_with_control_characters_is_shown_escaped(run_cli, tmp_path) -> None:
-    result = run_cli("say", "hi", "-o", NAME)
+def test_a_saved_path_with_control_characters_is_shown_escaped(outeai, tmp_path) -> None:
+    result = outeai("say", "hi", "-o", NAME)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / NAME).is_file()  # the file has the name asked for
     assert not CONTROLS.search(result.stderr), repr(result.stderr)

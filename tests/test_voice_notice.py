@@ -44,32 +44,32 @@ def standing_in(make_server) -> ServerHandle:
 
 @pytest.mark.parametrize("api", ["tts", "audio", "tts-stream"])
 def test_a_tone_standing_in_is_said_once_on_stderr_and_in_json(
-    standing_in: ServerHandle, run_cli, tmp_path: Path, api: str
+    standing_in: ServerHandle, outeai, tmp_path: Path, api: str
 ) -> None:
     env = {"OUTEAI_BASE_URL": standing_in.base_url}
     ext = {"tts": "flac", "audio": "mp3", "tts-stream": "wav"}[api]
     say = ("say", "Hallo", "-s", GERMAN, "--api", api)
-    loud = run_cli(*say, "-o", f"de.{ext}", env=env)
+    loud = outeai(*say, "-o", f"de.{ext}", env=env)
     assert loud.returncode == 0, loud.stderr
     assert notes(loud.stderr) == [f"outeai: note: {TONE_NOTICE}"]
-    quiet = run_cli(*say, "-o", f"quiet.{ext}", "-q", env=env)
+    quiet = outeai(*say, "-o", f"quiet.{ext}", "-q", env=env)
     assert (quiet.returncode, quiet.stderr) == (0, "")
-    scripted = run_cli(*say, "-o", f"json.{ext}", "-q", "--json", env=env)
+    scripted = outeai(*say, "-o", f"json.{ext}", "-q", "--json", env=env)
     assert scripted.returncode == 0, scripted.stderr
     assert json.loads(scripted.stdout)["voice_notice"] == TONE_NOTICE
     assert sf.info(str(tmp_path / f"quiet.{ext}")).frames > 0
 
 
-def test_a_tone_asked_for_by_name_says_nothing(server: ServerHandle, run_cli) -> None:
-    result = run_cli("say", "Hallo", "-s", GERMAN, "-o", "de.flac", "--json")
+def test_a_tone_asked_for_by_name_says_nothing(server: ServerHandle, outeai) -> None:
+    result = outeai("say", "Hallo", "-s", GERMAN, "-o", "de.flac", "--json")
     assert result.returncode == 0, result.stderr
     assert notes(result.stderr) == []
     assert json.loads(result.stdout)["voice_notice"] is None
 
 
-def test_a_split_text_says_it_once(standing_in: ServerHandle, run_cli) -> None:
+def test_a_split_text_says_it_once(standing_in: ServerHandle, outeai) -> None:
     text = " ".join(f"Satz Nummer {n} ist hier." for n in range(12))
-    result = run_cli(
+    result = outeai(
         "say", text, "-s", GERMAN, "-o", "long.flac", "--max-chars", "40", "--json",
         env={"OUTEAI_BASE_URL": standing_in.base_url},
     )  # fmt: skip
@@ -78,8 +78,8 @@ def test_a_split_text_says_it_once(standing_in: ServerHandle, run_cli) -> None:
     assert notes(result.stderr) == [f"outeai: note: {TONE_NOTICE}"]
 
 
-def test_a_custom_voice_is_named_as_it_was_asked_for(standing_in: ServerHandle, run_cli) -> None:
-    result = run_cli(
+def test_a_custom_voice_is_named_as_it_was_asked_for(standing_in: ServerHandle, outeai) -> None:
+    result = outeai(
         "say", "Hallo", "-s", "custom:stimme-ü", "-o", "c.flac",
         env={"OUTEAI_BASE_URL": standing_in.base_url},
     )  # fmt: skip
@@ -109,7 +109,7 @@ def test_the_official_sdk_ignores_the_notice(standing_in: ServerHandle, monkeypa
 
 
 def test_a_hostile_notice_is_one_clean_bounded_line(
-    server: ServerHandle, raw_server, run_cli
+    server: ServerHandle, raw_server, outeai
 ) -> None:
     body = httpx.post(
         f"{server.base_url}/tts",
@@ -126,7 +126,7 @@ def test_a_hostile_notice_is_one_clean_bounded_line(
             + body
         )  # fmt: skip
 
-    result = run_cli("say", "hi", "-o", "x.flac", env={"OUTEAI_BASE_URL": raw_server(answer)})
+    result = outeai("say", "hi", "-o", "x.flac", env={"OUTEAI_BASE_URL": raw_server(answer)})
     assert result.returncode == 0, result.stderr
     (line,) = notes(result.stderr)
     notice = line.removeprefix("outeai: note: ")
