@@ -76,7 +76,8 @@ class Engine(Protocol):
     deterministic: bool
 
     def synthesize(self, text: str, voice: Voice | None, temperature: float) -> np.ndarray:
-        """Mono int16 samples at SAMPLE_RATE for one chunk of text; EngineFailure if it failed."""
+        """Mono int16 samples at SAMPLE_RATE for one chunk of text, none when nothing in it
+        can be pronounced; EngineFailure if it failed."""
         ...
 
     def speaker(self, voice: Voice | None) -> EngineVoice:
@@ -250,9 +251,6 @@ class PiperEngine:
         model = self.model_for(voice)
         if model is None:
             return self.fallback.synthesize(text, voice, temperature)
-        if not any(ch.isalnum() for ch in text):
-            # Nothing to pronounce ("...", a dash): Piper writes no audio for it; a pause does.
-            return np.zeros(round(_PAUSE * SAMPLE_RATE), dtype=np.int16)
         try:
             samples = self.pool.speak(model, noise_scale(model, temperature), text)
         except WorkerCrashed as exc:
@@ -262,9 +260,6 @@ class PiperEngine:
     def close(self) -> None:
         self.pool.close()
         self.fallback.close()
-
-
-_PAUSE = 0.25
 
 
 def pick_engine(

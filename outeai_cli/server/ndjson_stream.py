@@ -37,7 +37,7 @@ from outeai_cli.server.faults import (
     tamper_audio,
 )
 from outeai_cli.server.requestlog import LogEntry, entry_of
-from outeai_cli.server.text import split_sentences
+from outeai_cli.server.utterance import Utterance, started
 
 try:
     import pybase64 as _b64
@@ -85,8 +85,10 @@ async def serve_ndjson(
     faults = admission.faults
     if admission.refusal is not None:
         return dripped(admission.refusal, faults)
+    utterance = Utterance(state.settings.engine, speech)
+    await started(utterance, state, admission)
     echo = echo_message(request.method, str(request.url), request.headers.items(), raw)
-    body = ndjson_stream(state, admission.slot, speech, faults, flavour, echo, log)
+    body = ndjson_stream(state, admission.slot, utterance, faults, flavour, echo, log)
     if "split-bytes" in faults:
         body = resplit(body)
     media = "text/html" if "html-200" in faults else "application/x-ndjson"
@@ -106,14 +108,15 @@ def _line(obj: dict[str, Any], faults: set[str]) -> bytes:
 async def ndjson_stream(
     state: ServerState,
     slot: str,
-    speech: SpeechRequest,
+    utterance: Utterance,
     faults: set[str],
     flavour: NDJSONFlavour,
     echo: str,
     log: LogEntry,
 ) -> AsyncIterator[bytes]:
     settings = state.settings
-    text, voice, temperature = speech.text, speech.voice, speech.temperature
+    speech = utterance.speech
+    text, temperature = speech.text, speech.temperature
     try:
         wrong = await stream_start(faults, "json", settings.cold_start)
         if wrong is not None:
@@ -129,24 +132,20 @@ async def ndjson_stream(
             while True:
                 yield _line(stuck, faults)
                 await asyncio.sleep(ENDLESS_STATUS_SECONDS)
-        chunks = split_sentences(text)
+        chunks = len(utterance.chunks)
         pieces: list[np.ndarray] = []
         seconds = 0.0
-        for index, chunk in enumerate(chunks, start=1):
-            await before_chunk(settings.latency / len(chunks), faults)
+        for index in range(1, chunks + 1):
+            await before_chunk(settings.latency / chunks, faults)
             try:
-                samples = await run_in_threadpool(
-                    settings.engine.synthesize, chunk, voice, temperature
-                )
+                samples = await utterance.speak(index - 1)
             except EngineFailure as exc:
                 # The status line is sent: the failure can only be told inside the stream.
                 yield _line({"error": f"{exc}; try again", "code": "engine_failed"}, faults)
                 return
             pieces.append(samples)
             seconds += len(samples) / SAMPLE_RATE
-            yield _line(
-                _hostile_status(flavour.status(index, len(chunks), seconds), faults), faults
-            )
+            yield _line(_hostile_status(flavour.status(index, chunks, seconds), faults), faults)
             if "drop-mid-stream" in faults:
                 raise InjectedDrop("drop-mid-stream")
             if "echo-request" in faults:

