@@ -338,6 +338,41 @@ def test_a_changed_input_remakes_its_output(outeai, server, tmp_path: Path) -> N
     assert (tmp_path / "out" / "a.flac").read_bytes() == expected
 
 
+def test_another_model_makes_the_outputs_again(outeai, server, tmp_path: Path) -> None:
+    """A results line vouches for an output only under the model that made it. (The local
+    server knows one model, so the remake with another is refused and says so; the output
+    made before is kept.)"""
+    (tmp_path / "texts").mkdir()
+    (tmp_path / "texts" / "one.txt").write_text("One.", encoding="utf-8")
+    args = ("batch", "texts", "-o", "out", "--api", "tts-stream")
+    assert outeai(*args).returncode == 0
+    made = (tmp_path / "out" / "one.flac").read_bytes()
+    same = outeai(*args, "--model", "outetts_1_pro")  # the default model, named
+    assert "1 items: 1 already complete, 0 to make" in same.stderr, same.stderr
+    other = outeai(*args, "--model", "another_model")
+    assert "1 items: 0 already complete, 1 to make" in other.stderr, other.stderr
+    assert other.returncode == 1
+    assert "unknown model_name 'another_model'" in other.stderr
+    synthesis = [r["status"] for r in server.requests() if r["path"] == "tts_stream"]
+    assert synthesis == [200, 400]
+    assert (tmp_path / "out" / "one.flac").read_bytes() == made
+
+
+def test_batch_says_which_api_it_found_and_what_that_api_ignores(
+    outeai, server, tmp_path: Path
+) -> None:
+    result = outeai("batch", "-", "-o", "out", "--api", "auto", "-t", "0.9", input="One.\n")
+    assert result.returncode == 0, result.stderr
+    assert f"outeai: using the tts-stream API for {server.base_url} (auto-detected" in (
+        result.stderr
+    )
+    assert "outeai: warning: the tts-stream API has no temperature; -t 0.9 is ignored" in (
+        result.stderr
+    )
+    quiet = outeai("batch", "-", "-o", "out2", "--api", "auto", "-t", "0.9", "-q", input="One.\n")
+    assert quiet.returncode == 0 and quiet.stderr == ""
+
+
 def test_failed_items_are_named_the_others_kept_and_a_rerun_retries_only_them(
     outeai, server, tmp_path: Path
 ) -> None:

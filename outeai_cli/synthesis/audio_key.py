@@ -45,11 +45,13 @@ def audio_key(
 def audio_key_for(
     client: TTSClient, speaker: Speaker, temperature: float, text: str, format: str | None = None
 ) -> str:
-    """The key of `text` spoken by `client` (its API, model and base URL)."""
+    """The key of `text` spoken by `client` (its API, model and base URL). A model given to
+    an API without a model choice shapes nothing (it is not sent)."""
     dialect = client.dialect
+    model = (client.model or dialect.default_model) if dialect.default_model else None
     return audio_key(
         api=dialect.name,
-        model=client.model or dialect.default_model,
+        model=model,
         base_url=client.base_url,
         speaker=str(speaker),
         temperature=temperature,

@@ -80,7 +80,9 @@ class Run:
     pieces) or "items" (many outputs, counted in `tally`). `on_failure` decides for a job that
     failed with an OuteAIError: return to go on with the others, raise to stop the run;
     without it, a failure stops the run. At most `max_open` jobs are open at once, and a
-    waiting job opens only when the pool would otherwise run out of work.
+    waiting job opens only when no task waits for a worker: the pool is kept busy with as
+    few outputs open as that takes (each open output holds a temp file, a pieces directory,
+    and for FLAC a thread checking it while it is written).
     """
 
     def __init__(
@@ -204,7 +206,7 @@ class Run:
 
     def _open_more(self) -> None:
         scheduler = self._scheduler
-        while len(self._open) < self._max_open and scheduler.backlog < scheduler.size:
+        while len(self._open) < self._max_open and not scheduler.backlog:
             with self._lock:
                 if not self._waiting:
                     return

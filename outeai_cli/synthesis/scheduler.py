@@ -171,7 +171,7 @@ class Scheduler(Generic[T]):
 
     @property
     def backlog(self) -> int:
-        """Tasks waiting for a worker: below `size`, a worker is (or soon will be) idle."""
+        """Tasks waiting for a worker: at 0, a worker that finishes finds nothing to do."""
         return self._queued
 
     def submit(self, task: T) -> None:
