@@ -21,7 +21,7 @@ from outeai_cli.server.app import ServerSettings
 from outeai_cli.server.engines import ToneEngine
 from outeai_cli.server.faults import FaultPlan
 from outeai_cli.server.runner import LocalServer
-from tests.helpers import Result, run_in_process
+from tests.in_process import Result, run_in_process
 
 TOKEN = "test-token-0123456789abcdef"
 

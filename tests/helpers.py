@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import io
 import os
 import pty
@@ -19,135 +19,142 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from outeai_cli.http.client import TTSClient
 
 
-@dataclass
-class Result:
-    """What one `outeai` command line did: its exit status and what it wrote."""
-
-    returncode: int
-    stdout: bytes
-    stderr: str
-
-    @property
-    def out(self) -> str:
-        return self.stdout.decode("utf-8", "replace")
+def error_lines(stderr: str) -> list[str]:
+    """The `outeai: error: ...` lines of what a run wrote on stderr."""
+    return [line for line in stderr.splitlines() if line.startswith("outeai: error: ")]
 
 
-class _Descriptor(io.FileIO):
-    """One end of a pipe that says whether it is a terminal as the test wants it."""
+def frames(source: Path | bytes) -> int:
+    """How many frames an audio file (or its bytes) holds."""
+    import soundfile as sf
 
-    def __init__(self, fd: int, mode: str, *, tty: bool) -> None:
-        super().__init__(fd, mode)
-        self._tty = tty
-
-    def isatty(self) -> bool:
-        return self._tty
+    return int(sf.info(io.BytesIO(source) if isinstance(source, bytes) else source).frames)
 
 
-def _drain(fd: int, into: bytearray) -> threading.Thread:
-    def read() -> None:
-        with open(fd, "rb", buffering=0) as pipe:
-            while chunk := pipe.read(65536):
-                into.extend(chunk)
+def small_flac(seconds: float = 0.5, pitch: float = 220.0) -> bytes:
+    """A small, whole FLAC file (8 kHz, 16-bit): a sine at `pitch` Hz."""
+    import numpy as np
+    import soundfile as sf
 
-    thread = threading.Thread(target=read, daemon=True)
-    thread.start()
-    return thread
-
-
-def _feed(fd: int, data: bytes) -> threading.Thread:
-    def write() -> None:
-        with contextlib.suppress(BrokenPipeError), open(fd, "wb", buffering=0) as pipe:
-            view = memoryview(data)
-            while view:
-                view = view[pipe.write(view) or 0 :]
-
-    thread = threading.Thread(target=write, daemon=True)
-    thread.start()
-    return thread
+    buffer = io.BytesIO()
+    t = np.arange(int(8000 * seconds)) / 8000
+    sf.write(buffer, 0.3 * np.sin(2 * np.pi * pitch * t), 8000, format="FLAC", subtype="PCM_16")
+    return buffer.getvalue()
 
 
-@contextmanager
-def _process_state(env: dict[str, str], cwd: Path) -> Iterator[None]:
-    """os.environ and the working directory as a new process would have them, for one run;
-    the tokens a run registers for masking and the signal handlers are put back after it."""
-    from outeai_cli import security
+def tone(seconds: float, frequency: float = 440.0, rate: int = 8000) -> Any:
+    """A sine as 16-bit samples (a numpy array)."""
+    import numpy as np
 
-    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE)
-    handlers = {sig: signal.getsignal(sig) for sig in signals}
-    saved_environ, saved_cwd = dict(os.environ), os.getcwd()
-    secrets, logged = set(security._secrets), set(security._log_filter.tokens)
-    os.environ.clear()
-    os.environ.update(env)
-    os.chdir(cwd)
-    try:
-        yield
-    finally:
-        os.chdir(saved_cwd)
-        os.environ.clear()
-        os.environ.update(saved_environ)
-        security._secrets.clear()
-        security._secrets.update(secrets)
-        security._log_filter.tokens.clear()
-        security._log_filter.tokens.update(logged)
-        changed = [sig.name for sig in signals if signal.getsignal(sig) != handlers[sig]]
-        for sig in signals:
-            signal.signal(sig, handlers[sig])
-        assert not changed, f"the command left its handler for {changed} installed"
+    t = np.arange(round(seconds * rate)) / rate
+    return (0.3 * np.sin(2 * np.pi * frequency * t) * 32767).astype(np.int16)
 
 
-def run_in_process(
-    args: list[str],
-    *,
-    env: dict[str, str],
-    cwd: Path,
-    input: bytes = b"",
-    stdin_tty: bool = False,
-    stdout_tty: bool = False,
-    stderr_tty: bool = False,
-) -> Result:
-    """Run `outeai ARGS` inside this process, through the same entry as the program
-    (`app.run`: option parsing, error wording, exit status), with pipes for its standard
-    streams as `subprocess.run(input=..., capture_output=True)` gives them. Each stream can
-    claim to be a terminal. What only a real process shows (signals, closed descriptors, the
-    interpreter's own exit) needs `run_cli`."""
-    from outeai_cli.cli.app import run
-    from outeai_cli.cli.terminal import Terminal
+def sha256_of(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
-    out, err = bytearray(), bytearray()
-    stdin_read, stdin_write = os.pipe()
-    stdout_read, stdout_write = os.pipe()
-    stderr_read, stderr_write = os.pipe()
-    threads = [_feed(stdin_write, input), _drain(stdout_read, out), _drain(stderr_read, err)]
-    # As Python sets up a process's streams: stderr line-buffered, undecodable text escaped.
-    stdin = io.TextIOWrapper(
-        io.BufferedReader(_Descriptor(stdin_read, "rb", tty=stdin_tty)), encoding="utf-8"
+
+def config_file(tmp_path: Path) -> Path:
+    """Where the CLI keeps its config file in a test (XDG_CONFIG_HOME=tmp_path/config)."""
+    return tmp_path / "config" / "outeai" / "config.toml"
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    path = config_file(tmp_path)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.write_text(text, encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+def parse_columns(lines: list[str]) -> list[dict[str, str]]:
+    """Plain aligned output back into rows, cutting at the header's column starts."""
+    header = lines[0]
+    names = header.split()
+    starts = [header.index(name) for name in names]
+    ends = [*starts[1:], None]
+    return [
+        {n: line[a:b].strip() for n, a, b in zip(names, starts, ends, strict=True)}
+        for line in lines[1:]
+    ]
+
+
+def assert_lossless(text: str, pieces: Any, cap: int) -> None:
+    """Pieces are slices of the text, within the cap, and only whitespace lies between them."""
+    cursor = 0
+    for piece in pieces:
+        assert piece.text == text[piece.start : piece.end]
+        assert 0 < len(piece.text) <= cap
+        assert piece.text.strip() == piece.text and piece.text
+        assert text[cursor : piece.start].strip() == "", "non-space text skipped"
+        cursor = piece.end
+    assert text[cursor:].strip() == "", "non-space text dropped at the end"
+
+
+# -- the program as a real process ------------------------------------------------------------
+
+# What a command that does not talk to the network has no business importing: httpx and
+# soundfile, numpy (pulled in by soundfile) and the server's stack (starlette, uvicorn).
+HEAVY = ("httpx", "soundfile", "numpy", "starlette", "uvicorn")
+
+
+def run_with_import_log(
+    *args: str, tmp_path: Path, env: dict[str, str] | None = None
+) -> tuple[int, set[str]]:
+    """Run `outeai ARGS` with -X importtime: its exit code and the modules it imported."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "outeai_cli", *args],
+        capture_output=True,
+        text=True,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(tmp_path),
+            "XDG_CONFIG_HOME": str(tmp_path / "config"),
+            "XDG_CACHE_HOME": str(tmp_path / "cache"),
+            **(env or {}),
+        },
+        cwd=tmp_path,
+        timeout=60,
     )
-    stdout = io.TextIOWrapper(
-        io.BufferedWriter(_Descriptor(stdout_write, "wb", tty=stdout_tty)), encoding="utf-8"
+    modules = {
+        line.rsplit("|", 1)[-1].strip()
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:")
+    }
+    return proc.returncode, modules
+
+
+def start_say(
+    args: list[str], env: dict[str, str], cwd: Path, **popen: object
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "outeai_cli", "say", *args],
+        stdin=subprocess.DEVNULL,
+        stdout=popen.pop("stdout", subprocess.DEVNULL),
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=cwd,
+        # Not a shell's background job: keep SIGINT deliverable as it is for a foreground command.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        **popen,  # type: ignore[arg-type]
     )
-    stderr = io.TextIOWrapper(
-        io.BufferedWriter(_Descriptor(stderr_write, "wb", tty=stderr_tty)),
-        encoding="utf-8",
-        errors="backslashreplace",
-        line_buffering=True,
-    )
-    terminal = Terminal(stdin, stdout, stderr, environ=dict(env))
-    try:
-        with _process_state(env, cwd):
-            code = run(list(args), terminal)
-    finally:
-        for stream in (stdout, stderr, stdin):
-            with contextlib.suppress(OSError):  # what the reader did not take is dropped
-                stream.close()
-        for thread in threads:
-            thread.join(timeout=10)
-    return Result(code, bytes(out), err.decode("utf-8", "replace"))
+
+
+def wait_for_request(server: Any, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    """Until the server has the request (a quick request prints no progress on a pipe)."""
+    deadline = time.monotonic() + timeout
+    while not server.tts_requests():
+        assert proc.poll() is None and time.monotonic() < deadline, "the request never arrived"
+        time.sleep(0.05)
+    time.sleep(0.3)  # and its first events have reached the client
 
 
 # A test run once per stopping signal: (signal, the exit code it gives, the word that says so).

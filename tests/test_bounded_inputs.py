@@ -14,10 +14,7 @@ from pathlib import Path
 import pytest
 
 from outeai_cli.untrusted import UnreadableFile, read_bounded
-
-
-def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("outeai: error: ")]
+from tests.helpers import error_lines
 
 
 def test_read_bounded_refuses_devices_fifos_directories_and_big_files(tmp_path: Path) -> None:

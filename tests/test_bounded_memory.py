@@ -27,7 +27,7 @@ from outeai_cli.http.events import AudioEvent
 from outeai_cli.settings.table import DEFAULT_SPEAKER
 from outeai_cli.synthesis.synthesize import SynthesisOptions, SynthesisRequest, synthesize
 from outeai_cli.voices.speakers import parse_speaker
-from tests.helpers import outeai_serve
+from tests.helpers import outeai_serve, sha256_of
 
 MIB = 1024 * 1024
 AUDIO_MIB = 20
@@ -82,11 +82,6 @@ def traced_peak(receive: Callable[[], object]) -> int:
         tracemalloc.stop()
 
 
-def digest(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
 def test_stream_into_a_file_sink_receives_20_mib_in_bounded_memory(
     client: TTSClient, reference: tuple[str, int], tmp_path: Path
 ) -> None:
@@ -97,7 +92,7 @@ def test_stream_into_a_file_sink_receives_20_mib_in_bounded_memory(
     final = events[-1]
     assert isinstance(final, AudioEvent) and final.size == reference[1]
     assert peak < PEAK_LIMIT, f"peak {peak / MIB:.1f} MiB for {AUDIO_MIB} MiB of audio"
-    assert digest(out) == reference[0]
+    assert sha256_of(out) == reference[0]
 
 
 def test_say_to_file_path_commits_20_mib_in_bounded_memory(
@@ -108,7 +103,7 @@ def test_say_to_file_path_commits_20_mib_in_bounded_memory(
     request = SynthesisRequest(TEXT, parse_speaker(DEFAULT_SPEAKER), 0.4)
     peak = traced_peak(lambda: synthesize(client, request, target, "flac"))
     assert peak < PEAK_LIMIT, f"peak {peak / MIB:.1f} MiB for {AUDIO_MIB} MiB of audio"
-    assert digest(target) == reference[0]
+    assert sha256_of(target) == reference[0]
     assert [p.name for p in tmp_path.iterdir()] == ["chapter.flac"]
 
 
@@ -125,7 +120,7 @@ def test_say_to_stdout_spools_20_mib_in_bounded_memory(
             )
         )
     assert peak < PEAK_LIMIT, f"peak {peak / MIB:.1f} MiB for {AUDIO_MIB} MiB of audio"
-    assert digest(out) == reference[0]
+    assert sha256_of(out) == reference[0]
     assert [p.name for p in tmp_path.iterdir()] == ["stdout.flac"]
 
 

@@ -7,14 +7,12 @@ import io
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 
 from outeai_cli.audio.verify import DamagedAudio
 from outeai_cli.synthesis.audio_key import audio_key
 from outeai_cli.synthesis.cache import PieceCache, default_cache_dir
-from tests.test_startup import HEAVY, run_with_import_log
+from tests.helpers import HEAVY, run_with_import_log, small_flac
 
 BASE = {
     "api": "tts",
@@ -23,14 +21,6 @@ BASE = {
     "temperature": 0.4,
     "text": "Hello there.",
 }
-
-
-def flac(seconds: float = 0.5, pitch: float = 220.0) -> bytes:
-    """A small, whole FLAC file: only audio that decodes completely is cached."""
-    buffer = io.BytesIO()
-    t = np.arange(int(8000 * seconds)) / 8000
-    sf.write(buffer, 0.3 * np.sin(2 * np.pi * pitch * t), 8000, format="FLAC", subtype="PCM_16")
-    return buffer.getvalue()
 
 
 def stored(cache: PieceCache, key: str, audio: bytes, tmp_path: Path) -> None:
@@ -61,7 +51,7 @@ def test_key_ignores_a_trailing_slash_but_not_the_model() -> None:
 def test_a_stored_entry_comes_back_byte_for_byte(tmp_path: Path) -> None:
     cache = PieceCache(tmp_path / "c")
     key = audio_key(**BASE)
-    audio = flac()
+    audio = small_flac()
     stored(cache, key, audio, tmp_path)
     out = io.BytesIO()
     entry = cache.fetch(key, out)
@@ -85,7 +75,7 @@ def test_a_stored_entry_comes_back_byte_for_byte(tmp_path: Path) -> None:
 def test_a_partial_or_damaged_entry_is_never_reused(tmp_path: Path, damage) -> None:
     cache = PieceCache(tmp_path / "c")
     key = audio_key(**BASE)
-    stored(cache, key, flac(), tmp_path)
+    stored(cache, key, small_flac(), tmp_path)
     audio, meta = (tmp_path / "c" / key[:2] / f"{key}.{ext}" for ext in ("audio", "json"))
     damage(audio, meta)
     assert cache.fetch(key, io.BytesIO()) is None
@@ -94,7 +84,7 @@ def test_a_partial_or_damaged_entry_is_never_reused(tmp_path: Path, damage) -> N
 
 @pytest.mark.parametrize(
     "audio",
-    [flac()[: len(flac()) // 2], b"fLaC" + bytes(range(256)) * 8, b"<html>502</html>"],
+    [small_flac()[: len(small_flac()) // 2], b"fLaC" + bytes(range(256)) * 8, b"<html>502</html>"],
     ids=["half-a-flac", "flac-magic-and-garbage", "not-audio"],
 )
 def test_audio_that_does_not_decode_is_never_cached(tmp_path: Path, audio: bytes) -> None:
@@ -110,9 +100,9 @@ def test_an_entry_that_does_not_decode_on_reuse_is_dropped(tmp_path: Path) -> No
     damaged. It is a miss (so the piece is requested again) and it is gone."""
     cache = PieceCache(tmp_path / "c")
     key = audio_key(**BASE)
-    stored(cache, key, flac(), tmp_path)
+    stored(cache, key, small_flac(), tmp_path)
     audio, meta = (tmp_path / "c" / key[:2] / f"{key}.{ext}" for ext in ("audio", "json"))
-    half = flac()[: len(flac()) // 2]
+    half = small_flac()[: len(small_flac()) // 2]
     audio.write_bytes(half)
     record = json.loads(meta.read_text())
     record.update(bytes=len(half), sha256=hashlib.sha256(half).hexdigest())
@@ -124,11 +114,13 @@ def test_an_entry_that_does_not_decode_on_reuse_is_dropped(tmp_path: Path) -> No
 def test_stats_count_complete_entries_and_clear_removes_everything(tmp_path: Path) -> None:
     cache = PieceCache(tmp_path / "c")
     for text in ("a", "b", "c"):
-        stored(cache, audio_key(**{**BASE, "text": text}), flac(pitch=100 + ord(text)), tmp_path)
+        stored(
+            cache, audio_key(**{**BASE, "text": text}), small_flac(pitch=100 + ord(text)), tmp_path
+        )
     (tmp_path / "c" / "ab").mkdir()
     (tmp_path / "c" / "ab" / ".leftover.part").write_bytes(b"q" * 500)  # a killed write
     stats = cache.stats()
-    assert stats.entries == 3 and stats.bytes > 3 * len(flac()) // 2 + 500
+    assert stats.entries == 3 and stats.bytes > 3 * len(small_flac()) // 2 + 500
     removed = cache.clear()
     assert removed == stats
     assert cache.stats().entries == 0 and cache.stats().bytes == 0

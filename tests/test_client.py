@@ -28,6 +28,7 @@ from outeai_cli.errors import ExitCode, InsecureTransportError
 from outeai_cli.http.client import Timeouts
 from outeai_cli.http.events import Event, RetryEvent
 from outeai_cli.http.retry import RetryPolicy
+from tests.helpers import frames
 
 TEXT = "The first sentence is here. A second one follows! Is this the third?"
 FAST_RETRIES = RetryPolicy(retries=3, base_delay=0.05, max_delay=0.2)
@@ -43,10 +44,6 @@ def clean_audio(server: ServerHandle, text: str = TEXT) -> bytes:
     server.set_faults()
     with TTSClient(TOKEN, base_url=server.base_url, retries=0) as c:
         return c.generate(text).audio_bytes
-
-
-def frames(source: Path | bytes) -> int:
-    return sf.info(io.BytesIO(source) if isinstance(source, bytes) else source).frames
 
 
 # -- generate / save -------------------------------------------------------------------------

@@ -13,8 +13,7 @@ import pytest
 
 from outeai_cli.errors import InputError
 from outeai_cli.output.commit import AtomicFile, OutputExistsError, atomic_output, next_free_name
-from tests.helpers import each_stop_signal, files_in
-from tests.test_signals import start_say, wait_for_request
+from tests.helpers import each_stop_signal, files_in, start_say, wait_for_request
 
 # -- the library -----------------------------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import os
@@ -19,39 +18,10 @@ from outeai_cli.settings import table as settings_table
 from outeai_cli.settings.config import Settings
 from outeai_cli.settings.table import SETTINGS
 from tests.conftest import TOKEN
-from tests.helpers import run_in_pty
+from tests.helpers import config_file, parse_columns, run_in_pty, sha256_of, write_config
 
 LONG_TOKEN = "cfg-token-Zq8Xw3Lk5Vb7Nm1Pr4Ts6Uy9"
 NO_ENV = {"OUTEAI_TOKEN": "", "OUTEAI_BASE_URL": ""}
-
-
-def config_file(tmp_path: Path) -> Path:
-    """Where the CLI under outeai keeps its file (XDG_CONFIG_HOME=tmp_path/config)."""
-    return tmp_path / "config" / "outeai" / "config.toml"
-
-
-def write_config(tmp_path: Path, text: str) -> Path:
-    path = config_file(tmp_path)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path.write_text(text, encoding="utf-8")
-    path.chmod(0o600)
-    return path
-
-
-def parse_columns(lines: list[str]) -> list[dict[str, str]]:
-    """Plain aligned output back into rows, cutting at the header's column starts."""
-    header = lines[0]
-    names = header.split()
-    starts = [header.index(name) for name in names]
-    ends = [*starts[1:], None]
-    return [
-        {n: line[a:b].strip() for n, a, b in zip(names, starts, ends, strict=True)}
-        for line in lines[1:]
-    ]
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 # -- precedence, on the library's Settings ---------------------------------------------------
@@ -245,14 +215,14 @@ def test_set_get_unset_round_trip(outeai, tmp_path: Path, key: str) -> None:
 
 def test_set_rejects_a_bad_value_with_exit_2_and_leaves_the_file(outeai, tmp_path: Path) -> None:
     path = write_config(tmp_path, "temperature = 0.5\n")
-    before = digest(path)
+    before = sha256_of(path)
     result = outeai("config", "set", "temperature", "3")
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "outeai: error: invalid temperature '3': must be a number from 0.1 to 1.0; "
         "e.g. outeai config set temperature 0.4"
     )
-    assert digest(path) == before
+    assert sha256_of(path) == before
 
 
 def test_unknown_key_lists_the_valid_ones(outeai, tmp_path: Path) -> None:
@@ -385,7 +355,7 @@ def test_corrupt_file_is_reported_with_line_and_left_unchanged(
     outeai, tmp_path: Path, server, args: tuple[str, ...]
 ) -> None:
     path = write_config(tmp_path, CORRUPT)
-    before = digest(path)
+    before = sha256_of(path)
     result = outeai(*args, input="new-token-value-1234567\n")
     assert result.returncode == 2
     line = result.stderr.strip()
@@ -393,7 +363,7 @@ def test_corrupt_file_is_reported_with_line_and_left_unchanged(
     assert "(at line 2, column 15)" in line
     assert "it was left unchanged" in line
     assert "Traceback" not in result.stderr
-    assert digest(path) == before
+    assert sha256_of(path) == before
     assert server.tts_requests() == []
     assert not (tmp_path / "x.flac").exists()
 

@@ -28,7 +28,7 @@ from outeai_cli.errors import APIError, InsecureTransportError
 from outeai_cli.http.client import TTSClient, TTSOutput
 from outeai_cli.security import mask_token
 from tests.conftest import TOKEN, ServerHandle
-from tests.helpers import files_in
+from tests.helpers import error_lines, files_in
 
 DIALECTS = ["tts", "audio", "tts-stream"]
 LATER = ["audio", "tts-stream"]  # the primary dialect's CLI behaviour has its own tests
@@ -52,10 +52,6 @@ def reference(server: ServerHandle, api: str, text: str = TEXT, **kwargs: object
 def samples(data: bytes) -> tuple[np.ndarray, int]:
     decoded, rate = sf.read(io.BytesIO(data), dtype="int16")
     return decoded, rate
-
-
-def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("outeai: error: ")]
 
 
 # -- the library ---------------------------------------------------------------------------

@@ -17,6 +17,7 @@ import pytest
 from outeai_cli.http.client import TTSClient
 from outeai_cli.server.faults import HOSTILE_TEXT
 from tests.conftest import TOKEN
+from tests.helpers import error_lines
 
 # What a terminal would act on: C0 controls but the newline, DEL, C1 controls (incl. NEL, CSI).
 CONTROLS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
@@ -28,10 +29,6 @@ def assert_clean(text: str) -> None:
     assert not CONTROLS.search(text), repr(text)
     for form in TOKEN_FORMS:
         assert form not in text
-
-
-def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("outeai: error: ")]
 
 
 # -- the token, echoed back in every form -------------------------------------------------------

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_splitting import assert_lossless
 
 from outeai_cli.errors import InputError
 from outeai_cli.synthesis.live_text import (
@@ -21,6 +20,7 @@ from outeai_cli.synthesis.live_text import (
     TextEnded,
 )
 from outeai_cli.synthesis.splitting import split_text
+from tests.helpers import assert_lossless
 
 SENTENCES = "The first sentence is here. Dr. Smith paid 3.5 dollars. Then a third one! And the end"
 

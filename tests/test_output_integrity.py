@@ -18,8 +18,7 @@ import pytest
 import soundfile as sf
 
 from outeai_cli.audio.verify import check_audio
-from tests.helpers import files_in, run_in_pty
-from tests.test_signals import start_say, wait_for_request
+from tests.helpers import files_in, run_in_pty, start_say, wait_for_request
 
 DELIVERED = {"tts": "flac", "audio": "mp3", "tts-stream": "wav"}
 ATTACKS = ["half-audio", "magic-then-garbage", "wav-many-channels", "wav-absurd-rate"]

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import soundfile as sf
 
+from tests.helpers import error_lines
+
 LONG_TEXT = " ".join(f"Sentence number {n} is here." for n in range(12))
 
 
@@ -27,10 +29,6 @@ def test_a_batch_item_with_a_name_of_250_bytes_is_made(run_cli, tmp_path: Path) 
     result = run_cli("batch", str(manifest), "-o", "out", "--max-chars", "60")
     assert result.returncode == 0, result.stderr
     assert sf.info(str(tmp_path / "out" / name)).frames > 0
-
-
-def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("outeai: error: ")]
 
 
 def test_a_name_with_a_trailing_slash_is_refused_and_nothing_is_written(run_cli, server, tmp_path):

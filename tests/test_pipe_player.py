@@ -25,13 +25,9 @@ from outeai_cli.audio.playback import (
     find_stream_player,
 )
 from outeai_cli.errors import ProtocolError
+from tests.helpers import tone
 
 RATE = 8000
-
-
-def tone(seconds: float, frequency: float = 440.0, rate: int = RATE) -> np.ndarray:
-    t = np.arange(round(seconds * rate)) / rate
-    return (0.3 * np.sin(2 * np.pi * frequency * t) * 32767).astype(np.int16)
 
 
 def encoded(

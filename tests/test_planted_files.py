@@ -14,20 +14,13 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 import soundfile as sf
 
 from outeai_cli.synthesis.cache import PieceCache, piece_key
+from tests.helpers import small_flac
 
 KEY = piece_key(api="tts", base_url="http://x/api/v1", speaker="d", temperature=0.4, text="t")
-
-
-def flac() -> bytes:
-    buffer = io.BytesIO()
-    t = np.arange(4000) / 8000
-    sf.write(buffer, 0.3 * np.sin(2 * np.pi * 220 * t), 8000, format="FLAC", subtype="PCM_16")
-    return buffer.getvalue()
 
 
 def with_deadline(func, seconds: float = 10):
@@ -54,7 +47,7 @@ def with_deadline(func, seconds: float = 10):
 def test_a_fifo_planted_in_the_cache_is_a_miss_not_a_hang(tmp_path: Path, planted: str) -> None:
     cache = PieceCache(tmp_path / "pieces")
     source = tmp_path / "piece.flac"
-    source.write_bytes(flac())
+    source.write_bytes(small_flac())
     cache.store(KEY, source, format="flac", duration=0.5)
     target = cache.directory / KEY[:2] / f"{KEY}.{planted}"
     target.unlink()
@@ -66,7 +59,7 @@ def test_a_fifo_planted_in_the_cache_is_a_miss_not_a_hang(tmp_path: Path, plante
 def test_a_cache_entry_linked_to_dev_zero_is_a_miss(tmp_path: Path) -> None:
     cache = PieceCache(tmp_path / "pieces")
     source = tmp_path / "piece.flac"
-    source.write_bytes(flac())
+    source.write_bytes(small_flac())
     cache.store(KEY, source, format="flac", duration=0.5)
     audio = cache.directory / KEY[:2] / f"{KEY}.audio"
     audio.unlink()
@@ -77,7 +70,7 @@ def test_a_cache_entry_linked_to_dev_zero_is_a_miss(tmp_path: Path) -> None:
 def test_the_cache_is_private_under_umask_000(tmp_path: Path) -> None:
     cache = PieceCache(tmp_path / "cache" / "outeai" / "pieces")
     source = tmp_path / "piece.flac"
-    source.write_bytes(flac())
+    source.write_bytes(small_flac())
     old = os.umask(0)
     try:
         cache.store(KEY, source, format="flac", duration=0.5)

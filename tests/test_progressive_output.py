@@ -17,13 +17,9 @@ import soundfile as sf
 from outeai_cli.audio.pcm import PCMPiece, decode_piece
 from outeai_cli.audio.verify import check_audio
 from outeai_cli.output.progressive import ProgressiveOutput
+from tests.helpers import tone
 
 RATE = 22050
-
-
-def tone(seconds: float, frequency: float) -> np.ndarray:
-    t = np.arange(round(seconds * RATE)) / RATE
-    return (0.3 * np.sin(2 * np.pi * frequency * t) * 32767).astype(np.int16)
 
 
 def pcm(tmp_path: Path, samples: np.ndarray, name: str) -> PCMPiece:
@@ -90,9 +86,9 @@ def test_each_piece_goes_out_before_the_next_is_ready(
     tmp_path: Path, reader: PipeReader, fmt: str
 ) -> None:
     output = ProgressiveOutput(reader.out, fmt)
-    output.add(pcm(tmp_path, tone(1.0, 300), "one"))
+    output.add(pcm(tmp_path, tone(1.0, 300, rate=RATE), "one"))
     assert reader.wait_for(1000) >= 1000  # out while the run is still going
-    output.add(pcm(tmp_path, tone(1.0, 500), "two"))
+    output.add(pcm(tmp_path, tone(1.0, 500, rate=RATE), "two"))
     output.finish()
     assert output.pieces == 2 and output.frames == 2 * RATE
     stream = reader.close()
@@ -102,7 +98,7 @@ def test_each_piece_goes_out_before_the_next_is_ready(
 def test_a_streamed_wav_is_the_samples_after_a_header_of_unknown_length(
     tmp_path: Path, reader: PipeReader
 ) -> None:
-    parts = [tone(0.4, 300), tone(0.4, 600)]
+    parts = [tone(0.4, 300, rate=RATE), tone(0.4, 600, rate=RATE)]
     output = ProgressiveOutput(reader.out, "wav")
     for index, part in enumerate(parts):
         output.add(pcm(tmp_path, part, f"p{index}"))
@@ -115,7 +111,7 @@ def test_a_streamed_wav_is_the_samples_after_a_header_of_unknown_length(
 
 
 def test_a_streamed_flac_decodes_to_every_sample(tmp_path: Path, reader: PipeReader) -> None:
-    parts = [tone(0.7, 300), tone(0.3, 450), tone(0.9, 600)]
+    parts = [tone(0.7, 300, rate=RATE), tone(0.3, 450, rate=RATE), tone(0.9, 600, rate=RATE)]
     output = ProgressiveOutput(reader.out, "flac")
     for index, part in enumerate(parts):
         output.add(pcm(tmp_path, part, f"p{index}"))
@@ -130,8 +126,8 @@ def test_a_streamed_flac_decodes_to_every_sample(tmp_path: Path, reader: PipeRea
 
 def test_a_streamed_ogg_pages_out_as_it_goes(tmp_path: Path, reader: PipeReader) -> None:
     output = ProgressiveOutput(reader.out, "ogg")
-    output.add(pcm(tmp_path, tone(6.0, 300), "one"))
-    output.add(pcm(tmp_path, tone(6.0, 400), "two"))
+    output.add(pcm(tmp_path, tone(6.0, 300, rate=RATE), "one"))
+    output.add(pcm(tmp_path, tone(6.0, 400, rate=RATE), "two"))
     headers = 5000  # the Vorbis headers alone are about 3.5 KB
     assert reader.wait_for(headers) >= headers
     output.finish()
@@ -148,7 +144,7 @@ def test_a_reader_that_goes_away_is_a_broken_pipe_without_a_traceback(
     out = os.fdopen(write_end, "wb", buffering=0)
     for fmt in ("flac", "wav"):
         output = ProgressiveOutput(out, fmt)
-        output.add(pcm(tmp_path, tone(0.5, 300), "one"))
+        output.add(pcm(tmp_path, tone(0.5, 300, rate=RATE), "one"))
         with pytest.raises(BrokenPipeError):
             output.finish()
     out.close()
@@ -158,7 +154,7 @@ def test_a_reader_that_goes_away_is_a_broken_pipe_without_a_traceback(
 def test_stop_abandons_what_is_queued(tmp_path: Path) -> None:
     reader = PipeReader(paused=True)
     output = ProgressiveOutput(reader.out, "wav")
-    pieces = [pcm(tmp_path, tone(2.0, 300 + i), f"p{i}") for i in range(5)]
+    pieces = [pcm(tmp_path, tone(2.0, 300 + i, rate=RATE), f"p{i}") for i in range(5)]
     for piece in pieces:
         output.add(piece)
     time.sleep(0.2)  # the first piece fills the pipe; the writer waits

@@ -23,6 +23,7 @@ import soundfile as sf
 from outeai_cli.errors import ProtocolError
 from outeai_cli.untrusted import body_chunks
 from tests.conftest import TOKEN, Handler
+from tests.helpers import error_lines
 
 
 def until_closed(conn: socket.socket, send: Callable[[], None], pause: float = 0.3) -> None:
@@ -31,10 +32,6 @@ def until_closed(conn: socket.socket, send: Callable[[], None], pause: float = 0
     while time.monotonic() < deadline:
         send()
         time.sleep(pause)
-
-
-def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("outeai: error: ")]
 
 
 # -- the limits hold before the response headers --------------------------------------------

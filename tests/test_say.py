@@ -12,13 +12,9 @@ import pytest
 import soundfile as sf
 
 from tests.conftest import TOKEN
-from tests.helpers import files_in, reference_audio, run_in_pty
+from tests.helpers import files_in, frames, reference_audio, run_in_pty
 
 TEXT = "Hello there. How are you today?"
-
-
-def frames(path: Path) -> int:
-    return sf.info(path).frames
 
 
 # -- where the text comes from ----------------------------------------------------------------

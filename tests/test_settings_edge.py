@@ -19,10 +19,7 @@ from outeai_cli.security import is_loopback_host
 from outeai_cli.settings.config import Settings
 from outeai_cli.settings.table import SETTINGS
 from tests.conftest import TOKEN
-
-
-def error_lines(stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith("outeai: error: ")]
+from tests.helpers import error_lines
 
 
 def one_error(result, code: int) -> str:

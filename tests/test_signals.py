@@ -5,37 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
-from typing import Any
 
-from tests.helpers import each_stop_signal, files_in
-
-
-def start_say(
-    args: list[str], env: dict[str, str], cwd: Path, **popen: object
-) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "outeai_cli", "say", *args],
-        stdin=subprocess.DEVNULL,
-        stdout=popen.pop("stdout", subprocess.DEVNULL),
-        stderr=subprocess.PIPE,
-        env=env,
-        cwd=cwd,
-        # Not a shell's background job: keep SIGINT deliverable as it is for a foreground command.
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        **popen,  # type: ignore[arg-type]
-    )
-
-
-def wait_for_request(server: Any, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
-    """Until the server has the request (a quick request prints no progress on a pipe)."""
-    deadline = time.monotonic() + timeout
-    while not server.tts_requests():
-        assert proc.poll() is None and time.monotonic() < deadline, "the request never arrived"
-        time.sleep(0.05)
-    time.sleep(0.3)  # and its first events have reached the client
+from tests.helpers import each_stop_signal, files_in, start_say, wait_for_request
 
 
 def temp_file_size(pid: int) -> int:

@@ -11,22 +11,11 @@ from hypothesis import strategies as st
 
 from outeai_cli.errors import InputError
 from outeai_cli.synthesis.splitting import split_piece, split_text
+from tests.helpers import assert_lossless
 
 
 def non_space(text: str) -> str:
     return "".join(c for c in text if not c.isspace())
-
-
-def assert_lossless(text: str, pieces, cap: int) -> None:
-    """Pieces are slices of the text, within the cap, and only whitespace lies between them."""
-    cursor = 0
-    for piece in pieces:
-        assert piece.text == text[piece.start : piece.end]
-        assert 0 < len(piece.text) <= cap
-        assert piece.text.strip() == piece.text and piece.text
-        assert text[cursor : piece.start].strip() == "", "non-space text skipped"
-        cursor = piece.end
-    assert text[cursor:].strip() == "", "non-space text dropped at the end"
 
 
 def test_sentences_are_packed_greedily_up_to_the_cap() -> None:

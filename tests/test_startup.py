@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 
-# httpx and soundfile are what issue 5 names; numpy (pulled in by soundfile) and the server's
-# stack (starlette, uvicorn) have no business in these commands either.
-HEAVY = ("httpx", "soundfile", "numpy", "starlette", "uvicorn")
+from tests.helpers import HEAVY, run_with_import_log
 
 LIGHT_COMMANDS = [
     ("--help",),
@@ -27,32 +25,6 @@ LIGHT_COMMANDS = [
     ("voices", "--help"),
     ("voices", "--local"),
 ]
-
-
-def run_with_import_log(
-    *args: str, tmp_path: Path, env: dict[str, str] | None = None
-) -> tuple[int, set[str]]:
-    """Run `outeai ARGS` with -X importtime: its exit code and the modules it imported."""
-    proc = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "outeai_cli", *args],
-        capture_output=True,
-        text=True,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "HOME": str(tmp_path),
-            "XDG_CONFIG_HOME": str(tmp_path / "config"),
-            "XDG_CACHE_HOME": str(tmp_path / "cache"),
-            **(env or {}),
-        },
-        cwd=tmp_path,
-        timeout=60,
-    )
-    modules = {
-        line.rsplit("|", 1)[-1].strip()
-        for line in proc.stderr.splitlines()
-        if line.startswith("import time:")
-    }
-    return proc.returncode, modules
 
 
 def imported_modules(*args: str, tmp_path: Path) -> set[str]:

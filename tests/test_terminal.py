@@ -50,6 +50,8 @@ def _functions(tree: ast.AST) -> dict[ast.AST, str]:
 
 def writes_around_the_terminal(source: str, relative: str) -> list[str]:
     """`file:line what` for each write to the process's streams that bypasses a Terminal."""
+    if 'if __name__ == "__main__":' in source:  # a program of its own (a worker process)
+        return []
     tree = ast.parse(source, relative)
     owner = _functions(tree)
     found = []

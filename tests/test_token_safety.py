@@ -22,8 +22,7 @@ from outeai_cli.security import check_transport
 from outeai_cli.server.app import ServerSettings
 from outeai_cli.server.engines import ToneEngine
 from outeai_cli.server.runner import LocalServer
-from tests.helpers import closed_port_url
-from tests.test_config import write_config
+from tests.helpers import closed_port_url, write_config
 
 SECRET = "sk-outeai-7f3a9c1e5b2d8f4a6c0e9b3d7f1a5c8e"
 MASKED = "sk-o…5c8e"

@@ -14,8 +14,14 @@ import pytest
 from outeai_cli.voices.catalogue import BUILTIN_VOICES, find_voice
 from outeai_cli.voices.listing import VoiceEntry, filter_entries, merge, server_entries
 from tests.conftest import TOKEN
-from tests.helpers import closed_port_url, outeai_serve, run_in_pty
-from tests.test_config import config_file, parse_columns, write_config
+from tests.helpers import (
+    closed_port_url,
+    config_file,
+    outeai_serve,
+    parse_columns,
+    run_in_pty,
+    write_config,
+)
 
 BOX = set("─│┃━┏┓┗┛╭╮╰╯┌┐└┘")
 
