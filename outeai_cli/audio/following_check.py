@@ -14,6 +14,7 @@ import zlib
 from typing import Any
 
 from outeai_cli.audio.containers import DamagedAudio, Window, walk_container
+from outeai_cli.audio.loudness import Loudness
 from outeai_cli.audio.verify import DECODE_FRAMES, SFM_READ, AudioCheck, flac_md5_bytes, libsndfile
 
 __all__ = ["FollowingCheck"]
@@ -55,6 +56,7 @@ class FollowingCheck:
         self._frames = 0
         self._shape = (0, 0)  # rate and channels the decode began with
         self._md5 = hashlib.md5(usedforsecurity=False)
+        self._loudness = Loudness()
         self._thread = threading.Thread(target=self._run, name="outeai-follow", daemon=True)
         self._thread.start()
 
@@ -94,7 +96,8 @@ class FollowingCheck:
             crc = zlib.crc32(os.pread(self._fd, _CRC_BLOCK, offset), crc)
         if crc != self._crc:
             return None
-        return AudioCheck("flac", self._frames, declared.samplerate, declared.channels)
+        shape = (declared.samplerate, declared.channels)
+        return AudioCheck("flac", self._frames, *shape, silent=self._loudness.silent)
 
     def abandon(self) -> None:
         """The write failed: stop at once (no proof)."""
@@ -140,6 +143,7 @@ class FollowingCheck:
                 self._frames += count
                 samples = ffi.buffer(buffer, count * info.channels * width)
                 self._md5.update(flac_md5_bytes(samples, width, self._bits))
+                self._loudness.feed(samples, "int32" if wide else "int16")
         finally:
             lib.sf_close(decoder)
 

@@ -13,6 +13,7 @@ import os
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from outeai_cli.audio.formats import descriptor_of, open_encoder, write_failure
+from outeai_cli.audio.loudness import Loudness
 from outeai_cli.errors import ProtocolError
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ class Stitcher:
         self.channels = 0
         self.frames = 0
         self.pieces = 0
+        self._loudness = Loudness()  # over the pieces' samples (a pause is silence anyway)
 
     def append(
         self,
@@ -127,6 +129,11 @@ class Stitcher:
     def seconds(self) -> float:
         return self.frames / self.samplerate if self.samplerate else 0.0
 
+    @property
+    def silent(self) -> bool | None:
+        """No sample of any piece above -60 dBFS (`loudness`); None before any piece."""
+        return self._loudness.silent
+
 
 class _Into:
     """Where `check_audio` puts the samples of the piece being appended (a `SampleSink`)."""
@@ -151,10 +158,14 @@ class _Into:
             )
         if stitcher.pieces and stitcher._pause:
             silence = round(stitcher._pause * samplerate)
-            self.write(bytes(silence * channels * 2), "int16")
+            self._encode(bytes(silence * channels * 2), "int16")
         self.start = stitcher.frames
 
     def write(self, samples: Any, dtype: str) -> None:
+        self.stitcher._loudness.feed(samples, dtype)
+        self._encode(samples, dtype)
+
+    def _encode(self, samples: Any, dtype: str) -> None:
         import soundfile as sf
 
         stitcher = self.stitcher

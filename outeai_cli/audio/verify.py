@@ -40,6 +40,7 @@ from typing import IO, Any, NamedTuple, Protocol
 
 from outeai_cli.audio.containers import DamagedAudio, Declared, Window, damaged, walk_container
 from outeai_cli.audio.formats import detect_format
+from outeai_cli.audio.loudness import Loudness
 
 DECODE_FRAMES = 65536
 
@@ -51,6 +52,9 @@ class AudioCheck(NamedTuple):
     frames: int
     samplerate: int
     channels: int
+    # No sample above -60 dBFS (`loudness`); None where the samples were not decoded (an
+    # MP3's proof is its walk).
+    silent: bool | None = None
 
     @property
     def seconds(self) -> float:
@@ -103,9 +107,10 @@ def _check(source: Source, expected: str | None, into: SampleSink | None) -> Aud
         declared = walk_container(fmt, reader)
         if fmt == "mp3":
             assert declared.frames is not None
+            silent = None
             if into is not None:  # the walk is the proof (see above); these are only samples
-                _decode(fd, fmt, declared, into)
-            return AudioCheck(fmt, declared.frames, declared.samplerate, declared.channels)
+                silent = _decode(fd, fmt, declared, into).silent
+            return AudioCheck(fmt, declared.frames, declared.samplerate, declared.channels, silent)
         return _decode(fd, fmt, declared, into)
 
 
@@ -192,6 +197,7 @@ def _decode(fd: int, fmt: str, declared: Declared, into: SampleSink | None) -> A
     if decoder == ffi.NULL:
         raise damaged(f"it does not decode ({_message(ffi, lib.sf_strerror(ffi.NULL))})")
     frames = 0
+    loudness = Loudness()
     try:
         if (info.samplerate, info.channels) != (declared.samplerate, declared.channels):
             raise damaged("the decoder disagrees with the header about rate or channels")
@@ -208,21 +214,23 @@ def _decode(fd: int, fmt: str, declared: Declared, into: SampleSink | None) -> A
             samples = ffi.buffer(buffer, count * declared.channels * width)
             if digest is not None:
                 digest.update(flac_md5_bytes(samples, width, declared.bits))
+            loudness.feed(samples, dtype)
             if into is not None:
                 into.write(samples, dtype)
     finally:
         lib.sf_close(decoder)
         if digest is not None:
             digest.close()
+    shape = (declared.samplerate, declared.channels)
     if fmt == "mp3":  # mpg123 conceals damage: its frame count proves nothing (the walk did)
-        return AudioCheck(fmt, frames, declared.samplerate, declared.channels)
+        return AudioCheck(fmt, frames, *shape, silent=loudness.silent)
     if frames == 0:
         raise damaged("it holds no audio")
     if declared.frames is not None and declared.frames != -1 and frames != declared.frames:
         raise damaged(f"{frames} frames decode, but its header declares {declared.frames}")
     if digest is not None and declared.md5 is not None and digest.digest() != declared.md5:
         raise damaged("its samples do not match the MD5 signature in its header")
-    return AudioCheck(fmt, frames, declared.samplerate, declared.channels)
+    return AudioCheck(fmt, frames, *shape, silent=loudness.silent)
 
 
 _WAKE_EVERY = 0.1  # seconds: how long a lost wake-up can delay the hashing thread

@@ -191,6 +191,7 @@ def make_record(
         "temperature": entry.temperature,
         "pieces": result.pieces if result is not None else None,
         "from_cache": result.from_cache if result is not None else None,
+        "silent": result.silent if result is not None else None,
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     if note:

@@ -41,6 +41,7 @@ class BatchSummary(NamedTuple):
     elapsed: float
     results: str
     requests: int
+    silent: tuple[str, ...] = ()  # outputs made in this run whose audio is silent
 
     @property
     def made(self) -> int:
@@ -126,6 +127,7 @@ def run_batch(
         elapsed=round(time.monotonic() - started, 3),
         results=os.fspath(results_path),
         requests=tally.requests,
+        silent=tuple(batch.silent),
     )
 
 
@@ -151,6 +153,7 @@ class _Batch:
         self.options = options
         self.total = total
         self.entries: dict[Job, Entry] = {}
+        self.silent: list[str] = []  # outputs made whose audio is silent
 
     def start(self, entries: list[Entry], force: bool) -> None:
         """Skip what is complete already, say what is left, and submit it."""
@@ -200,8 +203,12 @@ class _Batch:
         tally.done += 1
         tally.audio += result.duration or 0.0
         tally.requests += result.requests
+        if result.silent:
+            self.silent.append(entry.name)
+        silent = ", silent: no sample above -60 dBFS" if result.silent else ""
         self.run.say(
-            f"[{finished}/{self.total}] ok {entry.name} ({result.duration or 0.0:.1f} s of audio)"
+            f"[{finished}/{self.total}] ok {entry.name} "
+            f"({result.duration or 0.0:.1f} s of audio{silent})"
         )
 
     def _failed(self, job: Job, exc: OuteAIError) -> None:

@@ -165,6 +165,14 @@ def batch(
             document.update(error_object(failure.message, int(failure.exit_code), failure.hint))
         terminal.print_out(json.dumps(document))
     if not quiet:
+        if summary.silent:
+            named = ", ".join(summary.silent[:5])
+            more = f" and {len(summary.silent) - 5} more" if len(summary.silent) > 5 else ""
+            terminal.print_err(
+                f"outeai: warning: the audio of {len(summary.silent)} item"
+                f"{'s' if len(summary.silent) != 1 else ''} is silent (no sample above -60 "
+                f"dBFS): {named}{more}; their texts may hold nothing the voice can say"
+            )
         terminal.print_err(
             f"Batch: {summary.made} made, {summary.skipped} already complete, "
             f"{len(summary.failed)} failed of {summary.total} "

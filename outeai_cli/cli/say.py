@@ -204,6 +204,8 @@ def say(
     if not quiet:
         if result.voice_notice:
             terminal.print_err(f"outeai: note: {result.voice_notice}")
+        if result.silent:
+            terminal.print_err(f"outeai: warning: {SILENT}")
         seconds = f"{result.duration:.1f} s of audio, " if result.duration is not None else ""
         summary = f"({seconds}{human_size(result.bytes)}, {result.format.upper()})"
         if result.path == "-":
@@ -219,6 +221,12 @@ def say(
         except OuteAIError as exc:
             exc.hint = "; ".join(filter(None, (exc.hint, f"the audio is saved in {result.path}")))
             raise
+
+
+SILENT = (
+    "the audio is silent (no sample above -60 dBFS): the text may hold nothing the voice can "
+    "say, such as only emoji or symbols"
+)
 
 
 def _what_was_written(stdout: "CountedOutput | None") -> str:

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 from typing import IO
 
-from outeai_cli.audio.verify import check_audio
+from outeai_cli.audio.verify import AudioCheck, check_audio
 from outeai_cli.output.destination import Destination
 
 _COPY_BLOCK = 1 << 20
@@ -19,11 +19,12 @@ _COPY_BLOCK = 1 << 20
 
 def finish_received(
     destination: Destination, received: str, fmt: str, spool_dir: Path | None = None
-) -> float | None:
+) -> AudioCheck | None:
     """The audio of one request, written into `destination` as received: proven to decode
     completely, then converted to `fmt` if it came as another format (and proven again).
-    Returns its length as decoded (the audio decides), or None for audio that went out live:
-    it was never held, so there is nothing to check it before."""
+    Returns the check of the audio as received (its length and whether it is silent: the audio
+    decides), or None for audio that went out live: it was never held, so there is nothing to
+    check it before."""
     if destination.live:
         return None
     if received == fmt:
@@ -32,7 +33,7 @@ def finish_received(
     if received != fmt:
         _convert_in_place(destination.handle, fmt, spool_dir)
         check_audio(destination.handle, expected=fmt, what="the converted audio")
-    return round(check.seconds, 3)
+    return check
 
 
 def _convert_in_place(handle: IO[bytes], fmt: str, directory: Path | None) -> None:

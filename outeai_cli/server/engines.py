@@ -117,6 +117,7 @@ class ToneEngine:
     """A deterministic signal whose length follows the text: 60 ms per character, 0.3 s minimum.
 
     The same text, voice and temperature always give the same samples, so tests can compare.
+    A text with no letter or digit (`🎉🎉`) gives silence of that length, as a real engine does.
     `stands_in`: picked because nothing that speaks is installed (not asked for by name), so
     each response says that it is a tone.
     """
@@ -150,6 +151,8 @@ class ToneEngine:
         t = np.arange(frames, dtype=np.float64) / SAMPLE_RATE
         envelope = np.minimum(1.0, np.minimum(t, seconds - t) * 20.0).clip(0.0, 1.0)
         wave = 0.3 * np.sin(2 * np.pi * frequency * t) * envelope
+        if not any(character.isalnum() for character in text):  # nothing a voice could say
+            wave *= 0.0
         return (wave * 32767).astype(np.int16)
 
 

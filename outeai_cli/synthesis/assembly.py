@@ -53,6 +53,7 @@ class Assembled(NamedTuple):
     duration: float | None
     cues: tuple[Cue, ...]
     delivered_format: str
+    silent: bool | None  # no sample of the pieces above -60 dBFS (`audio.loudness`)
 
 
 class Assembly:
@@ -133,7 +134,9 @@ class Assembly:
             self.cues = [Cue(copied.text, 0, check.frames, check.samplerate)]
         duration = round(self.cues[-1].end_seconds if self.cues else 0.0, 3)
         delivered = first[0].format if first else "unknown"
-        return Assembled(duration, tuple(self.cues), delivered)
+        # The stitcher heard every piece's samples (an MP3 output itself is only walked).
+        silent = self._stitcher.silent if self._stitcher is not None else check.silent
+        return Assembled(duration, tuple(self.cues), delivered, silent)
 
     def abort(self) -> None:
         if self._stitcher is not None:

@@ -257,14 +257,13 @@ class OpenJob:
         cues: tuple[Cue, ...] = ()
         if self.assembly is None:
             (part,) = order[0].parts or []
-            decoded = finish_received(
-                self.destination, part.format, spec.fmt, spec.options.spool_dir
-            )
+            check = finish_received(self.destination, part.format, spec.fmt, spec.options.spool_dir)
             # The server's word for the duration only where nothing is left to check.
-            duration = part.duration if decoded is None else decoded
+            duration = part.duration if check is None else round(check.seconds, 3)
+            silent = None if check is None else check.silent
             delivered = part.format
         else:
-            duration, cues, delivered = self.assembly.finish(order)
+            duration, cues, delivered, silent = self.assembly.finish(order)
         result = SynthesisResult(
             path=self.destination.path,
             format=spec.fmt,
@@ -279,6 +278,7 @@ class OpenJob:
             requests=self.fetcher.requests,
             cues=cues,
             voice_notice=self.fetcher.voice_notice,
+            silent=silent,
         )
         return self._commit(result)
 

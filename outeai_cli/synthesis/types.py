@@ -47,6 +47,9 @@ class SynthesisResult(NamedTuple):
     # What really spoke, when the server said it is not what the voice's name promises
     # (`AudioEvent.voice_notice`); None from the hosted API, and for a run wholly from cache.
     voice_notice: str | None = None
+    # No sample above -60 dBFS (`audio.loudness`): a text with nothing to say (`🎉🎉`) comes back
+    # as silence that decodes perfectly. None: not known (audio streamed out unchecked).
+    silent: bool | None = None
 
     def as_json(self) -> dict[str, Any]:
         data = self._asdict()
