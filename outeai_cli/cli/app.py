@@ -149,7 +149,11 @@ def _commands_for(args: list[str], environ: Mapping[str, str]) -> tuple[str, ...
 
 
 def _on_stop_signal(signum: int, frame: object) -> None:
-    raise Terminated(signum)
+    from outeai_cli.synthesis.scheduler import note_stop
+
+    stop = Terminated(signum)
+    note_stop(stop)  # in case this raise lands in a finalizer, which would swallow it
+    raise stop
 
 
 def _occupy_closed_standard_streams() -> None:

@@ -49,6 +49,7 @@ from outeai_cli.synthesis.scheduler import (
     StageChanged,
     TaskDone,
     TaskFailed,
+    raise_if_stopped,
 )
 
 if TYPE_CHECKING:
@@ -154,6 +155,7 @@ class Run:
             self._open_more()
             while self._open or self._waiting:
                 event = self._scheduler.next_event()
+                raise_if_stopped()  # a stop whose exception was lost in a finalizer
                 self._said = False
                 self._dispatch(event)
                 self._open_more()

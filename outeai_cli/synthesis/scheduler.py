@@ -64,13 +64,33 @@ class RequestLimiter:
             return lowered
 
 
+_pending_stop: list[BaseException] = []
+
+
+def note_stop(stop: BaseException) -> None:
+    """Remember a stop (the exception a SIGTERM handler raises) besides raising it.
+
+    Raised while Python runs a finalizer or the garbage collector, it is printed ("Exception
+    ignored") and lost, and the run would go on to commit and exit 0; the run loop and every
+    commit check this record instead (`raise_if_stopped`).
+    """
+    _pending_stop[:] = [stop]
+
+
+def raise_if_stopped() -> None:
+    if _pending_stop:
+        raise _pending_stop[0]
+
+
 @contextlib.contextmanager
 def interrupts_deferred() -> Iterator[None]:
     """Hold Ctrl-C, SIGTERM and SIGHUP until the block ends, so that a commit and its record (the
-    output renamed into place, its results line) happen both or neither.
+    output renamed into place, its results line) happen both or neither. A stop noted earlier
+    and lost (see `note_stop`) stops it before it begins.
 
     Only the main thread receives signals; elsewhere this does nothing.
     """
+    raise_if_stopped()
     if threading.current_thread() is not threading.main_thread():
         yield
         return
