@@ -24,6 +24,8 @@ OWN_STREAMS = {
     "cli/app.py:main",
     "cli/app.py:_occupy_closed_standard_streams",
     "cli/app.py:_click_prints_to",
+    # A program of its own (the espeak-ng worker): its stdin and stdout are its protocol.
+    "server/espeak_worker.py:main",
 }
 SERVER_LOG = "server/requestlog.py:_write_stderr"
 # What reaches the process's streams directly.
