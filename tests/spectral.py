@@ -1,9 +1,10 @@
 """Speech or a beep, told the way a listener would: by how much the timbre moves.
 
 `centroid_variation` is the coefficient of variation (standard deviation over mean) of the
-spectral centroid across the audible 20 ms frames. A tone keeps one centroid (a beep measures
-about 0.005); speech moves from vowel to fricative to pause (0.27 to 0.83 measured on Piper
-and espeak-ng voices in several languages). `SPEECH_MIN` sits far from both.
+spectral centroid across the audible 20 ms frames. A tone keeps one centroid (the tone engine
+measures 0.005 to 0.02, its fade in and out included); speech moves from vowel to fricative to
+pause (a sentence: about 0.3 from Piper's joe, 0.45 to 0.7 from espeak-ng in five languages;
+a lone "Hallo" 0.24). `SPEECH_MIN` sits well between them.
 """
 
 from __future__ import annotations
