@@ -58,7 +58,7 @@ def espeak_server(espeak_engine: EspeakEngine) -> Iterator[ServerHandle]:
 
 @pytest.fixture
 def server(espeak_server: ServerHandle) -> ServerHandle:
-    """conftest's `server` (which `run_cli` points the CLI at), speaking with espeak-ng."""
+    """conftest's `server` (which `outeai` points the CLI at), speaking with espeak-ng."""
     espeak_server.reset()
     return espeak_server
 
@@ -74,9 +74,9 @@ def test_the_extra_brings_its_own_espeak_ng() -> None:
 
 
 @pytest.mark.parametrize("voice", BUILTIN_VOICES, ids=lambda v: v.name)
-def test_every_catalogue_voice_speaks(server: ServerHandle, run_cli, tmp_path, voice) -> None:
+def test_every_catalogue_voice_speaks(server: ServerHandle, outeai, tmp_path, voice) -> None:
     text = TEXTS[voice.language]
-    result = run_cli("say", text, "-s", voice.name, "-o", "out.flac", "--json")
+    result = outeai("say", text, "-s", voice.name, "-o", "out.flac", "--json")
     assert result.returncode == 0, result.stderr
     audio = (tmp_path / "out.flac").read_bytes()
     variation = audio_variation(audio)

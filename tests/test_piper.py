@@ -187,9 +187,9 @@ def test_a_text_with_nothing_the_voice_reads_is_a_422_and_costs_no_worker(
 
 
 def test_say_reports_text_the_voice_cannot_read_as_a_refusal(
-    server: ServerHandle, run_cli, tmp_path: Path
+    server: ServerHandle, outeai, tmp_path: Path
 ) -> None:
-    result = run_cli("say", "١٢٣", "-s", "EN-MALE-1-NEUTRAL", "-o", "digits.flac")
+    result = outeai("say", "١٢٣", "-s", "EN-MALE-1-NEUTRAL", "-o", "digits.flac")
     assert result.returncode == 4, result.stderr
     assert "HTTP 422: nothing in this text can be pronounced" in result.stderr
     assert "proxy" not in result.stderr and "Traceback" not in result.stderr

@@ -101,13 +101,13 @@ def test_a_fifo_or_folder_at_a_batch_output_is_a_row_error(run_cli, tmp_path: Pa
     }  # fmt: skip
 
 
-def test_outputs_that_nest_are_refused_before_any_request(run_cli, server, tmp_path: Path):
+def test_outputs_that_nest_are_refused_before_any_request(outeai, server, tmp_path: Path):
     manifest = tmp_path / "list.jsonl"
     manifest.write_text(
         json.dumps({"text": "One.", "output": "a.flac"}) + "\n"
         + json.dumps({"text": "Two.", "output": "a.flac/b.flac"}) + "\n"
     )  # fmt: skip
-    result = run_cli("batch", str(manifest), "-o", "out", timeout=60)
+    result = outeai("batch", str(manifest), "-o", "out")
     assert result.returncode == 2, result.stderr
     assert "needs as a folder" in result.stderr
     assert server.tts_requests() == []

@@ -86,8 +86,8 @@ def test_batch_dash_on_a_terminal_says_it_reads_lines(cli_env, server, tmp_path:
     assert sorted(r["text"] for r in server.tts_requests()) == ["Another", "One line"]
 
 
-def test_say_file_dash_on_a_pipe_reads_without_a_word(run_cli, server) -> None:
-    result = run_cli("say", "-f", "-", "-o", "x.flac", input="piped")
+def test_say_file_dash_on_a_pipe_reads_without_a_word(outeai, server) -> None:
+    result = outeai("say", "-f", "-", "-o", "x.flac", input="piped")
     assert result.returncode == 0, result.stderr
     assert "reading" not in result.stderr and "Ctrl-D" not in result.stderr
 

@@ -31,8 +31,8 @@ def test_voice_names_stay_whole_at_any_width(cli_env, tmp_path: Path, columns: i
         assert "Neutral Japanese female voice" in screen, screen  # the description kept
 
 
-def test_a_pipe_still_gets_plain_columns(run_cli) -> None:
-    result = run_cli("voices", "--local")
+def test_a_pipe_still_gets_plain_columns(outeai) -> None:
+    result = outeai("voices", "--local")
     assert result.returncode == 0, result.stderr
     header = result.out.splitlines()[0]
     assert header.split() == ["NAME", "KIND", "LANGUAGE", "GENDER", "DESCRIPTION"]
