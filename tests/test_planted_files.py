@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from outeai_cli.synthesis.cache import PieceCache, piece_key
+from outeai_cli.synthesis.audio_key import audio_key
+from outeai_cli.synthesis.cache import PieceCache
 from tests.helpers import small_flac
 
-KEY = piece_key(api="tts", base_url="http://x/api/v1", speaker="d", temperature=0.4, text="t")
+KEY = audio_key(api="tts", base_url="http://x/api/v1", speaker="d", temperature=0.4, text="t")
 
 
 def with_deadline(func, seconds: float = 10):
