@@ -5,7 +5,12 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import pty
+import select
+import signal
 import stat
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -527,3 +532,42 @@ def test_a_hand_edited_voice_description_cannot_act_on_the_terminal(outeai, tmp_
     assert result.returncode == 0, result.stderr
     assert "\x1b" not in result.out and "\x07" not in result.out
     assert "hello" in result.out
+
+
+def test_ctrl_c_at_the_token_prompt_is_an_interruption(cli_env, tmp_path: Path) -> None:
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "outeai_cli", "config", "set", "token"],
+        stdin=slave,
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+        env=cli_env,
+        cwd=tmp_path,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    os.close(slave)
+    screen = b""
+
+    def read() -> bool:
+        nonlocal screen
+        ready, _, _ = select.select([master], [], [], 20)
+        try:
+            data = os.read(master, 1024) if ready else b""
+        except OSError:  # EIO: the child closed the terminal
+            data = b""
+        screen += data
+        return bool(data)
+
+    try:
+        while b"API token: " not in screen:
+            assert read(), screen
+        proc.send_signal(signal.SIGINT)
+        while read():
+            pass
+        code = proc.wait(timeout=20)
+    finally:
+        os.close(master)
+    shown = screen.decode()
+    assert code == 130, shown
+    assert shown.strip().splitlines()[-1] == "outeai: interrupted", shown
+    assert not config_file(tmp_path).exists()
