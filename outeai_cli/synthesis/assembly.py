@@ -91,15 +91,16 @@ class Assembly:
         while self._next < len(order) and order[self._next].parts is not None:
             task = order[self._next]
             parts = tuple(task.parts or ())
-            start = stitcher.frames
+            starts: list[int] = []  # (after the pause before it)
             for part in parts:
                 assert part.path is not None
                 placed = stitcher.append(
                     part.path, expected=part.format, what=f"the audio of piece {task.number}"
                 )
-                start = placed.start if part is parts[0] else start
+                starts.append(placed.start)
                 self.cues.append(Cue(part.text, placed.start, placed.end, stitcher.samplerate))
             self._next += 1
+            start = starts[0] if starts else stitcher.frames
             ready = ReadyPiece(
                 self._next, task.piece.text, parts, start, stitcher.frames, stitcher.samplerate
             )

@@ -47,8 +47,8 @@ from outeai_cli.synthesis.scheduler import (
     Scheduler,
     SchedulerEvent,
     StageChanged,
-    TaskDone,
     TaskFailed,
+    Wake,
     raise_if_stopped,
 )
 
@@ -173,7 +173,7 @@ class Run:
 
     # -- the loop ----------------------------------------------------------------------------
     def _dispatch(self, event: SchedulerEvent[PieceTask[OpenJob]]) -> None:
-        if not isinstance(event, StageChanged | Note | TaskDone | TaskFailed):  # a Wake
+        if isinstance(event, Wake):  # pieces added, a job closed or submitted
             for open_job in list(self._open):
                 self._step(open_job, partial(open_job.take_arrivals, self._scheduler))
             return
@@ -181,7 +181,7 @@ class Run:
         if open_job not in self._open:
             return  # a late event of a job that already ended
         if isinstance(event, Note):
-            if open_job.job.name is None:  # one of many: its result line speaks for it
+            if open_job.job.name is None:  # (a named one is one of many: its line speaks)
                 self.say(event.text)
             return
         if isinstance(event, StageChanged):
