@@ -101,8 +101,34 @@ def assert_lossless(text: str, pieces: Any, cap: int) -> None:
 
 # -- the program as a real process ------------------------------------------------------------
 
+
 # What a command that does not talk to the network has no business importing: httpx and
 # soundfile, numpy (pulled in by soundfile) and the server's stack (starlette, uvicorn).
+def assert_subtitle_conventions(
+    cues: list[tuple[float, float, str]], paragraphs: list[str], *, line: int = 42
+) -> None:
+    """Cues (start s, end s, text) as a reader parsed them: at most 2 lines of at most `line`
+    characters (a lone longer word excepted), at most 7 s each, in order without overlap, and
+    each within one paragraph; together every word of the paragraphs, once, in order."""
+    words = [word for paragraph in paragraphs for word in paragraph.split()]
+    paragraph_of = [i for i, paragraph in enumerate(paragraphs) for _ in paragraph.split()]
+    seen: list[str] = []
+    previous_end = 0.0
+    for start, end, text in cues:
+        lines = text.split("\n")
+        assert 1 <= len(lines) <= 2, text
+        assert all(len(x) <= line or " " not in x for x in lines), text
+        assert end - start <= 7.0005, (start, end, text)
+        assert start >= previous_end - 0.0005 and end > start, (start, end, text)
+        previous_end = end
+        cue_words = text.split()
+        # Within one paragraph: its words are a run inside a single paragraph.
+        at = len(seen)
+        assert paragraph_of[at] == paragraph_of[at + len(cue_words) - 1], text
+        seen.extend(cue_words)
+    assert seen == words
+
+
 HEAVY = ("httpx", "soundfile", "numpy", "starlette", "uvicorn")
 
 

@@ -100,7 +100,8 @@ def say(
         str | None,
         option(
             "subtitles",
-            help="Also write subtitles (.srt or .vtt): one cue per piece, timed from the audio.",
+            help="Also write subtitles (.srt or .vtt): cues of up to 2 lines of 42 characters "
+            "and 7 s, timed from the audio.",
             autocompletion=complete_path,
         ),
     ] = None,

@@ -25,7 +25,7 @@ class SynthesisOptions(NamedTuple):
     pause: float = 0.0  # seconds of silence between pieces
     language: str | None = None  # for the sentence splitter; None: the voice's language
     cache: PieceCache | None = None  # pieces kept for re-runs (split texts only)
-    subtitles: Path | None = None  # .srt or .vtt, one cue per piece
+    subtitles: Path | None = None  # .srt or .vtt (cues by the conventions in `subtitles`)
     force: bool = False  # replace an existing output file (and subtitles)
     fresh_name: bool = False  # an output name taken meanwhile: use the next free one (name-2...)
     spool_dir: Path | None = None  # where a stream's audio waits until complete
