@@ -127,7 +127,7 @@ INSTALL_HINT = (
 
 
 class PlayerNotFoundError(InputError):
-    """No player for this format on PATH: --play cannot be honoured here."""
+    """No player for this format on PATH: playing cannot be honoured here."""
 
 
 class PlaybackError(OuteAIError):

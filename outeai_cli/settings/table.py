@@ -360,7 +360,7 @@ SETTINGS: dict[str, SettingSpec] = {
             _player,
             None,
             ("OUTEAI_PLAYER",),
-            "the audio player for --play (default: the first found)",
+            "the audio player that plays the speech (default: the first found)",
             "mpv",
         ),
     )
