@@ -31,7 +31,6 @@ from typing import IO, TYPE_CHECKING, NamedTuple
 from outeai_cli.errors import InputError, OuteAIError
 from outeai_cli.output.destination import Destination, open_destination
 from outeai_cli.output.received import finish_received
-from outeai_cli.synthesis.assembly import Assembly, Listener
 from outeai_cli.synthesis.pieces import Part, PieceFetcher, PieceTask
 from outeai_cli.synthesis.plan import Plan
 from outeai_cli.synthesis.progress import InFlight
@@ -42,6 +41,7 @@ from outeai_cli.synthesis.types import SynthesisOptions, SynthesisRequest, Synth
 if TYPE_CHECKING:
     from outeai_cli.http.client import TTSClient
     from outeai_cli.output.commit import AtomicFile
+    from outeai_cli.synthesis.assembly import Assembly, Listener
     from outeai_cli.synthesis.subtitles import Cue
 
 ResultHook = Callable[[SynthesisResult], None]
@@ -159,7 +159,9 @@ class OpenJob:
             planned = len(self.plan.order)
             stitch = spec.pieces_to_come or planned > 1 or bool(options.pause)
             self.assembly: Assembly | None = None
-            if spec.split:
+            if spec.split:  # (a text sent whole has nothing to assemble: not imported)
+                from outeai_cli.synthesis.assembly import Assembly
+
                 self.assembly = Assembly(
                     self.destination,
                     spec.fmt,
