@@ -13,8 +13,6 @@ import json
 import socket
 import statistics
 import struct
-import subprocess
-import sys
 import time
 from typing import Any
 from urllib.parse import quote
@@ -97,15 +95,10 @@ def does_not_decode(data: bytes) -> bool:
     return False
 
 
-def test_every_attack_is_listed_by_list_faults() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "outeai_cli", "serve", "--list-faults"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+def test_every_attack_is_listed_by_list_faults(outeai) -> None:
+    result = outeai("serve", "--list-faults")
     assert result.returncode == 0, result.stderr
-    listed = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
+    listed = {line.split()[0]: line for line in result.out.splitlines() if line.strip()}
     for name in ATTACKS:
         assert name in listed and len(listed[name].split()) > 3, name
 
