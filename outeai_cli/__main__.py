@@ -1,3 +1,3 @@
-from outeai_cli.cli.app import main
+from outeai_cli.cli.entry import main
 
 main()

@@ -191,6 +191,12 @@ class TimeoutExpired(TransportError):
         self.limit = limit
 
 
+class EngineError(OuteAIError):
+    """The offline engine could not be started or reached (it is the server when offline)."""
+
+    exit_code = ExitCode.NETWORK
+
+
 class InsecureTransportError(InputError):
     """Plain http to a non-loopback host: refused before any connection."""
 

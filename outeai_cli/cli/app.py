@@ -32,6 +32,7 @@ root_app = typer.Typer(
     help="Text to speech from the command line, with the OuteTTS API or a local server.",
     epilog=examples(
         'outeai say "Hello there" -o hello.flac',
+        'outeai say --offline "Hello there" -o hello.flac',
         'outeai say "Hello there" --play',
         "outeai voices",
         "outeai config set token",

@@ -44,5 +44,11 @@ COMMANDS = (
         group=True,
         short_help="Show or clear the audio pieces kept for re-runs.",
     ),
+    Command(
+        "engine",
+        "engine_cmd",
+        group=True,
+        short_help="Show or stop the offline engine (started by the first offline call).",
+    ),
 )
 COMMAND_NAMES = tuple(command.name for command in COMMANDS)

@@ -139,6 +139,14 @@ FLAGS: dict[str, Flag] = {
         None,
         "Allow sending the token over plain http to a non-loopback host.",
     ),
+    "offline": Flag(
+        ("--offline",),
+        CONNECTION,
+        None,
+        "Speak on this machine with the engines of 'outeai serve': no server, no token; the "
+        "engine stays loaded keep_alive seconds after the call (OUTEAI_OFFLINE=0 turns a "
+        "configured offline off for one call).",
+    ),
 }
 
 
@@ -193,11 +201,13 @@ ApiOpt = Annotated[Api | None, option("api")]
 ModelOpt = Annotated[str | None, option("model")]
 ProfileOpt = Annotated[str | None, option("profile")]
 InsecureOpt = Annotated[bool, option("allow_insecure_http")]
+OfflineOpt = Annotated[bool, option("offline")]
 
 # The connection options of every command that talks to the server, in the order --help
 # lists them: their one list (`with_connection_options` declares them, `ConnectionOptions`
 # reads them).
 CONNECTION_OPTIONS: dict[str, Any] = {
+    "offline": OfflineOpt,
     "base_url": BaseUrlOpt,
     "token": TokenOpt,
     "timeout": TimeoutOpt,

@@ -16,6 +16,7 @@ EPILOG = examples(
     "outeai voices --local --language en",
     "outeai voices --kind custom --json",
     "outeai voices --remote --api tts-stream",
+    "outeai voices --offline --remote",
     'outeai voices add my-voice --description "my cloned voice"',
     "outeai voices remove my-voice",
 )
@@ -105,10 +106,10 @@ def voices(
         terminal.print_err(f"outeai: note: {server.note} (set one with 'outeai config set token')")
     if server.warning:
         problem = format_error(server.warning).removeprefix("outeai: error: ")
+        source = "the offline engine" if settings.get("offline") else settings.get("base_url")
         terminal.print_err(
-            f"outeai: warning: could not get the server's voice list from "
-            f"{settings.get('base_url')}: {problem} (showing the local lists; --local skips "
-            "the server)"
+            f"outeai: warning: could not get the server's voice list from {source}: {problem} "
+            "(showing the local lists; --local skips the server)"
         )
     if as_json:
         import json

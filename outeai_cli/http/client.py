@@ -123,6 +123,7 @@ class TTSClient:
         model: str | None = None,
         allow_insecure_http: bool = False,
         http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         if token is None:
             token = next((os.environ[v] for v in TOKEN_ENV_VARS if os.environ.get(v)), None)
@@ -147,6 +148,7 @@ class TTSClient:
             self._use_dialect(get_dialect(api, model=model))
         self._http = http_client
         self._owns_http = http_client is None
+        self._transport = transport  # how requests travel (default: TCP, TLS where https)
 
     # -- dialect ---------------------------------------------------------------------------
     @property
@@ -185,21 +187,29 @@ class TTSClient:
     ) -> TTSClient:
         """A client for the effective settings; with `need_token`, the token is checked now.
 
-        `retries` overrides the setting (the voice list is a quick call, never retried).
+        `retries` overrides the setting (the voice list is a quick call, never retried). With
+        the `offline` setting, the server is the engine on this machine: no token needed.
         """
+        timeouts = Timeouts(
+            connect=settings.get("connect_timeout"),
+            first_event=settings.get("timeout"),
+            idle=settings.get("idle_timeout"),
+            max_time=settings.get("max_time"),
+        )
+        token, base_url, transport = settings.get("token"), settings.get("base_url"), None
+        if settings.get("offline"):
+            from outeai_cli.offline.transport import offline_engine
+
+            token, base_url, transport = offline_engine(settings, timeouts)
         client = cls(
-            settings.get("token"),
-            base_url=settings.get("base_url"),
-            timeout=Timeouts(
-                connect=settings.get("connect_timeout"),
-                first_event=settings.get("timeout"),
-                idle=settings.get("idle_timeout"),
-                max_time=settings.get("max_time"),
-            ),
+            token,
+            base_url=base_url,
+            timeout=timeouts,
             retries=settings.get("retries") if retries is None else retries,
             allow_insecure_http=settings.get("allow_insecure_http"),
             api=settings.get("api"),
             model=settings.get("model"),
+            transport=transport,
         )
         if need_token:
             client.require_token()
@@ -220,7 +230,7 @@ class TTSClient:
     @property
     def http(self) -> httpx.Client:
         if self._http is None:
-            self._http = open_http_client(self.base_url, self.timeouts)
+            self._http = open_http_client(self.base_url, self.timeouts, self._transport)
         return self._http
 
     # -- synthesis -------------------------------------------------------------------------
@@ -320,7 +330,13 @@ class TTSClient:
         one, an unusable one (control characters, non-ASCII, absurd length) an InputError.
         Nothing is sent either way."""
         if not self.token:
-            raise AuthenticationError("no API token", advice=(Advice(Fix.GIVE, "token"),))
+            raise AuthenticationError(
+                "no API token",
+                advice=(
+                    Advice(Fix.GIVE, "token"),
+                    Advice(Fix.ENABLE, "offline", purpose="to speak on this machine without one"),
+                ),
+            )
         if not self._token_checked:
             check_token(self.token)
             self._token_checked = True

@@ -51,13 +51,16 @@ class Endpoint(NamedTuple):
         return api_error(answer, token=self.token, base_url=self.base_url, api=self.api)
 
 
-def open_http_client(base_url: str, timeouts: Timeouts) -> httpx.Client:
+def open_http_client(
+    base_url: str, timeouts: Timeouts, transport: httpx.BaseTransport | None = None
+) -> httpx.Client:
+    """`transport`: how requests travel, when not over TCP (the offline engine's socket)."""
     import httpx
 
     t = timeouts
     # A loopback server (e.g. `outeai serve`) is reached directly over plain http: no
     # proxy applies, and with no TLS there is no CA bundle to load (~20 ms of start-up).
-    direct = _is_loopback_http(base_url)
+    direct = transport is not None or _is_loopback_http(base_url)
     return httpx.Client(
         timeout=httpx.Timeout(
             connect=t.connect,
@@ -70,6 +73,7 @@ def open_http_client(base_url: str, timeouts: Timeouts) -> httpx.Client:
         trust_env=not direct,
         verify=not direct,
         follow_redirects=False,
+        transport=transport,
         # identity: an answer is streamed as it comes; compression only opens the door to a
         # bomb (and `response_chunks` reads one anyway, in bounded pieces).
         headers={"User-Agent": f"outeai-cli/{_version()}", "Accept-Encoding": "identity"},

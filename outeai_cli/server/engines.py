@@ -266,13 +266,18 @@ class PiperEngine:
 
 
 def pick_engine(
-    name: str, voice_specs: Sequence[str] = (), workers: int = 0, program: str | None = None
+    name: str,
+    voice_specs: Sequence[str] = (),
+    workers: int = 0,
+    program: str | None = None,
+    ready_workers: int | None = None,
 ) -> Engine:
     """The engine called `name`; `auto` is piper when a voice model is available, else espeak-ng
     when installed (the `voice` extra's pip build, else the system's), else a tone that says
     it stands in. `voice_specs` are `NAME=PATH.onnx[#SPEAKER]`; `workers` 0 means one per
-    core; `program` overrides where the `piper` program is found. RuntimeError (one line)
-    when the engine cannot start.
+    core; `program` overrides where the `piper` program is found; `ready_workers`: how many
+    piper workers per model load before it returns (default all; the others when sentences
+    need them). RuntimeError (one line) when the engine cannot start.
     """
     if name not in ENGINE_NAMES:
         raise RuntimeError(f"unknown engine {name!r}: use {', '.join(ENGINE_NAMES)}")
@@ -289,7 +294,7 @@ def pick_engine(
         return espeak.started()
     fallback: Engine = espeak or ToneEngine(stands_in=True)
     try:
-        engine = _piper_engine(name, voice_specs, workers, program, fallback)
+        engine = _piper_engine(name, voice_specs, workers, program, fallback, ready_workers)
         if espeak is not None and engine is espeak:
             espeak.started()  # the engine: a library that cannot load stops start-up
         elif espeak is not None:
@@ -301,7 +306,12 @@ def pick_engine(
 
 
 def _piper_engine(
-    name: str, voice_specs: Sequence[str], workers: int, program: str | None, fallback: Engine
+    name: str,
+    voice_specs: Sequence[str],
+    workers: int,
+    program: str | None,
+    fallback: Engine,
+    ready_workers: int | None,
 ) -> Engine:
     explicit = _voice_mappings(voice_specs)
     packaged = packaged_model()
@@ -325,7 +335,7 @@ def _piper_engine(
         if voice.name not in models and packaged and voice.language == packaged.language_family:
             models[voice.name] = packaged
     pool = PiperPool(program, workers or os.cpu_count() or 1)
-    pool.start(models.values())
+    pool.start(models.values(), ready_workers)
     return PiperEngine(pool, models, fallback)
 
 

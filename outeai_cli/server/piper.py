@@ -166,11 +166,13 @@ class PiperPool:
         self._base: set[Key] = set()  # the default-temperature keys kept ready
         self._closed = False
 
-    def start(self, models: Iterable[PiperModel]) -> None:
-        """Start and warm `workers` processes per model; PiperSetupError names the first failure."""
+    def start(self, models: Iterable[PiperModel], per_model: int | None = None) -> None:
+        """Start and warm `per_model` processes per model (default `workers`; the others start
+        when sentences need them); PiperSetupError names the first failure."""
         keys = [(m, noise_scale(m, 0.4)) for m in dict.fromkeys(models)]
         self._base = set(keys)
-        wanted = [key for key in keys for _ in range(self.workers)]
+        count = self.workers if per_model is None else min(per_model, self.workers)
+        wanted = [key for key in keys for _ in range(count)]
         with ThreadPoolExecutor(max_workers=len(wanted) or 1) as starter:
             results = list(starter.map(self._try_spawn, wanted))
         started = [r for r in results if isinstance(r, PiperProcess)]

@@ -219,7 +219,7 @@ def fetch_server_list(settings: Settings, *, required: bool) -> ServerList:
     from outeai_cli.errors import APIError, OuteAIError
     from outeai_cli.http.client import TTSClient
 
-    if not settings.get("token") and not required:
+    if not settings.get("token") and not settings.get("offline") and not required:
         return ServerList(note="no token configured, so the server's own list is not shown")
     try:
         with TTSClient.from_settings(settings, retries=0) as client:

@@ -1,0 +1,237 @@
+"""The offline engine process: the local server's app on a private Unix socket, for one user.
+
+Started in the background by the first offline call (`launch.EngineLease`), with the engine
+name, the installation it belongs to and how long to stay after its last client:
+
+    python -c '…main(argv)' ENGINE INSTALL KEEP_ALIVE
+
+Order matters for that first call: the voice workers start loading before anything else (they
+take longest), the server's modules import meanwhile, and the socket is bound only once the
+engine can speak, so a client that connects is answered at once. Then it serves until no
+client has held the users' lock for KEEP_ALIVE seconds (each request may change that number),
+or until SIGTERM (`outeai engine stop`); either way the workers stop with it and the socket
+and state file go. A second engine for the same files gives way: it exits at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from outeai_cli.offline.places import EnginePlaces, runtime_dir
+
+if TYPE_CHECKING:
+    from outeai_cli.server.engines import Engine
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+KEEP_ALIVE_HEADER = b"x-outeai-keep-alive"
+# How often the idle clock is read: the most an engine overstays its keep_alive.
+IDLE_POLL_SECONDS = 0.1
+# A client checking whether an engine runs holds the lifetime lock for microseconds.
+_LOCK_PATIENCE_SECONDS = 0.3
+
+
+def main(argv: list[str]) -> int:
+    engine_name, install, keep_text = argv
+    # SIGTERM (`outeai engine stop`) ends the process through the cleanup below: the server
+    # shuts down on it, then passes it on to this handler.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    places = EnginePlaces(runtime_dir(), engine_name, install)
+    lifetime = os.open(places.lock, os.O_RDWR | os.O_CREAT, 0o600)
+    if not _lock(lifetime, fcntl.LOCK_EX, patience=_LOCK_PATIENCE_SECONDS):
+        return 0  # another engine for these files is running or starting: it serves
+    os.ftruncate(lifetime, 0)
+    os.write(lifetime, f"{os.getpid()}\n".encode())  # for `outeai engine stop`
+    started: dict[str, Any] = {}
+    from outeai_cli.server.engines import pick_engine  # light: numpy waits for samples
+
+    loader = threading.Thread(
+        target=_start_engine, args=(pick_engine, engine_name, started), daemon=True
+    )
+    loader.start()
+    # While the workers load: the server's own modules.
+    import uvicorn
+
+    from outeai_cli.server.app import create_app
+    from outeai_cli.server.common import ServerSettings
+
+    loader.join()
+    if "error" in started:
+        print(f"outeai engine: {started['error']}", file=sys.stderr, flush=True)
+        return 1
+    engine: Engine = started["engine"]
+    activity = Activity(create_app(ServerSettings(engine=engine)), float(keep_text))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            activity,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=1,
+        )
+    )
+    listener = _bind(places)
+    users = os.open(places.users, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        _write_state(places, engine, activity.keep_alive)
+        watcher = threading.Thread(
+            target=_watch_idle, args=(server, activity, places, users), daemon=True
+        )
+        watcher.start()
+        server.run(sockets=[listener])
+    finally:
+        _remove(places, listener)
+        engine.close()
+        # The lifetime lock first: a client waiting on the users' lock must find this engine
+        # gone once it gets it (at exit the kernel releases locks in no set order).
+        os.close(lifetime)
+        os.close(users)
+    return 0
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def _start_engine(pick_engine: Callable[..., Engine], name: str, started: dict[str, Any]) -> None:
+    program = os.environ.get("OUTEAI_SERVE_PIPER") or None
+    try:
+        # One voice worker loads before the first answer; the others when sentences need them
+        # (loading them all at once would slow the first call on a small machine).
+        started["engine"] = pick_engine(name, program=program, ready_workers=1)
+    except RuntimeError as exc:  # one line saying what cannot be used, as `serve` prints it
+        started["error"] = str(exc)
+
+
+class Activity:
+    """The app, counting the requests in flight and taking each client's keep_alive.
+
+    Requests arrive under `/offline-ENGINE/`, the base URL's path that keeps each engine's
+    audio apart in the client's cache; the prefix is dropped before the app routes them.
+    """
+
+    def __init__(self, app: ASGIApp, keep_alive: float) -> None:
+        self.app = app
+        self.keep_alive = keep_alive
+        self.active = 0
+        self.last_request = time.monotonic()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == KEEP_ALIVE_HEADER:
+                self._take_keep_alive(value)
+        path = scope.get("path", "")
+        if path.startswith("/offline-"):
+            rest = "/" + path.split("/", 2)[2] if path.count("/") >= 2 else "/"
+            scope = {**scope, "path": rest, "raw_path": rest.encode()}
+        self.active += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.active -= 1
+            self.last_request = time.monotonic()
+
+    def _take_keep_alive(self, raw: bytes) -> None:
+        from outeai_cli.settings.table import SETTINGS
+
+        # The client checked it: a value no client of ours sends changes nothing.
+        with contextlib.suppress(ValueError, UnicodeDecodeError):
+            self.keep_alive = float(SETTINGS["keep_alive"].parse(raw.decode("ascii")))
+
+
+def _watch_idle(server: Any, activity: Activity, places: EnginePlaces, users: int) -> None:
+    """Stop the server once no client has held the users' lock for keep_alive seconds.
+
+    Each client holds that lock (shared) from before it connects until it is done. Taking it
+    exclusively proves there is none; kept through the shutdown, it makes a client that
+    arrives meanwhile wait, then find the engine gone and start a new one.
+    """
+    last_used = time.monotonic()
+    while not server.should_exit:
+        time.sleep(IDLE_POLL_SECONDS)
+        now = time.monotonic()
+        if activity.active or not _lock(users, fcntl.LOCK_EX):
+            last_used = now
+            continue
+        if now - max(last_used, activity.last_request) >= activity.keep_alive:
+            places.socket.unlink(missing_ok=True)
+            server.should_exit = True
+            return
+        fcntl.flock(users, fcntl.LOCK_UN)
+
+
+def _lock(fd: int, kind: int, patience: float = 0.0) -> bool:
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            fcntl.flock(fd, kind | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+
+
+def _bind(places: EnginePlaces) -> Any:
+    import socket
+
+    # A socket left by an engine that was killed: nothing listens on it (we hold the lock).
+    places.socket.unlink(missing_ok=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_mask = os.umask(0o177)  # the socket is created 0600: only its owner may connect
+    try:
+        listener.bind(str(places.socket))
+    finally:
+        os.umask(old_mask)
+    listener.listen(128)
+    return listener
+
+
+def _write_state(places: EnginePlaces, engine: Engine, keep_alive: float) -> None:
+    import json
+
+    from outeai_cli import __version__
+    from outeai_cli.voices.catalogue import BUILTIN_VOICES
+
+    pool = getattr(engine, "pool", None)
+    state = {
+        "pid": os.getpid(),
+        "engine": engine.name,
+        "asked": places.engine,
+        "workers": getattr(pool, "workers", 0),
+        "voices": {v.name: engine.speaker(v).describe() for v in BUILTIN_VOICES},
+        "keep_alive": keep_alive,
+        "version": __version__,
+        "python": sys.executable,
+        "socket": str(places.socket),
+        "started": time.time(),
+    }
+    temporary = places.state.with_suffix(".json.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(state, handle)
+    os.replace(temporary, places.state)
+
+
+def _remove(places: EnginePlaces, listener: Any) -> None:
+    listener.close()
+    places.socket.unlink(missing_ok=True)
+    places.state.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
