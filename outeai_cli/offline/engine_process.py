@@ -204,7 +204,7 @@ def _bind(places: EnginePlaces) -> Any:
 def _write_state(places: EnginePlaces, engine: Engine, keep_alive: float) -> None:
     import json
 
-    from outeai_cli import __version__
+    from outeai_cli.version import __version__
     from outeai_cli.voices.catalogue import BUILTIN_VOICES
 
     pool = getattr(engine, "pool", None)

@@ -73,7 +73,7 @@ def installation() -> str:
     import hashlib
     import sys
 
-    from outeai_cli import __version__
+    from outeai_cli.version import __version__
 
     digest = hashlib.sha256(f"{sys.executable}\0{__version__}".encode())
     return digest.hexdigest()[:10]
