@@ -222,6 +222,7 @@ USAGE_ERRORS = [
     (["say", "hi", "-o", "x.flac", "--timeout", "0"], None, "invalid timeout 0 given"),
     (["say", "hi", "--bogus"], None, "No such option: --bogus"),
     (["say", "hi", "--bogus"], None, "run 'outeai say -h' for help"),
+    (["say", "hi", "-s"], None, "Option '-s' requires an argument; run 'outeai say -h' for help"),
     (["say", "hi", "--api", "bogus"], None, "'bogus' is not one of 'tts'"),
     (["nosuchcommand"], None, "No such command 'nosuchcommand'; run 'outeai -h' for help"),
 ]

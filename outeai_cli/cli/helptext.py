@@ -4,11 +4,13 @@ alone, and names never broken across lines (`EN-FEMALE-1-NEUTRAL`, `--max-chars`
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from typer import _click
+from typer._click.exceptions import UsageError
 from typer.core import TyperCommand, TyperGroup
 
 OPTIONS = "Options"  # the heading of options that name no panel (e.g. -h/--help)
@@ -24,7 +26,21 @@ def _glued(text: str) -> str:
 
 class NoBreakFormatter(_click.HelpFormatter):
     def write_text(self, text: str) -> None:
-        super().write_text(_glued(text))
+        super().write_text(_glued(self._examples_fitted(text)))
+
+    def _examples_fitted(self, text: str) -> str:
+        """Paragraphs Click keeps as written (`\b`: the examples) broken to fit the width,
+        between words, as commands that still paste whole (`wrapping.example_lines`)."""
+        from outeai_cli.cli.wrapping import example_lines
+
+        width = self.width - self.current_indent
+        paragraphs = text.split("\n\n")
+        for index, paragraph in enumerate(paragraphs):
+            if paragraph.startswith("\b\n"):
+                lines = paragraph.split("\n")[1:]
+                fitted = [part for line in lines for part in example_lines(line, width)]
+                paragraphs[index] = "\n".join(["\b", *fitted])
+        return "\n\n".join(paragraphs)
 
     def write_dl(
         self, rows: Sequence[tuple[str, str]], col_max: int = 30, col_spacing: int = 2
@@ -41,6 +57,18 @@ class HelpContext(_click.Context):
 
 # Typer shows a value's Python type (`TEXT <str>`, `--profile <str>`); a name says more.
 _PYTHON_TYPE = re.compile(r" <(?:str|int|float|path|Path|list\[str\])>(?=$|\.\.\.)")
+
+
+@contextlib.contextmanager
+def _naming(ctx: _click.Context) -> Iterator[None]:
+    """The command line's parser raises some usage errors (`-s` without its value) without
+    saying whose they are: name the command, so the hint is its help (`outeai say -h`)."""
+    try:
+        yield
+    except UsageError as exc:
+        if exc.ctx is None:
+            exc.ctx, exc.cmd = ctx, ctx.command
+        raise
 
 
 def help_record(param: _click.Parameter, ctx: _click.Context) -> tuple[str, str] | None:
@@ -86,9 +114,28 @@ class PanelCommand(TyperCommand):
     def format_options(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
         format_panels(self, ctx, formatter)
 
+    def parse_args(self, ctx: _click.Context, args: list[str]) -> list[str]:
+        with _naming(ctx):
+            return super().parse_args(ctx, args)
+
 
 class PanelGroup(TyperGroup):
     context_class = HelpContext
+
+    def format_commands(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
+        """Each command with its whole short help, wrapped (Click cuts it to one line: `...`)."""
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=1 << 16)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def parse_args(self, ctx: _click.Context, args: list[str]) -> list[str]:
+        with _naming(ctx):
+            return super().parse_args(ctx, args)
 
     def format_options(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
         format_panels(self, ctx, formatter)

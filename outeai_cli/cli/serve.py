@@ -305,10 +305,18 @@ def serve(
         shape = "a JSON object" if json_log else "a line"
         lines.append(f"  requests: {shape} each on stderr (tokens masked; --quiet silences)")
     example_token = "<one of your tokens>" if tokens else "local"
-    lines.append(
-        f'  try: OUTEAI_BASE_URL={url} OUTEAI_TOKEN="{example_token}" outeai say "Hello" -o hello.flac'
+    example = (
+        f'OUTEAI_BASE_URL={url} OUTEAI_TOKEN="{example_token}" outeai say "Hello" -o hello.flac'
     )
     lines.append("  stop with Ctrl-C")
+    if terminal.stderr_is_tty:  # fitted to the terminal, broken between words only
+        from outeai_cli.cli.wrapping import command_lines, hanging_lines
+
+        width = terminal.stderr_columns() - 1
+        lines = [part for line in lines for part in hanging_lines(line, width)]
+        lines[-1:-1] = command_lines(example, width, indent="  try: ")
+    else:  # a log: one line per item
+        lines.insert(-1, f"  try: {example}")
     # uvicorn shuts down gracefully on Ctrl-C/SIGTERM; a stop is not an error for a server.
     # The banner is inside too: a script may send the signal as soon as it reads it.
     try:
