@@ -323,6 +323,28 @@ def test_a_name_too_long_for_a_file_is_a_row_error(outeai, server, tmp_path: Pat
     assert server.tts_requests() == []
 
 
+def test_an_output_changed_since_its_run_is_made_again(outeai, server, tmp_path: Path) -> None:
+    """The results line vouches for the bytes it hashed: an output replaced since (here by
+    another item's audio, whole and decoding) is made again; the untouched one is kept."""
+    rows = [
+        {"text": "Line one.", "output": "one.flac"},
+        {"text": "Line two.", "output": "two.flac"},
+    ]
+    (tmp_path / "m.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    assert outeai("batch", "m.jsonl", "-o", "out").returncode == 0
+    out = tmp_path / "out"
+    made = (out / "one.flac").read_bytes()
+    (out / "one.flac").write_bytes((out / "two.flac").read_bytes())
+    server.reset()
+    result = outeai("batch", "m.jsonl", "-o", "out")
+    assert result.returncode == 0, result.stderr
+    assert "2 items: 1 already complete, 1 to make" in result.stderr, result.stderr
+    assert (out / "one.flac").read_bytes() == made
+    last = results(out)[-1]
+    assert (last["output"], last["status"], last["from_cache"]) == ("one.flac", "ok", 1)
+    assert server.tts_requests() == []  # the audio paid for was still in the piece cache
+
+
 def test_a_changed_input_remakes_its_output(outeai, server, tmp_path: Path) -> None:
     manifest = tmp_path / "m.jsonl"
     manifest.write_text(

@@ -8,11 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
+import soundfile as sf
 
-from outeai_cli.audio.verify import DamagedAudio
+from outeai_cli.audio.verify import DamagedAudio, check_audio
 from outeai_cli.synthesis.audio_key import audio_key
 from outeai_cli.synthesis.cache import PieceCache, default_cache_dir
-from tests.helpers import HEAVY, run_with_import_log, small_flac
+from tests.helpers import HEAVY, run_with_import_log, small_flac, tone
 
 BASE = {
     "api": "tts",
@@ -82,15 +83,38 @@ def test_a_partial_or_damaged_entry_is_never_reused(tmp_path: Path, damage) -> N
     assert cache.stats().entries == 0
 
 
-@pytest.mark.parametrize(
-    "audio",
-    [small_flac()[: len(small_flac()) // 2], b"fLaC" + bytes(range(256)) * 8, b"<html>502</html>"],
-    ids=["half-a-flac", "flac-magic-and-garbage", "not-audio"],
-)
-def test_audio_that_does_not_decode_is_never_cached(tmp_path: Path, audio: bytes) -> None:
+def test_a_changed_sample_that_still_decodes_is_never_reused(tmp_path: Path) -> None:
+    """One sample of a WAV entry changed: same size, still whole audio, so only the hash in
+    the sidecar tells it is not what was paid for."""
     cache = PieceCache(tmp_path / "c")
     key = audio_key(**BASE)
-    with pytest.raises(DamagedAudio):
+    source = tmp_path / "piece.wav"
+    sf.write(source, tone(0.5), 8000, subtype="PCM_16")
+    cache.store(key, source, format="wav", duration=0.5)
+    audio = tmp_path / "c" / key[:2] / f"{key}.audio"
+    changed = bytearray(audio.read_bytes())
+    changed[1000] ^= 0x01  # a sample's low bit, well inside the data chunk
+    audio.write_bytes(bytes(changed))
+    assert check_audio(audio, expected="wav").frames == 4000  # it decodes completely
+    assert cache.fetch(key, io.BytesIO()) is None
+    assert cache.stats().entries == 0 and not audio.exists()
+
+
+@pytest.mark.parametrize(
+    ("audio", "words"),
+    [
+        (small_flac()[: len(small_flac()) // 2], "does not decode"),
+        (b"fLaC" + bytes(range(256)) * 8, r"cut short \(a metadata block"),
+        (b"<html>502</html>", "not audio"),
+    ],
+    ids=["half-a-flac", "flac-magic-and-garbage", "not-audio"],
+)
+def test_audio_that_does_not_decode_is_never_cached(
+    tmp_path: Path, audio: bytes, words: str
+) -> None:
+    cache = PieceCache(tmp_path / "c")
+    key = audio_key(**BASE)
+    with pytest.raises(DamagedAudio, match=words):
         stored(cache, key, audio, tmp_path)
     assert cache.stats().entries == 0 and cache.stats().bytes == 0
 

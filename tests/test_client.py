@@ -281,7 +281,7 @@ def test_voices_with_a_rejected_token_is_an_authentication_error(make_server) ->
     srv = make_server(tokens=frozenset({"the-only-good-token"}))
     with (
         TTSClient("wrong-token-0123456789", base_url=srv.base_url) as c,
-        pytest.raises(AuthenticationError),
+        pytest.raises(AuthenticationError, match=r"was rejected \(HTTP 401"),
     ):
         c.voices()
 
@@ -361,17 +361,46 @@ def test_429_is_retried_after_its_retry_after_delay(server: ServerHandle) -> Non
     assert len(server.tts_requests()) == 2
 
 
+def test_a_retry_after_longer_than_the_cap_waits_the_cap(raw_server) -> None:
+    """A server asking for an hour is not obeyed: the wait is capped (30 s by default; 0.3 s
+    here), and the request is tried again after it."""
+    asked: list[float] = []
+    body = b'{"message": "rate limited: slow down", "code": "rate_limited"}'
+
+    def rate_limited(conn: socket.socket, request: bytes) -> None:
+        asked.append(time.monotonic())
+        conn.sendall(
+            b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+            b"Retry-After: 3600\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        )
+
+    policy = RetryPolicy(retries=1, base_delay=0.05, max_delay=0.2, max_retry_after=0.3)
+    events: list[Event] = []
+    with (
+        TTSClient(TOKEN, base_url=raw_server(rate_limited), retry_policy=policy) as c,
+        pytest.raises(APIError, match="rate limited") as caught,
+    ):
+        c.generate("Hi.", on_event=events.append)
+    assert caught.value.status == 429 and caught.value.retry_after == 3600
+    assert [e.delay for e in events if isinstance(e, RetryEvent)] == [0.3]
+    assert len(asked) == 2 and 0.3 <= asked[1] - asked[0] < 5
+
+
 @pytest.mark.parametrize(
-    ("fault", "error"),
-    [("http-400", APIError), ("http-401", AuthenticationError), ("no-final-event", ProtocolError)],
+    ("fault", "error", "words"),
+    [
+        ("http-400", APIError, "HTTP 400: injected fault"),
+        ("http-401", AuthenticationError, r"was rejected \(HTTP 401"),
+        ("no-final-event", ProtocolError, "the stream ended without the final audio event"),
+    ],
 )
 def test_errors_that_a_retry_cannot_fix_are_not_retried(
-    server: ServerHandle, fault: str, error: type
+    server: ServerHandle, fault: str, error: type, words: str
 ) -> None:
     server.set_faults(fault)
     with (
         TTSClient(TOKEN, base_url=server.base_url, retry_policy=FAST_RETRIES) as c,
-        pytest.raises(error),
+        pytest.raises(error, match=words),
     ):
         c.generate("Hi.")
     assert len(server.tts_requests()) == 1
@@ -394,7 +423,7 @@ def test_a_stream_broken_after_generation_started_is_retried_once_only(
     events: list[Event] = []
     with (
         TTSClient(TOKEN, base_url=server.base_url, retry_policy=FAST_RETRIES) as c,
-        pytest.raises(TransportError),
+        pytest.raises(TransportError, match="the connection broke mid-response"),
     ):
         c.generate("Hi.", on_event=events.append)
     assert len(server.tts_requests()) == 2  # not 4: each try may be billed
@@ -477,11 +506,28 @@ def test_plain_http_to_a_non_loopback_host_is_refused_before_any_connection(
         assert "https" in caught.value.hint
         assert created == []
         if listener is not None:
-            with pytest.raises(TimeoutError):
+            with pytest.raises(TimeoutError, match="timed out"):
                 listener.accept()
     finally:
         if listener is not None:
             listener.close()
+
+
+def requests_sent(base_url: str, **options: object) -> list[httpx.Request]:
+    """What a client sends to `base_url` for the voice list. The transport is a stand-in that
+    records each request (a remote host is what this machine cannot reach)."""
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, stream=httpx.ByteStream(b'{"data": {"voices": []}}'))
+
+    with (
+        httpx.Client(transport=httpx.MockTransport(answer)) as http,
+        TTSClient(TOKEN, base_url=base_url, http_client=http, **options) as client,  # type: ignore[arg-type]
+    ):
+        client.voices()
+    return sent
 
 
 @pytest.mark.parametrize(
@@ -489,11 +535,18 @@ def test_plain_http_to_a_non_loopback_host_is_refused_before_any_connection(
     ["https://tts.example.com/api/v1", "http://localhost:9/api/v1", "http://[::1]:9/api/v1"],
 )
 def test_https_and_loopback_http_are_allowed(base_url: str) -> None:
-    TTSClient(TOKEN, base_url=base_url).close()
+    (request,) = requests_sent(base_url)
+    assert str(request.url).startswith(base_url)
+    assert request.headers["authorization"] == f"Bearer {TOKEN}"
 
 
 def test_insecure_http_can_be_allowed_explicitly() -> None:
-    TTSClient(TOKEN, base_url="http://tts.example.com/api/v1", allow_insecure_http=True).close()
+    base_url = "http://tts.example.com/api/v1"
+    with pytest.raises(InsecureTransportError, match="refusing to send the token over plain"):
+        requests_sent(base_url)
+    (request,) = requests_sent(base_url, allow_insecure_http=True)
+    assert str(request.url).startswith(base_url)
+    assert request.headers["authorization"] == f"Bearer {TOKEN}"
 
 
 # -- timeouts --------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ def test_next_free_name_continues_a_number(tmp_path: Path) -> None:
 
 def test_an_existing_file_is_refused_up_front_without_force(tmp_path: Path) -> None:
     (tmp_path / "out.flac").write_bytes(b"old")
-    with pytest.raises(OutputExistsError):
+    with pytest.raises(OutputExistsError, match=r"out\.flac already exists"):
         AtomicFile(tmp_path / "out.flac")
     with atomic_output(tmp_path / "out.flac", force=True) as handle:
         handle.write(b"new")
@@ -240,7 +240,7 @@ def test_copy_out_to_a_pipe_whose_reader_has_gone_is_a_broken_pipe(tmp_path: Pat
     with (
         _spool(tmp_path, b"x" * 2**20) as spool,
         os.fdopen(write_fd, "wb") as out,
-        pytest.raises(BrokenPipeError),
+        pytest.raises(BrokenPipeError, match="Broken pipe"),
     ):
         copy_out(spool, out)
 

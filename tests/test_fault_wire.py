@@ -370,7 +370,7 @@ def test_deep_json_nests_sixty_thousand_levels(
     assert response.status_code == status
     assert response.headers["content-type"].startswith("application/json")
     assert response.content == head + b"[" * DEPTH + b"]" * DEPTH + tail
-    with pytest.raises(RecursionError):
+    with pytest.raises(RecursionError, match="maximum recursion depth exceeded"):
         json.loads(response.content)
 
 

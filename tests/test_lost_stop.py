@@ -44,7 +44,11 @@ def test_a_swallowed_sigterm_still_stops_the_run_before_its_commit(
     target = tmp_path / "out.flac"
     request = SynthesisRequest(text, parse_speaker("EN-FEMALE-1-NEUTRAL"), 0.4)
     options = SynthesisOptions(max_chars=60, spool_dir=tmp_path)
-    with TTSClient(TOKEN, base_url=server.base_url, retries=0) as client, pytest.raises(Terminated):
+    with (
+        TTSClient(TOKEN, base_url=server.base_url, retries=0) as client,
+        pytest.raises(Terminated) as caught,
+    ):
         synthesize(client, request, target, "flac", options)
+    assert caught.value.signum == signal.SIGTERM  # the noted stop, raised again at a check
     assert not target.exists()
     assert [p for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -145,7 +145,7 @@ def test_a_reader_that_goes_away_is_a_broken_pipe_without_a_traceback(
     for fmt in ("flac", "wav"):
         output = ProgressiveOutput(out, fmt)
         output.add(pcm(tmp_path, tone(0.5, 300, rate=RATE), "one"))
-        with pytest.raises(BrokenPipeError):
+        with pytest.raises(BrokenPipeError, match="Broken pipe"):
             output.finish()
     out.close()
     assert "Traceback" not in capfd.readouterr().err

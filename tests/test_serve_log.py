@@ -140,13 +140,19 @@ def test_serve_json_log_writes_one_object_per_request() -> None:
 
 def test_a_response_cut_short_is_logged_as_such() -> None:
     with outeai_serve("--engine", "tone", "--json-log", "--fault", "drop-in-audio") as served:
-        with pytest.raises(httpx.RemoteProtocolError):
+        with pytest.raises(
+            httpx.RemoteProtocolError,
+            match="peer closed connection without sending complete message body",
+        ):
             post_tts(served, "Cut me off.")
         (line,) = served.next_lines(1)
     entry = json.loads(line)
     assert (entry["status"], entry["complete"]) == (200, False)
     with outeai_serve("--engine", "tone", "--fault", "drop-in-audio") as served:
-        with pytest.raises(httpx.RemoteProtocolError):
+        with pytest.raises(
+            httpx.RemoteProtocolError,
+            match="peer closed connection without sending complete message body",
+        ):
             post_tts(served, "Cut me off.")
         (line,) = served.next_lines(1)
     assert line.endswith(" (cut short)")
@@ -179,7 +185,7 @@ def test_a_request_that_fails_unexpectedly_is_logged_as_the_500_it_gets() -> Non
     written: list[str] = []
     logger = RequestLogger(broken, fmt="json", write=written.append)
     scope = {"type": "http", "method": "POST", "path": "/api/v1/tts", "headers": []}
-    with pytest.raises(RecursionError):
+    with pytest.raises(RecursionError, match="a bug"):
         asyncio.run(logger(scope, never_called, never_called))
     (entry,) = [json.loads(line) for line in written]
     assert (entry["status"], entry["complete"]) == (500, False)

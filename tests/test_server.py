@@ -395,7 +395,7 @@ def test_html_200_and_non_json_faults_answer_200_with_a_body_that_is_not_ndjson(
     server.set_faults("non-json")
     garbage = post(server, request_body())
     assert garbage.status_code == 200
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="Expecting value"):
         json.loads(garbage.content.splitlines()[0])
 
 
@@ -404,7 +404,10 @@ def test_drop_faults_cut_the_connection_mid_body(server: ServerHandle, fault: st
     server.set_faults(fault)
     received = bytearray()
     with (
-        pytest.raises(httpx.RemoteProtocolError),
+        pytest.raises(
+            httpx.RemoteProtocolError,
+            match="peer closed connection without sending complete message body",
+        ),
         httpx.stream(
             "POST", f"{server.base_url}/tts", json=request_body(text=THREE_SENTENCES), timeout=30
         ) as response,
@@ -449,7 +452,7 @@ def test_bad_base64_fault_sends_a_complete_event_whose_audio_is_not_base64(
     response = post(server, request_body())
     final = json.loads(response.content.splitlines()[-1])
     assert final["data"]["request_finished"] is True
-    with pytest.raises(binascii.Error):
+    with pytest.raises(binascii.Error, match="Only base64 data is allowed"):
         base64.b64decode(final["data"]["audio_bytes"], validate=True)
 
 
@@ -457,7 +460,7 @@ def test_stall_fault_goes_silent_after_the_first_event(server: ServerHandle) -> 
     server.set_faults("stall")
     first = b""
     with (
-        pytest.raises(httpx.ReadTimeout),
+        pytest.raises(httpx.ReadTimeout, match="timed out"),
         httpx.stream(
             "POST",
             f"{server.base_url}/tts",

@@ -15,13 +15,32 @@ def test_deep_nesting_is_a_value_error_not_a_recursion_error() -> None:
     assert parse_json('{"a": [[["deep enough"]]]}') == {"a": [[["deep enough"]]]}
 
 
+def test_the_depth_bound_is_exactly_64_levels() -> None:
+    deep: list = []
+    for _ in range(63):
+        deep = [deep]
+    assert parse_json("[" * 64 + "]" * 64) == deep
+    # With more brackets than levels the depth is counted: 64 deep still parses.
+    assert parse_json("[" * 64 + "]" * 63 + ", []]") == [*deep, []]
+    nested = parse_json('{"a": ' * 63 + "{}" + "}" * 63)
+    for _ in range(63):
+        nested = nested["a"]
+    assert nested == {}
+    with pytest.raises(ValueError, match="nested over 64 levels"):
+        parse_json("[" * 65 + "]" * 65)
+    with pytest.raises(ValueError, match="nested over 64 levels"):
+        parse_json('{"a": ' * 64 + "{}" + "}" * 64)
+    # Many brackets side by side are not depth: 200 of them, two levels deep.
+    assert parse_json("[" + ",".join(["[]"] * 100) + "]") == [[]] * 100
+
+
 def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
     assert parse_json('{"m": "' + "[" * 1000 + '"}') == {"m": "[" * 1000}
 
 
 @pytest.mark.parametrize("text", ["NaN", "[Infinity]", '{"x": -Infinity}'])
 def test_non_numbers_are_refused(text: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="is not a JSON number"):
         parse_json(text)
 
 
