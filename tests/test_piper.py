@@ -8,6 +8,7 @@ with its packaged voice, and the tests judge the audio it sends the way a listen
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import itertools
 import json
@@ -24,6 +25,7 @@ import pytest
 import soundfile as sf
 from conftest import TOKEN, ServerHandle
 
+from outeai_cli.server import piper as piper_module
 from outeai_cli.server.app import ServerSettings
 from outeai_cli.server.engines import PiperEngine, pick_engine
 from outeai_cli.server.piper import (
@@ -71,10 +73,12 @@ def server(piper_server: ServerHandle) -> ServerHandle:
     return piper_server
 
 
-def speak(base_url: str, text: str, **extra: object) -> tuple[list[dict], np.ndarray, float]:
+def speak(
+    base_url: str, text: str, timeout: float = 60, **extra: object
+) -> tuple[list[dict], np.ndarray, float]:
     """The status events, the float samples and the duration `/tts` answers for `text`."""
     body = {"token": TOKEN, "text": text, "speaker": SPEAKER, **extra}
-    response = httpx.post(f"{base_url}/tts", json=body, timeout=60)
+    response = httpx.post(f"{base_url}/tts", json=body, timeout=timeout)
     assert response.status_code == 200, response.text
     events = [json.loads(line) for line in response.text.splitlines() if line.strip()]
     final = events[-1]["data"]
@@ -349,6 +353,53 @@ def test_a_lone_surrogate_costs_no_worker(server: ServerHandle, piper_engine: Pi
     assert len(samples) > model.sample_rate // 4
     assert piper_engine.pool.busy_pids() == []
     assert set(workers) <= set(piper_engine.pool.pids())  # none lost (others may start)
+
+
+def test_a_worker_grown_past_the_memory_limit_is_replaced(
+    piper_engine: PiperEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = piper_engine.pool
+    model = piper_engine.model_for(find_voice("EN-MALE-1-NEUTRAL"))
+    assert model is not None
+    before = set(pool.pids())
+    monkeypatch.setattr(piper_module, "RECYCLE_BYTES", 0)  # every worker is over it
+    assert len(pool.speak(model, noise_scale(model, 0.4), "One sentence.")) > 0
+    monkeypatch.undo()
+    deadline = time.monotonic() + 30
+    while len(set(pool.pids()) - before) < 1 or len(pool.pids()) < len(before):
+        assert time.monotonic() < deadline, "the grown worker was not replaced"
+        time.sleep(0.05)
+    assert len(before - set(pool.pids())) == 1  # the one that spoke, and only it
+
+
+@pytest.mark.load
+@pytest.mark.timeout(900)
+def test_a_worker_speaks_5000_characters_without_a_full_stop_in_bounded_memory(
+    server: ServerHandle, piper_engine: PiperEngine
+) -> None:
+    """One sentence of 5,000 characters took a worker past 6 GB and over its 120 s limit."""
+    text = ("the quick brown fox jumps over the lazy dog near the river bank " * 80)[:5000]
+    peaks: dict[int, int] = {}
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            for pid in piper_engine.pool.pids():
+                with contextlib.suppress(OSError, IndexError):
+                    status = Path(f"/proc/{pid}/status").read_text()
+                    peak = int(status.split("VmHWM:")[1].split()[0]) * 1024
+                    peaks[pid] = max(peaks.get(pid, 0), peak)
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        _, _, duration = speak(server.base_url, text, timeout=900)
+    finally:
+        done.set()
+        watcher.join()
+    assert duration > 200  # about five minutes of speech
+    assert max(peaks.values()) < piper_module.RECYCLE_BYTES, peaks
 
 
 def test_voices_say_which_model_speaks_each_name(server: ServerHandle, outeai) -> None:

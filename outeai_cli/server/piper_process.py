@@ -32,6 +32,7 @@ _SENTINEL = "[[ ]]"
 _STARTED = "DEBUG:piper.voice:text="
 _SENTINEL_STARTED = f"{_STARTED}{_SENTINEL}, phonemes="
 _READ = 1 << 16
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 # Control characters are no speech, and NUL ends the C string espeak-ng reads.
 _CONTROLS = dict.fromkeys([*range(0x20), *range(0x7F, 0xA0)], " ")
 # "[[" opens a block of raw phonemes in piper; a text's brackets stay brackets.
@@ -182,6 +183,14 @@ class PiperProcess:
                 "its sentences cannot be told apart (only espeak-phonemized voices work here)"
             )
         return np.frombuffer(spoken[: len(spoken) // 2 * 2], dtype="<i2").astype(np.int16)
+
+    def memory(self) -> int:
+        """The bytes of memory the program holds now (0 where that cannot be read)."""
+        try:
+            with open(f"/proc/{self._proc.pid}/statm", "rb") as statm:
+                return int(statm.read().split()[1]) * _PAGE
+        except (OSError, ValueError, IndexError):
+            return 0
 
     def alive(self) -> bool:
         return self._proc.poll() is None
