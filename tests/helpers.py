@@ -222,11 +222,13 @@ def _drive_pty(
     poll: float,
     on_data: Callable[[bytes, int], None],
     on_tick: Callable[[], None] = lambda: None,
+    stdin: int | None = None,
 ) -> tuple[int, bytes]:
     """Run `python -m outeai_cli ARGS` with stderr (and optionally stdout, stdin) on a pty
     `columns` x `rows`. `on_data(data, master)` gets what the terminal shows as it comes,
-    `on_tick()` runs after every wait of up to `poll` seconds. Returns (exit code, bytes
-    written to a piped stdout)."""
+    `on_tick()` runs after every wait of up to `poll` seconds; `stdin` (a descriptor, e.g. a
+    pipe a test writes into) replaces an empty stdin. Returns (exit code, bytes written to a
+    piped stdout)."""
     import fcntl
     import struct
     import termios
@@ -235,7 +237,7 @@ def _drive_pty(
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
     proc = subprocess.Popen(
         [sys.executable, "-m", "outeai_cli", *args],
-        stdin=slave if stdin_tty else subprocess.DEVNULL,
+        stdin=slave if stdin_tty else stdin if stdin is not None else subprocess.DEVNULL,
         stdout=slave if stdout_tty else subprocess.PIPE,
         stderr=slave,
         env={
@@ -316,8 +318,10 @@ def screens_in_pty(
     every: float = 0.25,
     stdout_tty: bool = True,
     timeout: float = 60,
+    stdin: int | None = None,
 ) -> tuple[int, list[str], bytes]:
-    """Run `python -m outeai_cli ARGS` on a pty `columns` wide, through a terminal emulator.
+    """Run `python -m outeai_cli ARGS` on a pty `columns` wide, through a terminal emulator
+    (`stdin`: a descriptor to read instead of an empty stdin).
 
     Returns (exit code, what the screen showed every `every` seconds and at the end, with
     trailing blanks stripped, bytes written to a piped stdout).
@@ -354,6 +358,7 @@ def screens_in_pty(
         poll=0.05,
         on_data=lambda data, _: stream.feed(data),
         on_tick=tick,
+        stdin=stdin,
     )
     shot()
     return code, shots, piped

@@ -258,3 +258,17 @@ def test_a_regular_file_is_read_whole_when_small(tmp_path) -> None:
     path.write_text("One. Two. Three.")
     with open(path, "rb") as handle:
         assert LiveText(handle.fileno(), "notes.txt", max_chars=5).start() == "One. Two. Three."
+
+
+def test_a_pause_inside_a_word_speaks_up_to_the_word_and_keeps_it_for_later() -> None:
+    buffer = SentenceBuffer(200)
+    text = "  First bo"
+    assert buffer.feed(text) == []
+    (first,) = buffer.pause()
+    assert first.text == "First" and buffer.held == "bo"
+    later = buffer.feed("ld step. Next")
+    assert [p.text for p in later] == ["bold step."]
+    whole = text + "ld step. Next"
+    assert all(whole[p.start : p.end] == p.text for p in [first, *later])
+    (last,) = buffer.pause()  # one word only: spoken as it is
+    assert last.text == "Next" and whole[last.start : last.end] == "Next"

@@ -1,11 +1,13 @@
 """`say --play` and outeai_cli.audio.playback, with fake player programs placed on PATH.
 
-The fakes are real executables run as real subprocesses: they record their arguments and the
-first bytes of the file they were given, so the tests see exactly what a player would.
+The fakes are real executables run as real subprocesses: they record their arguments and what
+they were fed on stdin (a player that streams) or the first bytes of the file they were given
+(afplay, which plays only files), so the tests see exactly what a player would.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import signal
@@ -15,21 +17,29 @@ import time
 from pathlib import Path
 
 import pytest
+import soundfile as sf
 
 from outeai_cli.audio.playback import PLAYERS, PlayerNotFoundError, find_player, play
 from outeai_cli.errors import ExitCode
 
 FAKE_PLAYER = """#!/bin/sh
-# A stand-in audio player: record the arguments and the played file's first bytes.
+# A stand-in audio player: record the arguments, and what it is fed (stdin, or the file named
+# last: afplay's way).
 PATH=/usr/bin:/bin
 printf '%s\\n' "$@" > "{record}.args"
 for last in "$@"; do :; done
-head -c 4 "$last" > "{record}.head"
-{extra}
+if [ "$last" = - ] || [ "$(basename "$0")" != afplay ] && [ ! -f "$last" ]; then
+    head -c 4 > "{record}.head"
+    {extra}
+    cat > "{record}.stream"
+else
+    head -c 4 "$last" > "{record}.head"
+    {extra}
+fi
 """
 
 
-def fake_player(bin_dir: Path, name: str, *, extra: str = "exit 0") -> Path:
+def fake_player(bin_dir: Path, name: str, *, extra: str = ":") -> Path:
     """An executable `name` in bin_dir; returns the path prefix of its record files."""
     bin_dir.mkdir(parents=True, exist_ok=True)
     record = bin_dir / f"{name}-played"
@@ -47,7 +57,15 @@ def recorded_head(record: Path) -> bytes:
     return Path(f"{record}.head").read_bytes()
 
 
-def test_say_play_saves_the_file_then_plays_it_with_the_first_player(
+def recorded_stream(record: Path) -> bytes:
+    return recorded_head(record) + Path(f"{record}.stream").read_bytes()
+
+
+def samples_of(path: Path) -> bytes:
+    return sf.read(path, dtype="int16")[0].tobytes()
+
+
+def test_say_play_streams_the_checked_audio_to_the_first_player_and_saves_the_file(
     outeai, tmp_path: Path
 ) -> None:
     bin_dir = tmp_path / "bin"
@@ -57,14 +75,13 @@ def test_say_play_saves_the_file_then_plays_it_with_the_first_player(
     saved = tmp_path / "x.flac"
     assert saved.read_bytes()[:4] == b"fLaC"
     assert recorded_args(record) == [
-        "-nodisp",
-        "-autoexit",
-        "-hide_banner",
-        "-loglevel",
-        "error",
-        str(saved),
+        *("-nodisp", "-autoexit", "-hide_banner", "-loglevel", "error"),
+        *("-f", "wav", "-i", "-"),
     ]
-    assert recorded_head(record) == b"fLaC"  # the file was complete when the player read it
+    stream = recorded_stream(record)  # a WAV of unknown length: the samples follow its header
+    assert stream[:4] == b"RIFF" and stream[4:8] == b"\xff\xff\xff\xff"
+    assert sf.info(io.BytesIO(stream)).samplerate == sf.info(saved).samplerate
+    assert stream[44:] == samples_of(saved)
 
 
 def test_say_play_prefers_players_in_the_documented_order(outeai, tmp_path: Path) -> None:
@@ -73,9 +90,32 @@ def test_say_play_prefers_players_in_the_documented_order(outeai, tmp_path: Path
     mpv = fake_player(bin_dir, "mpv")
     result = outeai("say", "hello", "-o", "x.wav", "--play", env={"PATH": str(bin_dir)})
     assert result.returncode == 0, result.stderr
-    assert recorded_args(mpv) == ["--no-video", "--no-terminal", str(tmp_path / "x.wav")]
-    assert recorded_head(mpv) == b"RIFF"
+    args = recorded_args(mpv)
+    assert args[:3] == ["--no-video", "--no-terminal", "--demuxer=rawaudio"]
+    assert "--demuxer-rawaudio-rate=44100" in args and args[-1] == "-"
+    assert recorded_stream(mpv) == samples_of(tmp_path / "x.wav")  # raw samples
     assert not Path(f"{aplay}.args").exists()
+
+
+def test_the_player_setting_names_the_player(outeai, tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    fake_player(bin_dir, "ffplay")
+    aplay = fake_player(bin_dir, "aplay")
+    env = {"PATH": str(bin_dir), "OUTEAI_PLAYER": "aplay"}
+    result = outeai("say", "hello", "-o", "x.wav", "--play", env=env)
+    assert result.returncode == 0, result.stderr
+    assert recorded_args(aplay) == [
+        "-q",
+        "-t",
+        "raw",
+        "-f",
+        "S16_LE",
+        "-r",
+        "44100",
+        "-c",
+        "1",
+        "-",
+    ]
 
 
 def test_say_play_without_any_player_names_what_to_install_and_keeps_the_file(
@@ -93,6 +133,15 @@ def test_say_play_without_any_player_names_what_to_install_and_keeps_the_file(
     assert (tmp_path / "x.flac").read_bytes()[:4] == b"fLaC"
 
 
+def test_a_player_that_plays_only_files_plays_the_saved_file(outeai, tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    record = fake_player(bin_dir, "afplay")  # macOS's: it cannot read a stream
+    result = outeai("say", "hello", "-o", "x.wav", "--play", env={"PATH": str(bin_dir)})
+    assert result.returncode == 0, result.stderr
+    assert recorded_args(record) == [str(tmp_path / "x.wav")]
+    assert recorded_head(record) == b"RIFF"
+
+
 def test_say_play_reports_a_failing_player_with_exit_1_and_keeps_the_file(
     outeai, tmp_path: Path
 ) -> None:
@@ -101,7 +150,7 @@ def test_say_play_reports_a_failing_player_with_exit_1_and_keeps_the_file(
     result = outeai("say", "hello", "-o", "x.ogg", "--play", env={"PATH": str(bin_dir)})
     assert result.returncode == ExitCode.FAILURE == 1
     error = result.stderr.strip().splitlines()[-1]
-    assert "paplay failed to play x.ogg (exit 3): Connection refused: no audio device" in error
+    assert re.search(r"paplay failed \(.*\): Connection refused: no audio device", error)
     assert "the audio is saved in x.ogg" in error
     assert (tmp_path / "x.ogg").read_bytes()[:4] == b"OggS"
 
@@ -130,7 +179,7 @@ def test_say_play_without_output_saves_a_named_file_even_when_stdout_is_piped(
     assert result.stdout == b""  # no audio on the pipe
     (saved,) = [p for p in set(tmp_path.iterdir()) - before if p.suffix == ".flac"]
     assert "good" in saved.name
-    assert recorded_args(record)[-1] == str(saved)
+    assert recorded_stream(record)[44:] == samples_of(saved)
 
 
 def test_say_play_keeps_stdout_to_the_json_when_the_player_is_chatty(
@@ -151,7 +200,7 @@ def test_ctrl_c_during_playback_stops_the_player_and_exits_130(
     record = fake_player(
         bin_dir,
         "ffplay",
-        extra=f"trap 'echo stopped > {stopped}; exit 143' TERM INT\nsleep 30 & wait",
+        extra=f"trap 'echo stopped > {stopped}; exit 143' TERM INT\n    sleep 30 & wait",
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "outeai_cli", "say", "hello", "-o", "x.flac", "--play"],
@@ -163,13 +212,19 @@ def test_ctrl_c_during_playback_stops_the_player_and_exits_130(
         text=True,
     )
     deadline = time.monotonic() + 30
-    while not Path(f"{record}.head").exists() and time.monotonic() < deadline:
+    saved = tmp_path / "x.flac"  # committed, while the player still has its audio to play
+    while not saved.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert Path(f"{record}.head").exists(), "the player never started"
+    assert Path(f"{record}.head").read_bytes() == b"RIFF", "the player was never fed"
     proc.send_signal(signal.SIGINT)  # to outeai only, as if the terminal's group got ^C late
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == ExitCode.INTERRUPTED == 130
-    assert "playback interrupted; the audio is saved in x.flac" in stderr
+    line = stderr.strip().splitlines()[-1]
+    assert re.fullmatch(
+        r"outeai: interrupted; heard \d+\.\d s of \d+\.\d s ready \(1 of 1 pieces\); "
+        r"the audio is saved in .*x\.flac",
+        line,
+    ), line
     assert stopped.read_text().strip() == "stopped"
     assert (tmp_path / "x.flac").read_bytes()[:4] == b"fLaC"
 

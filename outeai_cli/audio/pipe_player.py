@@ -50,8 +50,10 @@ class PipePlayer:
         self._shape: tuple[int, int] | None = None
         self._lock = threading.Lock()
         self._stopping = False
+        self._stopped_at: float | None = None  # the sound stopped here (a stop, or its end)
         self.error: PlaybackError | None = None
         self._written = 0  # pieces
+        self._handed = False  # a piece was given to the player
         self._waiting = 0
         self._frames = 0  # frames written
         self._first_byte_at: float | None = None
@@ -61,12 +63,21 @@ class PipePlayer:
     def started(self) -> bool:
         return self._process is not None
 
+    def prepare(self, samplerate: int, channels: int) -> None:
+        """Start the player now for the shape the pieces will probably have, so its start-up
+        is not on the way of the first sound; a first piece of another shape restarts it."""
+        if self._shape is None:
+            self._start(samplerate, channels)
+
     def add(self, piece: PCMPiece) -> None:
         """Queue the next piece (this takes one `release` of it). Raises the player's failure."""
         if self.error is not None:
             piece.release()
             raise self.error
         shape = (piece.samplerate, piece.channels)
+        if self._shape is not None and shape != self._shape and not self._handed:
+            self._end_process()  # prepared for another shape, and given nothing yet
+            self._shape = None
         if self._shape is None:
             self._start(*shape)
         elif shape != self._shape:
@@ -78,6 +89,7 @@ class PipePlayer:
             )
         with self._lock:
             self._waiting += 1
+        self._handed = True
         self._queue.put(piece)
 
     def status(self) -> PlayerStatus:
@@ -87,7 +99,7 @@ class PipePlayer:
                 self._written,
                 self._waiting,
                 self._frames / rate,
-                self._clock.position(time.monotonic()),
+                self._clock.position(self._stopped_at or time.monotonic()),
                 self._first_byte_at,
             )
 
@@ -114,6 +126,14 @@ class PipePlayer:
     def stop(self) -> None:
         """Stop the player now (what it holds is not played)."""
         self._stopping = True
+        if self._stopped_at is None:
+            self._stopped_at = time.monotonic()
+        self._end_process()
+        self._drain()
+        if self._errors is not None:
+            self._errors.close()
+
+    def _end_process(self) -> None:
         process = self._process
         if process is not None and process.poll() is None:
             process.terminate()
@@ -122,9 +142,9 @@ class PipePlayer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        self._drain()
-        if self._errors is not None:
-            self._errors.close()
+        if self._thread is not None:
+            self._queue.put(None)  # its feeding thread ends with it
+            self._thread.join(2)
 
     # -- the feeding thread --------------------------------------------------------------------------
 
@@ -147,30 +167,31 @@ class PipePlayer:
                 hint="check the player setting, or install ffmpeg (for ffplay) or mpv",
             ) from None
         header = wav_stream_header(samplerate, channels) if player.stream_wav else b""
+        self._queue = queue.Queue()  # its own: a restart must not hand the old thread's end on
         self._thread = threading.Thread(
-            target=self._feed, args=(header,), name="outeai-player", daemon=True
+            target=self._feed, args=(header, self._queue), name="outeai-player", daemon=True
         )
         self._thread.start()
 
-    def _feed(self, header: bytes) -> None:
+    def _feed(self, header: bytes, pieces: queue.Queue[PCMPiece | None]) -> None:
         assert self._process is not None and self._process.stdin is not None
         stdin = self._process.stdin
         fd = stdin.fileno()
         try:
             if header:
                 _write_all(fd, header)
-            while (piece := self._queue.get()) is not None:
+            while (piece := pieces.get()) is not None:
                 try:
                     self._play(fd, piece)
                 finally:
                     piece.release()
         except OSError:  # the player went away (a closed pipe) or its pipe failed
-            if not self._stopping:
+            if not self._stopping and self._handed:
                 self.error = self._failure("it stopped reading")
         finally:
             with contextlib.suppress(OSError):
                 stdin.close()
-            self._drain()
+            self._drain(pieces)
 
     def _play(self, fd: int, piece: PCMPiece) -> None:
         frame = piece.channels * 2
@@ -188,11 +209,12 @@ class PipePlayer:
         with self._lock:
             self._written += 1
 
-    def _drain(self) -> None:
+    def _drain(self, pieces: queue.Queue[PCMPiece | None] | None = None) -> None:
         """Let go of the pieces no one will play."""
+        pieces = pieces or self._queue
         while True:
             try:
-                piece = self._queue.get_nowait()
+                piece = pieces.get_nowait()
             except queue.Empty:
                 return
             if piece is not None:

@@ -43,6 +43,13 @@ class Flag(NamedTuple):
 # Keyed by the option's name: the setting's, or the one the library's advice uses.
 FLAGS: dict[str, Flag] = {
     "file": Flag(("--file", "-f"), INPUT, "FILE"),
+    "markdown": Flag(
+        ("--markdown",),
+        INPUT,
+        None,
+        "Read the text as Markdown, as LLMs write it: emphasis, links, lists and headings "
+        "spoken as text, code blocks and tables skipped.",
+    ),
     "speaker": Flag(
         ("-s", "--speaker", "--voice"),  # --voice: the name edge-tts users type
         VOICE,

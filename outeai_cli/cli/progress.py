@@ -50,6 +50,11 @@ def make_display(terminal: Terminal, settings: Settings, *, quiet: bool) -> Disp
     return PlainDisplay(terminal, notice_text)
 
 
+def notice_wording(settings: Settings) -> Callable[[Notice], str]:
+    """How notices are worded as lines (for a display of its own, e.g. a run that plays)."""
+    return _NoticeWording(settings)
+
+
 class _NoticeWording:
     """A notice as a line: which flag or file a value came from is the CLI's to say."""
 

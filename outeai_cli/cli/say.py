@@ -29,7 +29,9 @@ from outeai_cli.cli.options import (
 if TYPE_CHECKING:
     from typing import IO
 
+    from outeai_cli.audio.playback import Choice
     from outeai_cli.cli.terminal import CountedOutput, Terminal
+    from outeai_cli.settings.config import Settings
     from outeai_cli.synthesis.cache import PieceCache
 
 EPILOG = (
@@ -39,6 +41,7 @@ EPILOG = (
         "outeai say -f chapter.txt -o chapter.mp3",
         "outeai say -f chapter.txt -o chapter.flac -j 4 --subtitles chapter.srt",
         'outeai say "Hi" -o - | ffplay -autoexit -nodisp -',
+        'llm "Explain DNS" | outeai say --play --markdown',
         'outeai say "Hi" -o hi.wav --json',
     )
     + "\n\n"
@@ -87,9 +90,10 @@ def say(
         bool,
         typer.Option(
             "--play",
-            help="Play the saved audio through the first player found (ffplay, mpv, pw-play, paplay, "
-            "aplay, afplay, play). Without -o it saves a file named from the text, even when "
-            "stdout is piped; refused with -o -.",
+            help="Play the audio as it is made, each piece once it is checked, through the first "
+            "player found (ffplay, mpv, pw-play, paplay, aplay, afplay, play; the player setting "
+            "names one). Without -o a text given at once is also saved in a file named from it, "
+            "even when stdout is piped; a text still arriving is only played. Refused with -o -.",
             rich_help_panel=OUTPUT,
         ),
     ] = False,
@@ -106,6 +110,7 @@ def say(
         ),
     ] = None,
     no_cache: NoCacheOpt = False,
+    markdown: Annotated[bool, option("markdown")] = False,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -122,31 +127,47 @@ def say(
         needs_pieces,
         synthesize,
     )
-    from outeai_cli.synthesis.textinput import read_text
+    from outeai_cli.synthesis.textinput import Following, open_text
+    from outeai_cli.voices.catalogue import language_of
     from outeai_cli.voices.speakers import parse_speaker
 
     terminal = Terminal.of(context)
     # The connection flags (--token ... --max-time) are read by name from the parsed ones.
     settings = ConnectionOptions.of(context.params).settings(
-        speaker=speaker, temperature=temperature, format=fmt, max_chars=max_chars, jobs=jobs
+        speaker=speaker,
+        temperature=temperature,
+        format=fmt,
+        max_chars=max_chars,
+        jobs=jobs,
+        markdown=True if markdown else None,  # off is the absence of the flag
     )
     words = " ".join(text) if text else None  # `say Hello world` says both words
     if file == "-" and words is None and not quiet:
         terminal.say_reading_the_terminal("the text")
-    text_to_speak = read_text(words, file, terminal.stdin_bytes, terminal.stdin_is_tty)
     voice = parse_speaker(settings.get("speaker"), frozenset(settings.custom_voices()))
     chosen_temperature = validate_temperature(settings.get("temperature"))
+    following = Following(
+        settings.get("max_chars"),
+        language_of(voice),
+        settings.get("input_pause"),
+        settings.get("markdown"),
+    )
+    source = open_text(words, file, terminal.stdin_bytes, terminal.stdin_is_tty, following)
+    live = None if isinstance(source, str) else source
+    text_to_speak = source if isinstance(source, str) else ""
 
-    target, out_format = _choose_output(
+    target, out_format, to_stdout = _choose_output(
         output,
         fmt,
         settings.get("format"),
-        text_to_speak,
+        text_to_speak or (live.beginning if live is not None else ""),
         terminal,
         play=play,
+        live=live is not None,
         as_json=as_json,
         force=force,
     )
+    player, play_after = _player_for(settings, play=play, whole=live is None)
 
     client = TTSClient.from_settings(settings)
     subtitles_path = _subtitles_target(subtitles, force=force)
@@ -168,25 +189,45 @@ def say(
         # A name made from the text that another run takes meanwhile: the next free one.
         fresh_name=output is None and target is not None,
     )
-    long_text = needs_pieces(text_to_speak, options)
-    if long_text and not no_cache:  # only split texts use the cache
-        options = options._replace(cache=_piece_cache())
+    stdout = CountedOutput(terminal.stdout_bytes) if to_stdout else None
+    # Sound as it is made: a text still arriving, played, or streamed to stdout in pieces.
+    as_made = live is not None or player is not None
+    as_made = as_made or (stdout is not None and needs_pieces(text_to_speak, options))
+    if (as_made or needs_pieces(text_to_speak, options)) and not no_cache:
+        options = options._replace(cache=_piece_cache())  # only texts in pieces use the cache
     if out_format is None:
         out_format = client.dialect.audio_format  # (--api auto asks the server here)
     request = SynthesisRequest(text_to_speak, voice, chosen_temperature)
-    display = make_display(terminal, settings, quiet=quiet)
-    stdout = CountedOutput(terminal.stdout_bytes) if target is None else None
-    destination = target if target is not None else cast("IO[bytes]", stdout)
+    heard = 0.0
     try:
-        with client, display or contextlib.nullcontext():
-            result = synthesize(
-                client,
-                request,
-                destination,
-                out_format,
-                options,
-                on_progress=display.update if display is not None else None,
+        if as_made:
+            from outeai_cli.cli.say_live import speak_as_made
+
+            result, heard = speak_as_made(
+                terminal=terminal,
+                settings=settings,
+                client=client,
+                request=request,
+                live=live,
+                target=target,
+                stdout=stdout,
+                player=player,
+                out_format=out_format,
+                options=options,
+                quiet=quiet,
             )
+        else:
+            display = make_display(terminal, settings, quiet=quiet)
+            destination = target if target is not None else cast("IO[bytes]", stdout)
+            with client, display or contextlib.nullcontext():
+                result = synthesize(
+                    client,
+                    request,
+                    destination,
+                    out_format,
+                    options,
+                    on_progress=display.update if display is not None else None,
+                )
     except APIError as exc:
         if exc.status == 404 and not exc.hint:  # the API's own 404: an unknown voice
             from outeai_cli.cli.voices_cmd import unknown_voice_hint
@@ -194,7 +235,7 @@ def say(
             exc.hint = unknown_voice_hint(voice.name, settings.custom_voices(), kind=voice.kind)
         raise
     except BaseException as exc:
-        if not isinstance(exc, Exception) or isinstance(exc, InterruptedByUser):
+        if not as_made and (not isinstance(exc, Exception) or isinstance(exc, InterruptedByUser)):
             exc.add_note(_what_was_written(stdout))  # the line reporting the stop says it
         raise
 
@@ -207,13 +248,16 @@ def say(
             terminal.print_err(f"outeai: note: {result.voice_notice}")
         if result.silent:
             terminal.print_err(f"outeai: warning: {SILENT}")
+        size = stdout.written if stdout is not None and as_made else result.bytes
         seconds = f"{result.duration:.1f} s of audio, " if result.duration is not None else ""
-        summary = f"({seconds}{human_size(result.bytes)}, {result.format.upper()})"
-        if result.path == "-":
+        summary = f"({seconds}{human_size(size)}, {result.format.upper()})"
+        if stdout is not None:
             terminal.print_err(f"Wrote the audio to stdout {summary}")
-        else:
+        elif result.path:
             terminal.print_err(f"Saved {result.path} {summary}")
-    if play:
+        else:
+            terminal.print_err(f"Played {heard:.1f} s of audio ({result.pieces} pieces)")
+    if play_after:  # a player that plays only files (afplay): the saved file, as it is
         from outeai_cli.audio.playback import play as play_file
         from outeai_cli.errors import OuteAIError
 
@@ -228,6 +272,22 @@ SILENT = (
     "the audio is silent (no sample above -60 dBFS): the text may hold nothing the voice can "
     "say, such as only emoji or symbols"
 )
+
+
+def _player_for(settings: "Settings", *, play: bool, whole: bool) -> "tuple[Choice | None, bool]":
+    """The player `--play` feeds as the audio is made, found before any request; or, where
+    only a player of files is installed (afplay), none: the saved file is played after."""
+    if not play:
+        return None, False
+    from outeai_cli.audio.playback import PlayerNotFoundError
+    from outeai_cli.cli.say_live import stream_player
+
+    try:
+        return stream_player(settings), False
+    except PlayerNotFoundError:
+        if not whole or settings.get("player"):
+            raise
+        return None, True
 
 
 def _what_was_written(stdout: "CountedOutput | None") -> str:
@@ -269,10 +329,12 @@ def _choose_output(
     terminal: "Terminal",
     *,
     play: bool,
+    live: bool,
     as_json: bool,
     force: bool,
-) -> "tuple[Path | None, str | None]":
-    """Where the audio goes (None: stdout) and in which format (None: as the API sends it).
+) -> "tuple[Path | None, str | None, bool]":
+    """Where the audio goes: a file (None: none), in which format (None: as the API sends it),
+    and whether to stdout. A text still arriving that is played is kept only with -o FILE.
 
     Everything here is checked before any request, so no credits go to audio that cannot land.
     """
@@ -301,7 +363,9 @@ def _choose_output(
             raise InputError(
                 "--json needs stdout, but the audio is going there", hint="give -o FILE"
             )
-        return None, format_for_path("x.flac", chosen_format) if chosen_format else None
+        return None, format_for_path("x.flac", chosen_format) if chosen_format else None, True
+    if output is None and play and live:
+        return None, format_for_path("x.flac", chosen_format) if chosen_format else None, False
     if output is not None:
         target = Path(output)
         # An explicit --format (refused if the extension names another); then the extension;
@@ -312,4 +376,4 @@ def _choose_output(
         out_format = format_for_path("x.flac", chosen_format)
         target = name_from_text(text, out_format, Path.cwd())
     check_target(target, force=force)
-    return target, out_format
+    return target, out_format, False

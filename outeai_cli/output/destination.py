@@ -72,7 +72,9 @@ class Destination:
     Leaving `open_destination` without a commit leaves nothing behind. `pieces_dir` is a
     hidden directory for the pieces of a split run (beside the file, or in the temp directory
     for a stream). `live` means `handle` writes through to the stream as bytes arrive: it
-    cannot seek, and nothing can be taken back (nor checked before it is out).
+    cannot seek, and nothing can be taken back (nor checked before it is out). `nowhere`: no
+    output is kept (the pieces go only to a run's listeners: a player, a stream written as
+    they come); `handle` stays empty and the commit does nothing.
     """
 
     def __init__(
@@ -84,7 +86,9 @@ class Destination:
         *,
         pending: AtomicFile | None = None,
         stream: IO[bytes] | None = None,
+        nowhere: bool = False,
     ) -> None:
+        self.nowhere = nowhere
         self.path = path
         self.handle = handle
         self.pieces_dir = pieces_dir
@@ -120,7 +124,7 @@ class Destination:
 
 @contextlib.contextmanager
 def open_destination(
-    destination: Path | IO[bytes],
+    destination: Path | IO[bytes] | None,
     *,
     force: bool,
     fresh_name: bool = False,
@@ -131,9 +135,17 @@ def open_destination(
     """A path: a temp file committed under its name (`commit.AtomicFile`), and a pieces
     directory beside it. A stream: an unnamed spool file, copied to it by the commit; or,
     when `live`, the stream itself (for a body that is the audio in the asked format, so a
-    player starts at once)."""
+    player starts at once). None: nowhere (see `Destination`), its pieces in the temp
+    directory."""
     with contextlib.ExitStack() as stack:
         from outeai_cli.output.spool import spool_directory
+
+        if destination is None:
+            parent = spool_dir or Path(tempfile.gettempdir())
+            hidden = stack.enter_context(spool_directory(parent, "outeai-live"))
+            empty = stack.enter_context(spool_file(hidden))
+            yield Destination("", empty, hidden, live=False, nowhere=True)
+            return
 
         if isinstance(destination, str | os.PathLike):
             target = Path(destination)

@@ -3,7 +3,10 @@
 Pieces are stitched into the output as soon as each and every piece before it are fetched,
 so encoding overlaps with the requests and spool files are deleted as they are consumed; the
 stitcher's decode of a piece is its check (every frame, length, MD5): one decode. Each piece,
-once in the output, is handed to the job's listeners (`ReadyPiece`), in order. A text of one
+once in the output, is handed to the job's listeners (`ReadyPiece`), in order. With listeners,
+that one decode is `pcm.decode_piece`'s: the samples it proved whole are stitched and handed on
+(to a player, a stream written as it goes), so nothing that fails its check reaches them; an
+output that is nowhere (`Destination.nowhere`) is not stitched at all. A text of one
 piece with nothing to add is copied as delivered (or converted) at the end instead; a text
 sent whole, streamed straight into the output, is checked (and converted) by
 `output.received.finish_received`, as `TTSOutput.save` writes the audio of one request.
@@ -19,11 +22,13 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from outeai_cli.audio.verify import AudioCheck, DamagedAudio, check_audio
+from outeai_cli.errors import ProtocolError
 from outeai_cli.synthesis.pieces import Part, PieceTask
 from outeai_cli.synthesis.subtitles import Cue
 
 if TYPE_CHECKING:
-    from outeai_cli.audio.stitching import Stitcher
+    from outeai_cli.audio.pcm import PCMPiece
+    from outeai_cli.audio.stitching import Placement, Stitcher
     from outeai_cli.output.destination import Destination
 
 _COPY_BLOCK = 1 << 20
@@ -42,6 +47,9 @@ class ReadyPiece(NamedTuple):
     start: int
     end: int
     samplerate: int
+    # Each part's samples, decoded and checked; a listener that keeps one calls its `share`
+    # first (the assembly lets go of them when the listeners return).
+    samples: tuple[PCMPiece, ...] = ()
 
 
 Listener = Callable[[ReadyPiece], None]
@@ -78,7 +86,10 @@ class Assembly:
         self.cues: list[Cue] = []
         self._next = 0  # the next piece of the order to assemble
         self._stitcher: Stitcher | None = None
-        if stitch:
+        self._pause = pause
+        self._frames = 0  # where the next piece starts, when nothing is stitched
+        self._samplerate = 0
+        if stitch and not destination.nowhere:
             from outeai_cli.audio.stitching import Stitcher
 
             self._stitcher = Stitcher(destination.handle, fmt, pause=pause)
@@ -86,36 +97,104 @@ class Assembly:
     def advance(self, order: Sequence[PieceTask[Any]]) -> None:
         """Stitch every piece whose audio is here and whose predecessors are all in."""
         stitcher = self._stitcher
-        if stitcher is None:
+        if stitcher is None and not self.destination.nowhere:
             return
         while self._next < len(order) and order[self._next].parts is not None:
             task = order[self._next]
             parts = tuple(task.parts or ())
-            starts: list[int] = []  # (after the pause before it)
-            for part in parts:
-                assert part.path is not None
-                placed = stitcher.append(
-                    part.path, expected=part.format, what=f"the audio of piece {task.number}"
+            what = f"the audio of piece {task.number}"
+            samples = self._decoded(parts, what) if self.listeners else ()
+            start = -1
+            try:
+                for index, part in enumerate(parts):
+                    assert part.path is not None
+                    if samples:
+                        placed = self._place(samples[index])
+                    else:
+                        assert stitcher is not None
+                        placed = stitcher.append(part.path, expected=part.format, what=what)
+                    start = placed.start if start < 0 else start
+                    self.cues.append(Cue(part.text, placed.start, placed.end, self.samplerate))
+                self._next += 1
+                start = start if start >= 0 else self.frames  # (a piece without parts)
+                ready = ReadyPiece(
+                    self._next,
+                    task.piece.text,
+                    parts,
+                    start,
+                    self.frames,
+                    self.samplerate,
+                    samples,
                 )
-                starts.append(placed.start)
-                self.cues.append(Cue(part.text, placed.start, placed.end, stitcher.samplerate))
-            self._next += 1
-            start = starts[0] if starts else stitcher.frames
-            ready = ReadyPiece(
-                self._next, task.piece.text, parts, start, stitcher.frames, stitcher.samplerate
-            )
-            for listener in self.listeners:
-                listener(ready)
+                for listener in self.listeners:
+                    listener(ready)
+            finally:
+                for piece in samples:
+                    piece.release()
             task.uses -= 1
             if task.uses == 0:  # the last piece it serves: its spool files are done with
                 for part in parts:
                     if part.path is not None:
                         part.path.unlink(missing_ok=True)
 
+    @property
+    def frames(self) -> int:
+        return self._stitcher.frames if self._stitcher is not None else self._frames
+
+    @property
+    def samplerate(self) -> int:
+        return self._stitcher.samplerate if self._stitcher is not None else self._samplerate
+
+    def _decoded(self, parts: tuple[Part, ...], what: str) -> tuple[PCMPiece, ...]:
+        """Each part decoded once, and proven whole by that decode (see `pcm.decode_piece`)."""
+        from outeai_cli.audio.pcm import decode_piece
+
+        samples: list[PCMPiece] = []
+        try:
+            for part in parts:
+                assert part.path is not None
+                samples.append(
+                    decode_piece(
+                        part.path,
+                        expected=part.format,
+                        what=what,
+                        directory=self.destination.pieces_dir,
+                    )
+                )
+        except BaseException:
+            for piece in samples:
+                piece.release()
+            raise
+        return tuple(samples)
+
+    def _place(self, piece: PCMPiece) -> Placement:
+        """The checked samples into the output, or, when it is nowhere, only counted."""
+        from outeai_cli.audio.stitching import Placement
+
+        if self._stitcher is not None:
+            return self._stitcher.append_samples(piece)
+        if not self._samplerate:
+            self._samplerate = piece.samplerate
+        elif piece.samplerate != self._samplerate:
+            raise ProtocolError(
+                f"a piece came back at {piece.samplerate} Hz but the earlier pieces are at "
+                f"{self._samplerate} Hz",
+                hint="the server changed its audio format mid-run; refusing to resample",
+            )
+        if self._frames and self._pause:
+            self._frames += round(self._pause * self._samplerate)
+        start = self._frames
+        self._frames += piece.frames
+        return Placement(start, self._frames)
+
     def finish(self, order: Sequence[PieceTask[Any]]) -> Assembled:
         """Write what is left, close the output and prove it decodes completely."""
         destination = self.destination
         first = order[0].parts or []
+        if destination.nowhere:  # nothing was written: nothing to prove
+            duration = round(self._frames / self._samplerate, 3) if self._samplerate else 0.0
+            delivered = first[0].format if first else "unknown"
+            return Assembled(duration, tuple(self.cues), delivered, None)
         copied: Part | None = None
         proof: AudioCheck | None = None  # made while the stitcher wrote it
         if self._stitcher is None:  # (it may start one: a piece the server made us split)

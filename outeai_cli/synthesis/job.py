@@ -50,10 +50,11 @@ FailureHook = Callable[["Job", OuteAIError], None]
 
 class JobSpec(NamedTuple):
     """What one job makes: `request`'s text spoken into `destination` (a path, committed
-    atomically, or a binary stream) as `fmt`."""
+    atomically, a binary stream, or None: kept nowhere, for a job whose listeners are its
+    output) as `fmt`."""
 
     request: SynthesisRequest
-    destination: Path | IO[bytes]
+    destination: Path | IO[bytes] | None
     fmt: str
     options: SynthesisOptions
     split: bool = True  # False: the text goes whole in one request, straight into the output
@@ -157,7 +158,8 @@ class OpenJob:
             self.plan: Plan[OpenJob] = Plan(self, self.fetcher, caching=cache is not None)
             self._tasks = self.plan.add(pieces)
             planned = len(self.plan.order)
-            stitch = spec.pieces_to_come or planned > 1 or bool(options.pause)
+            # Listeners get each piece as it is assembled, so a single piece is assembled too.
+            stitch = spec.pieces_to_come or planned > 1 or bool(options.pause or job.listeners)
             self.assembly: Assembly | None = None
             if spec.split:  # (a text sent whole has nothing to assemble: not imported)
                 from outeai_cli.synthesis.assembly import Assembly

@@ -12,8 +12,8 @@ about one piece of text, however long the line.
 own, decodes it strictly (UTF-8 split across reads is joined), and queues the pieces for the
 run; while the queue is full it stops reading, so a producer faster than speech (`yes`) is held
 back by the pipe instead of filling memory. `LiveText.start` tells a text that was all there
-at once (read to its end before the first piece was ready: spoken as a whole text, as before)
-from one that is still arriving.
+at once (it ended within SETTLE of its first byte and OPENING_LIMIT characters, or is a file
+of at most FILE_OPENING_LIMIT: spoken as a whole text, as before) from one still arriving.
 """
 
 from __future__ import annotations
@@ -31,8 +31,13 @@ from outeai_cli.errors import InputError
 from outeai_cli.synthesis.splitting import Piece, Span, pack_sentences, sentence_spans
 
 READ_BLOCK = 1 << 16
-OPENING_LIMIT = 1 << 20  # characters read before a text that keeps coming is spoken as it comes
-SETTLE = 0.05  # seconds to wait for the end of an input that has a piece ready (`echo` exits)
+# Characters read before a text still coming is spoken as it comes: a pipe's first block; a
+# file (read at once until now) up to a long chapter.
+OPENING_LIMIT = READ_BLOCK
+FILE_OPENING_LIMIT = 1 << 20
+# An input that ends within this many seconds of its first byte is a whole text (`echo`, `cat`,
+# a script's here-string): spoken as any text given at once. One still open is live.
+SETTLE = 0.25
 _POLL = 0.1  # seconds between checks for a stop while waiting for room in the queue
 
 
@@ -56,7 +61,22 @@ class SentenceBuffer:
         return self._take(final=False)
 
     def flush(self) -> list[Piece]:
-        """The input paused or ended: everything held becomes pieces."""
+        """The input ended: everything held becomes pieces."""
+        return self._take(final=True)
+
+    def pause(self) -> list[Piece]:
+        """The input paused: what is held becomes pieces, up to its last whole word (a word
+        it stopped inside of waits for the next pause, or the end)."""
+        text = self._text
+        end = len(text.rstrip())
+        cut = max(text.rfind(c, 0, end) for c in (" ", "\t", "\n"))
+        if end == len(text) and cut > 0:  # it stopped inside a word: keep that word
+            rest, self._text = text[cut:], text[:cut]
+            pieces = self._take(final=True)  # (the base moves past what it took)
+            kept = rest.lstrip()
+            self._base += len(rest) - len(kept)
+            self._text = kept
+            return pieces
         return self._take(final=True)
 
     def _take(self, *, final: bool) -> list[Piece]:
@@ -158,8 +178,10 @@ class LiveText:
         ahead: int = 8,
         text_filter: TextFilter | None = None,
         wake: Callable[[], None] | None = None,
+        closefd: bool = False,
     ) -> None:
         self._fd = fd
+        self._closefd = closefd  # the descriptor is ours: closed when the reading ends
         self.source = source
         self._buffer = SentenceBuffer(max_chars, language)
         self._decoder = StrictDecoder(source)
@@ -170,7 +192,9 @@ class LiveText:
         self._stop = threading.Event()
         self._opening: list[str] | None = []  # text kept until the input proves to be live
         self._opening_size = 0
-        self._early: list[Piece] = []  # pieces found in the opening, queued once it is live
+        self._opened_at: float | None = None  # when the first byte came
+        self._opening_limit = OPENING_LIMIT
+        self.beginning = ""  # the first words received (to name an output after)
         self._decided = threading.Event()
         self._whole: str | None = None
         self._failure: BaseException | None = None
@@ -217,9 +241,13 @@ class LiveText:
             self._failure = exc
             self._decided.set()
             self._put(exc)
+        finally:
+            if self._closefd:
+                os.close(self._fd)
 
     def _read(self) -> None:
         poller = self._poller()
+        self._opening_limit = OPENING_LIMIT if poller is not None else FILE_OPENING_LIMIT
         while not self._stop.is_set():
             if poller is not None and not _readable(poller, self._wait_time()):
                 self._quiet()
@@ -238,43 +266,46 @@ class LiveText:
 
     def _wait_time(self) -> float | None:
         """How long to wait for more input before `_quiet` (None: for ever)."""
-        if self._opening is not None and self._early:
-            return SETTLE
+        if self._opening is not None:  # after its first byte, an input has SETTLE to end
+            if self._opened_at is None:
+                return None
+            return max(0.0, self._opened_at + SETTLE - time.monotonic())
         return self._pause if self._buffer.held else None
 
     def _quiet(self) -> None:
-        """Nothing came for `_wait_time`: an opening with a piece ready is still arriving, so it
-        is live; text held that long is spoken."""
-        if self._opening is not None and self._early:
+        """Nothing came for `_wait_time`: an input still open after SETTLE is live; text held
+        for `pause` is spoken."""
+        if self._opening is not None:
             self._go_live()
             return
-        self._go_live()
-        self._queue_pieces(self._buffer.flush())
+        self._queue_pieces(self._buffer.pause())
 
     def _take(self, text: str) -> None:
+        if self._opened_at is None:
+            self._opened_at = time.monotonic()
         if self._filter is not None:
             text = self._filter.feed(text)
         if not text:
             return
         self.received_chars += len(text)
         self.last_text_at = time.monotonic()
-        pieces = self._buffer.feed(text)
         if self._opening is None:
-            self._queue_pieces(pieces)
+            self._queue_pieces(self._buffer.feed(text))
             return
         self._opening.append(text)
         self._opening_size += len(text)
-        self._early += pieces
-        if self._opening_size > OPENING_LIMIT:
+        if self._opening_size > self._opening_limit:
             self._go_live()
 
     def _go_live(self) -> None:
+        """The text is still arriving: what came so far goes to the splitter, and on from here."""
         if self._opening is None:
             return
-        self._opening = None
+        text, self._opening = "".join(self._opening), None
+        self.beginning = text[:200]
         self._decided.set()
-        early, self._early = self._early, []
-        self._queue_pieces(early)
+        for start in range(0, len(text), READ_BLOCK):  # (a block at a time: bounded memory)
+            self._queue_pieces(self._buffer.feed(text[start : start + READ_BLOCK]))
 
     def _end(self) -> None:
         tail = self._decoder.decode(b"", final=True)

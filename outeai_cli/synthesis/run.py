@@ -225,8 +225,8 @@ class Run:
 
             def start(open_job: OpenJob = open_job) -> None:
                 open_job.start(self._scheduler)
-                if self.unit == "pieces":
-                    self.say(open_job.plan_note())
+                if self.unit == "pieces" and len(open_job.plan.order) > 1:
+                    self.say(open_job.plan_note())  # (pieces to come have no plan yet)
 
             self._step(open_job, start)
 
