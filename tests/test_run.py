@@ -72,7 +72,8 @@ def test_pieces_added_while_the_run_goes_are_spoken_in_order_as_they_arrive(
     assert [p.number for p in ready] == [1, 2, 3, 4]
     assert [p.text for p in ready] == SENTENCES
     assert [p.start for p in ready[1:]] == [p.end for p in ready[:-1]]  # back to back
-    assert [r["text"] for r in server.tts_requests()] == SENTENCES
+    # Each requested once (two at a time: the server may see them in either order).
+    assert sorted(r["text"] for r in server.tts_requests()) == sorted(SENTENCES)
     expected = np.concatenate(
         [samples(reference_audio(server.base_url, s, TOKEN)) for s in SENTENCES]
     )
