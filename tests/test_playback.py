@@ -26,6 +26,7 @@ FAKE_PLAYER = """#!/bin/sh
 # A stand-in audio player: record the arguments, and what it is fed (stdin, or the file named
 # last: afplay's way).
 PATH=/usr/bin:/bin
+{setup}
 printf '%s\\n' "$@" > "{record}.args"
 for last in "$@"; do :; done
 if [ "$last" = - ] || [ "$(basename "$0")" != afplay ] && [ ! -f "$last" ]; then
@@ -39,12 +40,15 @@ fi
 """
 
 
-def fake_player(bin_dir: Path, name: str, *, extra: str = ":") -> Path:
-    """An executable `name` in bin_dir; returns the path prefix of its record files."""
+def fake_player(bin_dir: Path, name: str, *, setup: str = "", extra: str = ":") -> Path:
+    """An executable `name` in bin_dir; returns the path prefix of its record files.
+
+    `setup` runs before anything is recorded (a trap: a test that waits for the records
+    may signal the player as soon as they exist), `extra` after."""
     bin_dir.mkdir(parents=True, exist_ok=True)
     record = bin_dir / f"{name}-played"
     script = bin_dir / name
-    script.write_text(FAKE_PLAYER.format(record=record, extra=extra))
+    script.write_text(FAKE_PLAYER.format(record=record, setup=setup, extra=extra))
     script.chmod(0o755)
     return record
 
@@ -200,7 +204,8 @@ def test_ctrl_c_during_playback_stops_the_player_and_exits_130(
     record = fake_player(
         bin_dir,
         "ffplay",
-        extra=f"trap 'echo stopped > {stopped}; exit 143' TERM INT\n    sleep 30 & wait",
+        setup=f"trap 'echo stopped > {stopped}; exit 143' TERM INT",
+        extra="sleep 30 & wait",
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "outeai_cli", "say", "hello", "-o", "x.flac", "--play"],
