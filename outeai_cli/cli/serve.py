@@ -308,7 +308,7 @@ def serve(
     example = (
         f'OUTEAI_BASE_URL={url} OUTEAI_TOKEN="{example_token}" outeai say "Hello" -o hello.flac'
     )
-    lines.append("  stop with Ctrl-C")
+    lines.append(f"  stop with {_how_to_stop()}")
     if terminal.stderr_is_tty:  # fitted to the terminal, broken between words only
         from outeai_cli.cli.wrapping import command_lines, hanging_lines
 
@@ -327,6 +327,18 @@ def serve(
     finally:
         chosen.close()
     terminal.print_err("outeai serve: stopped")
+
+
+def _how_to_stop() -> str:
+    """Ctrl-C reaches a server in the terminal's foreground; one started with `&` needs a kill."""
+    import os
+
+    try:
+        with open("/dev/tty", "rb", buffering=0) as tty:
+            foreground = os.tcgetpgrp(tty.fileno()) == os.getpgrp()
+    except OSError:  # no terminal (a service, a script's pipe): a signal is the way
+        foreground = False
+    return "Ctrl-C" if foreground else f"kill {os.getpid()}"
 
 
 def engine_lines(chosen: "Engine", asked: str) -> list[str]:
