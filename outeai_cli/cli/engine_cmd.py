@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from outeai_cli.cli.options import JsonOpt, examples
+from outeai_cli.cli.terminal import Terminal
 
 EPILOG = (
     examples("outeai engine", "outeai engine --json", "outeai engine stop")
@@ -34,14 +35,15 @@ def status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     from outeai_cli.offline.launch import running_engines
 
     engines = running_engines()
+    terminal = Terminal.current()
     if as_json:
-        typer.echo(json.dumps(engines))
+        terminal.print_out(json.dumps(engines))
         return
     if not engines:
-        typer.echo("No offline engine is running; the next offline call starts one.")
+        terminal.print_out("No offline engine is running; the next offline call starts one.")
         return
     for state in engines:
-        typer.echo(_describe(state))
+        terminal.print_out(_describe(state))
 
 
 @app.command("stop", epilog=examples("outeai engine stop"))
@@ -50,13 +52,14 @@ def stop(as_json: JsonOpt = False) -> None:
     from outeai_cli.offline.launch import stop_engines
 
     stopped = stop_engines()
+    terminal = Terminal.current()
     if as_json:
-        typer.echo(json.dumps(stopped))
+        terminal.print_out(json.dumps(stopped))
         return
     if not stopped:
-        typer.echo("No offline engine was running.")
+        terminal.print_out("No offline engine was running.")
     for state in stopped:
-        typer.echo(f"Stopped the offline engine {_name(state)} (pid {state.get('pid')}).")
+        terminal.print_out(f"Stopped the offline engine {_name(state)} (pid {state.get('pid')}).")
 
 
 def _name(state: dict[str, Any]) -> str:
