@@ -426,7 +426,7 @@ def outeai_serve(
     try:
         banner = ""
         deadline = time.monotonic() + 20
-        while "stop with Ctrl-C" not in banner:
+        while "  stop with " not in banner:  # Ctrl-C, or a kill for a background job
             line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
             assert line is not None, f"outeai serve exited early:\n{banner}"
             banner += line
