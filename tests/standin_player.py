@@ -3,8 +3,10 @@
 It consumes its input at the sample rate, as a sound card would: it keeps a small device
 buffer (`BUFFER` seconds) and reads only while that has room, so its writer is held back by
 the pipe exactly as by a real player. It records the moment of its first byte and every
-underrun (the buffer ran dry before the input ended: a gap a listener would hear), and can
-keep every byte it was given so a test can compare what was "heard".
+underrun (the buffer ran dry, the pipe empty, before the input ended: a gap a listener would
+hear; a gap while data was waiting in the pipe is this process starved by a loaded machine,
+kept apart as a late wake-up), and can keep every byte it was given so a test can compare
+what was "heard".
 
     install_standin(bin_dir) -> path   # an executable `aplay` in bin_dir; put bin_dir first on PATH
 
@@ -65,6 +67,7 @@ def main() -> None:
         "first_byte_at": None,
         "bytes": 0,
         "underruns": [],
+        "late_wakeups": [],
         "end": "eof",
     }
     capture = (
@@ -93,6 +96,7 @@ def main() -> None:
     base = 0  # bytes played when the clock last (re)started
     since: float | None = None  # when the clock last (re)started
     fd = sys.stdin.fileno()
+    dry = False
 
     def played(now: float) -> int:
         if since is None:
@@ -110,7 +114,8 @@ def main() -> None:
         ready, _, _ = select.select([fd], [], [], wait)
         now = time.monotonic()
         if not ready:
-            continue  # it ran dry: the next data marks the underrun
+            dry = since is not None  # it ran dry, the pipe empty: the next data ends an underrun
+            continue
         data = os.read(fd, min(room, 1 << 16))
         if not data:
             time.sleep(max(0.0, (received - played(now)) / per_second))
@@ -119,10 +124,13 @@ def main() -> None:
         if record["first_byte_at"] is None:
             record["first_byte_at"] = now
             since, base = now, 0
-        elif played(now) >= received:  # the buffer emptied before this arrived
+        elif played(now) >= received:  # the buffer emptied before this was read
             dry_at = since + (received - base) / per_second
-            record["underruns"].append([dry_at, now - dry_at])
+            # With the pipe seen empty, the writer was late: an underrun. Otherwise the data
+            # was waiting and this process woke late (a loaded machine starved it).
+            record["underruns" if dry else "late_wakeups"].append([dry_at, now - dry_at])
             since, base = now, received
+        dry = False
         received += len(data)
         record["bytes"] = received
         if capture is not None:
