@@ -115,6 +115,10 @@ class ProgressiveOutput:
                 writer.buffer_write(block, dtype)
             except sf.LibsndfileError:
                 raise forward.error or OSError("the audio encoder failed") from None
+            except AssertionError:  # soundfile asserts every frame was written: a refused write
+                if forward.error is not None:
+                    raise forward.error from None
+                raise
 
         try:
             for piece in self._pieces_in_order():

@@ -1,0 +1,37 @@
+"""Attacks on speaking as the text arrives: readers that go away, inputs that never end, and
+the process's own exit while a reading thread still runs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+LONG = " ".join(
+    f"Sentence number {n} is here to make the text longer than one piece." for n in range(30)
+)
+
+
+@pytest.mark.parametrize("fmt", ["flac", "ogg", "mp3", "wav"])
+def test_a_reader_that_closes_early_is_a_closed_stdout_in_every_format(
+    cli_env: dict[str, str], tmp_path: Path, fmt: str
+) -> None:
+    # `say LONG -o - --format flac | head -c 100`: the encoder's write fails inside libsndfile,
+    # and soundfile asserted that every frame was written ('unexpected AssertionError; this
+    # is a bug', exit 1) where a closed stdout is exit 141 in every other format.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "outeai_cli", "say", LONG, "-o", "-", "--format", fmt, "--no-cache"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli_env,
+        cwd=tmp_path,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert len(proc.stdout.read(100)) == 100
+    proc.stdout.close()
+    errors = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, errors
+    assert "bug" not in errors and "Traceback" not in errors
