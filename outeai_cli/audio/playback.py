@@ -14,9 +14,10 @@ import subprocess
 from pathlib import Path
 from typing import NamedTuple
 
+from outeai_cli.audio.formats import OUTPUT_FORMATS
 from outeai_cli.errors import Advice, ExitCode, Fix, InputError, OuteAIError
 
-ANY_FORMAT: frozenset[str] = frozenset({"flac", "wav", "ogg", "mp3"})
+ANY_FORMAT: frozenset[str] = frozenset(OUTPUT_FORMATS)
 
 
 class Player(NamedTuple):

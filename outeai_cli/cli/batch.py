@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from outeai_cli.audio.formats import OUTPUT_FORMATS
 from outeai_cli.cli.completion import complete_path
 from outeai_cli.cli.errors import EXIT_CODES_HELP
 from outeai_cli.cli.options import (
@@ -73,7 +74,7 @@ def batch(
         str | None,
         option(
             "format",
-            help="Audio format of derived names: flac, wav, ogg, mp3 (config: format; "
+            help=f"Audio format of derived names: {', '.join(OUTPUT_FORMATS)} (config: format; "
             "default flac).",
         ),
     ] = None,

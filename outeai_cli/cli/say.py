@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
+from outeai_cli.audio.formats import OUTPUT_FORMATS
 from outeai_cli.cli.completion import complete_path
 from outeai_cli.cli.errors import EXIT_CODES_HELP
 from outeai_cli.cli.options import (
@@ -73,7 +74,8 @@ def say(
         str | None,
         option(
             "output",
-            help="Output file (.flac .wav .ogg .mp3) or '-' for stdout. Default: stdout when piped, "
+            help=f"Output file ({' '.join('.' + f for f in OUTPUT_FORMATS)}) or '-' for stdout. "
+            "Default: stdout when piped, "
             "else a new file named from the text.",
             autocompletion=complete_path,
         ),
@@ -82,7 +84,7 @@ def say(
         str | None,
         option(
             "format",
-            help="Output format: flac, wav, ogg, mp3 (an audio extension on -o must agree).",
+            help=f"Output format: {', '.join(OUTPUT_FORMATS)} (an audio extension on -o must agree).",
         ),
     ] = None,
     force: Annotated[bool, option("force", help="Overwrite the output file if it exists.")] = False,
