@@ -174,13 +174,50 @@ def start_say(
     )
 
 
+def wait_until(
+    condition: Callable[[], object],
+    what: str,
+    *,
+    timeout: float = 20,
+    proc: subprocess.Popen[bytes] | None = None,
+) -> None:
+    """Poll `condition` until it holds: the way to wait for an event a test cannot be told of
+    (never a fixed sleep). Fails naming `what` at the deadline, or as soon as `proc` ends."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc is None or proc.poll() is None, f"the process ended before {what}"
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.02)
+
+
 def wait_for_request(server: Any, proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
     """Until the server has the request (a quick request prints no progress on a pipe)."""
-    deadline = time.monotonic() + timeout
-    while not server.tts_requests():
-        assert proc.poll() is None and time.monotonic() < deadline, "the request never arrived"
-        time.sleep(0.05)
-    time.sleep(0.3)  # and its first events have reached the client
+    wait_until(server.tts_requests, "the request arrived", timeout=timeout, proc=proc)
+
+
+def pipe_is_full(write_fd: int) -> bool:
+    """Whether a pipe has no room left (a writer of more is blocked): `write_fd` is a copy of
+    its write end, which the kernel reports writable while one buffer slot is free."""
+    return not select.select([], [write_fd], [], 0)[1]
+
+
+def unnamed_file_size(pid: int, directory: Path | None = None) -> int:
+    """Bytes written so far to the process's unnamed temp file (O_TMPFILE: an output being
+    written; in `directory` if given), or 0 if it has none open (Linux: /proc)."""
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if not ("(deleted)" in target or target.endswith(".part")):
+            continue
+        if directory is not None and Path(target.removesuffix(" (deleted)")).parent != directory:
+            continue
+        try:
+            return os.stat(f"/proc/{pid}/fd/{fd}").st_size
+        except OSError:
+            continue
+    return 0
 
 
 # A test run once per stopping signal: (signal, the exit code it gives, the word that says so).

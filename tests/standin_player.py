@@ -11,7 +11,7 @@ what was "heard".
     install_standin(bin_dir) -> path   # an executable `aplay` in bin_dir; put bin_dir first on PATH
 
 Environment: STANDIN_LOG (a JSON file written when it exits), STANDIN_CAPTURE (a file that
-receives the samples), STANDIN_EXIT (an exit code to end with after the first byte, to act
+receives the samples as they are read), STANDIN_EXIT (an exit code to end with after the first byte, to act
 a failing player).
 """
 
@@ -135,6 +135,7 @@ def main() -> None:
         record["bytes"] = received
         if capture is not None:
             capture.write(data)
+            capture.flush()  # a test may watch the capture grow to see playing under way
         if fail_with:
             finish("failed")
             print("stand-in player: failing as asked", file=sys.stderr)

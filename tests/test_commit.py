@@ -13,7 +13,14 @@ import pytest
 
 from outeai_cli.errors import InputError
 from outeai_cli.output.commit import AtomicFile, OutputExistsError, atomic_output, next_free_name
-from tests.helpers import each_stop_signal, files_in, start_say, wait_for_request
+from tests.helpers import (
+    each_stop_signal,
+    files_in,
+    pipe_is_full,
+    start_say,
+    wait_for_request,
+    wait_until,
+)
 
 # -- the library -----------------------------------------------------------------------------------
 
@@ -263,11 +270,11 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def _slow_reader(read_fd: int, received: bytearray) -> threading.Thread:
-    """Reads a pipe only after a pause (so the writer finds it full), then to its end."""
+def _slow_reader(read_fd: int, write_fd: int, received: bytearray) -> threading.Thread:
+    """Reads a pipe only once it is full (so the writer finds it full), then to its end."""
 
     def run() -> None:
-        time.sleep(0.3)
+        wait_until(lambda: pipe_is_full(write_fd), "the pipe is full")
         received.extend(_read_all(read_fd))
 
     thread = threading.Thread(target=run)
@@ -287,7 +294,7 @@ def test_copy_out_waits_on_a_full_non_blocking_pipe(tmp_path: Path, spooled: boo
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
     received = bytearray()
-    reader = _slow_reader(read_fd, received)
+    reader = _slow_reader(read_fd, write_fd, received)
     with (
         _spool(tmp_path, data) if spooled else io.BytesIO(data) as spool,
         os.fdopen(write_fd, "wb") as out,
@@ -307,7 +314,7 @@ def test_say_to_a_full_non_blocking_stdout_waits_and_writes_it_all(
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
     received = bytearray()
-    reader = _slow_reader(read_fd, received)
+    reader = _slow_reader(read_fd, write_fd, received)
     text = "A sentence long enough to give more audio than a pipe holds at once. " * 3
     proc = subprocess.run(
         [sys.executable, "-m", "outeai_cli", "say", text, "-o", "-", "-q"],

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 import soundfile as sf
@@ -30,7 +31,7 @@ from outeai_cli.server.runner import LocalServer
 from outeai_cli.synthesis.audio_key import audio_key
 from outeai_cli.synthesis.cache import PieceCache
 from tests.conftest import TOKEN
-from tests.helpers import assert_subtitle_conventions, run_in_pty
+from tests.helpers import assert_subtitle_conventions, run_in_pty, wait_until
 
 SPEAKER = "default:EN-FEMALE-1-NEUTRAL"
 RATE = 44100
@@ -370,21 +371,26 @@ def test_jobs_and_retries_cope_with_the_servers_concurrency_limit(
 def test_server_frees_a_concurrency_slot_when_a_client_goes_away(
     cli_env, make_server, tmp_path: Path
 ) -> None:
-    srv = make_server(max_concurrency=1, latency=1.5)
+    # The request would hold its slot 30 s: freed well before, it was freed by the client's going.
+    srv = make_server(max_concurrency=1, latency=30)
+
+    def slot_is_free() -> bool:
+        body = {"token": TOKEN, "text": "Next.", "speaker": {"default": "EN-FEMALE-1-NEUTRAL"}}
+        with httpx.stream("POST", f"{srv.base_url}/tts", json=body, timeout=10) as answer:
+            assert answer.status_code in (200, 429), answer.status_code
+            return answer.status_code == 200  # let in (its audio would take 30 s: not read)
+
     proc = subprocess.Popen(
         [sys.executable, "-m", "outeai_cli", "say", "Wait for me.", "-o", "x.flac"],
         env={**cli_env, "OUTEAI_BASE_URL": srv.base_url},
         cwd=tmp_path,
         stderr=subprocess.DEVNULL,
     )
-    deadline = time.monotonic() + 10
-    while not srv.tts_requests() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(srv.tts_requests, "the request arrived", proc=proc)
+    assert not slot_is_free()  # the one slot is the CLI's
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=10) == 130
-    time.sleep(0.2)
-    with TTSClient(TOKEN, base_url=srv.base_url, retries=0) as client:
-        assert client.generate("Next.").duration  # no 429: the slot came back
+    wait_until(slot_is_free, "the server noticed the client had gone", timeout=10)
 
 
 def test_pause_puts_exact_silence_between_pieces_and_shifts_the_cues(

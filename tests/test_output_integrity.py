@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 
 from outeai_cli.audio.verify import check_audio
-from tests.helpers import files_in, run_in_pty, start_say, wait_for_request
+from tests.helpers import files_in, run_in_pty, start_say, wait_for_request, wait_until
 
 DELIVERED = {"tts": "flac", "audio": "mp3", "tts-stream": "wav"}
 ATTACKS = ["half-audio", "magic-then-garbage", "wav-many-channels", "wav-absurd-rate"]
@@ -156,8 +156,11 @@ def test_sighup_stops_a_run_like_sigterm_and_leaves_no_spool(
     before = files_in(tmp_path)
     proc = start_say(args, env, tmp_path, stdout=subprocess.PIPE if to_stdout else None)
     wait_for_request(slow, proc)
-    assert any(
-        name.endswith(".pieces") for name in os.listdir(spool_parent if to_stdout else tmp_path)
+    where = spool_parent if to_stdout else tmp_path
+    wait_until(
+        lambda: any(name.endswith(".pieces") for name in os.listdir(where)),
+        "the pieces folder exists",
+        proc=proc,
     )
     proc.send_signal(signal.SIGHUP)
     assert proc.wait(timeout=10) == 129

@@ -25,7 +25,7 @@ from outeai_cli.audio.playback import (
     find_stream_player,
 )
 from outeai_cli.errors import ProtocolError
-from tests.helpers import tone
+from tests.helpers import tone, wait_until
 
 RATE = 8000
 
@@ -144,7 +144,11 @@ def test_stop_ends_the_player_at_once(tmp_path: Path, standin: dict[str, Path]) 
     player = player_on(standin["bin"])
     path = piece_file(tmp_path, "long.flac", encoded(tone(20.0)))
     player.add(decode_piece(path, expected="flac", what="piece 1"))
-    time.sleep(0.5)
+    # The stand-in reads only while its 0.2 s buffer has room: 0.5 s read, 0.3 s were played.
+    wait_until(
+        lambda: standin["capture"].exists() and standin["capture"].stat().st_size >= RATE,
+        "the player has been fed 0.5 s",
+    )
     started = time.monotonic()
     player.stop()
     assert time.monotonic() - started < 2.5

@@ -17,7 +17,7 @@ import soundfile as sf
 from outeai_cli.audio.pcm import PCMPiece, decode_piece
 from outeai_cli.audio.verify import check_audio
 from outeai_cli.output.progressive import ProgressiveOutput
-from tests.helpers import tone
+from tests.helpers import pipe_is_full, tone, wait_until
 
 RATE = 22050
 
@@ -157,7 +157,8 @@ def test_stop_abandons_what_is_queued(tmp_path: Path) -> None:
     pieces = [pcm(tmp_path, tone(2.0, 300 + i, rate=RATE), f"p{i}") for i in range(5)]
     for piece in pieces:
         output.add(piece)
-    time.sleep(0.2)  # the first piece fills the pipe; the writer waits
+    # The first piece fills the pipe; the writer waits.
+    wait_until(lambda: pipe_is_full(reader.out.fileno()), "the pipe is full")
     output.stop()
     assert all(piece.file.closed for piece in pieces[1:])  # let go of at once
     reader.reading.set()

@@ -8,22 +8,15 @@ import subprocess
 import time
 from pathlib import Path
 
-from tests.helpers import each_stop_signal, files_in, start_say, wait_for_request
-
-
-def temp_file_size(pid: int) -> int:
-    """Bytes written so far to the process's unnamed temp output file (O_TMPFILE), if any."""
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if "(deleted)" in target or target.endswith(".part"):
-            try:
-                return os.stat(f"/proc/{pid}/fd/{fd}").st_size
-            except OSError:
-                continue
-    return 0
+from tests.helpers import (
+    each_stop_signal,
+    files_in,
+    pipe_is_full,
+    start_say,
+    unnamed_file_size,
+    wait_for_request,
+    wait_until,
+)
 
 
 @each_stop_signal
@@ -56,7 +49,7 @@ def test_kill_9_mid_download_leaves_the_target_untouched(cli_env, server, tmp_pa
     text = "A longer text so that the audio takes a while to trickle through. " * 3
     proc = start_say([text, "-o", "out.flac", "--force"], cli_env, tmp_path)
     deadline = time.monotonic() + 20
-    while temp_file_size(proc.pid) == 0:  # wait until audio bytes are being written
+    while unnamed_file_size(proc.pid) == 0:  # wait until audio bytes are being written
         assert proc.poll() is None and time.monotonic() < deadline, "no download seen"
         time.sleep(0.02)
     proc.kill()
@@ -90,21 +83,22 @@ def test_a_stop_reaches_a_copy_to_stdout_whose_reader_stalls(
 ) -> None:
     """The copy of finished audio into a pipe waits on its reader, however long: Ctrl-C must
     stop it there (exit 130, saying the audio on stdout is incomplete), not wait it out."""
+    read_end, write_end = os.pipe()  # the write end kept here too: to see the pipe full
     proc = start_say(
         ["Long enough to fill a pipe. " * 3, "-o", "-", "--format", "wav"],
         cli_env,
         tmp_path,
-        stdout=subprocess.PIPE,
+        stdout=write_end,
     )
-    assert proc.stdout is not None
-    head = proc.stdout.read(100)  # the copy has begun; the pipe fills and is not read again
-    time.sleep(0.3)
-    proc.send_signal(signal.SIGINT)
     try:
+        head = os.read(read_end, 100)  # the copy has begun; the pipe is not read again
+        wait_until(lambda: pipe_is_full(write_end), "the pipe is full", proc=proc)
+        proc.send_signal(signal.SIGINT)
         code = proc.wait(timeout=10)
     finally:
         proc.kill()
-        proc.stdout.close()
+        os.close(read_end)
+        os.close(write_end)
     stderr = proc.stderr.read().decode() if proc.stderr else ""
     assert head[:4] == b"RIFF"
     assert code == 130, stderr

@@ -18,6 +18,7 @@ import soundfile as sf
 from outeai_cli.audio.following_check import FollowingCheck
 from outeai_cli.audio.formats import OUTPUT_FORMATS
 from outeai_cli.audio.verify import AudioCheck, DamagedAudio, check_audio
+from tests.helpers import wait_until
 
 RATE = 24000
 
@@ -210,7 +211,7 @@ def test_a_signal_stops_the_check_promptly(tmp_path: Path) -> None:
         "import sys\n"
         "from outeai_cli.audio.verify import check_audio\n"
         "with open(sys.argv[1], 'rb') as handle:\n"
-        "    print('checking', flush=True)\n"
+        "    print('checking', handle.fileno(), flush=True)\n"
         "    for _ in range(50):\n"
         "        check_audio(handle)\n"
         "print('finished', flush=True)\n"
@@ -222,14 +223,23 @@ def test_a_signal_stops_the_check_promptly(tmp_path: Path) -> None:
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert proc.stdout is not None
-    assert proc.stdout.readline() == b"checking\n"
-    time.sleep(0.5)
+    word, fd = proc.stdout.readline().split()
+    assert word == b"checking"
+    # The decoder reads through the descriptor: its offset moves once decoding is under way
+    # (each check puts it back where it was, at 0, when it ends).
+    wait_until(lambda: read_offset(proc.pid, int(fd)) > 0, "the decoder is reading", proc=proc)
     started = time.monotonic()
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=20)
     assert time.monotonic() - started < 5
     assert b"finished" not in out
     assert b"KeyboardInterrupt" in err and b"cffi callback" not in err
+
+
+def read_offset(pid: int, fd: int) -> int:
+    """Where descriptor `fd` of process `pid` stands (Linux: /proc)."""
+    with open(f"/proc/{pid}/fdinfo/{fd}") as info:
+        return int(next(line for line in info if line.startswith("pos:")).split()[1])
 
 
 # -- the same proof, made while a FLAC file is written ------------------------------------------
