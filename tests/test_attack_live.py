@@ -35,3 +35,17 @@ def test_a_reader_that_closes_early_is_a_closed_stdout_in_every_format(
     errors = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141, errors
     assert "bug" not in errors and "Traceback" not in errors
+
+
+def test_no_reading_thread_outlives_a_say_that_fails_on_a_live_input(outeai, tmp_path) -> None:
+    # `yes | outeai say -o /nonexistent/x.flac` (or --play with no player): the error came
+    # after the input was found live, and its reading thread, blocked on a full queue, was
+    # still waking when the interpreter exited: now and then 'FATAL: exception not rethrown'
+    # and exit 134 (SIGABRT) after the one-line error.
+    import threading
+
+    result = outeai("say", "-o", str(tmp_path / "missing" / "x.flac"), input=b"y\n" * 200_000)
+    assert result.returncode == 2, result.stderr
+    assert "does not exist" in result.stderr
+    readers = [t for t in threading.enumerate() if t.name == "outeai-live-text" and t.is_alive()]
+    assert not readers, "the live text's reading thread outlived the command"

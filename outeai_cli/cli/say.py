@@ -156,6 +156,8 @@ def say(
     )
     source = open_text(words, file, terminal.stdin_bytes, terminal.stdin_is_tty, following)
     live = None if isinstance(source, str) else source
+    if live is not None:  # its reading thread is gone before the process exits, however it ends
+        context.call_on_close(live.close)
     text_to_speak = source if isinstance(source, str) else ""
 
     target, out_format, to_stdout = _choose_output(

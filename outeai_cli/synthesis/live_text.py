@@ -187,6 +187,7 @@ class LiveText:
         self._decoder = StrictDecoder(source)
         self._filter = text_filter
         self._pause = pause
+        self._quiet_since = time.monotonic()  # the last read, or the last pause spoken
         self._queue: queue.Queue[LivePiece | TextEnded | BaseException] = queue.Queue(ahead)
         self._wake = wake
         self._stop = threading.Event()
@@ -232,6 +233,14 @@ class LiveText:
         """Stop reading (the thread leaves at its next wake-up; it never blocks the exit)."""
         self._stop.set()
 
+    def close(self, wait: float = 1.0) -> None:
+        """Stop reading and wait (up to `wait` s) for the thread to leave: a daemon thread that
+        wakes while the interpreter exits is ended inside the C library, which can abort the
+        process ('FATAL: exception not rethrown', exit 134) after its last line was printed."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(wait)
+
     # -- the reading thread ----------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -249,9 +258,14 @@ class LiveText:
         poller = self._poller()
         self._opening_limit = OPENING_LIMIT if poller is not None else FILE_OPENING_LIMIT
         while not self._stop.is_set():
-            if poller is not None and not _readable(poller, self._wait_time()):
-                self._quiet()
-                continue
+            if poller is not None:
+                # Waits in slices, so that a stop is seen while the input is quiet.
+                wait = self._wait_time()
+                if not _readable(poller, _POLL if wait is None else min(wait, _POLL)):
+                    if wait is not None and wait <= _POLL:
+                        self._quiet()
+                        self._quiet_since = time.monotonic()
+                    continue
             try:
                 data = os.read(self._fd, READ_BLOCK)
             except BlockingIOError:  # a non-blocking descriptor that had nothing after all
@@ -261,6 +275,7 @@ class LiveText:
             if not data:
                 self._end()
                 return
+            self._quiet_since = time.monotonic()
             self.received_bytes += len(data)
             self._take(self._decoder.decode(data))
 
@@ -270,7 +285,9 @@ class LiveText:
             if self._opened_at is None:
                 return None
             return max(0.0, self._opened_at + SETTLE - time.monotonic())
-        return self._pause if self._buffer.held else None
+        if not self._buffer.held:
+            return None
+        return max(0.0, self._quiet_since + self._pause - time.monotonic())
 
     def _quiet(self) -> None:
         """Nothing came for `_wait_time`: an input still open after SETTLE is live; text held
@@ -305,6 +322,8 @@ class LiveText:
         self.beginning = text[:200]
         self._decided.set()
         for start in range(0, len(text), READ_BLOCK):  # (a block at a time: bounded memory)
+            if self._stop.is_set():
+                return
             self._queue_pieces(self._buffer.feed(text[start : start + READ_BLOCK]))
 
     def _end(self) -> None:
@@ -330,6 +349,8 @@ class LiveText:
     def _queue_pieces(self, pieces: list[Piece]) -> None:
         now = time.monotonic()
         for piece in pieces:
+            if self._stop.is_set():
+                return
             self.pieces += 1
             self._put(LivePiece(piece, now))
 
