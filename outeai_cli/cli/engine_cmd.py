@@ -64,7 +64,8 @@ def stop(as_json: JsonOpt = False) -> None:
 
 def _name(state: dict[str, Any]) -> str:
     asked, engine = state.get("asked"), state.get("engine")
-    return f"{asked} ({engine})" if engine and engine != asked else str(asked or engine)
+    asked = asked or engine
+    return f"{asked} ({engine})" if engine and engine != asked else str(asked)
 
 
 def _describe(state: dict[str, Any]) -> str:

@@ -6,8 +6,8 @@ name, the installation it belongs to and how long to stay after its last client:
     python -c '…main(argv)' ENGINE INSTALL KEEP_ALIVE
 
 Order matters for that first call: the voice workers start loading before anything else (they
-take longest), the server's modules import meanwhile, and the socket is bound only once the
-engine can speak, so a client that connects is answered at once. Then it serves until no
+take longest), then the server's modules import and the socket is bound while they load: the
+client's first request is taken at once and waits only for the voice. Then it serves until no
 client has held the users' lock for KEEP_ALIVE seconds (each request may change that number),
 or until SIGTERM (`outeai engine stop`); either way the workers stop with it and the socket
 and state file go. A second engine for the same files gives way: it exits at once.
@@ -53,24 +53,26 @@ def main(argv: list[str]) -> int:
         return 0  # another engine for these files is running or starting: it serves
     os.ftruncate(lifetime, 0)
     os.write(lifetime, f"{os.getpid()}\n".encode())  # for `outeai engine stop`
-    started: dict[str, Any] = {}
+    # The voice first: its workers take longest to load, so they start before anything else
+    # is imported, and load while the rest happens (the first request waits for them).
     from outeai_cli.server.engines import pick_engine  # light: numpy waits for samples
 
-    loader = threading.Thread(
-        target=_start_engine, args=(pick_engine, engine_name, started), daemon=True
-    )
-    loader.start()
-    # While the workers load: the server's own modules.
+    try:
+        engine = pick_engine(
+            engine_name,
+            program=os.environ.get("OUTEAI_SERVE_PIPER") or None,
+            start_workers=1,  # the others when a long text needs them: a small machine's
+            warm=False,  # cores go to this one, and to the first answer
+        )
+    except RuntimeError as exc:  # one line saying what cannot be used, as `serve` prints it
+        print(f"outeai engine: {exc}", file=sys.stderr, flush=True)
+        return 1
     import uvicorn
 
     from outeai_cli.server.app import create_app
     from outeai_cli.server.common import ServerSettings
 
-    loader.join()
-    if "error" in started:
-        print(f"outeai engine: {started['error']}", file=sys.stderr, flush=True)
-        return 1
-    engine: Engine = started["engine"]
+    _prepare_answers()
     activity = Activity(create_app(ServerSettings(engine=engine)), float(keep_text))
     server = uvicorn.Server(
         uvicorn.Config(
@@ -104,14 +106,16 @@ def _exit_on_signal(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def _start_engine(pick_engine: Callable[..., Engine], name: str, started: dict[str, Any]) -> None:
-    program = os.environ.get("OUTEAI_SERVE_PIPER") or None
-    try:
-        # One voice worker loads before the first answer; the others when sentences need them
-        # (loading them all at once would slow the first call on a small machine).
-        started["engine"] = pick_engine(name, program=program, ready_workers=1)
-    except RuntimeError as exc:  # one line saying what cannot be used, as `serve` prints it
-        started["error"] = str(exc)
+def _prepare_answers() -> None:
+    """Load what the first answer needs while the voice loads: libsndfile (the FLAC encoder)
+    and the resampler's filter from a voice's 22,050 Hz to the API's 44,100 Hz."""
+    import numpy as np
+
+    from outeai_cli.server.engines import SAMPLE_RATE, encode_flac
+    from outeai_cli.server.resampling import resample
+
+    encode_flac(np.zeros(64, dtype=np.int16))
+    resample(np.zeros(64, dtype=np.int16), 22050, SAMPLE_RATE)
 
 
 class Activity:

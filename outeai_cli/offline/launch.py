@@ -197,7 +197,7 @@ def stop_engines(wait: float = 10.0) -> list[dict[str, Any]]:
         pid = _pid_of(places)
         if pid is None:
             continue
-        state = _state_of(places) or {"pid": pid, "engine": places.engine, "starting": True}
+        state = _state_of(places) or {"pid": pid, "asked": places.engine, "starting": True}
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + wait

@@ -13,9 +13,7 @@ import io
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Protocol
 
 from outeai_cli.server.espeak import (
     EspeakCrashed,
@@ -37,6 +35,11 @@ from outeai_cli.server.resampling import resample
 from outeai_cli.settings.table import ENGINE_NAMES
 from outeai_cli.voices.catalogue import BUILTIN_VOICES, Voice, find_voice
 from outeai_cli.voices.notice import VOICE_NOTICE_HEADER
+
+if TYPE_CHECKING:
+    # numpy is imported where samples are made: the offline engine starts its piper workers
+    # before anything heavy is imported (they take longest to be ready).
+    import numpy as np
 
 SAMPLE_RATE = 44100
 INSTALL_VOICES = "pip install 'outeai-cli[voice]'"
@@ -144,6 +147,8 @@ class ToneEngine:
         pass
 
     def synthesize(self, text: str, voice: Voice | None, temperature: float) -> np.ndarray:
+        import numpy as np
+
         seconds = max(0.3, self.seconds_per_char * len(text.strip()))
         frames = round(seconds * SAMPLE_RATE)
         seed = sum(text.encode("utf-8")) % 200
@@ -270,14 +275,16 @@ def pick_engine(
     voice_specs: Sequence[str] = (),
     workers: int = 0,
     program: str | None = None,
-    ready_workers: int | None = None,
+    start_workers: int | None = None,
+    warm: bool = True,
 ) -> Engine:
     """The engine called `name`; `auto` is piper when a voice model is available, else espeak-ng
     when installed (the `voice` extra's pip build, else the system's), else a tone that says
     it stands in. `voice_specs` are `NAME=PATH.onnx[#SPEAKER]`; `workers` 0 means one per
-    core; `program` overrides where the `piper` program is found; `ready_workers`: how many
-    piper workers per model load before it returns (default all; the others when sentences
-    need them). RuntimeError (one line) when the engine cannot start.
+    core; `program` overrides where the `piper` program is found; `start_workers`: how many
+    piper workers per model start now (default all; the others when sentences need them);
+    `warm` False returns while they load (the first sentence waits for them) instead of
+    once each has spoken. RuntimeError (one line) when the engine cannot start.
     """
     if name not in ENGINE_NAMES:
         raise RuntimeError(f"unknown engine {name!r}: use {', '.join(ENGINE_NAMES)}")
@@ -294,7 +301,8 @@ def pick_engine(
         return espeak.started()
     fallback: Engine = espeak or ToneEngine(stands_in=True)
     try:
-        engine = _piper_engine(name, voice_specs, workers, program, fallback, ready_workers)
+        start = (start_workers, warm)
+        engine = _piper_engine(name, voice_specs, workers, program, fallback, start)
         if espeak is not None and engine is espeak:
             espeak.started()  # the engine: a library that cannot load stops start-up
         elif espeak is not None:
@@ -311,7 +319,7 @@ def _piper_engine(
     workers: int,
     program: str | None,
     fallback: Engine,
-    ready_workers: int | None,
+    start: tuple[int | None, bool] = (None, True),
 ) -> Engine:
     explicit = _voice_mappings(voice_specs)
     packaged = packaged_model()
@@ -335,7 +343,7 @@ def _piper_engine(
         if voice.name not in models and packaged and voice.language == packaged.language_family:
             models[voice.name] = packaged
     pool = PiperPool(program, workers or os.cpu_count() or 1)
-    pool.start(models.values(), ready_workers)
+    pool.start(models.values(), *start)
     return PiperEngine(pool, models, fallback)
 
 
@@ -378,5 +386,7 @@ def encode_flac(samples: np.ndarray) -> bytes:
 
 def noise_padding(frames: int, seed: int = 7) -> np.ndarray:
     """Deterministic white noise: it barely compresses, so it makes FLAC of a chosen size."""
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     return rng.integers(-20000, 20000, size=frames, dtype=np.int16)

@@ -22,9 +22,10 @@ import time
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np  # imported where samples are made: the offline engine starts first
 
 PIP_DISTRIBUTION = "espeakng-loader"
 KANA_DISTRIBUTION = "pykakasi"
@@ -123,6 +124,8 @@ class EspeakProcess:
         except OSError as exc:
             self.close()
             raise EspeakCrashed(f"the espeak-ng worker failed: {exc.strerror}") from None
+        import numpy as np
+
         return np.frombuffer(audio, dtype=np.int16).copy()
 
     def _header(self, deadline: float) -> dict[str, Any]:

