@@ -26,7 +26,7 @@ from conftest import ServerHandle
 from standin_player import install_standin, read_log
 
 from outeai_cli.audio.verify import check_audio
-from tests.helpers import screens_in_pty
+from tests.helpers import screens_in_pty, wait_until
 
 SENTENCES = [
     "The first sentence is here and it is fine.",
@@ -150,7 +150,8 @@ def test_sentences_are_played_as_they_end_and_the_same_audio_is_saved(
     env = {**live_env, "OUTEAI_BASE_URL": slow_server.base_url}
     say = Say(["--api", api, "--play", "-o", "out.wav"], env, tmp_path)
     say.feed(" ".join(SENTENCES))
-    time.sleep(1.0)  # the end of the text is not yet known: the first pieces are played
+    # The end of the text is not yet known: the first pieces are played.
+    wait_until(lambda: read_bytes(player["heard"]), "a piece is played", proc=say.proc)
     played_before_the_end = read_bytes(player["heard"])
     say.close()
     code, stderr = say.wait()
@@ -192,7 +193,7 @@ def test_stdout_gets_each_piece_before_the_text_ends(
     env = {**live_env, "OUTEAI_BASE_URL": slow_server.base_url}
     say = Say(["-o", "-", "--format", "wav"], env, tmp_path)
     say.feed(" ".join(SENTENCES[:2]))
-    time.sleep(1.0)
+    wait_until(lambda: len(say.stdout) > 44, "audio is on stdout", proc=say.proc)
     written_before_the_end = len(say.stdout)
     say.feed(SENTENCES[2])
     say.close()
@@ -332,7 +333,7 @@ def test_invalid_utf8_mid_stream_stops_with_its_offset(
 ) -> None:
     say = Say(["-o", "out.flac"], live_env, tmp_path)
     say.started("First sentence here. ")
-    time.sleep(0.6)
+    wait_until(lambda: spoken(server), "the first sentence is sent", proc=say.proc)
     say.write(b"bad \xff byte")
     say.close()
     code, stderr = say.wait()
