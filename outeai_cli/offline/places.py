@@ -120,4 +120,24 @@ def _make_private(path: Path, uid: int) -> None:
             hint="remove it, or set XDG_RUNTIME_DIR to a directory of your own",
         )
     if info.st_mode & 0o077:
-        os.chmod(path, 0o700)  # ours but open to others: close it before using it
+        os.chmod(path, 0o700)  # ours but open to others: close it before using it,
+        _drop_planted(path, uid)  # and drop what may have been planted while it was open
+
+
+def _drop_planted(path: Path, uid: int) -> None:
+    """Remove the links, and the entries not ours or not plain files or sockets, from a
+    directory that was open to others: the engine's files are opened by name, so a link
+    there would point its writes (the log, the lifetime lock) at a file of the user's."""
+    import contextlib
+    import shutil
+
+    for entry in os.scandir(path):
+        info = entry.stat(follow_symlinks=False)
+        kind = stat.S_IFMT(info.st_mode)
+        if info.st_uid == uid and kind in (stat.S_IFREG, stat.S_IFSOCK):
+            continue
+        with contextlib.suppress(OSError):
+            if kind == stat.S_IFDIR:
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)

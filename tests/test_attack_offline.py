@@ -1,0 +1,41 @@
+"""Attacks on the offline engine's private runtime directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.test_offline import Offline, offline  # noqa: F401 (the fixture)
+
+
+def test_links_planted_while_the_runtime_directory_was_open_are_not_followed(
+    offline: Offline,  # noqa: F811
+) -> None:
+    # A runtime directory of ours found open to others was closed (chmod 0700) and then used
+    # as it was: a link planted meanwhile at the engine's log or lifetime lock made the engine
+    # truncate the file it points to and write its process id into another.
+    install = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from outeai_cli.offline.places import installation as i; print(i())",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    offline.directory.mkdir(mode=0o700)
+    os.chmod(offline.directory, 0o777)
+    victims = {}
+    for kind in ("log", "lock", "users", "start", "json"):
+        victim = offline.cwd / f"precious.{kind}"
+        victim.write_text(f"the user's own {kind}\n")
+        (offline.directory / f"tone-{install}.{kind}").symlink_to(victim)
+        victims[victim] = victim.read_text()
+    offline.say()
+    assert offline.directory.stat().st_mode & 0o777 == 0o700
+    offline.stop_all()
+    for victim, text in victims.items():
+        assert victim.read_text() == text, f"{victim.name} was written through a planted link"
+    assert not any(p.is_symlink() for p in offline.directory.iterdir())
