@@ -75,7 +75,9 @@ def worker_line(text: str) -> str:
 class PiperProcess:
     """One `piper` program: one model, one speaker, one noise scale, a sentence per line."""
 
-    def __init__(self, program: str, model: VoiceModel, noise: float) -> None:
+    def __init__(
+        self, program: str, model: VoiceModel, noise: float, threads: int | None = None
+    ) -> None:
         self.model = model
         self.noise = noise
         args = [program, "-m", str(model.path), "-c", str(model.config), "--output-raw"]
@@ -83,6 +85,11 @@ class PiperProcess:
         if model.speaker is not None:
             args += ["-s", str(model.speaker)]
         env = {**os.environ, "PYTHONUTF8": "1", "PYTHONIOENCODING": "utf-8"}
+        if threads is not None:
+            # onnxruntime's own thread pool (1.32+ reads this; older ones ignore it). Each
+            # pool thread spins while it waits: more of them than cores, and the workers
+            # spend the machine waiting on one another. An explicit setting is kept.
+            env.setdefault("ORT_INTRA_OP_NUM_THREADS", str(threads))
         # Its own session: a Ctrl-C at the terminal stops the server, which then stops these.
         self._proc = subprocess.Popen(
             args,
