@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from outeai_cli.server.control_log import ControlLog, RequestRecord
@@ -84,6 +84,8 @@ class ServerSettings:
     # changes faults) exist only when asked for; with tokens they also need one.
     control: bool = False
     control_log_bytes: int = 16 << 20  # what /_outeai/requests keeps, at most (oldest go)
+    request_timeout: float = 15.0  # seconds for a request to arrive whole (headers and body)
+    max_connections: int = 0  # open at once; 0 = 4096, or fewer as the descriptor limit allows
     request_log: str = "off"  # one line per request on stderr: "off", "text" or "json"
 
 
@@ -128,10 +130,17 @@ async def read_body(request: Request, settings: ServerSettings) -> bytes:
     if declared and declared.isdigit() and int(declared) > limit:
         raise too_large
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise too_large
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise too_large
+    except ClientDisconnect:
+        # Closed by the client, or by the server when the body was overdue: nobody will read
+        # this answer, but the request log will.
+        raise HTTPProblem(
+            408, "the request body did not arrive in time", "request_timeout"
+        ) from None
     return bytes(body)
 
 

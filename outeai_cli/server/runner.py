@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import threading
@@ -36,18 +37,29 @@ class _HideInjectedDrops(logging.Filter):
 def _uvicorn_server(settings: ServerSettings, log_level: str) -> object:
     import uvicorn
 
-    logging.getLogger("uvicorn.error").addFilter(_HideInjectedDrops())
-
     from outeai_cli.server.app import create_app
+    from outeai_cli.server.connections import ACCEPT_BURST, connection_cap, guarded_protocol
 
+    logging.getLogger("uvicorn.error").addFilter(_HideInjectedDrops())
+    protocol, guard = guarded_protocol(
+        settings.request_timeout, connection_cap(settings.max_connections)
+    )
     config = uvicorn.Config(
         create_app(settings),
+        http=protocol,
+        backlog=ACCEPT_BURST,
         log_level=log_level,
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=1,
     )
-    return uvicorn.Server(config)
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            asyncio.get_running_loop().set_exception_handler(guard.handle_loop_error)
+            await super().startup(sockets)
+
+    return Server(config)
 
 
 def serve_forever(
