@@ -25,7 +25,7 @@ if ! "$python" -c 'import ensurepip, venv' 2>/dev/null; then
     exit 1
 fi
 
-say "installing into $home (a minute or two: about 190 MB with the voice)"
+say "installing into $home (a minute or two: about 360 MB with the voice)"
 "$python" -m venv "$home"
 "$home/bin/python" -m pip install --quiet --disable-pip-version-check "$here[voice]"
 

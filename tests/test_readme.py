@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -203,3 +204,29 @@ def test_readme_setup_runs_on_a_fresh_machine(
                 [str(outeai), "engine", "stop"], env=env, capture_output=True, timeout=60
             )
         shutil.rmtree(runtime, ignore_errors=True)
+
+
+def test_readme_server_wait_ends_when_the_server_cannot_start(tmp_path: Path) -> None:
+    """The quick start's wait for `listening on` stops, showing why, when `outeai serve` exits
+    instead (here: its port is taken); it used to poll serve.log for ever."""
+    (body,) = [b for _, b, _ in sh_blocks() if "outeai serve --port 8765 --quiet" in b]
+    lines = body.splitlines(keepends=True)
+    end = next(i for i, line in enumerate(lines) if re.search(r"\bdone\b", line))
+    wait = "".join(lines[: end + 1])  # the start and the wait, not the say
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            ["bash", "-eu", "-c", wait.replace("8765", str(port))],
+            cwd=tmp_path,
+            env={
+                **os.environ,
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            },
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=30,
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stdout.decode(), proc.stdout
