@@ -39,3 +39,32 @@ def test_links_planted_while_the_runtime_directory_was_open_are_not_followed(
     for victim, text in victims.items():
         assert victim.read_text() == text, f"{victim.name} was written through a planted link"
     assert not any(p.is_symlink() for p in offline.directory.iterdir())
+
+
+def test_an_engine_stuck_shutting_down_is_reported_within_the_time_limit(
+    offline: Offline,  # noqa: F811
+) -> None:
+    # A client waits for an engine that is shutting down (it holds the users' lock
+    # exclusively meanwhile). An engine stuck there (stopped, swapped out) held every offline
+    # call for ever, silently, whatever --max-time said.
+    import fcntl
+    import time
+
+    from outeai_cli.offline.places import installation
+
+    offline.directory.mkdir(mode=0o700)
+    users = os.open(offline.directory / f"tone-{installation()}.users", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(users, fcntl.LOCK_EX)  # as an engine in its shutdown holds it
+    try:
+        started = time.monotonic()
+        result = offline.run("say", "--offline", "Hello.", "-o", "x.flac", "--max-time", "2")
+        took = time.monotonic() - started
+    finally:
+        os.close(users)
+    assert result.returncode == 5, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "outeai: error: the offline engine has been shutting down for over 2 s; "
+        "'outeai engine stop' stops it"
+    ]
+    assert took < 10
+    assert not (offline.cwd / "x.flac").exists()

@@ -29,7 +29,7 @@ def start_early(argv: list[str]) -> None:
             return
         from outeai_cli.offline.launch import EngineLease
 
-        _early = EngineLease(*guess)
+        _early = EngineLease(*guess, wait=0)  # an engine shutting down: the command waits
     except Exception:  # a guess: the command reports any problem itself
         _early = None
 

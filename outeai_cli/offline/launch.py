@@ -34,15 +34,22 @@ class EngineLease:
     """A client's use of the engine called `engine`: started in the background if it is not
     running, waited for by `ready()`, and let go by `close()`."""
 
-    def __init__(self, engine: str, keep_alive: float) -> None:
+    def __init__(self, engine: str, keep_alive: float, wait: float) -> None:
         self.places = engine_places(engine)
         self.keep_alive = keep_alive
         self._lock = threading.Lock()
         self._starting: int | None = None
         self._child: subprocess.Popen[bytes] | None = None
         self._users: int | None = _open(self.places.users)
-        # Blocks only while an engine shuts down: after it, this client starts a new one.
-        fcntl.flock(self._users, fcntl.LOCK_SH)
+        # Waits only while an engine shuts down: after it, this client starts a new one. An
+        # engine stuck in its shutdown (stopped, swapped out) is reported, not waited on for ever.
+        if not _lock_within(self._users, fcntl.LOCK_SH, wait):
+            os.close(self._users)
+            self._users = None
+            raise EngineError(
+                f"the offline engine has been shutting down for over {wait:g} s",
+                hint="'outeai engine stop' stops it",
+            )
         self._begin()
 
     def _begin(self) -> None:
@@ -116,6 +123,18 @@ def engine_running(places: EnginePlaces) -> bool:
     finally:
         os.close(fd)  # and with it the lock, if it was taken
     return False
+
+
+def _lock_within(fd: int, kind: int, wait: float) -> bool:
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, kind | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(_POLL_SECONDS)
 
 
 def _answers(path: Path) -> bool:

@@ -64,6 +64,7 @@ def offline_engine(settings: Settings, timeouts: Timeouts) -> tuple[str, str, En
 
     engine = settings.get("engine")
     keep_alive = settings.get("keep_alive")
-    lease = take_early_lease(engine, keep_alive) or EngineLease(engine, keep_alive)
+    wait = min(timeouts.first_event, timeouts.max_time)
+    lease = take_early_lease(engine, keep_alive) or EngineLease(engine, keep_alive, wait)
     transport = EngineTransport(lease, wait=timeouts.first_event)
     return OFFLINE_TOKEN, offline_base_url(engine), transport
