@@ -204,12 +204,21 @@ def test_registering_a_builtin_name_as_custom_is_refused(tmp_path: Path) -> None
 def test_set_get_unset_round_trip(outeai, tmp_path: Path, key: str) -> None:
     raw, expected = VALID[key]
     env = {"OUTEAI_BASE_URL": ""}
-    assert outeai("config", "set", key, raw, env=env).returncode == 0
+    shown = (  # as typed and as TOML writes it: `true`, never Python's `True`
+        str(expected).lower()
+        if isinstance(expected, bool)
+        else f"{expected:g}"
+        if isinstance(expected, float)
+        else str(expected)
+    )
+    done = outeai("config", "set", key, raw, env=env)
+    assert done.returncode == 0
+    assert f"set {key} = {shown} in" in done.stderr
     stored = tomllib.loads(config_file(tmp_path).read_text())
     assert stored == {key: expected}
     got = outeai("config", "get", key, env=env)
     assert got.returncode == 0, got.stderr
-    assert got.out.strip() == (f"{expected:g}" if isinstance(expected, float) else str(expected))
+    assert got.out.strip() == shown
     unset = outeai("config", "unset", key, env=env)
     assert unset.returncode == 0
     assert f"removed {key} from {config_file(tmp_path)}" in unset.stderr

@@ -44,13 +44,16 @@ SettingProfileOpt = Annotated[
 
 
 def _display(name: str, value: Any, reveal: bool = False) -> str:
-    """How a value is printed: the token masked unless revealed, numbers without noise."""
+    """How a value is printed: the token masked unless revealed, numbers without noise, and
+    yes/no as typed and stored (`true`, not Python's `True`)."""
     from outeai_cli.security import mask_token
 
     if value is None:
         return "(not set)"
     if name == "token" and not reveal:
         return mask_token(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
