@@ -100,6 +100,16 @@ def test_a_stream_without_its_final_marker_is_still_refused(outeai, raw_server, 
     assert not (tmp_path / "out.flac").exists()
 
 
+def test_an_error_the_server_reports_mid_stream_is_not_blamed_on_a_proxy(outeai, raw_server):
+    status = b'{"generation_status": "Generating"}'
+    url = raw_server(ndjson_answer([status, b'{"error": {"message": "the voice worker died"}}']))
+    result = outeai("say", "hi", "-o", "out.flac", "--retries", "0", env={"OUTEAI_BASE_URL": url})
+    assert result.returncode == 6, result.stderr
+    assert "the voice worker died" in result.stderr
+    assert "server is failing on this text" in result.stderr
+    assert "proxy page" not in result.stderr
+
+
 # -- a reader of stderr that goes away costs nothing but the messages ----------------------
 
 

@@ -70,7 +70,12 @@ class NDJSONEventParser:
             # Its text is the server's: an echo of the request would carry the token.
             error = obj["error"]
             text = error.get("message", error) if isinstance(error, dict) else error
-            raise ProtocolError(f"the server reported an error mid-stream: {clean_text(text)}")
+            # The stream is well formed: the server failed while it spoke, which no base URL
+            # check explains (the class's default hint suspects a proxy page).
+            raise ProtocolError(
+                f"the server reported an error mid-stream: {clean_text(text)}",
+                hint="retry; if it persists, the server is failing on this text",
+            )
         # Anything else is an unknown event: tolerated, as the contract asks.
 
     def _on_final(self, obj: dict[str, Any], decoder: Base64JSONStringDecoder) -> None:
