@@ -250,6 +250,12 @@ def test_unknown_key_lists_the_valid_ones(outeai, tmp_path: Path) -> None:
     assert not config_file(tmp_path).exists()
 
 
+def test_the_voice_setting_a_user_reaches_for_is_named_speaker(outeai) -> None:
+    result = outeai("config", "set", "voice", "EN-MALE-1-NEUTRAL")
+    assert result.returncode == 2
+    assert "unknown setting 'voice'; did you mean speaker?" in result.stderr
+
+
 def test_set_without_value_is_only_for_the_token(outeai) -> None:
     result = outeai("config", "set", "speaker")
     assert result.returncode == 2

@@ -374,7 +374,8 @@ def setting_name(key: str) -> SettingName:
         return cast("SettingName", name)
     import difflib
 
-    close = difflib.get_close_matches(name, list(SETTINGS), n=1)
+    # `say -s/--voice NAME` sets the `speaker`: the name a user types first for it.
+    close = ["speaker"] if name == "voice" else difflib.get_close_matches(name, list(SETTINGS), n=1)
     guess = f"did you mean {close[0]}? " if close else ""
     raise ConfigError(
         f"unknown setting {key!r}", hint=f"{guess}valid settings: {', '.join(SETTINGS)}"
