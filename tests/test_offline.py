@@ -363,3 +363,22 @@ def test_piper_offline_speaks_and_its_workers_leave_with_the_engine(offline: Off
     while any(_alive(w) for w in workers):
         assert time.monotonic() < deadline, "piper workers outlived their engine"
         time.sleep(0.05)
+
+
+def test_the_warm_engine_takes_a_head_start_hint_and_any_junk_quietly(offline: Offline) -> None:
+    offline.say()
+    (sock_path,) = offline.directory.glob("*.sock")
+    for body in (
+        json.dumps({"text": SENTENCE, "speaker": {"default": "EN-MALE-1-NEUTRAL"}}).encode(),
+        b"\xff not json",
+    ):
+        with socket.socket(socket.AF_UNIX) as engine:
+            engine.connect(str(sock_path))
+            engine.sendall(
+                b"POST /_outeai/prefetch HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            assert engine.recv(100).startswith(b"HTTP/1.1 204 ")
+    path = offline.say(SENTENCE, "after-hint.flac", "-s", "EN-MALE-1-NEUTRAL")
+    assert duration(path) == pytest.approx(tone_seconds(SENTENCE), abs=0.01)

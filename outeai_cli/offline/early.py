@@ -10,18 +10,29 @@ engine idles out on its own.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from outeai_cli.offline.launch import EngineLease
+    from outeai_cli.settings.config import Settings
 
 _COMMANDS = ("say", "batch", "voices")
+# The switches of `say` that may stand before its text. A guess: any other option is taken to
+# hold a value, so one missing here (a new switch) costs the head start, never a wrong answer.
+_SAY_SWITCHES = frozenset(
+    {"--offline", "--force", "--play", "--no-cache", "-q", "--quiet", "--json"}
+    | {"--allow-insecure-http"}
+)
 _early: EngineLease | None = None
 
 
 def start_early(argv: list[str]) -> None:
-    """Start the engine this command line will speak with, if it will speak offline."""
+    """Start the engine this command line will speak with, if it will speak offline; a warm
+    engine is also told what `say` will most likely ask (see `prefetch`)."""
     global _early
     try:
         guess = _offline_guess(argv)
@@ -29,9 +40,18 @@ def start_early(argv: list[str]) -> None:
             return
         from outeai_cli.offline.launch import EngineLease
 
-        _early = EngineLease(*guess, wait=0)  # an engine shutting down: the command waits
+        settings, engine, keep_alive = guess
+        _early = EngineLease(engine, keep_alive, wait=0)  # one shutting down: the command waits
+        if _early.was_running and argv[0] == "say":
+            import threading
+
+            # In the background: the command's own imports go on meanwhile.
+            hint = threading.Thread(
+                target=_hint, args=(_early.places.socket, argv[1:], settings), daemon=True
+            )
+            hint.start()
     except Exception:  # a guess: the command reports any problem itself
-        _early = None
+        return
 
 
 def take_early_lease(engine: str, keep_alive: float) -> EngineLease | None:
@@ -44,8 +64,8 @@ def take_early_lease(engine: str, keep_alive: float) -> EngineLease | None:
     return lease
 
 
-def _offline_guess(argv: list[str]) -> tuple[str, float] | None:
-    """(engine, keep_alive) when this command line speaks offline, else None."""
+def _offline_guess(argv: list[str]) -> tuple[Settings, str, float] | None:
+    """(settings, engine, keep_alive) when this command line speaks offline, else None."""
     if not argv or argv[0] not in _COMMANDS:
         return None
     words = argv[1 : argv.index("--")] if "--" in argv else argv[1:]
@@ -63,7 +83,7 @@ def _offline_guess(argv: list[str]) -> tuple[str, float] | None:
     settings = Settings(profile=_profile(words))
     if "--offline" not in words and not settings.get("offline"):
         return None
-    return settings.get("engine"), settings.get("keep_alive")
+    return settings, settings.get("engine"), settings.get("keep_alive")
 
 
 def _profile(words: list[str]) -> str | None:
@@ -73,3 +93,60 @@ def _profile(words: list[str]) -> str | None:
         if word.startswith("--profile="):
             return word.partition("=")[2]
     return None
+
+
+def _hint(socket_path: Path, words: list[str], settings: Settings) -> None:
+    """Tell the warm engine the text, voice and temperature this `say` line will most likely
+    ask for; nothing when the line is not plain enough to tell (a file, stdin, a custom voice)."""
+    with contextlib.suppress(Exception):  # a guess: the command asks for itself anyway
+        _send_hint(socket_path, words, settings)
+
+
+def _send_hint(socket_path: Path, words: list[str], settings: Settings) -> None:
+    import json
+    import socket
+
+    from outeai_cli.offline.prefetch import PREFETCH_PATH
+
+    guess = guess_request(words, settings)
+    if guess is None:
+        return
+    hint = json.dumps(guess).encode()
+    request = (
+        f"POST {PREFETCH_PATH} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json"
+        f"\r\nContent-Length: {len(hint)}\r\nConnection: close\r\n\r\n"
+    ).encode() + hint
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as engine:
+        engine.settimeout(0.2)
+        engine.connect(str(socket_path))
+        engine.sendall(request)
+        engine.recv(256)  # its 204: the hint was taken
+
+
+def guess_request(words: list[str], settings: Settings) -> dict[str, object] | None:
+    """The text, speaker and temperature of the request the `say` arguments `words` will
+    make, as a hint's JSON; None when they are not plain enough to tell (a file, stdin)."""
+    from outeai_cli.voices.speakers import parse_speaker
+
+    texts: list[str] = []
+    options: dict[str, str] = {}
+    rest = iter(words)
+    for word in rest:
+        if word == "--":
+            texts.extend(rest)
+        elif word.startswith("-") and word != "-":
+            name, equals, value = word.partition("=")
+            if word not in _SAY_SWITCHES:
+                options[name] = value if equals else next(rest, "")
+        else:
+            texts.append(word)
+    if len(texts) != 1 or {"-f", "--file"} & set(options):
+        return None
+    speaker = next((options[o] for o in ("-s", "--speaker", "--voice") if o in options), None)
+    voice = parse_speaker(speaker or settings.get("speaker"), frozenset(settings.custom_voices()))
+    temperature = options.get("-t") or options.get("--temperature")
+    return {
+        "text": texts[0],
+        "speaker": voice.as_json(),
+        "temperature": float(temperature) if temperature else settings.get("temperature"),
+    }

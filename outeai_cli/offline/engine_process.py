@@ -26,9 +26,16 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from outeai_cli.offline.places import EnginePlaces, runtime_dir
+from outeai_cli.offline.prefetch import (
+    MAX_HINT_BYTES,
+    PREFETCH_PATH,
+    PrefetchingEngine,
+    read_hint,
+)
 
 if TYPE_CHECKING:
     from outeai_cli.server.engines import Engine
+    from outeai_cli.voices.catalogue import Voice
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -58,11 +65,13 @@ def main(argv: list[str]) -> int:
     from outeai_cli.server.engines import pick_engine  # light: numpy waits for samples
 
     try:
-        engine = pick_engine(
-            engine_name,
-            program=os.environ.get("OUTEAI_SERVE_PIPER") or None,
-            start_workers=1,  # the others when a long text needs them: a small machine's
-            warm=False,  # cores go to this one, and to the first answer
+        engine = PrefetchingEngine(
+            pick_engine(
+                engine_name,
+                program=os.environ.get("OUTEAI_SERVE_PIPER") or None,
+                start_workers=1,  # the others when a long text needs them: a small
+                warm=False,  # machine's cores go to this one, and to the first answer
+            )
         )
     except RuntimeError as exc:  # one line saying what cannot be used, as `serve` prints it
         print(f"outeai engine: {exc}", file=sys.stderr, flush=True)
@@ -73,7 +82,9 @@ def main(argv: list[str]) -> int:
     from outeai_cli.server.common import ServerSettings
 
     _prepare_answers()
-    activity = Activity(create_app(ServerSettings(engine=engine)), float(keep_text))
+    activity = Activity(
+        create_app(ServerSettings(engine=engine)), float(keep_text), engine.prefetch
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             activity,
@@ -125,9 +136,15 @@ class Activity:
     audio apart in the client's cache; the prefix is dropped before the app routes them.
     """
 
-    def __init__(self, app: ASGIApp, keep_alive: float) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        keep_alive: float,
+        prefetch: Callable[[str, Voice, float], None] | None = None,
+    ) -> None:
         self.app = app
         self.keep_alive = keep_alive
+        self.prefetch = prefetch
         self.active = 0
         self.last_request = time.monotonic()
 
@@ -144,10 +161,27 @@ class Activity:
             scope = {**scope, "path": rest, "raw_path": rest.encode()}
         self.active += 1
         try:
+            if scope["path"] == PREFETCH_PATH and scope.get("method") == "POST":
+                await self._take_hint(receive, send)
+                return
             await self.app(scope, receive, send)
         finally:
             self.active -= 1
             self.last_request = time.monotonic()
+
+    async def _take_hint(self, receive: Receive, send: Send) -> None:
+        """A client's guess at what it will ask (see `prefetch`): started, answered at once."""
+        body = bytearray()
+        while len(body) <= MAX_HINT_BYTES:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        hint = read_hint(bytes(body))
+        if hint is not None and self.prefetch is not None:
+            self.prefetch(*hint)
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
 
     def _take_keep_alive(self, raw: bytes) -> None:
         from outeai_cli.settings.table import SETTINGS

@@ -40,6 +40,7 @@ class EngineLease:
         self._lock = threading.Lock()
         self._starting: int | None = None
         self._child: subprocess.Popen[bytes] | None = None
+        self.was_running = False  # the engine answered when this lease began
         self._users: int | None = _open(self.places.users)
         # Waits only while an engine shuts down: after it, this client starts a new one. An
         # engine stuck in its shutdown (stopped, swapped out) is reported, not waited on for ever.
@@ -54,6 +55,7 @@ class EngineLease:
 
     def _begin(self) -> None:
         if _answers(self.places.socket):
+            self.was_running = True
             return
         self._starting = _open(self.places.starting)
         fcntl.flock(self._starting, fcntl.LOCK_EX)  # another client may be starting it

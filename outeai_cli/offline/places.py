@@ -22,7 +22,7 @@ _SOCKET_PATH_MAX = 107 - len("/espeak-0123456789.sock")
 class EnginePlaces(NamedTuple):
     """The files of one engine: `name` (auto, piper, espeak, tone) as run by one installation.
 
-    The installation (this Python, this version of outeai) is part of every file name: a
+    The installation (its Python environment, its version of outeai) is part of every file name: a
     client only ever talks to an engine running its own code.
     """
 
@@ -69,13 +69,13 @@ def engine_places(engine: str) -> EnginePlaces:
 
 
 def installation() -> str:
-    """A short name for this installation: this Python and this version of outeai."""
+    """A short name for this installation: its Python environment and version of outeai."""
     import hashlib
     import sys
 
     from outeai_cli.version import __version__
 
-    digest = hashlib.sha256(f"{sys.executable}\0{__version__}".encode())
+    digest = hashlib.sha256(f"{sys.prefix}\0{__version__}".encode())
     return digest.hexdigest()[:10]
 
 
