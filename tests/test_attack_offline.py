@@ -68,3 +68,17 @@ def test_an_engine_stuck_shutting_down_is_reported_within_the_time_limit(
     ]
     assert took < 10
     assert not (offline.cwd / "x.flac").exists()
+
+
+def test_an_engine_whose_socket_was_removed_gives_way_to_a_new_one(
+    offline: Offline,  # noqa: F811
+) -> None:
+    # A cleaner of /tmp (or a hand) removed the socket of a warm engine: every later offline
+    # call waited for it and failed ('did not start within N s'), and their waiting kept its
+    # idle clock from running, so it never left (until 'outeai engine stop').
+    offline.say()
+    old = offline.engine_pid()
+    next(offline.directory.glob("*.sock")).unlink()
+    offline.say("Hello again.", "again.flac", "--timeout", "20")
+    offline.wait_gone(old, within=5)
+    assert offline.engine_pid() != old

@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from outeai_cli.offline.places import EnginePlaces, runtime_dir
@@ -197,10 +198,17 @@ def _watch_idle(server: Any, activity: Activity, places: EnginePlaces, users: in
     Each client holds that lock (shared) from before it connects until it is done. Taking it
     exclusively proves there is none; kept through the shutdown, it makes a client that
     arrives meanwhile wait, then find the engine gone and start a new one.
+
+    It stops too once its socket is gone or replaced (a cleaner of /tmp, a hand): no client
+    can reach it, and one that tries waits for it to go, then starts a new one.
     """
+    bound = _identity(places.socket)
     last_used = time.monotonic()
     while not server.should_exit:
         time.sleep(IDLE_POLL_SECONDS)
+        if _identity(places.socket) != bound:
+            server.should_exit = True
+            return
         now = time.monotonic()
         if activity.active or not _lock(users, fcntl.LOCK_EX):
             last_used = now
@@ -210,6 +218,14 @@ def _watch_idle(server: Any, activity: Activity, places: EnginePlaces, users: in
             server.should_exit = True
             return
         fcntl.flock(users, fcntl.LOCK_UN)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 def _lock(fd: int, kind: int, patience: float = 0.0) -> bool:
