@@ -6,8 +6,8 @@
 # The program goes into a virtual environment of its own, ${XDG_DATA_HOME:-~/.local/share}/outeai
 # (PYTHON=python3.12 ./install.sh picks the Python; 3.11 or newer). The command is linked into the
 # first of ~/.local/bin, ~/bin and /usr/local/bin that is on your PATH and writable, so the shell
-# you are in finds it at once. Run it again to update. To uninstall, remove that link and
-# ${XDG_DATA_HOME:-~/.local/share}/outeai.
+# you are in finds it at once, and its manual pages into the share/man beside that bin. Run it
+# again to update. To uninstall, remove those links and ${XDG_DATA_HOME:-~/.local/share}/outeai.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -50,6 +50,17 @@ if [ -e "$bin/outeai" ] && [ ! -L "$bin/outeai" ]; then
     exit 1
 fi
 ln -sf "$home/bin/outeai" "$bin/outeai"
+
+# The manual pages beside it, where man looks for a command found in DIR/bin: DIR/share/man
+# (~/.local/share/man for ~/.local/bin). Pages of the same name that are not our links stay.
+case "$bin" in "$HOME/bin") man1="" ;; */bin) man1="${bin%/bin}/share/man/man1" ;; *) man1="" ;; esac
+if [ -n "$man1" ] && mkdir -p "$man1" 2>/dev/null && [ -w "$man1" ]; then
+    for page in "$home"/share/man/man1/outeai*.1; do
+        if [ -e "$page" ] && { [ -L "$man1/${page##*/}" ] || [ ! -e "$man1/${page##*/}" ]; }; then
+            ln -sf "$page" "$man1/${page##*/}"
+        fi
+    done
+fi
 
 say "done: $bin/outeai ($("$bin/outeai" --version))"
 if [ "$on_path" = no ]; then

@@ -198,6 +198,12 @@ def test_readme_setup_runs_on_a_fresh_machine(
         assert spoken, "the set-up made no FLAC"
         for audio in spoken:
             assert audio_variation(audio.read_bytes()) > SPEECH_MIN, f"{audio.name} is no speech"
+        # `man outeai-say` works from the same shell: its page is linked where man looks.
+        page = home / ".local" / "share" / "man" / "man1" / "outeai-say.1"
+        assert page.resolve().is_file(), "install.sh linked no manual pages"
+        if shutil.which("man"):
+            found = subprocess.run(["man", "-w", "outeai-say"], env=env, capture_output=True)
+            assert found.stdout.decode().strip() == str(page.resolve()), found
     finally:
         if outeai.exists():
             subprocess.run(
