@@ -372,3 +372,21 @@ def test_the_live_screen_shows_heard_pieces_text_and_lag(
     assert re.search(r"pieces \d+ heard · [01] playing · \d+ queued · \d+ in flight", playing)
     assert re.search(r"text \d+ characters, more coming", playing)
     assert re.search(r"Played \d+\.\d s of audio \(3 pieces\)", shots[-1])
+
+
+def test_play_save_and_subtitles_in_one_run_of_a_live_text(
+    live_env, tmp_path: Path, server: ServerHandle, player: dict[str, Path]
+) -> None:
+    import srt
+
+    say = Say(["--play", "-o", "out.flac", "--subtitles", "out.srt"], live_env, tmp_path)
+    say.feed(" ".join(SENTENCES))
+    wait_for(lambda: len(server.tts_requests()) == 3)
+    say.close()
+    code, stderr = say.wait()
+    assert code == 0, stderr
+    cues = list(srt.parse((tmp_path / "out.srt").read_text()))
+    assert [cue.content for cue in cues] == SENTENCES
+    frames = sf.info(tmp_path / "out.flac").frames
+    assert abs(cues[-1].end.total_seconds() - frames / 44100) < 0.002
+    assert player["heard"].read_bytes() == samples(tmp_path / "out.flac")
