@@ -194,9 +194,14 @@ def say(
         fresh_name=output is None and target is not None,
     )
     stdout = CountedOutput(terminal.stdout_bytes) if to_stdout else None
-    # Sound as it is made: a text still arriving, played, or streamed to stdout in pieces.
+    # Sound as it is made: a text still arriving, played, or streamed in pieces to a reader
+    # (a file that stdout redirects to gets the whole output, checked, as any file does).
     as_made = live is not None or player is not None
-    as_made = as_made or (stdout is not None and needs_pieces(text_to_speak, options))
+    as_made = as_made or (
+        stdout is not None
+        and needs_pieces(text_to_speak, options)
+        and not _is_file(terminal.stdout_bytes)
+    )
     if (as_made or needs_pieces(text_to_speak, options)) and not no_cache:
         options = options._replace(cache=_piece_cache())  # only texts in pieces use the cache
     if out_format is None:
@@ -276,6 +281,17 @@ SILENT = (
     "the audio is silent (no sample above -60 dBFS): the text may hold nothing the voice can "
     "say, such as only emoji or symbols"
 )
+
+
+def _is_file(stdout: "IO[bytes]") -> bool:
+    """Whether stdout is a regular file (`> out.flac`): no one reads it while it is written."""
+    import os
+    import stat
+
+    try:
+        return stat.S_ISREG(os.fstat(stdout.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def _player_for(settings: "Settings", *, play: bool, whole: bool) -> "tuple[Choice | None, bool]":
