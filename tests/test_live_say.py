@@ -390,3 +390,19 @@ def test_play_save_and_subtitles_in_one_run_of_a_live_text(
     frames = sf.info(tmp_path / "out.flac").frames
     assert abs(cues[-1].end.total_seconds() - frames / 44100) < 0.002
     assert player["heard"].read_bytes() == samples(tmp_path / "out.flac")
+
+
+def test_a_text_in_pieces_goes_to_a_pipe_as_made_and_to_a_file_whole(
+    cli_env: dict[str, str], tmp_path: Path, server: ServerHandle
+) -> None:
+    args = [sys.executable, "-m", "outeai_cli", "say", " ".join(SENTENCES)]
+    args += ["--max-chars", "50", "-o", "-", "--format", "wav", "-q"]
+    piped = subprocess.run(args, capture_output=True, env=cli_env, cwd=tmp_path, timeout=60)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout[40:44] == b"\xff\xff\xff\xff"  # streamed: its length was not known
+    with open(tmp_path / "whole.wav", "wb") as out:
+        code = subprocess.call(args, stdout=out, env=cli_env, cwd=tmp_path, timeout=60)
+    assert code == 0
+    whole = (tmp_path / "whole.wav").read_bytes()
+    check_audio(tmp_path / "whole.wav", expected="wav")  # its header says how long it is
+    assert whole[44:] == piped.stdout[44:]
