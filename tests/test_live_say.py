@@ -406,3 +406,20 @@ def test_a_text_in_pieces_goes_to_a_pipe_as_made_and_to_a_file_whole(
     whole = (tmp_path / "whole.wav").read_bytes()
     check_audio(tmp_path / "whole.wav", expected="wav")  # its header says how long it is
     assert whole[44:] == piped.stdout[44:]
+
+
+def test_a_live_piece_the_server_refuses_as_too_long_is_split_and_played_in_order(
+    live_env, tmp_path: Path, make_server, player: dict[str, Path]
+) -> None:
+    strict = make_server(max_chars=30)  # 413 for anything longer
+    env = {**live_env, "OUTEAI_BASE_URL": strict.base_url}
+    say = Say(["--play", "-o", "out.wav"], env, tmp_path)
+    say.feed(SENTENCES[0] + " " + SENTENCES[1])
+    wait_for(lambda: len([r for r in strict.requests() if r.get("status") == 200]) >= 4)
+    say.close()
+    code, stderr = say.wait()
+    assert code == 0, stderr
+    assert "refused" in stderr and "splitting it further" in stderr
+    spoken_whole = [r["text"] for r in strict.requests() if r.get("status") == 200]
+    assert " ".join(spoken_whole) == " ".join(SENTENCES[:2])  # every word once, in order
+    assert player["heard"].read_bytes() == samples(tmp_path / "out.wav")
