@@ -69,7 +69,7 @@ class Server:
         )
         assert self.proc.stderr is not None
         banner = ""
-        while "stop with Ctrl-C" not in banner:
+        while "  stop with " not in banner:  # Ctrl-C, or a kill for a background job
             line = self.proc.stderr.readline().decode()
             if not line:
                 raise SystemExit(f"the server did not start:\n{banner}")
