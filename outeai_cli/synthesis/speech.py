@@ -108,7 +108,6 @@ class Speech:
         self._room = threading.Condition()
         self._feed_error: BaseException | None = None
         self._text_open = text is not None
-        self._started = time.monotonic()
         self.result: SynthesisResult | None = None  # once the output is committed
 
     # -- what callers see ----------------------------------------------------------------------
