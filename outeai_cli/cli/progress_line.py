@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 # Seconds without news before a plain line is worth printing (and before the cold-start hint).
 LATE = 3.0
 WAITING = "Waiting for the service"
-COLD_START = "no answer yet; a cold start of the service takes 10-40 s"
+COLD_START = "no answer yet; a cold start can take up to 40 s"
 
 
 def human_size(size: int) -> str:
