@@ -58,7 +58,10 @@ def repack(dist: metadata.Distribution, directory: Path) -> Path:
         for f in dist.files or ()
         if not str(f).startswith("..") and "__pycache__" not in f.parts and f.suffix != ".pyc"
     ]
-    info = next(str(f.parts[0]) for f in files if f.parts[0].endswith(".dist-info"))
+    infos = [str(f.parts[0]) for f in files if f.parts[0].endswith(".dist-info")]
+    if not infos:  # installed the old way (an older pip with no `wheel`): an .egg-info
+        return _repack_egg_info(dist, root, files, directory)
+    info = infos[0]
     tags = [
         line.split(":", 1)[1].strip()
         for line in (root / info / "WHEEL").read_text(encoding="utf-8").splitlines()
@@ -69,16 +72,45 @@ def repack(dist: metadata.Distribution, directory: Path) -> Path:
     compressed = "-".join(".".join(part) for part in parts)
     name = re.sub(r"[-_.]+", "_", dist.metadata["Name"])
     target = directory / f"{name}-{dist.version}-{compressed}.whl"
+    contents = {
+        str(entry): (root / entry).read_bytes()
+        for entry in files
+        if str(entry) != f"{info}/RECORD" and (root / entry).is_file()
+    }
+    return _write_wheel(target, info, contents)
+
+
+def _repack_egg_info(dist: metadata.Distribution, root: Path, files: list, directory: Path) -> Path:
+    """A pure-Python distribution installed with an .egg-info, as a py3-none-any wheel: its
+    PKG-INFO is the METADATA (requires.txt lines become Requires-Dist)."""
+    name = re.sub(r"[-_.]+", "_", dist.metadata["Name"])
+    info = f"{name}-{dist.version}.dist-info"
+    egg = next(str(f.parts[0]) for f in files if f.parts[0].endswith(".egg-info"))
+    contents = {
+        str(entry): (root / entry).read_bytes()
+        for entry in files
+        if entry.parts[0] != egg and (root / entry).is_file()
+    }
+    meta = (root / egg / "PKG-INFO").read_text(encoding="utf-8")
+    requires = [f"Requires-Dist: {line}" for line in dist.requires or ()]
+    head, _, body = meta.partition("\n\n")
+    contents[f"{info}/METADATA"] = "\n".join([head, *requires, "", body]).encode()
+    contents[f"{info}/WHEEL"] = (
+        b"Wheel-Version: 1.0\nGenerator: outeai-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    )
+    if (root / egg / "entry_points.txt").is_file():
+        contents[f"{info}/entry_points.txt"] = (root / egg / "entry_points.txt").read_bytes()
+    return _write_wheel(directory / f"{name}-{dist.version}-py3-none-any.whl", info, contents)
+
+
+def _write_wheel(target: Path, info: str, contents: dict[str, bytes]) -> Path:
     record = io.StringIO()
     rows = csv.writer(record, lineterminator="\n")
     with zipfile.ZipFile(target, "w", zipfile.ZIP_STORED) as wheel:
-        for entry in files:
-            if str(entry) == f"{info}/RECORD" or not (root / entry).is_file():
-                continue
-            data = (root / entry).read_bytes()
+        for entry, data in contents.items():
             digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
-            rows.writerow([str(entry), f"sha256={digest.decode()}", len(data)])
-            wheel.writestr(str(entry), data)
+            rows.writerow([entry, f"sha256={digest.decode()}", len(data)])
+            wheel.writestr(entry, data)
         rows.writerow([f"{info}/RECORD", "", ""])
         wheel.writestr(f"{info}/RECORD", record.getvalue())
     return target
