@@ -92,6 +92,11 @@ class AtomicFile:
         """The name the output has (or will have): `target`, or the next free name."""
         return self.target
 
+    @property
+    def into_stream(self) -> bool:
+        """Whether the commit writes into a pipe or device (waiting for as long as its reader)."""
+        return self._kind == "stream"
+
     def __enter__(self) -> AtomicFile:
         return self
 

@@ -103,8 +103,9 @@ class Destination:
 
     @property
     def to_stream(self) -> bool:
-        """Whether the commit copies a spool into a stream (taking as long as its reader)."""
-        return self._stream is not None
+        """Whether the commit copies into a stream (taking as long as its reader): standard
+        output, or a name that is a pipe or a device."""
+        return self._stream is not None or (self._pending is not None and self._pending.into_stream)
 
     def start_flush(self) -> None:
         """A file's bytes start for the disk now, while they are checked (see `commit`)."""

@@ -298,7 +298,8 @@ class OpenJob:
         destination = self.destination
         # A copy into a stream waits on its reader for as long as that takes: a stop must
         # reach it (what went out is counted), so only a file's commit is held from one.
-        held = contextlib.nullcontext() if destination.to_stream else interrupts_deferred()
+        waits = destination.to_stream or (subtitles is not None and subtitles.into_stream)
+        held = contextlib.nullcontext() if waits else interrupts_deferred()
         with held:
             self.fetcher.close()
             commit_with_subtitles(destination, subtitles)
