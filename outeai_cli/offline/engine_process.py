@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from outeai_cli.offline.places import EnginePlaces, runtime_dir
+from outeai_cli.offline.places import EnginePlaces, lock_within, runtime_dir
 from outeai_cli.offline.prefetch import (
     MAX_HINT_BYTES,
     PREFETCH_PATH,
@@ -57,7 +57,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, _exit_on_signal)
     places = EnginePlaces(runtime_dir(), engine_name, install)
     lifetime = os.open(places.lock, os.O_RDWR | os.O_CREAT, 0o600)
-    if not _lock(lifetime, fcntl.LOCK_EX, patience=_LOCK_PATIENCE_SECONDS):
+    if not lock_within(lifetime, fcntl.LOCK_EX, _LOCK_PATIENCE_SECONDS, poll=0.01):
         return 0  # another engine for these files is running or starting: it serves
     os.ftruncate(lifetime, 0)
     os.write(lifetime, f"{os.getpid()}\n".encode())  # for `outeai engine stop`
@@ -210,7 +210,7 @@ def _watch_idle(server: Any, activity: Activity, places: EnginePlaces, users: in
             server.should_exit = True
             return
         now = time.monotonic()
-        if activity.active or not _lock(users, fcntl.LOCK_EX):
+        if activity.active or not lock_within(users, fcntl.LOCK_EX):
             last_used = now
             continue
         if now - max(last_used, activity.last_request) >= activity.keep_alive:
@@ -226,18 +226,6 @@ def _identity(path: Path) -> tuple[int, int] | None:
     except OSError:
         return None
     return info.st_dev, info.st_ino
-
-
-def _lock(fd: int, kind: int, patience: float = 0.0) -> bool:
-    deadline = time.monotonic() + patience
-    while True:
-        try:
-            fcntl.flock(fd, kind | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.01)
 
 
 def _bind(places: EnginePlaces) -> Any:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from outeai_cli.errors import EngineError
-from outeai_cli.offline.places import EnginePlaces, all_engines, engine_places
+from outeai_cli.offline.places import EnginePlaces, all_engines, engine_places, lock_within
 
 if TYPE_CHECKING:
     import subprocess
@@ -44,7 +44,7 @@ class EngineLease:
         self._users: int | None = _open(self.places.users)
         # Waits only while an engine shuts down: after it, this client starts a new one. An
         # engine stuck in its shutdown (stopped, swapped out) is reported, not waited on for ever.
-        if not _lock_within(self._users, fcntl.LOCK_SH, wait):
+        if not lock_within(self._users, fcntl.LOCK_SH, wait):
             os.close(self._users)
             self._users = None
             raise EngineError(
@@ -125,18 +125,6 @@ def engine_running(places: EnginePlaces) -> bool:
     finally:
         os.close(fd)  # and with it the lock, if it was taken
     return False
-
-
-def _lock_within(fd: int, kind: int, wait: float) -> bool:
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            fcntl.flock(fd, kind | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(_POLL_SECONDS)
 
 
 def _answers(path: Path) -> bool:

@@ -141,3 +141,20 @@ def _drop_planted(path: Path, uid: int) -> None:
                 shutil.rmtree(entry.path)
             else:
                 os.unlink(entry.path)
+
+
+def lock_within(fd: int, kind: int, wait: float = 0.0, poll: float = 0.005) -> bool:
+    """`flock(fd, kind)`, trying until `wait` seconds have passed; whether it was taken. (The
+    client and the engine both wait on the engine's locks this way.)"""
+    import fcntl
+    import time
+
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, kind | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(poll)
