@@ -92,6 +92,16 @@ class PCMPiece:
         return (self.samplerate, self.channels) == (other.samplerate, other.channels)
 
 
+def shape_changed(shape: tuple[int, int], earlier: tuple[int, int]) -> ProtocolError:
+    """A piece whose sample rate or channels differ from the earlier pieces': one stream (a
+    player's, a progressive output's) cannot take both, and resampling would change the audio."""
+    return ProtocolError(
+        f"a piece came back as {shape[0]} Hz, {shape[1]} channel(s) but the earlier "
+        f"pieces are {earlier[0]} Hz, {earlier[1]} channel(s)",
+        hint="the server changed its audio format mid-run; refusing to resample",
+    )
+
+
 def to_int16(block: bytes) -> bytes:
     """Little-endian int32 samples (libsndfile scales them to full range) as int16."""
     out = bytearray(len(block) // 2)

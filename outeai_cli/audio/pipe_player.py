@@ -21,9 +21,8 @@ import threading
 import time
 from typing import IO, NamedTuple
 
-from outeai_cli.audio.pcm import PCMPiece, wav_stream_header
+from outeai_cli.audio.pcm import PCMPiece, shape_changed, wav_stream_header
 from outeai_cli.audio.playback import Choice, PlaybackError
-from outeai_cli.errors import ProtocolError
 
 _WAKE_EVERY = 0.1  # seconds between checks for a stop while waiting
 
@@ -82,11 +81,7 @@ class PipePlayer:
             self._start(*shape)
         elif shape != self._shape:
             piece.release()
-            raise ProtocolError(
-                f"a piece came back as {shape[0]} Hz, {shape[1]} channel(s) but the earlier "
-                f"pieces are {self._shape[0]} Hz, {self._shape[1]} channel(s)",
-                hint="the server changed its audio format mid-run; refusing to resample",
-            )
+            raise shape_changed(shape, self._shape)
         with self._lock:
             self._waiting += 1
         self._handed = True

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Iterator
 from typing import IO, Any
 
-from outeai_cli.audio.pcm import PCMPiece, wav_stream_header
+from outeai_cli.audio.pcm import PCMPiece, shape_changed, wav_stream_header
 from outeai_cli.errors import ProtocolError
 
 _WAKE_EVERY = 0.1
@@ -54,11 +54,7 @@ class ProgressiveOutput:
             self._thread.start()
         elif shape != self._shape:
             piece.release()
-            raise ProtocolError(
-                f"a piece came back as {shape[0]} Hz, {shape[1]} channel(s) but the earlier "
-                f"pieces are {self._shape[0]} Hz, {self._shape[1]} channel(s)",
-                hint="the server changed its audio format mid-run; refusing to resample",
-            )
+            raise shape_changed(shape, self._shape)
         self._queue.put(piece)
 
     def finish(self) -> None:
