@@ -49,3 +49,28 @@ def test_no_reading_thread_outlives_a_say_that_fails_on_a_live_input(outeai, tmp
     assert "does not exist" in result.stderr
     readers = [t for t in threading.enumerate() if t.name == "outeai-live-text" and t.is_alive()]
     assert not readers, "the live text's reading thread outlived the command"
+
+
+def test_control_characters_are_never_sent_so_dev_zero_costs_no_request(
+    cli_env, server, tmp_path: Path
+) -> None:
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "outeai_cli", "say", "-f", "/dev/zero", "-o", "z.flac"],
+        env=cli_env, cwd=tmp_path, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    time.sleep(2)  # two seconds of NUL bytes: every one of them a space, none a piece
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert server.tts_requests() == []
+    assert not (tmp_path / "z.flac").exists()
+
+
+def test_a_nul_inside_a_text_is_sent_as_a_space(outeai, server) -> None:
+    result = outeai("say", "-o", "n.flac", input=b"hello\x00world\x07.\n")
+    assert result.returncode == 0, result.stderr
+    assert [r["text"].strip() for r in server.tts_requests()] == ["hello world ."]

@@ -28,7 +28,13 @@ from collections.abc import Callable
 from typing import NamedTuple, Protocol
 
 from outeai_cli.errors import InputError
-from outeai_cli.synthesis.splitting import Piece, Span, pack_sentences, sentence_spans
+from outeai_cli.synthesis.splitting import (
+    Piece,
+    Span,
+    pack_sentences,
+    sentence_spans,
+    without_controls,
+)
 
 READ_BLOCK = 1 << 16
 # Characters read before a text still coming is spoken as it comes: a pipe's first block; a
@@ -136,7 +142,7 @@ class StrictDecoder:
         if self._first and text:
             self._first = False
             text = text.removeprefix("\ufeff")
-        return text
+        return without_controls(text)
 
 
 class TextFilter(Protocol):

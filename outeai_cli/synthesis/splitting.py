@@ -26,6 +26,16 @@ from typing import NamedTuple
 from outeai_cli.errors import Advice, Fix, InputError
 from outeai_cli.settings.table import DEFAULT_MAX_CHARS
 
+# NUL and the other control characters are not text: read as spaces, so a piece of nothing
+# but them (`-f /dev/zero`) is never sent, and never paid for. Tabs and line ends stay.
+_NOT_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def without_controls(text: str) -> str:
+    """`text` with its control characters read as spaces."""
+    return _NOT_TEXT.sub(" ", text)
+
+
 # A cut may follow clause punctuation when whitespace comes next (", ", "; ", " - "), or CJK
 # clause punctuation directly (those scripts put no space after it).
 # Written as escapes: ellipsis, em and en dash; fullwidth comma, semicolon, colon; ideographic comma.

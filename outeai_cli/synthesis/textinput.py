@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 from outeai_cli.errors import Advice, Fix, InputError
+from outeai_cli.synthesis.splitting import without_controls
 
 if TYPE_CHECKING:
     from outeai_cli.synthesis.live_text import LiveText
@@ -32,6 +33,7 @@ def decode_text(raw: bytes, source: str) -> str:
             f"{source} is not valid UTF-8 (invalid byte 0x{raw[exc.start]:02x} at offset {exc.start})",
             hint="convert it to UTF-8 first (e.g. with iconv)",
         ) from None
+    text = without_controls(text)
     if not text.strip():
         raise InputError(f"{source} is empty", hint="give some text to speak")
     return text
