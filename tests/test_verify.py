@@ -45,6 +45,67 @@ def test_a_whole_file_passes_with_its_length(tmp_path: Path, fmt: str) -> None:
         assert check.frames == 2 * RATE
 
 
+@pytest.mark.parametrize("fmt", ["flac", "wav"])
+@pytest.mark.parametrize("frames", [1, 65537])  # one frame; one past a decode block
+def test_every_frame_is_counted_to_the_last(tmp_path: Path, fmt: str, frames: int) -> None:
+    path = tmp_path / f"a.{fmt}"
+    sf.write(path, np.full(frames, 0.25), RATE, subtype="PCM_16")
+    assert check_audio(path, expected=fmt).frames == frames
+
+
+class Recorder:
+    """A SampleSink keeping what it is handed."""
+
+    def __init__(self) -> None:
+        self.begun: tuple[int, int, str] | None = None
+        self.blocks: list[bytes] = []
+        self.dtypes: set[str] = set()
+
+    def begin(self, samplerate: int, channels: int, subtype: str) -> None:
+        self.begun = (samplerate, channels, subtype)
+
+    def write(self, samples: object, dtype: str) -> None:
+        self.blocks.append(bytes(samples))  # type: ignore[call-overload]
+        self.dtypes.add(dtype)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "subtype", "dtype", "named"),
+    [
+        ("flac", "PCM_16", "int16", "PCM_16"),
+        ("flac", "PCM_24", "int32", "PCM_24"),
+        ("wav", "PCM_16", "int16", "PCM_16"),
+        ("ogg", "VORBIS", "int16", "?"),  # libsndfile's subtypes beyond PCM are not named
+        ("mp3", "MPEG_LAYER_III", "int16", "?"),
+    ],
+)
+def test_the_samples_a_check_decodes_are_handed_on_whole(
+    tmp_path: Path, fmt: str, subtype: str, dtype: str, named: str
+) -> None:
+    """The stitcher encodes a piece from its own check: the sink gets every decoded sample,
+    as the decoder gives them, and the check still says whether the audio is silent."""
+    path = tmp_path / f"a.{fmt}"
+    t = np.arange(RATE * 3) / RATE  # 72,000 frames: more than one decode block
+    stereo = np.stack([0.3 * np.sin(2 * np.pi * 220 * t), 0.2 * np.sin(2 * np.pi * 330 * t)], 1)
+    sf.write(path, stereo, RATE, subtype=subtype)
+    sink = Recorder()
+    check = check_audio(path, expected=fmt, into=sink)
+    assert sink.begun == (RATE, 2, named)
+    assert sink.dtypes == {dtype}
+    handed = np.frombuffer(b"".join(sink.blocks), dtype=dtype).reshape(-1, 2)
+    decoded = sf.read(path, dtype=dtype)[0]
+    assert handed.shape == decoded.shape
+    # mpg123 rounds a sample differently now and then (by 1 of 32768); the rest are exact.
+    assert np.abs(handed.astype(np.int64) - decoded).max() <= (1 if fmt == "mp3" else 0)
+    assert check.silent is False
+    if fmt != "mp3":  # an MP3's count is its walk's (encoder delay included)
+        assert check.frames == len(handed)
+    else:
+        assert check_audio(path).silent is None  # without a sink its samples are not decoded
+    sf.write(path, np.zeros((RATE, 2)), RATE, subtype=subtype)
+    assert check_audio(path, expected=fmt, into=Recorder()).silent is True
+
+
 @pytest.mark.parametrize("fmt", ["flac", "wav", "ogg", "mp3"])
 def test_half_a_file_fails(tmp_path: Path, fmt: str) -> None:
     data = write_audio(tmp_path / f"a.{fmt}", fmt)
