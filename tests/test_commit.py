@@ -36,6 +36,66 @@ def test_a_name_that_appears_while_writing_is_never_replaced(tmp_path: Path) -> 
     assert files_in(tmp_path) == {"out.flac"}
 
 
+def current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["new-name", "replacing"])
+def test_a_committed_file_has_the_mode_a_new_file_would_have(tmp_path: Path, force: bool) -> None:
+    """0666 less the umask, as any program's new file (the temp file was made 0600)."""
+    target = tmp_path / "out.flac"
+    if force:
+        target.write_bytes(b"old")
+        target.chmod(0o600)
+    with AtomicFile(target, force=force) as pending:
+        assert pending.committed is False
+        pending.file.write(b"new audio")
+        assert pending.commit() == target
+        assert pending.committed is True
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~current_umask()
+    assert target.read_bytes() == b"new audio"
+
+
+def test_undo_takes_back_a_new_name_only_while_it_is_ours(tmp_path: Path) -> None:
+    target = tmp_path / "cues.srt"
+    with AtomicFile(target) as pending:
+        pending.file.write(b"cues")
+        pending.commit()
+    pending.undo()
+    assert not target.exists()
+    with AtomicFile(target) as pending:
+        pending.file.write(b"cues")
+        pending.commit()
+    target.rename(tmp_path / "moved.srt")  # (kept, so that its inode is not reused)
+    target.write_bytes(b"someone else's")  # the name is no longer the file we linked
+    pending.undo()
+    assert target.read_bytes() == b"someone else's"
+    with AtomicFile(target, force=True) as replacing:
+        replacing.file.write(b"new cues")
+        replacing.commit()
+    replacing.undo()  # a replaced file cannot be taken back: it stays
+    assert target.read_bytes() == b"new cues"
+
+
+def test_a_dangling_link_at_the_name_is_an_existing_output(tmp_path: Path) -> None:
+    (tmp_path / "out.flac").symlink_to(tmp_path / "nowhere.flac")
+    with pytest.raises(OutputExistsError, match=r"out\.flac already exists"):
+        AtomicFile(tmp_path / "out.flac")
+    assert not (tmp_path / "nowhere.flac").exists()
+
+
+def test_a_missing_or_unwritable_directory_is_named(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"the directory \S*/absent does not exist") as caught:
+        AtomicFile(tmp_path / "absent" / "out.flac")
+    assert caught.value.hint == "create it first"
+    # /proc takes no new file from anyone, root included (a read-only directory would not stop root).
+    with pytest.raises(InputError, match=r"cannot write to the directory /proc \(") as caught:
+        AtomicFile(Path("/proc/outeai-test.flac"))
+    assert caught.value.hint == "choose another output path"
+
+
 def test_a_chosen_name_that_appears_while_writing_takes_the_next_free_one(tmp_path: Path) -> None:
     target = tmp_path / "hello-world.flac"
     with AtomicFile(target, fresh_name=True) as pending:

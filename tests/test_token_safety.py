@@ -16,9 +16,16 @@ from pathlib import Path
 
 import pytest
 
-from outeai_cli.errors import AuthenticationError, InsecureTransportError, OuteAIError
+from outeai_cli.errors import (
+    Advice,
+    AuthenticationError,
+    Fix,
+    InputError,
+    InsecureTransportError,
+    OuteAIError,
+)
 from outeai_cli.http.client import TTSClient
-from outeai_cli.security import check_transport
+from outeai_cli.security import check_token, check_transport, mask_token, redact
 from outeai_cli.server.app import ServerSettings
 from outeai_cli.server.engines import ToneEngine
 from outeai_cli.server.runner import LocalServer
@@ -342,3 +349,61 @@ def test_allow_insecure_http_does_connect_in_a_network_namespace(cli_env, tmp_pa
     assert outcome["first_lines"] == ["POST /api/v1/tts HTTP/1.1"]
     assert outcome["code"] == 3
     assert SECRET not in outcome["stderr"]
+
+
+# -- the token's own checks, case by case ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("token", "problem"),
+    [
+        ("t" * 4096, None),  # the longest a token may be
+        ("t" * 4097, "is 4097 characters long (at most 4096)"),
+        (" spaced ~tilde ", None),  # every printable ASCII character travels
+        ("abcd\nefgh", "contains a control character (at position 5)"),
+        ("abc\x7fdef", "contains a control character (at position 4)"),
+        ("\x1fabc", "contains a control character (at position 1)"),
+        ("abcdé", "contains a non-ASCII character (at position 5)"),
+        ("ab\x80cd", "contains a non-ASCII character (at position 3)"),
+    ],
+)
+def test_a_token_that_cannot_travel_is_refused_saying_why_and_where(
+    token: str, problem: str | None
+) -> None:
+    if problem is None:
+        assert check_token(token) == token
+        return
+    with pytest.raises(InputError) as caught:
+        check_token(token)
+    assert caught.value.message == f"the API token {problem}; nothing was sent"
+    assert caught.value.hint == "copy the token again, without line breaks"
+    assert caught.value.advice == (Advice(Fix.REPLACE, "token"),)
+
+
+@pytest.mark.parametrize(
+    ("token", "shown"),
+    [(None, "(none)"), ("", "(none)"), ("short-token", "*" * 11), ("twelve-chars", "twel…hars")],
+)
+def test_a_token_is_shown_by_its_ends_or_not_at_all(token: str | None, shown: str) -> None:
+    assert mask_token(token) == shown
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "tok/en+with space&\u00e9",  # plain
+        "tok%2Fen%2Bwith%20space%26%C3%A9",  # URL-encoded
+        "tok%2Fen%2Bwith+space%26%C3%A9",  # form-encoded
+        "tok/en+with space&\\u00e9",  # in JSON
+        "tok\\/en+with space&\\u00e9",  # in JSON with escaped slashes
+    ],
+)
+def test_every_form_of_a_token_is_masked(form: str) -> None:
+    token = "tok/en+with space&\u00e9"
+    assert redact(f"echo: {form} (end)", token) == "echo: tok/…ce&\u00e9 (end)"
+
+
+def test_a_token_under_four_characters_is_not_looked_for() -> None:
+    assert redact("abc abcabc", "abc") == "abc abcabc"  # too short to find safely
+    assert redact("abcd", "abcd") == "****"
+    assert redact("no token", None) == "no token"
