@@ -100,6 +100,86 @@ def test_a_changed_sample_that_still_decodes_is_never_reused(tmp_path: Path) -> 
     assert cache.stats().entries == 0 and not audio.exists()
 
 
+def wav_entry(cache: PieceCache, tmp_path: Path, seconds: float = 0.5, **key: str) -> str:
+    """A WAV stored under the key of BASE (with `key`'s changes); returns the key."""
+    entry_key = audio_key(**{**BASE, **key})
+    source = tmp_path / "piece.wav"
+    sf.write(source, tone(seconds), 8000, subtype="PCM_16")
+    cache.store(entry_key, source, format="wav", duration=None)
+    return entry_key
+
+
+def entry_files(cache: PieceCache, key: str) -> tuple[Path, Path]:
+    return (cache.directory / key[:2] / f"{key}.audio", cache.directory / key[:2] / f"{key}.json")
+
+
+def test_an_entry_over_a_mebibyte_comes_back_whole(tmp_path: Path) -> None:
+    """Read and hashed a block at a time: every block counts (70 s of 8 kHz: 1.1 MB)."""
+    cache = PieceCache(tmp_path / "c")
+    key = wav_entry(cache, tmp_path, seconds=70)
+    out = io.BytesIO()
+    entry = cache.fetch(key, out)
+    assert entry is not None and entry.bytes == out.tell() > 1 << 20
+    assert (entry.format, entry.duration) == ("wav", None)  # an unknown duration stays unknown
+    assert out.getvalue() == (tmp_path / "piece.wav").read_bytes()
+
+
+def test_storing_a_key_again_replaces_its_entry(tmp_path: Path) -> None:
+    cache = PieceCache(tmp_path / "c")
+    key = audio_key(**BASE)
+    stored(cache, key, small_flac(pitch=220), tmp_path)
+    stored(cache, key, small_flac(pitch=330), tmp_path)
+    out = io.BytesIO()
+    assert cache.fetch(key, out) is not None and out.getvalue() == small_flac(pitch=330)
+    assert cache.stats().entries == 1
+
+
+def test_audio_stored_as_another_format_is_refused_and_an_entry_claiming_one_is_dropped(
+    tmp_path: Path,
+) -> None:
+    cache = PieceCache(tmp_path / "c")
+    source = tmp_path / "piece.wav"
+    sf.write(source, tone(0.5), 8000, subtype="PCM_16")
+    with pytest.raises(DamagedAudio, match="piece 3 is damaged: it is WAV, not the FLAC"):
+        cache.store(audio_key(**BASE), source, format="flac", duration=0.5, what="piece 3")
+    key = wav_entry(cache, tmp_path)
+    _, meta = entry_files(cache, key)
+    record = json.loads(meta.read_text())
+    meta.write_text(json.dumps({**record, "format": "flac"}))  # hash and size still match
+    assert cache.fetch(key, io.BytesIO()) is None
+    assert cache.stats().entries == 0
+
+
+@pytest.mark.parametrize("which", ["audio", "json"])
+def test_an_entry_file_that_is_a_link_is_never_followed(tmp_path: Path, which: str) -> None:
+    """Another local user could link an entry's name to a file of their choosing."""
+    cache = PieceCache(tmp_path / "c")
+    key = wav_entry(cache, tmp_path)
+    audio, meta = entry_files(cache, key)
+    name = audio if which == "audio" else meta
+    elsewhere = tmp_path / f"elsewhere.{which}"
+    name.rename(elsewhere)  # the very same bytes, now behind a link
+    name.symlink_to(elsewhere)
+    assert cache.fetch(key, io.BytesIO()) is None
+    assert elsewhere.exists()  # the link goes, never what it points at
+
+
+def test_clear_removes_stray_files_and_links_but_never_follows_a_link(tmp_path: Path) -> None:
+    cache = PieceCache(tmp_path / "c")
+    wav_entry(cache, tmp_path)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("mine")
+    (cache.directory / "zz").symlink_to(outside)
+    (cache.directory / "stray.tmp").write_bytes(b"left by a killed run")
+    (cache.directory / "ab").mkdir()
+    (cache.directory / "ab" / ".half.json").write_bytes(b"{")  # a temp name: not an entry
+    assert cache.stats().entries == 1
+    cache.clear()
+    assert list(cache.directory.iterdir()) == []
+    assert (outside / "keep.txt").read_text() == "mine"
+
+
 @pytest.mark.parametrize(
     ("audio", "words"),
     [
