@@ -61,6 +61,8 @@ GROUPS = {
     "untrusted": Group(
         "outeai_cli/untrusted.py",
         ("tests/test_untrusted.py", "tests/test_bounded_inputs.py", "tests/test_raw_wire.py"),
+        # its own tests, read_bounded's, and the compressed answers (not the 2-12 s time limits)
+        "test_untrusted or read_bounded or gzip or compress or inflated",
     ),
     "retry": Group(
         "outeai_cli/http/retry.py",
@@ -72,7 +74,7 @@ GROUPS = {
     ),
     "ledger": Group(
         "outeai_cli/batch/ledger.py",
-        ("tests/test_batch.py",),
+        ("tests/test_ledger.py", "tests/test_batch.py"),
         "not two_hundred_items",  # 11 s; its resume is what the other tests check one by one
     ),
     "base64": Group("outeai_cli/http/base64stream.py", ("tests/test_stream_reader.py",)),

@@ -72,6 +72,10 @@ class ResultsLog:
                 continue
             if isinstance(record, dict) and isinstance(record.get("output"), str):
                 self.latest[record["output"]] = record
+        if raw and not raw.endswith(b"\n"):
+            # A line torn by a killed run: end it, or this run's first line would join it.
+            self._file.write("\n")
+            self._file.flush()
         return self
 
     def _unusable(self, reason: str) -> InputError:
