@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from outeai_cli.errors import InputError
+from outeai_cli.errors import Advice, Fix, InputError
 from outeai_cli.output.commit import AtomicFile, OutputExistsError, atomic_output, next_free_name
 from tests.helpers import (
     each_stop_signal,
@@ -56,6 +56,33 @@ def test_a_committed_file_has_the_mode_a_new_file_would_have(tmp_path: Path, for
         assert pending.committed is True
     assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~current_umask()
     assert target.read_bytes() == b"new audio"
+
+
+def test_the_file_being_written_has_no_name_until_its_commit(tmp_path: Path) -> None:
+    """O_TMPFILE: nothing to leave behind if the process dies, nothing another program lists."""
+    with AtomicFile(tmp_path / "out.flac") as pending:
+        pending.file.write(b"new audio")
+        assert files_in(tmp_path) == set()
+        pending.commit()
+    assert files_in(tmp_path) == {"out.flac"}
+
+
+def test_without_anonymous_files_a_hidden_temp_name_is_used_and_never_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the system has no O_TMPFILE (macOS), a hidden .NAME.*.part beside the output
+    (stood in for here by taking the flag away)."""
+    monkeypatch.delattr(os, "O_TMPFILE", raising=False)
+    with AtomicFile(tmp_path / "out.flac") as pending:
+        pending.file.write(b"new audio")
+        (temp,) = files_in(tmp_path)
+        assert temp.startswith(".out.flac.") and temp.endswith(".part")
+        pending.commit()
+    assert files_in(tmp_path) == {"out.flac"}
+    assert (tmp_path / "out.flac").read_bytes() == b"new audio"
+    with AtomicFile(tmp_path / "other.flac") as abandoned:
+        abandoned.file.write(b"half")
+    assert files_in(tmp_path) == {"out.flac"}
 
 
 def test_undo_takes_back_a_new_name_only_while_it_is_ours(tmp_path: Path) -> None:
@@ -117,8 +144,10 @@ def test_next_free_name_continues_a_number(tmp_path: Path) -> None:
 
 def test_an_existing_file_is_refused_up_front_without_force(tmp_path: Path) -> None:
     (tmp_path / "out.flac").write_bytes(b"old")
-    with pytest.raises(OutputExistsError, match=r"out\.flac already exists"):
+    with pytest.raises(OutputExistsError, match=r"out\.flac already exists$") as caught:
         AtomicFile(tmp_path / "out.flac")
+    assert caught.value.path == tmp_path / "out.flac"
+    assert caught.value.advice == (Advice(Fix.ENABLE, "force", purpose="to overwrite it"),)
     with atomic_output(tmp_path / "out.flac", force=True) as handle:
         handle.write(b"new")
     assert (tmp_path / "out.flac").read_bytes() == b"new"
