@@ -63,7 +63,10 @@ GROUPS = {
         "not a_signal_stops_the_check_promptly",  # a 600 s FLAC and a child process: 6 s
     ),
     "security": Group(
-        "outeai_cli/security.py", ("tests/test_token_safety.py", "tests/test_untrusted.py")
+        "outeai_cli/security.py",
+        ("tests/test_token_safety.py", "tests/test_untrusted.py", "tests/test_dialects.py"),
+        # the one API that puts the token in the URL: its transport and its log lines
+        "test_token_safety or test_untrusted or (test_dialects and (url_token or plain_http))",
     ),
     "untrusted": Group(
         "outeai_cli/untrusted.py",

@@ -407,3 +407,13 @@ def test_a_token_under_four_characters_is_not_looked_for() -> None:
     assert redact("abc abcabc", "abc") == "abc abcabc"  # too short to find safely
     assert redact("abcd", "abcd") == "****"
     assert redact("no token", None) == "no token"
+
+
+@pytest.mark.parametrize("ascii_only", [True, False])
+def test_a_token_with_quotes_and_backslashes_is_masked_in_json_and_in_a_repr(
+    ascii_only: bool,
+) -> None:
+    token = "tök\"en\\x'yz-0123"
+    echoed = json.dumps({"token": token}, ensure_ascii=ascii_only)
+    assert redact(echoed, token) == '{"token": "' + mask_token(token) + '"}'
+    assert redact(repr(token), token) == "'" + mask_token(token) + "'"

@@ -248,11 +248,11 @@ def test_bytes_after_the_end_of_an_ogg_stream_fail(tmp_path: Path) -> None:
 def test_not_audio_and_the_wrong_format_fail(tmp_path: Path) -> None:
     text = tmp_path / "x.flac"
     text.write_bytes(b"<html>502 Bad Gateway</html>")
-    with pytest.raises(DamagedAudio, match="not audio"):
+    with pytest.raises(DamagedAudio, match=r"not audio \(it starts with b'<html>50'\)$"):
         check_audio(text)
     wav = tmp_path / "a.wav"
     write_audio(wav, "wav")
-    with pytest.raises(DamagedAudio, match="not the FLAC"):
+    with pytest.raises(DamagedAudio, match="it is WAV, not the FLAC it should be"):
         check_audio(wav, expected="flac")
 
 
