@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from outeai_cli.audio.formats import detect_format
 from outeai_cli.errors import ProtocolError
+from outeai_cli.http.base64stream import Base64JSONStringDecoder
 from outeai_cli.http.dialects.tts import TTSStreamParser
 from outeai_cli.http.events import AudioEvent, Event, StatusEvent
 from outeai_cli.untrusted import clean_text
@@ -387,3 +388,38 @@ def test_json_escapes_inside_the_base64_mean_what_json_says_at_every_split(
     for cut in range(len(data) + 1):
         result = outcome_or_error([data[:cut], data[cut:]])
         assert (result.audio if result else None) == audio, cut
+
+
+# -- the base64 reader's own rules, case by case ------------------------------------------------
+
+
+def decoded(*pieces: bytes) -> bytes:
+    out = io.BytesIO()
+    reader = Base64JSONStringDecoder(out)
+    for piece in pieces:
+        reader.feed(piece)
+    reader.finish()
+    return out.getvalue()
+
+
+def test_every_json_spelling_of_a_slash_and_a_line_break_decodes_alike() -> None:
+    plain = base64.b64encode(bytes(range(256)) * 3)  # holds "/" and "+"
+    assert plain.count(b"/") > 5
+    for slash in (b"\\/", b"\\u002f", b"\\u002F"):
+        spelled = plain.replace(b"/", slash)
+        assert decoded(spelled) == bytes(range(256)) * 3
+        half = len(spelled) // 2
+        assert decoded(spelled[:half], spelled[half:]) == bytes(range(256)) * 3
+    wrapped = b"\\u000a".join(plain[i : i + 76] for i in range(0, len(plain), 76))
+    assert decoded(wrapped) == bytes(range(256)) * 3  # escaped line breaks are dropped
+    # A letter escaped is kept, not dropped:
+    assert decoded(b"QUJD" + b"\\u0058" * 4) == b"ABC" + base64.b64decode(b"XXXX")
+
+
+def test_data_after_the_padding_or_a_non_ascii_escape_is_refused() -> None:
+    with pytest.raises(ProtocolError, match="data after the padding"):
+        decoded(b"QQ==", b"QUJD")
+    with pytest.raises(ProtocolError, match="a non-ASCII character"):
+        decoded(b"QUJD\\u0080")
+    with pytest.raises(ProtocolError, match=r"unexpected escape \\q"):
+        decoded(b"QUJD\\q")
