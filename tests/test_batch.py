@@ -233,7 +233,8 @@ def test_an_existing_output_is_checked_not_assumed(outeai, server, tmp_path: Pat
     result = outeai("batch", "m.jsonl", "-o", "out")
     # The cut-short file is nobody's run of this batch: left alone, the item failed.
     assert result.returncode == 1, result.stderr
-    assert "two.flac exists, but no run of this batch made it" in result.stderr
+    assert "two.flac exists, but no run of this batch made it; it was left alone" in result.stderr
+    assert "force to replace it" in result.stderr  # the advice, in the row's words
     assert sorted(r["text"] for r in server.tts_requests()) == ["Line three."]
     assert (out / "two.flac").read_bytes() == good[: len(good) // 3]
     logged = {r["output"]: r["status"] for r in results(out)}

@@ -586,3 +586,20 @@ def test_ctrl_c_at_the_token_prompt_is_an_interruption(cli_env, tmp_path: Path) 
     assert code == 130, shown
     assert shown.strip().splitlines()[-1] == "outeai: interrupted", shown
     assert not config_file(tmp_path).exists()
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [
+        *[(word, True) for word in ("true", "yes", "on", "1", " TRUE ", "Yes", True)],
+        *[(word, False) for word in ("false", "no", "off", "0", "Off ", "NO", False)],
+    ],
+)
+def test_a_switch_reads_the_usual_words_for_yes_and_no(raw: object, value: bool) -> None:
+    assert SETTINGS["allow_insecure_http"].parse(raw) is value
+
+
+@pytest.mark.parametrize("raw", ["2", "maybe", "", 1, None])
+def test_a_switch_refuses_anything_else(raw: object) -> None:
+    with pytest.raises(ValueError, match=r"^must be true or false$"):
+        SETTINGS["allow_insecure_http"].parse(raw)
