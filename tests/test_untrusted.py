@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import zlib
 
 import pytest
@@ -132,3 +133,10 @@ def test_a_coding_not_read_is_named_cleaned_and_short() -> None:
         list(body_chunks([b"x"], "br"))
     with pytest.raises(ProtocolError, match=r"as '" + "z" * 40 + "…', which outeai does not read"):
         list(body_chunks([b"x"], "\x1b[31m" + "z" * 60))
+
+
+def test_a_fifo_read_without_following_links_is_refused_without_waiting(tmp_path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(UnreadableFile, match="not a regular file"):
+        read_bounded(fifo, 1024, follow=False)  # no writer ever comes: this must not wait
